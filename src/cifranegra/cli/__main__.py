@@ -1,0 +1,5 @@
+import sys
+
+from cifranegra.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""cifranegra.datasets (see DESIGN.md for this layer's role)."""

@@ -1,0 +1,609 @@
+"""Poisson log-linear fitting on the incomplete 2^K table, with the extended-MLE checks.
+
+Three pieces, all vectorized over many (model, data) pairs at once because model selection and the
+bootstrap fit thousands of small models:
+
+* ``margins``: the sufficient statistic of every term (people on all lists of the term), by a
+  superset-sum transform.
+* ``model_status``: the checks of Chan, Silverman & Vincent (2021, JASA): terms whose margin is zero
+  have extended-MLE value −∞ and their cells are dropped (Fienberg & Rinaldo 2012); then the rank of
+  the design (identifiability) and the existence of a strictly positive table with the observed
+  margins (existence). Status 0 = fine, 1 = no extended MLE, 2 = not identifiable, 3 = both, as
+  MultipleSystemsEstimation's ``check_extended_MLE``. Existence is decided exactly: by a rank test
+  when the positive cells already pin down the parameters, otherwise by a small linear program over
+  the directions the positive cells leave free (equivalent, by Gordan's alternative, to the LP of
+  Fienberg & Rinaldo).
+* ``fit_batch``: iteratively reweighted least squares (Newton's method for the canonical Poisson
+  link) for a batch of models sharing one master design, with per-model column and cell masks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
+from scipy.special import gammaln
+
+from cifranegra.estimation.models import HierarchicalModel, ModelSpace, master_columns
+
+_RANK_TOL = 1e-9
+
+
+def margins(counts: np.ndarray) -> np.ndarray:
+    """``m[T]`` = number of people on every list of term ``T`` (superset sums of ``counts``)."""
+    f = np.asarray(counts, dtype=np.float64).copy()
+    k = int(np.log2(f.size))
+    for i in range(k):
+        shape = (2 ** (k - i - 1), 2, 2**i)
+        v = f.reshape(shape)
+        v[:, 0, :] += v[:, 1, :]
+    return f
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A model on particular data: which terms are estimated and which cells are kept."""
+
+    model: HierarchicalModel
+    estimated: tuple[int, ...]  # term masks with positive margin (intercept first)
+    sparse: tuple[int, ...]  # term masks with zero margin: fixed at −∞
+    kept: np.ndarray  # bool over cells 1..2^K−1
+
+    @property
+    def n_parameters(self) -> int:
+        """All parameters of the model, those at −∞ included (as MultipleSystemsEstimation's BIC)."""
+        return self.model.n_parameters
+
+
+def prepare(model: HierarchicalModel, counts: np.ndarray, marg: np.ndarray | None = None) -> Prepared:
+    if marg is None:
+        marg = margins(counts)
+    sparse = tuple(t for t in model.columns if t and marg[t] == 0)
+    estimated = tuple(t for t in model.columns if t == 0 or marg[t] > 0)
+    cells = np.arange(1, 2**model.n_lists)
+    kept = np.ones(cells.size, dtype=bool)
+    for t in sparse:
+        kept &= (cells & t) != t
+    return Prepared(model, estimated, sparse, kept)
+
+
+def _design(n_lists: int, terms: tuple[int, ...], cells: np.ndarray) -> np.ndarray:
+    cols = np.asarray(terms)[None, :]
+    return ((cells[:, None] & cols) == cols).astype(np.float64)
+
+
+def status_of(prep: Prepared, counts: np.ndarray) -> int:
+    """0 ok, 1 no extended MLE, 2 not identifiable, 3 both (see module docstring)."""
+    k = prep.model.n_lists
+    cells = np.arange(1, 2**k)[prep.kept]
+    y = np.asarray(counts)[cells]
+    X = _design(k, prep.estimated, cells)
+    p = X.shape[1]
+    status = 0
+    if np.linalg.matrix_rank(X, tol=_RANK_TOL * max(X.shape)) < p:
+        status |= 2
+    pos = y > 0
+    Xp = X[pos]
+    if Xp.shape[0] >= p and np.linalg.matrix_rank(Xp, tol=_RANK_TOL * max(Xp.shape)) == p:
+        return status
+    # directions theta with X_P theta = 0: the MLE fails to exist iff one of them makes X_Z theta >= 0, != 0
+    if Xp.shape[0]:
+        _, s, vt = np.linalg.svd(Xp, full_matrices=True)
+        rank = int(np.sum(s > _RANK_TOL * max(Xp.shape) * (s[0] if s.size else 1.0)))
+        null = vt[rank:].T
+    else:
+        null = np.eye(p)
+    M = X[~pos] @ null
+    if M.size == 0 or np.abs(M).max() < 1e-10:
+        return status
+    # maximize sum(M u) subject to 0 <= M u <= 1
+    res = linprog(
+        c=-M.sum(axis=0),
+        A_ub=np.vstack([-M, M]),
+        b_ub=np.concatenate([np.zeros(M.shape[0]), np.ones(M.shape[0])]),
+        bounds=[(None, None)] * M.shape[1],
+        method="highs",
+    )
+    if res.status == 0 and -res.fun > 1e-7:
+        status |= 1
+    return status
+
+
+class StatusCache:
+    """Memoizes ``status_of`` by (model, zero pattern of the data): bootstrap replicates share few
+    zero patterns, so most checks are lookups (as MultipleSystemsEstimation's batch check does)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[frozenset[int], bytes], int] = {}
+
+    def status(self, model: HierarchicalModel, counts: np.ndarray, prep: Prepared | None = None) -> int:
+        key = (model.terms, np.packbits(np.asarray(counts) > 0).tobytes())
+        hit = self._memo.get(key)
+        if hit is None:
+            if prep is None:
+                prep = prepare(model, counts)
+            hit = status_of(prep, counts)
+            self._memo[key] = hit
+        return hit
+
+
+@dataclass(frozen=True)
+class BatchFit:
+    """Results of ``fit_batch``: one row per (model, data) pair."""
+
+    beta: np.ndarray  # (B, p) on the master columns (0 where not estimated)
+    mu: np.ndarray  # (B, n_cells) fitted means (0 on dropped cells)
+    log_likelihood: np.ndarray  # (B,)
+    deviance: np.ndarray  # (B,)
+    intercept_var: np.ndarray  # (B,) variance of the intercept (inverse Fisher information)
+    converged: np.ndarray  # (B,) bool
+    iterations: int
+    model_iterations: np.ndarray  # (B,) iterations each model needed
+
+
+def _superset_sums(f: np.ndarray, k: int) -> None:
+    """In place, along the last axis of length 2^k: f[T] <- sum of f[c] over cells c ⊇ T."""
+    B = f.shape[0]
+    for i in range(k):
+        v = f.reshape(B, 2 ** (k - i - 1), 2, 2**i)
+        v[:, :, 0, :] += v[:, :, 1, :]
+
+
+def _subset_sums(f: np.ndarray, k: int) -> None:
+    """In place, along the last axis of length 2^k: f[c] <- sum of f[T] over terms T ⊆ c."""
+    B = f.shape[0]
+    for i in range(k):
+        v = f.reshape(B, 2 ** (k - i - 1), 2, 2**i)
+        v[:, :, 1, :] += v[:, :, 0, :]
+
+
+def _cross_index(cols: np.ndarray, colmask: np.ndarray, k: int) -> np.ndarray:
+    """Per model, where each entry of X'WX is read from the superset sums of the weights: the union of
+    the two terms when both are estimated, a 0 slot off the diagonal and a 1 slot on it otherwise."""
+    p = cols.size
+    union = (cols[:, None] | cols[None, :]).ravel()
+    both = (colmask[:, :, None] & colmask[:, None, :]).reshape(colmask.shape[0], p * p)
+    diag = np.eye(p, dtype=bool).ravel()[None, :]
+    zero_slot, one_slot = 2**k, 2**k + 1
+    return np.where(both, union[None, :], np.where(diag, one_slot, zero_slot))
+
+
+def fit_batch(
+    n_lists: int,
+    columns: tuple[int, ...],
+    Y: np.ndarray,
+    colmask: np.ndarray,
+    rowmask: np.ndarray,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+    mu_start: np.ndarray | None = None,
+    zero_cell: bool = False,
+) -> BatchFit:
+    """Fit B Poisson log-linear models by IRLS (Newton's method for the canonical link) at once.
+
+    ``Y`` holds counts over cells 1..2^K−1 (over 0..2^K−1 with ``zero_cell``, as the profile
+    likelihood needs); model ``b`` uses the terms ``columns`` where
+    ``colmask[b]`` and the cells where ``rowmask[b]``. Starts as R's ``glm`` (mu = y + 0.1) unless
+    ``mu_start`` is given, and iterates each model until its relative deviance change is below
+    ``tol``. Because the design is the subset-inclusion matrix, X'WX[j, l] is the sum of the weights
+    over cells containing term j ∪ term l and Xβ is a sum over sub-terms: both are computed with
+    fast zeta transforms (O(K·2^K) per model) instead of matrix products.
+    """
+    k = n_lists
+    Y = np.asarray(Y, dtype=np.float64)
+    B, n = Y.shape
+    cols = np.asarray(columns)
+    p = cols.size
+    cm = colmask.astype(np.float64)
+    rm = rowmask.astype(np.float64)
+    eye = np.eye(p)
+    beta = np.zeros((B, p))
+    mu = (Y + 0.1) if mu_start is None else np.array(mu_start, dtype=np.float64)
+    eta = np.log(mu)
+    dev_old = np.full(B, np.inf)
+    dev = np.zeros(B)
+    converged = np.zeros(B, dtype=bool)
+    n_iter = np.full(B, max_iter)
+    active = np.arange(B)
+    it = 0
+
+    gidx = _cross_index(cols, colmask, k)
+    first = 0 if zero_cell else 1
+
+    def cross(w: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        g = np.zeros((w.shape[0], 2**k + 2))
+        g[:, first : 2**k] = w
+        g[:, -1] = 1.0
+        _superset_sums(g[:, : 2**k], k)
+        return np.take_along_axis(g, gidx if rows is None else gidx[rows], axis=1).reshape(-1, p, p)
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ylogy = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1.0)), 0.0)
+        for it in range(1, max_iter + 1):
+            a = active
+            every = a.size == B
+            cma = cm if every else cm[a]
+            rma = rm if every else rm[a]
+            Ya = Y if every else Y[a]
+            mua = mu if every else mu[a]
+            etaa = eta if every else eta[a]
+            w = mua * rma
+            A = cross(w, None if every else a)
+            g = np.zeros((a.size, 2**k))
+            g[:, first:] = w * (etaa + (Ya - mua) / mua)
+            _superset_sums(g, k)
+            rhs = g[:, cols] * cma
+            b_new = np.linalg.solve(A, rhs[:, :, None])[:, :, 0] * cma
+            beta[a] = b_new
+            g = np.zeros((a.size, 2**k))
+            g[:, cols] = b_new
+            _subset_sums(g, k)
+            eta_a = g[:, first:]
+            mu_a = np.exp(np.minimum(eta_a, 700.0))
+            eta[a] = eta_a
+            mu[a] = mu_a
+            dev_a = 2.0 * np.sum(((ylogy if every else ylogy[a]) - Ya * eta_a - (Ya - mu_a)) * rma, axis=1)
+            done = np.abs(dev_a - dev_old[a]) / (np.abs(dev_a) + 0.1) < tol
+            dev[a] = dev_a
+            dev_old[a] = dev_a
+            converged[a[done]] = True
+            n_iter[a[done]] = it
+            active = a[~done]
+            if active.size == 0:
+                break
+        A = cross(mu * rm, None)
+        e0 = np.zeros((B, p, 1))
+        e0[:, 0, 0] = 1.0
+        var0 = np.linalg.solve(A, e0)[:, 0, 0]
+        ll = np.sum((Y * eta - mu - gammaln(Y + 1.0)) * rm, axis=1)
+    return BatchFit(beta, mu * rm, ll, dev, var0, converged, it, n_iter)
+
+
+@dataclass(frozen=True)
+class SingleFit:
+    """One fitted model: what selection and the result need."""
+
+    model: HierarchicalModel
+    prepared: Prepared
+    abundance: float
+    dark_figure: float
+    log_likelihood: float
+    deviance: float
+    df: int
+    aic: float
+    bic: float
+    intercept: float
+    intercept_se: float
+    fitted: np.ndarray  # fitted means over cells 1..2^K−1
+    converged: bool
+
+
+def fit_many(
+    models: list[HierarchicalModel],
+    counts_batch: np.ndarray,
+    preps: list[Prepared],
+    *,
+    chunk: int = 2048,
+) -> list[SingleFit]:
+    """Fit ``models[b]`` to ``counts_batch[b]`` (2^K-length count vectors) for every b."""
+    if not models:
+        return []
+    k = models[0].n_lists
+    order = max(m.order for m in models)
+    cols = master_columns(k, order)
+    col_index = {t: j for j, t in enumerate(cols)}
+    cells = np.arange(1, 2**k)
+    X = _design(k, cols, cells)
+    out: list[SingleFit] = []
+    for start in range(0, len(models), chunk):
+        sl = slice(start, start + chunk)
+        ms = models[sl]
+        ps = preps[sl]
+        Y = np.asarray(counts_batch[sl], dtype=np.float64)[:, 1:]
+        B = len(ms)
+        colmask = np.zeros((B, len(cols)), dtype=bool)
+        rowmask = np.zeros((B, cells.size), dtype=bool)
+        for b, prep in enumerate(ps):
+            colmask[b, [col_index[t] for t in prep.estimated]] = True
+            rowmask[b] = prep.kept
+        fit = fit_batch(k, cols, Y, colmask, rowmask)
+        n_obs = Y.sum(axis=1)
+        for b, (m, prep) in enumerate(zip(ms, ps, strict=True)):
+            npar = prep.n_parameters
+            ll = float(fit.log_likelihood[b])
+            b0 = float(fit.beta[b, 0])
+            dark = float(np.exp(b0))
+            out.append(
+                SingleFit(
+                    model=m,
+                    prepared=prep,
+                    abundance=float(n_obs[b]) + dark,
+                    dark_figure=dark,
+                    log_likelihood=ll,
+                    deviance=float(fit.deviance[b]),
+                    df=int(prep.kept.sum()) - len(prep.estimated),
+                    aic=2.0 * npar - 2.0 * ll,
+                    bic=npar * float(np.log(n_obs[b])) - 2.0 * ll,
+                    intercept=b0,
+                    intercept_se=float(np.sqrt(max(fit.intercept_var[b], 0.0))),
+                    fitted=fit.mu[b],
+                    converged=bool(fit.converged[b]),
+                )
+            )
+    return out
+
+
+def fit_one(model: HierarchicalModel, counts: np.ndarray) -> SingleFit:
+    prep = prepare(model, counts)
+    return fit_many([model], np.asarray(counts)[None, :], [prep])[0]
+
+
+# ---------------------------------------------------------------------- many models on one table
+@dataclass(frozen=True)
+class ModelSetFit:
+    """Every model of a :class:`ModelSpace` fitted to one table (arrays aligned with its rows)."""
+
+    space: ModelSpace
+    status: np.ndarray  # 0 ok, 1 no extended MLE, 2 not identifiable, 3 both
+    abundance: np.ndarray  # NaN where status != 0
+    log_likelihood: np.ndarray
+    deviance: np.ndarray
+    n_parameters: np.ndarray
+    df: np.ndarray
+    aic: np.ndarray
+    bic: np.ndarray
+    intercept: np.ndarray
+    intercept_se: np.ndarray
+    converged: np.ndarray
+
+
+def _full_rank(gram: np.ndarray) -> np.ndarray:
+    """Batched test that symmetric PSD matrices are non-singular: a Cholesky factorization with no
+    relatively tiny pivot; chunks where it fails or is close are settled by eigenvalues."""
+    out = np.zeros(gram.shape[0], dtype=bool)
+    for s in range(0, gram.shape[0], 2048):
+        g = gram[s : s + 2048]
+        scale = np.maximum(np.einsum("bii->bi", g).max(axis=1), 1.0)
+        try:
+            L = np.linalg.cholesky(g)
+            piv = np.einsum("bii->bi", L).min(axis=1) ** 2
+            good = piv > 1e-6 * scale
+            unsure = ~good
+        except np.linalg.LinAlgError:
+            good = np.zeros(g.shape[0], dtype=bool)
+            unsure = ~good
+        if unsure.any():
+            ev = np.linalg.eigvalsh(g[unsure])
+            good[unsure] = ev[:, 0] > 1e-9 * scale[unsure]
+        out[s : s + 2048] = good
+    return out
+
+
+def _gram(cells: np.ndarray, gidx: np.ndarray, k: int, p: int) -> np.ndarray:
+    """X'X over the chosen cells (bool, per model), masked to each model's estimated terms."""
+    g = np.zeros((cells.shape[0], 2**k + 2))
+    g[:, 1 : 2**k] = cells
+    g[:, -1] = 1.0
+    _superset_sums(g[:, : 2**k], k)
+    return np.take_along_axis(g, gidx, axis=1).reshape(-1, p, p)
+
+
+def _row_keys(mat: np.ndarray) -> list[bytes]:
+    packed = np.packbits(mat, axis=1)
+    return [r.tobytes() for r in packed]
+
+
+def fit_model_set(
+    space: ModelSpace,
+    counts: np.ndarray,
+    *,
+    cache: StatusCache | None = None,
+    chunk: int = 4096,
+) -> ModelSetFit:
+    """Check and fit every model of ``space`` on ``counts`` (vectorized; warm starts from parents).
+
+    Models are fitted level by level (number of interaction terms); each starts from the fitted
+    means of a parent with one maximal term fewer, so Newton's method needs few steps.
+    """
+    k = space.n_lists
+    counts = np.asarray(counts)
+    cols = space.columns
+    colsel = space.matrix
+    M, p = colsel.shape
+    cells = np.arange(1, 2**k)
+    X = _design(k, cols, cells)
+    y = counts[1:].astype(np.float64)
+    marg = margins(counts)
+    colarr = np.asarray(cols)
+    zero = (marg[colarr] == 0) & (colarr != 0)
+    sparse = colsel & zero[None, :]
+    kept = (sparse.astype(np.float64) @ X.T) == 0  # cells not containing any sparse term
+    est = colsel & ~zero[None, :]
+    n_params = colsel.sum(axis=1)
+    # --- identifiability and existence, vectorized; LPs only where the rank test is inconclusive
+    gidx = _cross_index(colarr, est, k)
+    identifiable = _full_rank(_gram(kept, gidx, k, p))
+    exists_fast = _full_rank(_gram(kept & (y > 0)[None, :], gidx, k, p))
+    status = np.where(identifiable, 0, 2)
+    zkey = np.packbits(counts > 0).tobytes()
+    for i in np.flatnonzero(~exists_fast):
+        key = (space.matrix[i].tobytes(), zkey)
+        st = cache._memo.get(key) if cache is not None else None  # type: ignore[arg-type]
+        if st is None:
+            prep = Prepared(space.model(i), tuple(int(t) for t in colarr[est[i]]), (), kept[i])
+            st = status_of(prep, counts)
+            if cache is not None:
+                cache._memo[key] = st  # type: ignore[index]
+        status[i] = st
+    ok = status == 0
+    # --- parents: the model without its last maximal interaction term
+    sizes = np.array([bin(t).count("1") for t in cols])
+    strict_sup = np.array([[(a & b) == a and a != b for b in cols] for a in cols])  # [a, b]: a ⊂ b
+    has_sup = (colsel.astype(np.float64) @ strict_sup.T.astype(np.float64)) > 0
+    maximal = colsel & ~has_sup & (sizes >= 2)[None, :]
+    parent = np.full(M, -1)
+    lastmax = np.where(maximal.any(axis=1), p - 1 - np.argmax(maximal[:, ::-1], axis=1), -1)
+    keys = {kk: i for i, kk in enumerate(_row_keys(colsel))}
+    rows = np.flatnonzero(lastmax >= 0)
+    pm = colsel[rows].copy()
+    pm[np.arange(rows.size), lastmax[rows]] = False
+    for r, kk in zip(rows, _row_keys(pm), strict=True):
+        j = keys.get(kk, -1)
+        if j >= 0 and ok[j]:
+            parent[r] = j
+    level = colsel[:, sizes >= 2].sum(axis=1)
+    mu_all = np.zeros((M, cells.size))
+    beta = np.zeros((M, p))
+    ll = np.full(M, np.nan)
+    dev = np.full(M, np.nan)
+    var0 = np.full(M, np.nan)
+    conv = np.zeros(M, dtype=bool)
+    for lev in np.unique(level):
+        idx = np.flatnonzero((level == lev) & ok)
+        for s in range(0, idx.size, chunk):
+            sub = idx[s : s + chunk]
+            start = np.where(parent[sub, None] >= 0, mu_all[np.maximum(parent[sub], 0)], y[None, :] + 0.1)
+            start = np.where(start > 0, start, y[None, :] + 0.1)
+            fit = fit_batch(k, cols, np.broadcast_to(y, (sub.size, y.size)), est[sub], kept[sub], mu_start=start)
+            mu_all[sub] = fit.mu
+            beta[sub] = fit.beta
+            ll[sub] = fit.log_likelihood
+            dev[sub] = fit.deviance
+            var0[sub] = fit.intercept_var
+            conv[sub] = fit.converged
+    n_obs = y.sum()
+    with np.errstate(over="ignore"):
+        dark = np.exp(beta[:, 0])
+    abundance = np.where(ok, n_obs + dark, np.nan)
+    aic = np.where(ok, 2.0 * n_params - 2.0 * ll, np.nan)
+    bic = np.where(ok, n_params * np.log(n_obs) - 2.0 * ll, np.nan)
+    df = kept.sum(axis=1) - est.sum(axis=1)
+    return ModelSetFit(
+        space=space,
+        status=status,
+        abundance=abundance,
+        log_likelihood=ll,
+        deviance=dev,
+        n_parameters=n_params,
+        df=df,
+        aic=aic,
+        bic=bic,
+        intercept=np.where(ok, beta[:, 0], np.nan),
+        intercept_se=np.sqrt(np.maximum(var0, 0.0)),
+        converged=conv,
+    )
+
+
+@dataclass(frozen=True)
+class TablesFit:
+    """Every model of a space fitted to each of several tables (bootstrap replicates, jackknife)."""
+
+    status: np.ndarray  # (T, M)
+    abundance: np.ndarray  # (T, M), NaN where the model cannot be fitted
+    bic: np.ndarray
+    aic: np.ndarray
+
+
+def fit_tables(
+    space: ModelSpace,
+    tables: np.ndarray,
+    *,
+    mu_start: np.ndarray | None = None,
+    cache: StatusCache | None = None,
+    chunk: int = 8192,
+) -> TablesFit:
+    """Check and fit every model of ``space`` on every row of ``tables`` (T × 2^K counts).
+
+    ``mu_start`` (M × cells), typically the fits on the original data, warm-starts Newton's method.
+    Status checks are memoized by zero pattern, so replicates sharing one cost one check.
+    """
+    k = space.n_lists
+    tables = np.asarray(tables)
+    T = tables.shape[0]
+    M = len(space)
+    cols = np.asarray(space.columns)
+    p = cols.size
+    cells = np.arange(1, 2**k)
+    X = _design(k, space.columns, cells)
+    cache = cache if cache is not None else StatusCache()
+    Y = tables[:, 1:].astype(np.float64)
+    n_obs = Y.sum(axis=1)
+    n_params = space.matrix.sum(axis=1)
+    status = np.zeros((T, M), dtype=np.int64)
+    # status by distinct zero pattern
+    patterns, inverse = np.unique(tables > 0, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).ravel()
+    pat_status = np.zeros((patterns.shape[0], M), dtype=np.int64)
+    for u in range(patterns.shape[0]):
+        rep = tables[int(np.flatnonzero(inverse == u)[0])]
+        zkey = np.packbits(patterns[u]).tobytes()
+        todo = []
+        for m in range(M):
+            hit = cache._memo.get((space.matrix[m].tobytes(), zkey))
+            if hit is None:
+                todo.append(m)
+            else:
+                pat_status[u, m] = hit
+        if todo:
+            sub = ModelSpace(k, space.columns, space.matrix[todo])
+            st = _status_many(sub, rep)
+            for m, v in zip(todo, st, strict=True):
+                cache._memo[(space.matrix[m].tobytes(), zkey)] = int(v)
+                pat_status[u, m] = int(v)
+    status = pat_status[inverse]
+    abundance = np.full((T, M), np.nan)
+    bic = np.full((T, M), np.nan)
+    aic = np.full((T, M), np.nan)
+    ti, mi = np.nonzero(status == 0)
+    colarr = cols
+    for s in range(0, ti.size, chunk):
+        t_ = ti[s : s + chunk]
+        m_ = mi[s : s + chunk]
+        yy = Y[t_]
+        marg = _margins_batch(tables[t_], k)
+        zero = (marg[:, colarr] == 0) & (colarr != 0)[None, :]
+        sel = space.matrix[m_]
+        sparse = sel & zero
+        kept = (sparse.astype(np.float64) @ X.T) == 0
+        est = sel & ~zero
+        start = None
+        if mu_start is not None:
+            start = mu_start[m_]
+            start = np.where((start > 0) & kept, start, yy + 0.1)
+        fit = fit_batch(k, space.columns, yy, est, kept, mu_start=start)
+        ab = n_obs[t_] + np.exp(fit.beta[:, 0])
+        abundance[t_, m_] = ab
+        bic[t_, m_] = n_params[m_] * np.log(n_obs[t_]) - 2.0 * fit.log_likelihood
+        aic[t_, m_] = 2.0 * n_params[m_] - 2.0 * fit.log_likelihood
+    return TablesFit(status, abundance, bic, aic)
+
+
+def _margins_batch(tables: np.ndarray, k: int) -> np.ndarray:
+    f = np.asarray(tables, dtype=np.float64).copy()
+    _superset_sums(f, k)
+    return f
+
+
+def _status_many(space: ModelSpace, counts: np.ndarray) -> np.ndarray:
+    """Status of every model of ``space`` on one table (vectorized rank tests, LPs as needed)."""
+    k = space.n_lists
+    cols = np.asarray(space.columns)
+    p = cols.size
+    cells = np.arange(1, 2**k)
+    X = _design(k, space.columns, cells)
+    y = np.asarray(counts)[1:]
+    marg = margins(counts)
+    zero = (marg[cols] == 0) & (cols != 0)
+    sparse = space.matrix & zero[None, :]
+    kept = (sparse.astype(np.float64) @ X.T) == 0
+    est = space.matrix & ~zero[None, :]
+    gidx = _cross_index(cols, est, k)
+    identifiable = _full_rank(_gram(kept, gidx, k, p))
+    exists_fast = _full_rank(_gram(kept & (y > 0)[None, :], gidx, k, p))
+    status = np.where(identifiable, 0, 2)
+    for i in np.flatnonzero(~exists_fast):
+        prep = Prepared(space.model(i), tuple(int(t) for t in cols[est[i]]), (), kept[i])
+        status[i] = status_of(prep, counts)
+    return status

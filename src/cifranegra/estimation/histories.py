@@ -1,0 +1,513 @@
+"""Capture histories: the incomplete 2^K table that every estimator reads.
+
+A :class:`CaptureHistories` holds, for K lists, the number of people observed with each capture
+pattern. Patterns are stored as bit masks (bit ``i`` set = on list ``i``, lists in column order), so
+``counts[mask]`` is the count of that pattern and ``counts[0]`` (never observed) is always 0.
+
+It is the seam between linkage and estimation (DESIGN.md): built from an aggregated table (one 0/1
+column per list plus ``count``), from one row per person, or from an entities table produced by
+linkage. Every problem in the input is collected and reported at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cifranegra.errors import InputError, Problem, ValidationError
+
+
+class CaptureDataWarning(UserWarning):
+    """Something in the capture data was adjusted or is worth knowing (e.g. duplicate patterns summed)."""
+
+
+def _popcount(masks: np.ndarray) -> np.ndarray:
+    out = np.zeros(masks.shape, dtype=np.int64)
+    m = masks.astype(np.int64).copy()
+    while np.any(m):
+        out += m & 1
+        m >>= 1
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class CaptureHistories:
+    """Counts of capture patterns over ``lists`` (an incomplete 2^K contingency table).
+
+    ``counts`` has length ``2**n_lists``; ``counts[mask]`` is the number of people seen on exactly the
+    lists whose bits are set in ``mask`` (list ``i`` is bit ``i``). ``counts[0]`` is 0: the unobserved
+    cell is what we estimate. ``source`` names where the table came from (for messages), ``notes`` keeps
+    what was done to the input (e.g. duplicate rows summed).
+    """
+
+    lists: tuple[str, ...]
+    counts: np.ndarray
+    source: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        counts = np.asarray(self.counts)
+        k = len(self.lists)
+        if counts.shape != (2**k,):
+            raise InputError(f"counts must have length 2**{k} = {2**k}, got shape {counts.shape}")
+        if not np.issubdtype(counts.dtype, np.integer):
+            if not np.all(np.isfinite(counts)) or np.any(counts != np.round(counts)):
+                raise InputError("capture counts must be whole numbers")
+        counts = counts.astype(np.int64)
+        counts.setflags(write=False)
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "lists", tuple(str(x) for x in self.lists))
+        problems = _check_table(self.lists, counts, self.source)
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            raise ValidationError(problems, summary=f"capture histories {self.source or ''} cannot be used".replace("  ", " "))
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Mapping[tuple[int, ...] | str, int] | Sequence[int] | np.ndarray,
+        lists: Sequence[str],
+        *,
+        source: str | None = None,
+    ) -> CaptureHistories:
+        """From a mask-indexed array of length 2^K, or a mapping pattern → count (patterns as 0/1 tuples
+        or strings such as ``"101"``, list 1 first)."""
+        k = len(lists)
+        if isinstance(counts, Mapping):
+            arr = np.zeros(2**k, dtype=np.int64)
+            for pattern, c in counts.items():
+                bits = [int(ch) for ch in pattern] if isinstance(pattern, str) else list(pattern)
+                if len(bits) != k or any(b not in (0, 1) for b in bits):
+                    raise InputError(f"pattern {pattern!r} does not have {k} 0/1 entries")
+                mask = sum(b << i for i, b in enumerate(bits))
+                arr[mask] += int(c)
+            if arr[0] > 0:
+                raise InputError(
+                    "the all-zero pattern has a positive count; people on no list are unobservable by "
+                    "definition: remove that row"
+                )
+            return cls(tuple(lists), arr, source=source)
+        return cls(tuple(lists), np.asarray(counts), source=source)
+
+    @classmethod
+    def from_frame(
+        cls,
+        df: pd.DataFrame,
+        *,
+        lists: Sequence[str] | None = None,
+        count: str | None = "count",
+        source: str | None = None,
+    ) -> CaptureHistories:
+        """From a table with one 0/1 column per list and, in aggregated mode, a ``count`` column.
+
+        ``count=None`` reads one row per person. Without ``lists``, every column except ``count`` is a
+        list. Duplicate patterns are summed (and a :class:`CaptureDataWarning` says so).
+        """
+        return _from_frame(cls, df, lists=lists, count=count, strata=(), source=source)[()]
+
+    @classmethod
+    def stratified_from_frame(
+        cls,
+        df: pd.DataFrame,
+        *,
+        strata: Sequence[str],
+        lists: Sequence[str] | None = None,
+        count: str | None = "count",
+        source: str | None = None,
+    ) -> dict[tuple[Any, ...], CaptureHistories]:
+        """One table per combination of the ``strata`` columns (keys are tuples of stratum values)."""
+        if not strata:
+            raise InputError("stratified_from_frame needs at least one stratum column")
+        return _from_frame(cls, df, lists=lists, count=count, strata=tuple(strata), source=source)
+
+    @classmethod
+    def from_entities(
+        cls,
+        entities: pd.DataFrame,
+        *,
+        entity: str = "entity_id",
+        list_column: str = "source",
+        lists: Sequence[str] | None = None,
+        source: str | None = None,
+    ) -> CaptureHistories:
+        """From a linkage result: one row per record with the person (entity) id and the list it is on.
+
+        A person on a list twice (duplicates within one list) counts once on that list.
+        """
+        wide = _entities_to_wide(entities, entity=entity, list_column=list_column, lists=lists, strata=())
+        return cls.from_frame(wide.drop(columns=[entity]), lists=list(wide.columns[1:]), count=None, source=source)
+
+    @classmethod
+    def stratified_from_entities(
+        cls,
+        entities: pd.DataFrame,
+        *,
+        strata: Sequence[str],
+        entity: str = "entity_id",
+        list_column: str = "source",
+        lists: Sequence[str] | None = None,
+        source: str | None = None,
+    ) -> dict[tuple[Any, ...], CaptureHistories]:
+        """One table per stratum. A person whose records disagree on a stratum value (say one agency
+        recorded the sex and another did not) is assigned the most frequent non-missing value, ties
+        broken by sort order; each such resolution is counted in the tables' ``notes``."""
+        if not strata:
+            raise InputError("stratified_from_entities needs at least one stratum column")
+        wide = _entities_to_wide(entities, entity=entity, list_column=list_column, lists=lists, strata=tuple(strata))
+        list_cols = [c for c in wide.columns if c not in (entity, *strata)]
+        conflicts = wide.attrs.get("stratum_conflicts", 0)
+        out = _from_frame(cls, wide.drop(columns=[entity]), lists=list_cols, count=None, strata=tuple(strata), source=source)
+        if conflicts:
+            note = f"{conflicts} person(s) had records disagreeing on a stratum; the most frequent value was used"
+            out = {k: CaptureHistories(v.lists, v.counts, v.source, (*v.notes, note)) for k, v in out.items()}
+        return out
+
+    # ------------------------------------------------------------------ basic facts
+    @property
+    def n_lists(self) -> int:
+        return len(self.lists)
+
+    @property
+    def observed(self) -> int:
+        """Number of distinct people observed on at least one list."""
+        return int(self.counts.sum())
+
+    def pattern_matrix(self, *, observed_only: bool = True) -> np.ndarray:
+        """0/1 matrix of patterns (rows) × lists, mask order; only positive-count rows by default."""
+        masks = self.masks(observed_only=observed_only)
+        return ((masks[:, None] >> np.arange(self.n_lists)) & 1).astype(np.int8)
+
+    def masks(self, *, observed_only: bool = True) -> np.ndarray:
+        all_masks = np.arange(1, 2**self.n_lists)
+        if observed_only:
+            return all_masks[self.counts[1:] > 0]
+        return all_masks
+
+    def list_sizes(self) -> pd.Series:
+        """People on each list."""
+        masks = np.arange(2**self.n_lists)
+        sizes = [int(self.counts[(masks >> i) & 1 == 1].sum()) for i in range(self.n_lists)]
+        return pd.Series(sizes, index=list(self.lists), name="size")
+
+    def overlaps(self) -> pd.DataFrame:
+        """Pairwise overlaps: people on both lists i and j (diagonal = list sizes)."""
+        k = self.n_lists
+        masks = np.arange(2**k)
+        out = np.zeros((k, k), dtype=np.int64)
+        for i in range(k):
+            for j in range(k):
+                sel = ((masks >> i) & 1 == 1) & ((masks >> j) & 1 == 1)
+                out[i, j] = self.counts[sel].sum()
+        return pd.DataFrame(out, index=list(self.lists), columns=list(self.lists))
+
+    def non_overlapping_pairs(self) -> list[tuple[str, str]]:
+        """Pairs of lists with no one in common (their interaction cannot be estimated)."""
+        ov = self.overlaps().to_numpy()
+        return [
+            (self.lists[i], self.lists[j])
+            for i in range(self.n_lists)
+            for j in range(i + 1, self.n_lists)
+            if ov[i, j] == 0
+        ]
+
+    def counts_by_number_of_lists(self) -> pd.Series:
+        """People seen on exactly 1, 2, ..., K lists."""
+        n_on = _popcount(np.arange(2**self.n_lists))
+        vals = [int(self.counts[n_on == m].sum()) for m in range(1, self.n_lists + 1)]
+        return pd.Series(vals, index=pd.RangeIndex(1, self.n_lists + 1, name="lists"), name="people")
+
+    def to_frame(self, *, include_zero: bool = False) -> pd.DataFrame:
+        """Aggregated table: one 0/1 column per list plus ``count`` (mask order)."""
+        masks = self.masks(observed_only=not include_zero)
+        mat = ((masks[:, None] >> np.arange(self.n_lists)) & 1).astype(np.int64)
+        df = pd.DataFrame(mat, columns=list(self.lists))
+        df["count"] = self.counts[masks]
+        return df
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the list names and counts: identifies the input of every result."""
+        h = hashlib.sha256()
+        h.update("\x1f".join(self.lists).encode())
+        h.update(b"\x1e")
+        h.update(self.counts.astype("<i8").tobytes())
+        return h.hexdigest()
+
+    def with_counts(self, counts: np.ndarray) -> CaptureHistories:
+        """Same lists, other counts (used by the bootstrap and the jackknife); unchecked fast path."""
+        obj = object.__new__(CaptureHistories)
+        c = np.asarray(counts, dtype=np.int64)
+        c.setflags(write=False)
+        object.__setattr__(obj, "lists", self.lists)
+        object.__setattr__(obj, "counts", c)
+        object.__setattr__(obj, "source", self.source)
+        object.__setattr__(obj, "notes", self.notes)
+        return obj
+
+    def select_lists(self, keep: Sequence[str | int]) -> CaptureHistories:
+        """The table restricted to some lists (people seen only on dropped lists disappear)."""
+        idx = [self.lists.index(x) if isinstance(x, str) else int(x) for x in keep]
+        k2 = len(idx)
+        new = np.zeros(2**k2, dtype=np.int64)
+        for mask in range(1, 2**self.n_lists):
+            m2 = sum(((mask >> i) & 1) << pos for pos, i in enumerate(idx))
+            new[m2] += self.counts[mask]
+        new[0] = 0
+        return CaptureHistories(tuple(self.lists[i] for i in idx), new, source=self.source)
+
+    def merge_lists(self, groups: Sequence[Sequence[str]], names: Sequence[str] | None = None) -> CaptureHistories:
+        """Merge lists: a person is on a merged list if on any of its members. ``groups`` partition
+        (a subset of) the lists; lists not named keep their own column."""
+        named = [x for g in groups for x in g]
+        for x in named:
+            if x not in self.lists:
+                raise InputError(f"cannot merge unknown list {x!r}; lists are {list(self.lists)}")
+        if len(set(named)) != len(named):
+            raise InputError("a list appears in two merge groups")
+        new_groups: list[list[int]] = []
+        new_names: list[str] = []
+        for gi, g in enumerate(groups):
+            new_groups.append([self.lists.index(x) for x in g])
+            new_names.append(names[gi] if names else "+".join(g))
+        for i, x in enumerate(self.lists):
+            if x not in named:
+                new_groups.append([i])
+                new_names.append(x)
+        new = np.zeros(2 ** len(new_groups), dtype=np.int64)
+        for mask in range(1, 2**self.n_lists):
+            m2 = sum((1 << gi) for gi, g in enumerate(new_groups) if any((mask >> i) & 1 for i in g))
+            new[m2] += self.counts[mask]
+        return CaptureHistories(tuple(new_names), new, source=self.source)
+
+    def describe(self) -> dict[str, Any]:
+        """Everything `cifranegra describe` shows, as plain data."""
+        return {
+            "source": self.source,
+            "lists": list(self.lists),
+            "observed": self.observed,
+            "list_sizes": {k: int(v) for k, v in self.list_sizes().items()},
+            "overlaps": {
+                f"{a}&{b}": int(self.overlaps().loc[a, b])
+                for i, a in enumerate(self.lists)
+                for b in self.lists[i + 1 :]
+            },
+            "non_overlapping_pairs": [list(p) for p in self.non_overlapping_pairs()],
+            "by_number_of_lists": {int(k): int(v) for k, v in self.counts_by_number_of_lists().items()},
+            "patterns": {
+                "".join(str(b) for b in row[:-1]): int(row[-1])
+                for row in self.to_frame().itertuples(index=False)
+            },
+            "fingerprint": self.fingerprint(),
+            "notes": list(self.notes),
+        }
+
+    def __repr__(self) -> str:
+        return f"CaptureHistories(lists={list(self.lists)}, observed={self.observed})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CaptureHistories):
+            return NotImplemented
+        return self.lists == other.lists and np.array_equal(self.counts, other.counts)
+
+    def __hash__(self) -> int:
+        return hash((self.lists, self.counts.tobytes()))
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_table(lists: tuple[str, ...], counts: np.ndarray, source: str | None) -> list[Problem]:
+    problems: list[Problem] = []
+    k = len(lists)
+    if k < 2:
+        problems.append(
+            Problem(source, None, None, "error", "too_few_lists",
+                    f"capture–recapture needs at least two lists, found {k} ({list(lists)}); "
+                    "add another agency's list or check the column names")
+        )
+        return problems
+    if len(set(lists)) != k:
+        dup = sorted({x for x in lists if lists.count(x) > 1})
+        problems.append(Problem(source, None, None, "error", "duplicate_list_name",
+                                f"list names must be unique, repeated: {dup}; rename the columns"))
+    if np.any(counts < 0):
+        problems.append(Problem(source, None, "count", "error", "negative_count",
+                                "counts must be zero or positive"))
+    if counts[0] > 0:
+        problems.append(Problem(source, None, None, "error", "all_zero_pattern",
+                                f"the all-zero pattern has count {int(counts[0])}: people on no list are "
+                                "unobservable by definition; remove that row"))
+    masks = np.arange(2**k)
+    for i, name in enumerate(lists):
+        if counts[(masks >> i) & 1 == 1].sum() == 0:
+            problems.append(Problem(source, None, name, "error", "empty_list",
+                                    f"list {name!r} has no records; drop the column or check the data"))
+    return problems
+
+
+def _from_frame(
+    cls: type[CaptureHistories],
+    df: pd.DataFrame,
+    *,
+    lists: Sequence[str] | None,
+    count: str | None,
+    strata: tuple[str, ...],
+    source: str | None,
+) -> dict[tuple[Any, ...], CaptureHistories]:
+    problems: list[Problem] = []
+    columns = [str(c) for c in df.columns]
+    df = df.copy()
+    df.columns = columns
+    for s in strata:
+        if s not in columns:
+            problems.append(Problem(source, None, s, "error", "missing_column",
+                                    f"stratum column {s!r} not found; columns are {columns}"))
+    if count is not None and count not in columns:
+        problems.append(Problem(source, None, count, "error", "missing_count",
+                                f"no {count!r} column: an aggregated table needs one count per pattern "
+                                "(or read one row per person with count=None / --per-person)"))
+    if lists is None:
+        lists = [c for c in columns if c != count and c not in strata]
+    else:
+        for c in lists:
+            if c not in columns:
+                problems.append(Problem(source, None, c, "error", "missing_column",
+                                        f"list column {c!r} not found; columns are {columns}"))
+    if problems:
+        raise ValidationError(problems, summary=f"{source or 'the table'} cannot be read")
+    lists = list(lists)
+    if len(lists) < 2:
+        raise ValidationError(
+            [Problem(source, None, None, "error", "too_few_lists",
+                     f"capture–recapture needs at least two lists, found {len(lists)} ({lists}); "
+                     "each list is one 0/1 column")],
+            summary=f"{source or 'the table'} cannot be used",
+        )
+    # --- cell-level checks, every problem at once
+    values: dict[str, np.ndarray] = {}
+    for c in lists:
+        col = df[c]
+        num = pd.to_numeric(col, errors="coerce")
+        bad = ~num.isin([0, 1]) | num.isna()
+        for r in np.flatnonzero(bad.to_numpy())[:100]:
+            problems.append(Problem(source, int(r) + 1, c, "error", "not_binary",
+                                    f"value {col.iloc[r]!r} is not 0 or 1; list columns hold 0 (not on the "
+                                    "list) or 1 (on it)"))
+        if bad.sum() > 100:
+            problems.append(Problem(source, None, c, "error", "not_binary",
+                                    f"... {int(bad.sum()) - 100} more non-0/1 values in {c!r}"))
+        values[c] = num.fillna(0).to_numpy().astype(np.int64)
+    if count is not None:
+        col = df[count]
+        num = pd.to_numeric(col, errors="coerce")
+        bad_nan = num.isna().to_numpy()
+        numv = num.to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            bad_neg = ~bad_nan & (numv < 0)
+            bad_frac = ~bad_nan & (numv != np.round(numv))
+        for r in np.flatnonzero(bad_nan | bad_neg | bad_frac)[:100]:
+            why = ("is not a number" if bad_nan[r] else "is negative" if bad_neg[r] else "is not a whole number")
+            problems.append(Problem(source, int(r) + 1, count, "error", "bad_count",
+                                    f"count {col.iloc[r]!r} {why}; counts are whole numbers of people ≥ 0"))
+        cnt = np.where(bad_nan, 0, numv).astype(np.int64)
+    else:
+        cnt = np.ones(len(df), dtype=np.int64)
+    mask = np.zeros(len(df), dtype=np.int64)
+    for i, c in enumerate(lists):
+        mask |= values[c] << i
+    zero_rows = np.flatnonzero((mask == 0) & (cnt > 0))
+    if count is not None:
+        for r in zero_rows[:100]:
+            problems.append(Problem(source, int(r) + 1, None, "error", "all_zero_pattern",
+                                    f"pattern of all zeros with count {int(cnt[r])}: people on no list are "
+                                    "unobservable by definition; remove this row"))
+    elif len(zero_rows):
+        problems.append(Problem(source, int(zero_rows[0]) + 1, None, "error", "all_zero_pattern",
+                                f"{len(zero_rows)} person row(s) are on no list (first: row "
+                                f"{int(zero_rows[0]) + 1}); every person must be on at least one list"))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise ValidationError(problems, summary=f"{source or 'the table'} cannot be used")
+    k = len(lists)
+    notes: list[str] = []
+    if count is not None:
+        keys = pd.DataFrame({"mask": mask, **{s: df[s].to_numpy() for s in strata}})
+        dups = keys.duplicated(keep=False) & (cnt >= 0)
+        n_dup_rows = int(dups.sum())
+        if n_dup_rows:
+            note = (f"{n_dup_rows} rows repeat a capture pattern already listed; their counts were summed")
+            notes.append(note)
+            warnings.warn(f"{source or 'table'}: {note}", CaptureDataWarning, stacklevel=3)
+    groups: dict[tuple[Any, ...], np.ndarray] = {}
+    if strata:
+        keyframe = df[list(strata)].astype(object).where(df[list(strata)].notna(), "unknown")
+        for key, idx in keyframe.groupby(list(strata), sort=True, dropna=False).indices.items():
+            key_t = key if isinstance(key, tuple) else (key,)
+            arr = np.bincount(mask[idx], weights=cnt[idx], minlength=2**k).astype(np.int64)
+            groups[tuple(key_t)] = arr
+    else:
+        groups[()] = np.bincount(mask, weights=cnt, minlength=2**k).astype(np.int64)
+    out: dict[tuple[Any, ...], CaptureHistories] = {}
+    all_problems: list[Problem] = []
+    for key, arr in groups.items():
+        label = source if not key else f"{source or 'table'} stratum {dict(zip(strata, key, strict=True))}"
+        problems_k = _check_table(tuple(lists), arr, label)
+        if any(p.severity == "error" for p in problems_k) and strata:
+            all_problems.extend(problems_k)
+            continue
+        out[key] = cls(tuple(lists), arr, source=label, notes=tuple(notes))
+    if all_problems:
+        raise ValidationError(all_problems, summary=f"{source or 'the table'}: some strata cannot be used "
+                              "(estimate them with fewer lists, or merge strata)")
+    return out
+
+
+def _entities_to_wide(
+    entities: pd.DataFrame,
+    *,
+    entity: str,
+    list_column: str,
+    lists: Sequence[str] | None,
+    strata: tuple[str, ...],
+) -> pd.DataFrame:
+    missing = [c for c in (entity, list_column, *strata) if c not in entities.columns]
+    if missing:
+        raise InputError(f"the entities table lacks column(s) {missing}; it has {list(entities.columns)}")
+    if entities[entity].isna().any():
+        raise InputError(f"{int(entities[entity].isna().sum())} record(s) have no {entity!r}: every record "
+                         "must belong to a person (a singleton is its own person)")
+    present = sorted(entities[list_column].astype(str).unique())
+    if lists is None:
+        lists = present
+    else:
+        unknown = sorted(set(present) - set(lists))
+        if unknown:
+            raise InputError(f"records on list(s) {unknown} not named in lists={list(lists)}")
+    flags = pd.crosstab(entities[entity], entities[list_column].astype(str)).reindex(columns=list(lists), fill_value=0)
+    wide = (flags > 0).astype(np.int64)
+    wide.columns = [str(c) for c in wide.columns]
+    wide = wide.reset_index()
+    conflicts = 0
+    for s in strata:
+        sub = entities[[entity, s]].dropna()
+        sub = sub[sub[s].astype(str).str.lower() != "unknown"]
+        nun = sub.groupby(entity)[s].nunique()
+        conflicts += int((nun > 1).sum())
+        best = (
+            sub.groupby([entity, s]).size().rename("n").reset_index()
+            .sort_values([entity, "n", s], ascending=[True, False, True])
+            .drop_duplicates(entity)
+            .set_index(entity)[s]
+        )
+        wide[s] = wide[entity].map(best).fillna("unknown")
+    wide.attrs["stratum_conflicts"] = conflicts
+    return wide
+
+
+def iter_masks(k: int) -> Iterable[int]:
+    """All observable pattern masks for K lists (1 .. 2^K − 1)."""
+    return range(1, 2**k)

@@ -1,0 +1,585 @@
+"""Poisson log-linear multiple systems estimation with model selection and honest intervals.
+
+The hidden count is N̂ = observed + exp(intercept) of a hierarchical log-linear model fitted to the
+incomplete 2^K table (Fienberg 1972; Bishop, Fienberg & Holland 1975). Models whose extended MLE
+does not exist or is not identifiable on the data (Chan, Silverman & Vincent 2021) are reported and
+excluded from selection, never fitted to an absurd number.
+
+Selection, as the R packages the field uses:
+
+* ``bic`` / ``aic``: every hierarchical model up to a maximum order, ranked by BIC (or AIC) with the
+  number of observed people as sample size and every parameter counted, those at −∞ included
+  (MultipleSystemsEstimation ``estimate_population(method="bic")``; Silverman, Chan & Vincent 2024).
+* ``stepwise``: forward selection of two-list terms by Poisson p-values with threshold 0.02
+  (SparseMSE; Chan, Silverman & Vincent 2021).
+* ``auto``: BIC up to five lists, stepwise beyond (what MultipleSystemsEstimation does).
+
+Intervals: ``profile`` (the multinomial profile likelihood of Cormack 1992, as Rcapture's
+``closedpCI.t``), ``wald`` (normal on the log dark figure, as SparseMSE ``estimatepopulation.0``)
+and ``bootstrap`` (multinomial resampling of the observed people with the model re-selected in every
+replicate, restricted to the original data's top models for BIC/AIC, then BCa or percentile;
+Silverman, Chan & Vincent 2024).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import optimize, stats
+from scipy.special import gammaln
+
+from cifranegra._random import as_seed_sequence
+from cifranegra.errors import InputError, ModelError
+from cifranegra.estimation import fitting as F
+from cifranegra.estimation.histories import CaptureHistories
+from cifranegra.estimation.models import (
+    HierarchicalModel,
+    ModelSpace,
+    default_max_order,
+    default_ntop,
+)
+from cifranegra.estimation.result import EstimateResult, Interval, bca_interval, percentile_interval
+
+SELECTIONS = ("bic", "aic", "stepwise", "auto", "fixed")
+INTERVALS = ("auto", "none", "profile", "wald", "bootstrap")
+STATUS_TEXT = {
+    0: "ok",
+    1: "no extended MLE (the data cannot bound some parameter)",
+    2: "not identifiable (too few informative cells for the parameters)",
+    3: "no extended MLE and not identifiable",
+}
+MAX_LISTS = 15  # 2^15 cells; beyond, use a latent-class model
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Selected:
+    model: HierarchicalModel
+    abundance: float
+    fit: F.SingleFit
+    table: list[dict[str, Any]]  # ranked candidate models (top rows)
+    n_candidates: int
+    n_excluded: int
+    excluded: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class LogLinear:
+    """Log-linear MSE: select (or fix) a hierarchical model, estimate N, and an interval.
+
+    Parameters mirror ``cifranegra estimate``: ``select`` in bic/aic/stepwise/auto (ignored when
+    ``model`` fixes the generating class, e.g. ``"[12,13,4]"``), ``max_order`` (default as
+    MultipleSystemsEstimation), ``pthresh`` for stepwise, ``interval`` in
+    auto/none/profile/wald/bootstrap (auto = bootstrap when a model is selected, profile when it is
+    fixed), ``n_boot``, ``level``, ``ntop`` (models kept in the bootstrap; default as
+    MultipleSystemsEstimation), ``bootstrap_interval`` bca/percentile, ``workers`` (processes for the
+    bootstrap; results do not depend on it).
+    """
+
+    select: str = "auto"
+    model: str | None = None
+    max_order: int | None = None
+    pthresh: float = 0.02
+    interval: str = "auto"
+    n_boot: int = 1000
+    level: float = 0.95
+    ntop: int | None = None
+    bootstrap_interval: str = "bca"
+    workers: int | None = None
+    progress: ProgressFn | None = None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.select not in SELECTIONS:
+            problems.append(f"select must be one of {', '.join(SELECTIONS[:4])}, got {self.select!r}")
+        if self.interval not in INTERVALS:
+            problems.append(f"interval must be one of {', '.join(INTERVALS)}, got {self.interval!r}")
+        if self.max_order is not None and self.max_order < 1:
+            problems.append(f"max_order must be at least 1, got {self.max_order}")
+        if not 0 <= self.pthresh <= 1:
+            problems.append(f"pthresh must be between 0 and 1, got {self.pthresh}")
+        if self.n_boot < 0 or int(self.n_boot) != self.n_boot:
+            problems.append(f"n_boot must be a whole number ≥ 0, got {self.n_boot}")
+        if not 0 < self.level < 1:
+            problems.append(f"level must be between 0 and 1 (e.g. 0.95), got {self.level}")
+        if self.ntop is not None and self.ntop < 1:
+            problems.append(f"ntop must be at least 1, got {self.ntop}")
+        if self.bootstrap_interval not in ("bca", "percentile"):
+            problems.append(f"bootstrap_interval must be bca or percentile, got {self.bootstrap_interval!r}")
+        if problems:
+            raise InputError("; ".join(problems))
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, histories: CaptureHistories, rng: Any = None) -> EstimateResult:
+        h = histories
+        k = h.n_lists
+        if k > MAX_LISTS:
+            raise InputError(
+                f"{k} lists: log-linear models need 2^{k} cells; use --method lcmcr (latent classes) for "
+                f"more than {MAX_LISTS} lists, or merge lists"
+            )
+        select = "fixed" if self.model is not None else self.select
+        if select == "auto":
+            select = "bic" if k <= 5 else "stepwise"
+        max_order = self.max_order if self.max_order is not None else default_max_order(k)
+        warnings_: list[str] = []
+        if self.max_order is not None and self.max_order > k - 1:
+            warnings_.append(f"max_order {self.max_order} lowered to {k - 1}: the K-way term is not estimable")
+            max_order = k - 1
+        pairs = h.non_overlapping_pairs()
+        if pairs:
+            warnings_.append(
+                "lists with no one in common: " + ", ".join(f"{a}&{b}" for a, b in pairs)
+                + " (their interaction is fixed at −∞ where a model includes it)"
+            )
+        if select == "fixed":
+            assert self.model is not None
+            chosen = select_fixed(h, HierarchicalModel.parse(self.model, h.lists))
+        elif select in ("bic", "aic"):
+            chosen = select_by_criterion(h, max_order, criterion=select)
+        else:
+            chosen = select_stepwise(h, self.pthresh)
+        interval_kind = self.interval
+        if interval_kind == "auto":
+            interval_kind = "profile" if select == "fixed" else "bootstrap"
+        intervals: list[Interval] = []
+        replicates = None
+        accel = None
+        diagnostics: dict[str, Any] = {
+            "log_likelihood": chosen.fit.log_likelihood,
+            "deviance": chosen.fit.deviance,
+            "df": chosen.fit.df,
+            "aic": chosen.fit.aic,
+            "bic": chosen.fit.bic,
+            "n_parameters": chosen.fit.prepared.n_parameters,
+            "terms_at_minus_infinity": [
+                ":".join(h.lists[i] for i in range(k) if (t >> i) & 1) for t in chosen.fit.prepared.sparse
+            ],
+            "intercept": chosen.fit.intercept,
+            "intercept_std_error": chosen.fit.intercept_se,
+            "candidates": chosen.n_candidates,
+            "excluded_candidates": chosen.n_excluded,
+        }
+        seed_used: int | None = None
+        if interval_kind == "profile":
+            lo, hi, mle = profile_interval(h, chosen.fit, self.level)
+            intervals.append(Interval(lo, hi, self.level, "profile"))
+            diagnostics["profile_mle"] = mle
+        elif interval_kind == "wald":
+            lo, hi = wald_interval(h, chosen.fit, self.level)
+            intervals.append(Interval(lo, hi, self.level, "wald"))
+        elif interval_kind == "bootstrap":
+            if self.n_boot < 2:
+                raise InputError("a bootstrap interval needs n_boot ≥ 2 (1000 is usual)")
+            seed_seq = as_seed_sequence(rng)
+            seed_used = int(seed_seq.entropy) if isinstance(seed_seq.entropy, int) else None
+            boot = bootstrap(
+                h,
+                select=select,
+                chosen=chosen,
+                max_order=max_order,
+                pthresh=self.pthresh,
+                n_boot=int(self.n_boot),
+                ntop=self.ntop if self.ntop is not None else default_ntop(k),
+                seed=seed_seq,
+                workers=self.workers,
+                progress=self.progress,
+            )
+            replicates = tuple(float(x) for x in boot["replicates"])
+            accel = float(boot["acceleration"])
+            reps = np.asarray(replicates)
+            if self.bootstrap_interval == "bca":
+                lo, hi = bca_interval(reps, chosen.abundance, accel, self.level)
+                intervals.append(Interval(lo, hi, self.level, "bootstrap-bca"))
+            else:
+                lo, hi = percentile_interval(reps, self.level)
+                intervals.append(Interval(lo, hi, self.level, "bootstrap-percentile"))
+            diagnostics["bootstrap"] = {
+                "replicates": int(reps.size),
+                "failed_replicates": int(np.sum(~np.isfinite(reps))),
+                "acceleration": accel,
+                "bias_correction_share_below": float(np.mean(reps[np.isfinite(reps)] < chosen.abundance)),
+                "ntop": boot["ntop"],
+                "models_selected": boot["models_selected"],
+            }
+            if diagnostics["bootstrap"]["failed_replicates"]:
+                warnings_.append(f"{diagnostics['bootstrap']['failed_replicates']} bootstrap replicate(s) "
+                                 "had no usable model and were left out")
+        settings = {
+            "select": select,
+            "requested_select": self.select,
+            "model": self.model,
+            "max_order": max_order,
+            "pthresh": self.pthresh,
+            "interval": interval_kind,
+            "n_boot": self.n_boot if interval_kind == "bootstrap" else 0,
+            "level": self.level,
+            "ntop": self.ntop if self.ntop is not None else default_ntop(k),
+            "bootstrap_interval": self.bootstrap_interval,
+        }
+        return EstimateResult(
+            method="loglinear",
+            estimate=chosen.abundance,
+            observed=h.observed,
+            lists=h.lists,
+            model=chosen.model.notation(),
+            intervals=tuple(intervals),
+            settings=settings,
+            diagnostics=diagnostics,
+            details={"models": chosen.table, "excluded": chosen.excluded, "steps": chosen.steps},
+            replicates=replicates,
+            interval_method=(self.bootstrap_interval if interval_kind == "bootstrap" else None),
+            acceleration=accel,
+            seed=seed_used,
+            input_fingerprint=h.fingerprint(),
+            warnings=tuple(warnings_),
+        )
+
+
+# ---------------------------------------------------------------------- selection
+def _terms_text(model: HierarchicalModel, lists: tuple[str, ...]) -> str:
+    return " ".join(n for n in model.term_names(lists) if ":" in n)
+
+
+def select_fixed(h: CaptureHistories, model: HierarchicalModel) -> Selected:
+    prep = F.prepare(model, h.counts)
+    st = F.status_of(prep, h.counts)
+    if st != 0:
+        raise ModelError(
+            f"model {model.notation()} cannot be fitted to {h.source or 'these data'}: "
+            f"{STATUS_TEXT[st]} (status {st}, Chan, Silverman & Vincent 2021). Drop the terms involving "
+            "lists with no one in common, choose a simpler model, or let selection choose "
+            "(--select bic or stepwise)"
+        )
+    fit = F.fit_one(model, h.counts)
+    row = _row(model, fit, h.lists)
+    return Selected(model, fit.abundance, fit, [row], 1, 0, [], [])
+
+
+def _row(model: HierarchicalModel, fit: F.SingleFit, lists: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "model": model.notation(),
+        "terms": _terms_text(model, lists),
+        "estimate": fit.abundance,
+        "bic": fit.bic,
+        "aic": fit.aic,
+        "deviance": fit.deviance,
+        "df": fit.df,
+        "n_parameters": fit.prepared.n_parameters,
+        "status": 0,
+    }
+
+
+def fit_all_models(h: CaptureHistories, max_order: int) -> F.ModelSetFit:
+    """Every hierarchical model up to ``max_order`` checked and fitted (vectorized)."""
+    space = ModelSpace.all_hierarchical(h.n_lists, max_order)
+    return F.fit_model_set(space, h.counts)
+
+
+def select_by_criterion(h: CaptureHistories, max_order: int, criterion: str = "bic", table_rows: int = 200) -> Selected:
+    res = fit_all_models(h, max_order)
+    crit = res.bic if criterion == "bic" else res.aic
+    ok = np.flatnonzero(np.isfinite(crit))
+    if ok.size == 0:
+        raise ModelError(
+            f"no hierarchical model up to order {max_order} can be fitted to {h.source or 'these data'} "
+            "(every one lacks an extended MLE or is not identifiable); try --max-order 1, merging lists "
+            "with no overlap, or --method lcmcr"
+        )
+    order = ok[np.lexsort((np.arange(ok.size), crit[ok]))]
+    best = int(order[0])
+    model = res.space.model(best)
+    fit = F.fit_one(model, h.counts)
+    rows = []
+    for rank, i in enumerate(order[:table_rows], start=1):
+        m = res.space.model(int(i))
+        rows.append({
+            "rank": rank,
+            "model": m.notation(),
+            "terms": _terms_text(m, h.lists),
+            "estimate": float(res.abundance[i]),
+            "bic": float(res.bic[i]),
+            "aic": float(res.aic[i]),
+            "deviance": float(res.deviance[i]),
+            "df": int(res.df[i]),
+            "n_parameters": int(res.n_parameters[i]),
+            "status": 0,
+        })
+    bad = np.flatnonzero(res.status != 0)
+    excluded = [{"model": res.space.model(int(i)).notation(), "status": int(res.status[i])} for i in bad[:200]]
+    return Selected(model, fit.abundance, fit, rows, len(res.space), int(bad.size), excluded, [])
+
+
+def _poisson_pvalue(observed: float, expected: float) -> float:
+    """min(P(X ≤ n), P(X ≥ n)) for X ~ Poisson(expected), as SparseMSE's stepwise uses."""
+    return float(min(stats.poisson.cdf(observed, expected), stats.poisson.sf(observed - 1, expected)))
+
+
+def select_stepwise(h: CaptureHistories, pthresh: float = 0.02, cache: F.StatusCache | None = None) -> Selected:
+    """Forward selection of two-list terms by Poisson p-values (SparseMSE ``stepwisefit``).
+
+    From the main-effects model, each step adds the pair whose overlap is least compatible with the
+    current fit (smallest two-sided Poisson p-value; the first such pair on ties), provided the
+    enlarged model passes the extended-MLE checks, until no p-value is below ``pthresh``.
+    """
+    k = h.n_lists
+    cache = cache or F.StatusCache()
+    counts = h.counts
+    marg = F.margins(counts)
+    pairs = [(1 << i) | (1 << j) for i in range(k) for j in range(i + 1, k)]
+    model = HierarchicalModel.independence(k)
+    steps: list[dict[str, Any]] = []
+    if pthresh >= 1.0:
+        full = HierarchicalModel.from_generators(k, pairs)
+        if cache.status(full, counts) == 0:
+            model = full
+    elif pthresh > 0:
+        included: set[int] = set()
+        cells = np.arange(1, 2**k)
+        for _ in range(len(pairs)):
+            fit = F.fit_one(model, counts)
+            best_p, best_t = 1.0, None
+            for t in pairs:
+                if t in included:
+                    continue
+                expected = float(fit.fitted[(cells & t) == t].sum())
+                pv = _poisson_pvalue(marg[t], expected)
+                if pv < best_p and cache.status(model.with_term(t), counts) == 0:
+                    best_p, best_t = pv, t
+            if best_t is None or best_p >= pthresh:
+                break
+            included.add(best_t)
+            model = model.with_term(best_t)
+            steps.append({"added": ":".join(h.lists[i] for i in range(k) if (best_t >> i) & 1), "p_value": best_p})
+    fit = F.fit_one(model, counts)
+    return Selected(model, fit.abundance, fit, [_row(model, fit, h.lists)], 1, 0, [], steps)
+
+
+# ---------------------------------------------------------------------- intervals
+def wald_interval(h: CaptureHistories, fit: F.SingleFit, level: float) -> tuple[float, float]:
+    """Normal interval on the log dark figure, shifted by the observed count (SparseMSE)."""
+    z = stats.norm.ppf(0.5 + level / 2)
+    lo = h.observed + math.exp(fit.intercept - z * fit.intercept_se)
+    hi = h.observed + math.exp(fit.intercept + z * fit.intercept_se)
+    return lo, hi
+
+
+def _profile_loglik(h: CaptureHistories, fit: F.SingleFit, n0: np.ndarray) -> np.ndarray:
+    """Multinomial profile log-likelihood of N = n + n0 (up to a constant), for many n0 at once.
+
+    For each n0 the model is fitted by Poisson regression to the complete table with the unobserved
+    cell set to n0; the multinomial log-likelihood is −deviance/2 plus
+    log(N!/N^N) − log(n0!/n0^n0) (Cormack 1992; Rcapture's closedpCI.t).
+    """
+    k = h.n_lists
+    prep = fit.prepared
+    cols = prep.model.columns
+    n0 = np.atleast_1d(np.asarray(n0, dtype=float))
+    B = n0.size
+    Y = np.zeros((B, 2**k))
+    Y[:, 1:] = h.counts[1:]
+    Y[:, 0] = n0
+    colmask = np.array([t in prep.estimated for t in cols])[None, :].repeat(B, axis=0)
+    rowmask = np.concatenate([[True], prep.kept])[None, :].repeat(B, axis=0)
+    start = np.concatenate([[max(fit.dark_figure, 1.0)], np.where(fit.fitted > 0, fit.fitted, 0.1)])
+    start = np.where(rowmask, start[None, :], 1.0)
+    start[:, 0] = np.maximum(n0, 0.5)
+    res = F.fit_batch(k, cols, Y, colmask, rowmask, mu_start=start, zero_cell=True)
+    N = h.observed + n0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n0logn0 = np.where(n0 > 0, n0 * np.log(np.where(n0 > 0, n0, 1.0)), 0.0)
+    ct = gammaln(N + 1) - N * np.log(N) - gammaln(n0 + 1) + n0logn0
+    return -res.deviance / 2.0 + ct
+
+
+def profile_interval(h: CaptureHistories, fit: F.SingleFit, level: float) -> tuple[float, float, float]:
+    """Profile-likelihood interval for N (and the multinomial MLE of N), as Rcapture's closedpCI.t."""
+    n = h.observed
+    crit = stats.chi2.ppf(level, 1) / 2.0
+    m0 = max(fit.dark_figure, 1e-9)
+    se = math.sqrt(max(m0 + m0 * m0 * fit.intercept_se**2, 1.0))
+    top = m0 + 8 * se + 10
+    grid = np.unique(np.concatenate([np.linspace(0, top, 161), [m0]]))
+    ll = _profile_loglik(h, fit, grid)
+    while ll[-1] > ll.max() - crit - 1 and top < 1e12:
+        top *= 4
+        grid = np.unique(np.concatenate([grid, np.linspace(grid[-1], top, 81)]))
+        ll = _profile_loglik(h, fit, grid)
+    if not np.all(np.isfinite(ll)):
+        raise ModelError("the profile likelihood could not be evaluated for this model; use --interval bootstrap")
+    i = int(np.argmax(ll))
+
+    def f1(x: float) -> float:
+        return float(_profile_loglik(h, fit, np.array([x]))[0])
+
+    lo_b, hi_b = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    if hi_b > lo_b:
+        opt = optimize.minimize_scalar(lambda x: -f1(x), bounds=(lo_b, hi_b), method="bounded",
+                                       options={"xatol": 1e-6 * max(1.0, hi_b)})
+        x_max, l_max = float(opt.x), -float(opt.fun)
+        if ll[i] > l_max:
+            x_max, l_max = float(grid[i]), float(ll[i])
+    else:
+        x_max, l_max = float(grid[i]), float(ll[i])
+    target = l_max - crit
+
+    def g(x: float) -> float:
+        return f1(x) - target
+
+    below = np.flatnonzero((grid < x_max) & (ll < target))
+    if below.size == 0:
+        lower = float(n)  # the likelihood stays within the cut down to n0 = 0 (as Rcapture reports)
+    else:
+        a = float(grid[below[-1]])
+        lower = n + optimize.brentq(g, a, x_max, xtol=1e-6)
+    above = np.flatnonzero((grid > x_max) & (ll < target))
+    if above.size == 0:
+        upper = math.inf
+    else:
+        b = float(grid[above[0]])
+        upper = n + optimize.brentq(g, x_max, b, xtol=1e-6)
+    return lower, upper, n + x_max
+
+
+# ---------------------------------------------------------------------- bootstrap
+def bootstrap(
+    h: CaptureHistories,
+    *,
+    select: str,
+    chosen: Selected,
+    max_order: int,
+    pthresh: float,
+    n_boot: int,
+    ntop: int | None,
+    seed: np.random.SeedSequence,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Bootstrap replicates of N̂ with the model re-selected in each, and the jackknife acceleration.
+
+    Replicates resample the observed people (multinomial on the observed patterns); the jackknife
+    removes one person from each observed pattern in turn, weighting by the pattern's count
+    (Silverman, Chan & Vincent 2024). Tables are drawn in this process from ``seed``, so the numbers
+    do not depend on ``workers``.
+    """
+    rng = np.random.default_rng(seed)
+    counts = h.counts
+    n = int(counts.sum())
+    probs = counts / n
+    tables = rng.multinomial(n, probs, size=n_boot)
+    pos = np.flatnonzero(counts > 0)
+    jack = np.repeat(counts[None, :], pos.size, axis=0)
+    jack[np.arange(pos.size), pos] -= 1
+    all_tables = np.vstack([tables, jack])
+    info: dict[str, Any] = {"ntop": None}
+    if select == "fixed":
+        space = ModelSpace.from_models([chosen.model])
+        crit = "bic"
+        job: tuple[Any, ...] = ("models", space, crit, None)
+    elif select in ("bic", "aic"):
+        full = fit_all_models(h, max_order)
+        crit_vals = full.bic if select == "bic" else full.aic
+        ok = np.flatnonzero(np.isfinite(crit_vals))
+        order = ok[np.lexsort((np.arange(ok.size), crit_vals[ok]))]
+        keep = order if ntop is None else order[:ntop]
+        space = ModelSpace(h.n_lists, full.space.columns, full.space.matrix[keep])
+        info["ntop"] = int(keep.size)
+        mu0 = np.vstack([F.fit_one(space.model(i), counts).fitted for i in range(len(space))])
+        job = ("models", space, select, mu0)
+    else:
+        job = ("stepwise", None, None, pthresh)
+    estimates, labels = _run_jobs(h, all_tables, job, workers, progress)
+    reps = estimates[:n_boot]
+    jack_est = estimates[n_boot:]
+    w = counts[pos].astype(float)
+    if np.all(np.isfinite(jack_est)):
+        jmean = float(np.sum(w * jack_est) / w.sum())
+        d = jmean - jack_est
+        denom = float(np.sum(w * d**2))
+        accel = float(np.sum(w * d**3) / (6.0 * denom**1.5)) if denom > 0 else 0.0
+    else:
+        accel = 0.0
+    uniq, cnt = np.unique(np.asarray(labels[:n_boot], dtype=object).astype(str), return_counts=True)
+    top = sorted(zip(uniq.tolist(), cnt.tolist(), strict=True), key=lambda x: -x[1])[:10]
+    info.update(replicates=reps, acceleration=accel, models_selected=[{"model": m, "share": c / n_boot} for m, c in top])
+    return info
+
+
+def _evaluate_chunk(h: CaptureHistories, tables: np.ndarray, job: tuple[Any, ...]) -> tuple[np.ndarray, list[str]]:
+    kind = job[0]
+    if kind == "models":
+        _, space, crit, mu0 = job
+        res = F.fit_tables(space, tables, mu_start=mu0)
+        vals = res.bic if crit == "bic" else res.aic
+        est = np.full(tables.shape[0], np.nan)
+        labels: list[str] = [""] * tables.shape[0]
+        for t in range(tables.shape[0]):
+            row = vals[t]
+            ok = np.flatnonzero(np.isfinite(row))
+            if ok.size:
+                j = int(ok[np.argmin(row[ok])])
+                est[t] = res.abundance[t, j]
+                labels[t] = space.model(j).notation()
+        return est, labels
+    pthresh = job[3]
+    cache = F.StatusCache()
+    est = np.full(tables.shape[0], np.nan)
+    labels = [""] * tables.shape[0]
+    for t in range(tables.shape[0]):
+        try:
+            hh = h.with_counts(tables[t])
+            sel = select_stepwise(hh, pthresh, cache=cache)
+            est[t] = sel.abundance
+            labels[t] = sel.model.notation()
+        except (ModelError, np.linalg.LinAlgError, FloatingPointError):
+            pass
+    return est, labels
+
+
+def _run_jobs(
+    h: CaptureHistories,
+    tables: np.ndarray,
+    job: tuple[Any, ...],
+    workers: int | None,
+    progress: ProgressFn | None,
+) -> tuple[np.ndarray, list[str]]:
+    """Evaluate the tables in chunks, on ``workers`` processes (default: all cores)."""
+    T = tables.shape[0]
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8)
+    n_chunks = max(1, min(T, 4 * workers if workers > 1 else 1))
+    if job[0] == "stepwise":
+        n_chunks = max(n_chunks, min(T, 20))
+    bounds = np.linspace(0, T, n_chunks + 1).astype(int)
+    chunks = [tables[bounds[i] : bounds[i + 1]] for i in range(n_chunks) if bounds[i + 1] > bounds[i]]
+    results: list[tuple[np.ndarray, list[str]]] = []
+    done = 0
+    if workers > 1 and len(chunks) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        methods = mp.get_all_start_methods()
+        ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_evaluate_chunk, h, c, job) for c in chunks]
+            for fut, c in zip(futures, chunks, strict=True):
+                results.append(fut.result())
+                done += c.shape[0]
+                if progress:
+                    progress(done, T)
+    else:
+        for c in chunks:
+            results.append(_evaluate_chunk(h, c, job))
+            done += c.shape[0]
+            if progress:
+                progress(done, T)
+    est = np.concatenate([r[0] for r in results])
+    labels = [x for r in results for x in r[1]]
+    return est, labels

@@ -1,0 +1,44 @@
+"""The pipeline (layer 4): a project file → ingest → link → tabulate → estimate → results.
+
+See docs/pipeline.md. Public API: :func:`load_project`, :func:`run_project`, :func:`demo_project`,
+:func:`tabulate`, :class:`Project`, :class:`ListSpec`, :class:`RunResult`.
+"""
+
+from pathlib import Path
+
+from cifranegra.pipeline.project import STRATA, ListSpec, Project, load_project, project_from_dict
+from cifranegra.pipeline.run import (
+    RunResult,
+    check_compatible,
+    estimate_all,
+    link_project,
+    read_project_lists,
+    run_project,
+    tabulate,
+    write_results,
+)
+
+
+def demo_project() -> Path:
+    """Path of the bundled demo project file (synthetic Mexican agency lists)."""
+    from importlib.resources import files
+
+    return Path(str(files("cifranegra.datasets") / "demo" / "project.toml"))
+
+
+__all__ = [
+    "STRATA",
+    "ListSpec",
+    "Project",
+    "RunResult",
+    "check_compatible",
+    "demo_project",
+    "estimate_all",
+    "link_project",
+    "load_project",
+    "project_from_dict",
+    "read_project_lists",
+    "run_project",
+    "tabulate",
+    "write_results",
+]

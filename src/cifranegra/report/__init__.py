@@ -1,0 +1,1 @@
+"""cifranegra.report (see DESIGN.md for this layer's role)."""
