@@ -158,15 +158,16 @@ def _subset_sums(f: np.ndarray, k: int) -> None:
         v[:, :, 1, :] += v[:, :, 0, :]
 
 
-def _cross_index(cols: np.ndarray, colmask: np.ndarray, k: int) -> np.ndarray:
-    """Per model, where each entry of X'WX is read from the superset sums of the weights: the union of
-    the two terms when both are estimated, a 0 slot off the diagonal and a 1 slot on it otherwise."""
+def _cross_index(cols: np.ndarray, colmask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How each entry of X'WX is read from the superset sums of the weights: at the union of the two
+    terms, kept where both terms are estimated (``keep``), with 1 added on the diagonal of terms that
+    are not (``add``), so the system stays regular and their coefficients are 0."""
     p = cols.size
     union = (cols[:, None] | cols[None, :]).ravel()
     both = (colmask[:, :, None] & colmask[:, None, :]).reshape(colmask.shape[0], p * p)
     diag = np.eye(p, dtype=bool).ravel()[None, :]
-    zero_slot, one_slot = 2**k, 2**k + 1
-    return np.where(both, union[None, :], np.where(diag, one_slot, zero_slot))
+    add = (diag & ~both).astype(np.float64)
+    return union, both.astype(np.float64), add
 
 
 def fit_batch(
@@ -180,6 +181,7 @@ def fit_batch(
     tol: float = 1e-10,
     mu_start: np.ndarray | None = None,
     zero_cell: bool = False,
+    variance: bool = True,
 ) -> BatchFit:
     """Fit B Poisson log-linear models by IRLS (Newton's method for the canonical link) at once.
 
@@ -212,12 +214,20 @@ def fit_batch(
     gidx = _cross_index(cols, colmask, k)
     first = 0 if zero_cell else 1
 
+    union, keep, add = gidx
+
     def cross(w: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
-        g = np.zeros((w.shape[0], 2**k + 2))
-        g[:, first : 2**k] = w
-        g[:, -1] = 1.0
-        _superset_sums(g[:, : 2**k], k)
-        return np.take_along_axis(g, gidx if rows is None else gidx[rows], axis=1).reshape(-1, p, p)
+        g = np.zeros((w.shape[0], 2**k))
+        g[:, first:] = w
+        _superset_sums(g, k)
+        A = np.take(g, union, axis=1)
+        if rows is None:
+            A *= keep
+            A += add
+        else:
+            A *= keep[rows]
+            A += add[rows]
+        return A.reshape(-1, p, p)
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ylogy = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1.0)), 0.0)
@@ -253,10 +263,13 @@ def fit_batch(
             active = a[~done]
             if active.size == 0:
                 break
-        A = cross(mu * rm, None)
-        e0 = np.zeros((B, p, 1))
-        e0[:, 0, 0] = 1.0
-        var0 = np.linalg.solve(A, e0)[:, 0, 0]
+        if variance:
+            A = cross(mu * rm, None)
+            e0 = np.zeros((B, p, 1))
+            e0[:, 0, 0] = 1.0
+            var0 = np.linalg.solve(A, e0)[:, 0, 0]
+        else:
+            var0 = np.full(B, np.nan)
         ll = np.sum((Y * eta - mu - gammaln(Y + 1.0)) * rm, axis=1)
     return BatchFit(beta, mu * rm, ll, dev, var0, converged, it, n_iter)
 
@@ -355,7 +368,6 @@ class ModelSetFit:
     aic: np.ndarray
     bic: np.ndarray
     intercept: np.ndarray
-    intercept_se: np.ndarray
     converged: np.ndarray
 
 
@@ -381,13 +393,60 @@ def _full_rank(gram: np.ndarray) -> np.ndarray:
     return out
 
 
-def _gram(cells: np.ndarray, gidx: np.ndarray, k: int, p: int) -> np.ndarray:
+def _gram(cells: np.ndarray, gidx: tuple[np.ndarray, np.ndarray, np.ndarray], k: int, p: int) -> np.ndarray:
     """X'X over the chosen cells (bool, per model), masked to each model's estimated terms."""
-    g = np.zeros((cells.shape[0], 2**k + 2))
-    g[:, 1 : 2**k] = cells
-    g[:, -1] = 1.0
-    _superset_sums(g[:, : 2**k], k)
-    return np.take_along_axis(g, gidx, axis=1).reshape(-1, p, p)
+    union, keep, add = gidx
+    g = np.zeros((cells.shape[0], 2**k))
+    g[:, 1:] = cells
+    _superset_sums(g, k)
+    A = np.take(g, union, axis=1)
+    A *= keep
+    A += add
+    return A.reshape(-1, p, p)
+
+
+def _existence(
+    space: ModelSpace,
+    est: np.ndarray,
+    kept: np.ndarray,
+    todo: np.ndarray,
+    counts: np.ndarray,
+    cache: StatusCache | None,
+    zkey: bytes,
+) -> np.ndarray:
+    """Existence bit (1 = no extended MLE) for the models in ``todo``, whose positive cells leave
+    some parameter direction free. Existence is inherited by sub-models fitted on the same cells and
+    its failure by super-models, so linear programs run only where neither settles the question."""
+    out = np.zeros(len(space), dtype=np.int64)
+    if todo.size == 0:
+        return out
+    cols = np.asarray(space.columns)
+    bits = np.packbits(est[todo], axis=1)
+    ints = [int.from_bytes(b.tobytes(), "big") for b in bits]
+    groups: dict[bytes, tuple[list[int], list[int]]] = {}
+    order = sorted(range(todo.size), key=lambda j: -bin(ints[j]).count("1"))
+    for j in order:
+        i = int(todo[j])
+        e = ints[j]
+        exists, fails = groups.setdefault(kept[i].tobytes(), ([], []))
+        if any((e & ~x) == 0 for x in exists):
+            continue
+        if any((x & ~e) == 0 for x in fails):
+            out[i] = 1
+            continue
+        key = (space.matrix[i].tobytes(), zkey)
+        st = cache._memo.get(key) if cache is not None else None
+        if st is None:
+            prep = Prepared(space.model(i), tuple(int(t) for t in cols[est[i]]), (), kept[i])
+            st = status_of(prep, counts)
+            if cache is not None:
+                cache._memo[key] = st
+        if st & 1:
+            out[i] = 1
+            fails.append(e)
+        else:
+            exists.append(e)
+    return out
 
 
 def _row_keys(mat: np.ndarray) -> list[bytes]:
@@ -401,6 +460,7 @@ def fit_model_set(
     *,
     cache: StatusCache | None = None,
     chunk: int = 4096,
+    selection_tol: float = 1e-9,
 ) -> ModelSetFit:
     """Check and fit every model of ``space`` on ``counts`` (vectorized; warm starts from parents).
 
@@ -428,15 +488,7 @@ def fit_model_set(
     exists_fast = _full_rank(_gram(kept & (y > 0)[None, :], gidx, k, p))
     status = np.where(identifiable, 0, 2)
     zkey = np.packbits(counts > 0).tobytes()
-    for i in np.flatnonzero(~exists_fast):
-        key = (space.matrix[i].tobytes(), zkey)
-        st = cache._memo.get(key) if cache is not None else None  # type: ignore[arg-type]
-        if st is None:
-            prep = Prepared(space.model(i), tuple(int(t) for t in colarr[est[i]]), (), kept[i])
-            st = status_of(prep, counts)
-            if cache is not None:
-                cache._memo[key] = st  # type: ignore[index]
-        status[i] = st
+    status |= _existence(space, est, kept, np.flatnonzero(~exists_fast), counts, cache, zkey)
     ok = status == 0
     # --- parents: the model without its last maximal interaction term
     sizes = np.array([bin(t).count("1") for t in cols])
@@ -458,7 +510,6 @@ def fit_model_set(
     beta = np.zeros((M, p))
     ll = np.full(M, np.nan)
     dev = np.full(M, np.nan)
-    var0 = np.full(M, np.nan)
     conv = np.zeros(M, dtype=bool)
     for lev in np.unique(level):
         idx = np.flatnonzero((level == lev) & ok)
@@ -466,12 +517,12 @@ def fit_model_set(
             sub = idx[s : s + chunk]
             start = np.where(parent[sub, None] >= 0, mu_all[np.maximum(parent[sub], 0)], y[None, :] + 0.1)
             start = np.where(start > 0, start, y[None, :] + 0.1)
-            fit = fit_batch(k, cols, np.broadcast_to(y, (sub.size, y.size)), est[sub], kept[sub], mu_start=start)
+            fit = fit_batch(k, cols, np.broadcast_to(y, (sub.size, y.size)), est[sub], kept[sub], mu_start=start,
+                            variance=False, tol=selection_tol)
             mu_all[sub] = fit.mu
             beta[sub] = fit.beta
             ll[sub] = fit.log_likelihood
             dev[sub] = fit.deviance
-            var0[sub] = fit.intercept_var
             conv[sub] = fit.converged
     n_obs = y.sum()
     with np.errstate(over="ignore"):
@@ -491,7 +542,6 @@ def fit_model_set(
         aic=aic,
         bic=bic,
         intercept=np.where(ok, beta[:, 0], np.nan),
-        intercept_se=np.sqrt(np.maximum(var0, 0.0)),
         converged=conv,
     )
 
@@ -513,6 +563,7 @@ def fit_tables(
     mu_start: np.ndarray | None = None,
     cache: StatusCache | None = None,
     chunk: int = 8192,
+    selection_tol: float = 1e-9,
 ) -> TablesFit:
     """Check and fit every model of ``space`` on every row of ``tables`` (T × 2^K counts).
 
@@ -572,7 +623,7 @@ def fit_tables(
         if mu_start is not None:
             start = mu_start[m_]
             start = np.where((start > 0) & kept, start, yy + 0.1)
-        fit = fit_batch(k, space.columns, yy, est, kept, mu_start=start)
+        fit = fit_batch(k, space.columns, yy, est, kept, mu_start=start, variance=False, tol=selection_tol)
         ab = n_obs[t_] + np.exp(fit.beta[:, 0])
         abundance[t_, m_] = ab
         bic[t_, m_] = n_params[m_] * np.log(n_obs[t_]) - 2.0 * fit.log_likelihood
@@ -603,7 +654,5 @@ def _status_many(space: ModelSpace, counts: np.ndarray) -> np.ndarray:
     identifiable = _full_rank(_gram(kept, gidx, k, p))
     exists_fast = _full_rank(_gram(kept & (y > 0)[None, :], gidx, k, p))
     status = np.where(identifiable, 0, 2)
-    for i in np.flatnonzero(~exists_fast):
-        prep = Prepared(space.model(i), tuple(int(t) for t in cols[est[i]]), (), kept[i])
-        status[i] = status_of(prep, counts)
+    status |= _existence(space, est, kept, np.flatnonzero(~exists_fast), counts, None, b"")
     return status

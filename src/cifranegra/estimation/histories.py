@@ -121,11 +121,18 @@ class CaptureHistories:
         lists: Sequence[str] | None = None,
         count: str | None = "count",
         source: str | None = None,
-    ) -> dict[tuple[Any, ...], CaptureHistories]:
-        """One table per combination of the ``strata`` columns (keys are tuples of stratum values)."""
+        drop_empty_lists: bool = False,
+    ) -> StrataTables:
+        """One table per combination of the ``strata`` columns (keys are tuples of stratum values).
+
+        A list with no one in some stratum makes that stratum's table unusable; with
+        ``drop_empty_lists`` it is left out of that stratum only (and the table's notes say so).
+        Strata that still cannot be used are listed, with the reason, in the result's ``skipped``.
+        """
         if not strata:
             raise InputError("stratified_from_frame needs at least one stratum column")
-        return _from_frame(cls, df, lists=lists, count=count, strata=tuple(strata), source=source)
+        return _from_frame(cls, df, lists=lists, count=count, strata=tuple(strata), source=source,
+                           drop_empty_lists=drop_empty_lists)
 
     @classmethod
     def from_entities(
@@ -154,7 +161,7 @@ class CaptureHistories:
         list_column: str = "source",
         lists: Sequence[str] | None = None,
         source: str | None = None,
-    ) -> dict[tuple[Any, ...], CaptureHistories]:
+    ) -> StrataTables:
         """One table per stratum. A person whose records disagree on a stratum value (say one agency
         recorded the sex and another did not) is assigned the most frequent non-missing value, ties
         broken by sort order; each such resolution is counted in the tables' ``notes``."""
@@ -163,10 +170,12 @@ class CaptureHistories:
         wide = _entities_to_wide(entities, entity=entity, list_column=list_column, lists=lists, strata=tuple(strata))
         list_cols = [c for c in wide.columns if c not in (entity, *strata)]
         conflicts = wide.attrs.get("stratum_conflicts", 0)
-        out = _from_frame(cls, wide.drop(columns=[entity]), lists=list_cols, count=None, strata=tuple(strata), source=source)
+        out = _from_frame(cls, wide.drop(columns=[entity]), lists=list_cols, count=None, strata=tuple(strata),
+                          source=source, drop_empty_lists=True)
         if conflicts:
             note = f"{conflicts} person(s) had records disagreeing on a stratum; the most frequent value was used"
-            out = {k: CaptureHistories(v.lists, v.counts, v.source, (*v.notes, note)) for k, v in out.items()}
+            for key, v in list(out.items()):
+                out[key] = CaptureHistories(v.lists, v.counts, v.source, (*v.notes, note))
         return out
 
     # ------------------------------------------------------------------ basic facts
@@ -349,6 +358,16 @@ def _check_table(lists: tuple[str, ...], counts: np.ndarray, source: str | None)
     return problems
 
 
+class StrataTables(dict[tuple[Any, ...], CaptureHistories]):
+    """Tables by stratum; ``skipped`` maps strata that cannot be used to the reason."""
+
+    skipped: dict[tuple[Any, ...], str]
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.skipped = {}
+
+
 def _from_frame(
     cls: type[CaptureHistories],
     df: pd.DataFrame,
@@ -357,7 +376,8 @@ def _from_frame(
     count: str | None,
     strata: tuple[str, ...],
     source: str | None,
-) -> dict[tuple[Any, ...], CaptureHistories]:
+    drop_empty_lists: bool = False,
+) -> StrataTables:
     problems: list[Problem] = []
     columns = [str(c) for c in df.columns]
     df = df.copy()
@@ -393,13 +413,14 @@ def _from_frame(
         col = df[c]
         num = pd.to_numeric(col, errors="coerce")
         bad = ~num.isin([0, 1]) | num.isna()
-        for r in np.flatnonzero(bad.to_numpy())[:100]:
+        shown = 3 if bad.mean() > 0.5 else 100
+        for r in np.flatnonzero(bad.to_numpy())[:shown]:
             problems.append(Problem(source, int(r) + 1, c, "error", "not_binary",
                                     f"value {col.iloc[r]!r} is not 0 or 1; list columns hold 0 (not on the "
                                     "list) or 1 (on it)"))
-        if bad.sum() > 100:
+        if bad.sum() > shown:
             problems.append(Problem(source, None, c, "error", "not_binary",
-                                    f"... {int(bad.sum()) - 100} more non-0/1 values in {c!r}"))
+                                    f"{int(bad.sum()) - shown} more values in {c!r} are not 0 or 1"))
         values[c] = num.fillna(0).to_numpy().astype(np.int64)
     if count is not None:
         col = df[count]
@@ -451,18 +472,31 @@ def _from_frame(
             groups[tuple(key_t)] = arr
     else:
         groups[()] = np.bincount(mask, weights=cnt, minlength=2**k).astype(np.int64)
-    out: dict[tuple[Any, ...], CaptureHistories] = {}
-    all_problems: list[Problem] = []
+    out = StrataTables()
     for key, arr in groups.items():
         label = source if not key else f"{source or 'table'} stratum {dict(zip(strata, key, strict=True))}"
-        problems_k = _check_table(tuple(lists), arr, label)
-        if any(p.severity == "error" for p in problems_k) and strata:
-            all_problems.extend(problems_k)
+        names = tuple(lists)
+        notes_k = list(notes)
+        if strata and drop_empty_lists:
+            masks = np.arange(2**k)
+            empty = [i for i in range(k) if arr[(masks >> i) & 1 == 1].sum() == 0]
+            if empty:
+                keep = [i for i in range(k) if i not in empty]
+                new = np.zeros(2 ** len(keep), dtype=np.int64)
+                for m in range(1, 2**k):
+                    new[sum(((m >> i) & 1) << pos for pos, i in enumerate(keep))] += arr[m]
+                new[0] = 0
+                notes_k.append("list(s) " + ", ".join(repr(names[i]) for i in empty)
+                               + " have no one in this stratum and were left out of it")
+                arr, names = new, tuple(names[i] for i in keep)
+        problems_k = _check_table(names, arr, label)
+        errors_k = [p for p in problems_k if p.severity == "error"]
+        if errors_k and strata:
+            out.skipped[key] = "; ".join(p.message for p in errors_k)
             continue
-        out[key] = cls(tuple(lists), arr, source=label, notes=tuple(notes))
-    if all_problems:
-        raise ValidationError(all_problems, summary=f"{source or 'the table'}: some strata cannot be used "
-                              "(estimate them with fewer lists, or merge strata)")
+        if errors_k:
+            raise ValidationError(problems_k, summary=f"{source or 'the table'} cannot be used")
+        out[key] = cls(names, arr, source=label, notes=tuple(notes_k))
     return out
 
 

@@ -68,6 +68,7 @@ class Selected:
     n_excluded: int
     excluded: list[dict[str, Any]]
     steps: list[dict[str, Any]]
+    all_fits: F.ModelSetFit | None = None
 
 
 @dataclass(frozen=True)
@@ -288,10 +289,17 @@ def select_by_criterion(h: CaptureHistories, max_order: int, criterion: str = "b
     crit = res.bic if criterion == "bic" else res.aic
     ok = np.flatnonzero(np.isfinite(crit))
     if ok.size == 0:
+        if h.counts_by_number_of_lists().iloc[1:].sum() == 0:
+            raise ModelError(
+                f"no one in {h.source or 'these data'} is on more than one list: with no overlap, "
+                "capture–recapture cannot estimate how many were missed (the estimate would be infinite). "
+                "Link the lists again, or add a list that overlaps the others"
+            )
         raise ModelError(
             f"no hierarchical model up to order {max_order} can be fitted to {h.source or 'these data'} "
-            "(every one lacks an extended MLE or is not identifiable); try --max-order 1, merging lists "
-            "with no overlap, or --method lcmcr"
+            "(every one lacks an extended MLE or is not identifiable); "
+            + ("try a lower --max-order, " if max_order > 1 else "")
+            + "merge lists with no overlap, or use --method lcmcr"
         )
     order = ok[np.lexsort((np.arange(ok.size), crit[ok]))]
     best = int(order[0])
@@ -314,7 +322,7 @@ def select_by_criterion(h: CaptureHistories, max_order: int, criterion: str = "b
         })
     bad = np.flatnonzero(res.status != 0)
     excluded = [{"model": res.space.model(int(i)).notation(), "status": int(res.status[i])} for i in bad[:200]]
-    return Selected(model, fit.abundance, fit, rows, len(res.space), int(bad.size), excluded, [])
+    return Selected(model, fit.abundance, fit, rows, len(res.space), int(bad.size), excluded, [], res)
 
 
 def _poisson_pvalue(observed: float, expected: float) -> float:
@@ -484,7 +492,7 @@ def bootstrap(
         crit = "bic"
         job: tuple[Any, ...] = ("models", space, crit, None)
     elif select in ("bic", "aic"):
-        full = fit_all_models(h, max_order)
+        full = chosen.all_fits if chosen.all_fits is not None else fit_all_models(h, max_order)
         crit_vals = full.bic if select == "bic" else full.aic
         ok = np.flatnonzero(np.isfinite(crit_vals))
         order = ok[np.lexsort((np.arange(ok.size), crit_vals[ok]))]

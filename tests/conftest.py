@@ -1,0 +1,18 @@
+"""Shared fixtures (helpers live in tests/refdata.py, importable as ``refdata``)."""
+
+from __future__ import annotations
+
+import pytest
+from refdata import table
+
+from cifranegra.estimation import CaptureHistories
+
+
+@pytest.fixture
+def korea() -> CaptureHistories:
+    return table("MultipleSystemsEstimation_Korea")
+
+
+@pytest.fixture
+def kosovo() -> CaptureHistories:
+    return table("MultipleSystemsEstimation_Kosovo")
