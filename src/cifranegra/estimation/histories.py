@@ -27,6 +27,15 @@ class CaptureDataWarning(UserWarning):
     """Something in the capture data was adjusted or is worth knowing (e.g. duplicate patterns summed)."""
 
 
+def _show(value: Any) -> str:
+    """A value as the user wrote it: numbers plain, text quoted."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _popcount(masks: np.ndarray) -> np.ndarray:
     out = np.zeros(masks.shape, dtype=np.int64)
     m = masks.astype(np.int64).copy()
@@ -409,6 +418,7 @@ def _from_frame(
         )
     # --- cell-level checks, every problem at once
     values: dict[str, np.ndarray] = {}
+    invalid = np.zeros(len(df), dtype=bool)
     for c in lists:
         col = df[c]
         num = pd.to_numeric(col, errors="coerce")
@@ -416,12 +426,13 @@ def _from_frame(
         shown = 3 if bad.mean() > 0.5 else 100
         for r in np.flatnonzero(bad.to_numpy())[:shown]:
             problems.append(Problem(source, int(r) + 1, c, "error", "not_binary",
-                                    f"value {col.iloc[r]!r} is not 0 or 1; list columns hold 0 (not on the "
+                                    f"value {_show(col.iloc[r])} is not 0 or 1; list columns hold 0 (not on the "
                                     "list) or 1 (on it)"))
         if bad.sum() > shown:
             problems.append(Problem(source, None, c, "error", "not_binary",
                                     f"{int(bad.sum()) - shown} more values in {c!r} are not 0 or 1"))
-        values[c] = num.fillna(0).to_numpy().astype(np.int64)
+        invalid |= bad.to_numpy()
+        values[c] = num.where(~bad, 0).to_numpy().astype(np.int64)
     if count is not None:
         col = df[count]
         num = pd.to_numeric(col, errors="coerce")
@@ -433,14 +444,14 @@ def _from_frame(
         for r in np.flatnonzero(bad_nan | bad_neg | bad_frac)[:100]:
             why = ("is not a number" if bad_nan[r] else "is negative" if bad_neg[r] else "is not a whole number")
             problems.append(Problem(source, int(r) + 1, count, "error", "bad_count",
-                                    f"count {col.iloc[r]!r} {why}; counts are whole numbers of people ≥ 0"))
+                                    f"count {_show(col.iloc[r])} {why}; counts are whole numbers of people ≥ 0"))
         cnt = np.where(bad_nan, 0, numv).astype(np.int64)
     else:
         cnt = np.ones(len(df), dtype=np.int64)
     mask = np.zeros(len(df), dtype=np.int64)
     for i, c in enumerate(lists):
         mask |= values[c] << i
-    zero_rows = np.flatnonzero((mask == 0) & (cnt > 0))
+    zero_rows = np.flatnonzero((mask == 0) & (cnt > 0) & ~invalid)
     if count is not None:
         for r in zero_rows[:100]:
             problems.append(Problem(source, int(r) + 1, None, "error", "all_zero_pattern",

@@ -89,14 +89,14 @@ class HierarchicalModel:
                     idx.append(lists.index(p))
             elif "." in tok:
                 idx = [int(p) - 1 for p in tok.split(".")]
+            elif k >= 10:
+                idx = [int(tok) - 1]  # one list; terms of several lists are written with dots
             else:
-                if k >= 10:
-                    raise InputError(f"model {text!r}: with {k} lists separate the list numbers in a term "
-                                     "with dots, e.g. \"[1.10,3]\"")
                 idx = [int(ch) - 1 for ch in tok]
             for i in idx:
                 if not 0 <= i < k:
-                    raise InputError(f"model {text!r}: list number {i + 1} is out of range 1..{k}")
+                    hint = " (with 10 or more lists, separate the numbers in a term with dots: \"[1.10,3]\")" if k >= 10 else ""
+                    raise InputError(f"model {text!r}: list number {i + 1} is out of range 1..{k}{hint}")
             if len(set(idx)) != len(idx):
                 raise InputError(f"model {text!r}: term {tok!r} repeats a list")
             gens.append(sum(1 << i for i in idx))
