@@ -19,9 +19,13 @@ from cifranegra.errors import CifranegraError
 # sub-command modules, in the order `cifranegra --help` lists them
 _COMMANDS: tuple[str, ...] = (
     "estimate",
+    "compare",
     "describe",
     "run",
     "demo",
+    "validate",
+    "simulate",
+    "encode",
 )
 
 EXIT_OK = 0

@@ -299,6 +299,7 @@ def fit_many(
     preps: list[Prepared],
     *,
     chunk: int = 2048,
+    mu_start: np.ndarray | None = None,
 ) -> list[SingleFit]:
     """Fit ``models[b]`` to ``counts_batch[b]`` (2^K-length count vectors) for every b."""
     if not models:
@@ -321,7 +322,10 @@ def fit_many(
         for b, prep in enumerate(ps):
             colmask[b, [col_index[t] for t in prep.estimated]] = True
             rowmask[b] = prep.kept
-        fit = fit_batch(k, cols, Y, colmask, rowmask)
+        start = None
+        if mu_start is not None:
+            start = np.where((mu_start[sl] > 0) & rowmask, mu_start[sl], Y + 0.1)
+        fit = fit_batch(k, cols, Y, colmask, rowmask, mu_start=start)
         n_obs = Y.sum(axis=1)
         for b, (m, prep) in enumerate(zip(ms, ps, strict=True)):
             npar = prep.n_parameters
@@ -348,9 +352,10 @@ def fit_many(
     return out
 
 
-def fit_one(model: HierarchicalModel, counts: np.ndarray) -> SingleFit:
+def fit_one(model: HierarchicalModel, counts: np.ndarray, mu_start: np.ndarray | None = None) -> SingleFit:
+    """Fit one model (``mu_start``: fitted means of a nearby model over cells 1..2^K−1, to start from)."""
     prep = prepare(model, counts)
-    return fit_many([model], np.asarray(counts)[None, :], [prep])[0]
+    return fit_many([model], np.asarray(counts)[None, :], [prep], mu_start=None if mu_start is None else mu_start[None, :])[0]
 
 
 # ---------------------------------------------------------------------- many models on one table

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
-from scipy.special import gammaln
+from scipy.special import gammaln, pdtr, pdtrc
 
 from cifranegra._random import as_seed_sequence
 from cifranegra.errors import InputError, ModelError
@@ -325,48 +325,56 @@ def select_by_criterion(h: CaptureHistories, max_order: int, criterion: str = "b
     return Selected(model, fit.abundance, fit, rows, len(res.space), int(bad.size), excluded, [], res)
 
 
-def _poisson_pvalue(observed: float, expected: float) -> float:
+def _poisson_pvalues(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """min(P(X ≤ n), P(X ≥ n)) for X ~ Poisson(expected), as SparseMSE's stepwise uses."""
-    return float(min(stats.poisson.cdf(observed, expected), stats.poisson.sf(observed - 1, expected)))
+    lower = pdtr(observed, expected)
+    upper = np.where(observed > 0, pdtrc(observed - 1, expected), 1.0)
+    return np.minimum(lower, upper)
 
 
 def select_stepwise(h: CaptureHistories, pthresh: float = 0.02, cache: F.StatusCache | None = None) -> Selected:
     """Forward selection of two-list terms by Poisson p-values (SparseMSE ``stepwisefit``).
 
     From the main-effects model, each step adds the pair whose overlap is least compatible with the
-    current fit (smallest two-sided Poisson p-value; the first such pair on ties), provided the
-    enlarged model passes the extended-MLE checks, until no p-value is below ``pthresh``.
+    current fit (smallest two-sided Poisson p-value; the first such pair on ties), among the pairs
+    whose enlarged model passes the extended-MLE checks, until no p-value is below ``pthresh``.
+    Checks run in p-value order and stop at the first pair that passes, which selects the same pair
+    as checking every candidate.
     """
     k = h.n_lists
     cache = cache or F.StatusCache()
     counts = h.counts
     marg = F.margins(counts)
-    pairs = [(1 << i) | (1 << j) for i in range(k) for j in range(i + 1, k)]
+    pairs = np.array([(1 << i) | (1 << j) for i in range(k) for j in range(i + 1, k)])
+    cells = np.arange(1, 2**k)
+    inside = ((cells[None, :] & pairs[:, None]) == pairs[:, None]).astype(np.float64)  # pairs × cells
     model = HierarchicalModel.independence(k)
     steps: list[dict[str, Any]] = []
+    fit = F.fit_one(model, counts)
     if pthresh >= 1.0:
-        full = HierarchicalModel.from_generators(k, pairs)
+        full = HierarchicalModel.from_generators(k, pairs.tolist())
         if cache.status(full, counts) == 0:
             model = full
-    elif pthresh > 0:
-        included: set[int] = set()
-        cells = np.arange(1, 2**k)
-        for _ in range(len(pairs)):
             fit = F.fit_one(model, counts)
-            best_p, best_t = 1.0, None
-            for t in pairs:
-                if t in included:
-                    continue
-                expected = float(fit.fitted[(cells & t) == t].sum())
-                pv = _poisson_pvalue(marg[t], expected)
-                if pv < best_p and cache.status(model.with_term(t), counts) == 0:
-                    best_p, best_t = pv, t
-            if best_t is None or best_p >= pthresh:
+    elif pthresh > 0:
+        included = np.zeros(pairs.size, dtype=bool)
+        for _ in range(pairs.size):
+            pv = _poisson_pvalues(marg[pairs], inside @ fit.fitted)
+            pv[included] = np.inf
+            chosen = -1
+            for j in np.lexsort((np.arange(pairs.size), pv)):
+                if pv[j] >= pthresh:
+                    break
+                if cache.status(model.with_term(int(pairs[j])), counts) == 0:
+                    chosen = int(j)
+                    break
+            if chosen < 0:
                 break
-            included.add(best_t)
-            model = model.with_term(best_t)
-            steps.append({"added": ":".join(h.lists[i] for i in range(k) if (best_t >> i) & 1), "p_value": best_p})
-    fit = F.fit_one(model, counts)
+            included[chosen] = True
+            t = int(pairs[chosen])
+            model = model.with_term(t)
+            fit = F.fit_one(model, counts, mu_start=fit.fitted)
+            steps.append({"added": ":".join(h.lists[i] for i in range(k) if (t >> i) & 1), "p_value": float(pv[chosen])})
     return Selected(model, fit.abundance, fit, [_row(model, fit, h.lists)], 1, 0, [], steps)
 
 
