@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from refdata import table
 
 from cifranegra.estimation import CaptureHistories
+from refdata import table
 
 
 @pytest.fixture

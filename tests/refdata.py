@@ -6,7 +6,7 @@ names the row (file, source, method) it checks.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +30,7 @@ def reference_row(file: str, source_contains: str, method: str) -> pd.Series:
     return sel.iloc[0]
 
 
-@lru_cache(maxsize=None)
+@cache
 def table(name: str) -> CaptureHistories:
     """A bundled reference table by file name (with or without .csv)."""
     return load_reference(name.removesuffix(".csv"))

@@ -36,6 +36,8 @@ def make_rng(seed: int | np.random.SeedSequence | np.random.Generator | None) ->
     return np.random.default_rng(as_seed_sequence(seed))
 
 
-def spawn_seeds(seed: int | np.random.SeedSequence | np.random.Generator | None, n: int) -> list[np.random.SeedSequence]:
+def spawn_seeds(
+    seed: int | np.random.SeedSequence | np.random.Generator | None, n: int
+) -> list[np.random.SeedSequence]:
     """``n`` independent child seed sequences: task ``i`` always gets child ``i``."""
     return as_seed_sequence(seed).spawn(n)

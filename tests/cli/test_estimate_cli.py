@@ -76,7 +76,9 @@ def test_readable_summary(capsys: pytest.CaptureFixture[str]) -> None:
         ("a,b,n\n1,0,3\n0,1,4\n1,1,1\n", "no 'count' column"),
     ],
 )
-def test_bad_input_exit_2_with_message(capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str, message: str) -> None:
+def test_bad_input_exit_2_with_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str, message: str
+) -> None:
     f = tmp_path / "bad.csv"
     f.write_text(content)
     code, out, err = run(capsys, "estimate", str(f))

@@ -10,14 +10,14 @@ same model; profile and Wald intervals within 1%.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
-from refdata import reference_row, reference_rows, table
 
 from cifranegra.errors import ModelError
 from cifranegra.estimation import HierarchicalModel, estimate
+from refdata import reference_row, reference_rows, table
 
 REL_POINT = 1e-3
 REL_INTERVAL = 1e-2
@@ -33,7 +33,7 @@ TABLES_UP_TO_6 = [
 ALL_TABLES = [*TABLES_UP_TO_6, "SparseMSE_NewOrl.csv"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def fitted(file: str, **kw: object):  # type: ignore[no-untyped-def]
     return estimate(table(file), "loglinear", **kw)
 
@@ -177,9 +177,9 @@ def test_saturated_minus_top_matches_rcapture_where_it_exists() -> None:
      "SparseMSE_UKdat.csv", "SparseMSE_Ned.csv", "SparseMSE_NewOrl.csv"],
 )
 def test_saturated_minus_top_is_refused_where_rcapture_gives_a_degenerate_number(file: str) -> None:
-    """Rcapture's `closedpCI.t saturated minus K-way` returns 1.8e11 (Korea) or 3.3e8 (New Orleans), both infoFit=1, or a dark
-    figure of 0 on a boundary fit (UK, Ned): the extended MLE fails, so we refuse with the reason
-    instead of printing a number."""
+    """Rcapture's `closedpCI.t saturated minus K-way` returns 1.8e11 (Korea) or 3.3e8 (New Orleans),
+    both infoFit=1, or a dark figure of 0 on a boundary fit (UK, Ned): the extended MLE fails, so we
+    refuse with the reason instead of printing a number."""
     ref = reference_row(file, "Rcapture", "closedpCI.t saturated minus K-way")
     assert ref["estimate"] > 1e8 or ref["estimate"] - ref["observed"] < 1e-3
     with pytest.raises(ModelError, match="status"):

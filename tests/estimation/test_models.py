@@ -9,12 +9,12 @@ Silverman & Vincent (2021), Table 2.
 from __future__ import annotations
 
 import pytest
-from refdata import table
 
 from cifranegra.errors import InputError
 from cifranegra.estimation import HierarchicalModel, enumerate_models
 from cifranegra.estimation.fitting import fit_model_set, prepare, status_of
 from cifranegra.estimation.models import ModelSpace
+from refdata import table
 
 
 def test_notation_round_trip() -> None:

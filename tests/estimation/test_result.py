@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
-from refdata import table
 
 from cifranegra import __version__
 from cifranegra.errors import InputError
 from cifranegra.estimation import EstimateResult, estimate
+from refdata import table
 
 
 @pytest.fixture(scope="module")

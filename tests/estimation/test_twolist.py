@@ -48,5 +48,5 @@ def test_no_overlap() -> None:
     h = CaptureHistories.from_counts({"10": 5, "01": 6}, ["a", "b"])
     with pytest.raises(ModelError, match="no one in common"):
         estimate(h, "petersen")
-    with pytest.raises(ModelError, match="no one .* on more than one list"):
+    with pytest.raises(ModelError, match=r"no one .* on more than one list"):
         estimate(h, "loglinear", interval="none")

@@ -53,7 +53,7 @@ def _format_warning(message: Warning | str, category: type[Warning], *args: obje
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cifranegra`` command; returns the exit code."""
-    warnings.formatwarning = _format_warning  # type: ignore[assignment]
+    warnings.formatwarning = _format_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

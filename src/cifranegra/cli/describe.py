@@ -23,11 +23,11 @@ def _text(h: CaptureHistories) -> str:
     for name, size in h.list_sizes().items():
         lines.append(f"  {name:<12} {size:>8}")
     lines += ["", "pairwise overlaps:"]
-    ov = h.overlaps()
+    ov = h.overlaps().to_numpy()
     for i, a in enumerate(h.lists):
-        for b in h.lists[i + 1 :]:
-            flag = "   <- no overlap" if ov.loc[a, b] == 0 else ""
-            lines.append(f"  {a + ' & ' + b:<24} {int(ov.loc[a, b]):>8}{flag}")
+        for j in range(i + 1, h.n_lists):
+            flag = "   <- no overlap" if ov[i, j] == 0 else ""
+            lines.append(f"  {a + ' & ' + h.lists[j]:<24} {int(ov[i, j]):>8}{flag}")
     lines += ["", "people by number of lists:"]
     for m, c in h.counts_by_number_of_lists().items():
         lines.append(f"  on {m:>2} list(s) {c:>8}")

@@ -88,9 +88,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             ignored.append("--" + cli.replace("_", "-"))
     if ignored:
         raise InputError(f"{', '.join(ignored)} do(es) not apply to --method {args.method}")
-    if "progress" in accepted and not args.json:
-        opts["progress"] = progress_printer("bootstrap")
-    elif "progress" in accepted:
+    if ("progress" in accepted and not args.json) or "progress" in accepted:
         opts["progress"] = progress_printer("bootstrap")
     return opts
 
@@ -115,7 +113,8 @@ def _text(r: EstimateResult, label: str | None = None) -> str:
     iv = r.interval()
     head = f"{label}: " if label else ""
     lines = [
-        f"{head}{r.method}" + (f" model {r.model}" if r.model else "") + f" on {r.n_lists} lists ({', '.join(r.lists)})",
+        f"{head}{r.method}" + (f" model {r.model}" if r.model else "")
+        + f" on {r.n_lists} lists ({', '.join(r.lists)})",
         f"  observed        {r.observed:,}",
         f"  estimated total {_fmt(r.estimate)}",
         f"  never observed  {_fmt(r.dark_figure)}",

@@ -27,7 +27,9 @@ def register(name: str, factory: Callable[..., Estimator]) -> None:
     METHODS[name] = factory
 
 
-def estimate(histories: CaptureHistories, method: str = "loglinear", *, seed: Any = None, **options: Any) -> EstimateResult:
+def estimate(
+    histories: CaptureHistories, method: str = "loglinear", *, seed: Any = None, **options: Any
+) -> EstimateResult:
     """Fit ``method`` with ``options`` to ``histories``; ``seed`` drives every random step."""
     _load_builtin()
     try:

@@ -99,7 +99,7 @@ class Chao:
         cols = list(range(het.shape[1]))
         removed: list[int] = []
         while True:
-            X = np.column_stack([np.ones(cells.size), main, het[:, cols]]) if cols else np.column_stack([np.ones(cells.size), main])
+            X = np.column_stack([np.ones(cells.size), main, het[:, cols]])
             beta, cov = _irls(X, y)
             etas = beta[k + 1 :]
             neg = [c for c, b in zip(cols, etas, strict=True) if b < 0]

@@ -195,12 +195,11 @@ def fit_batch(
     """
     k = n_lists
     Y = np.asarray(Y, dtype=np.float64)
-    B, n = Y.shape
+    B = Y.shape[0]
     cols = np.asarray(columns)
     p = cols.size
     cm = colmask.astype(np.float64)
     rm = rowmask.astype(np.float64)
-    eye = np.eye(p)
     beta = np.zeros((B, p))
     mu = (Y + 0.1) if mu_start is None else np.array(mu_start, dtype=np.float64)
     eta = np.log(mu)
@@ -309,7 +308,6 @@ def fit_many(
     cols = master_columns(k, order)
     col_index = {t: j for j, t in enumerate(cols)}
     cells = np.arange(1, 2**k)
-    X = _design(k, cols, cells)
     out: list[SingleFit] = []
     for start in range(0, len(models), chunk):
         sl = slice(start, start + chunk)
@@ -322,10 +320,10 @@ def fit_many(
         for b, prep in enumerate(ps):
             colmask[b, [col_index[t] for t in prep.estimated]] = True
             rowmask[b] = prep.kept
-        start = None
+        mu0 = None
         if mu_start is not None:
-            start = np.where((mu_start[sl] > 0) & rowmask, mu_start[sl], Y + 0.1)
-        fit = fit_batch(k, cols, Y, colmask, rowmask, mu_start=start)
+            mu0 = np.where((mu_start[sl] > 0) & rowmask, mu_start[sl], Y + 0.1)
+        fit = fit_batch(k, cols, Y, colmask, rowmask, mu_start=mu0)
         n_obs = Y.sum(axis=1)
         for b, (m, prep) in enumerate(zip(ms, ps, strict=True)):
             npar = prep.n_parameters
@@ -355,7 +353,8 @@ def fit_many(
 def fit_one(model: HierarchicalModel, counts: np.ndarray, mu_start: np.ndarray | None = None) -> SingleFit:
     """Fit one model (``mu_start``: fitted means of a nearby model over cells 1..2^K−1, to start from)."""
     prep = prepare(model, counts)
-    return fit_many([model], np.asarray(counts)[None, :], [prep], mu_start=None if mu_start is None else mu_start[None, :])[0]
+    start = None if mu_start is None else mu_start[None, :]
+    return fit_many([model], np.asarray(counts)[None, :], [prep], mu_start=start)[0]
 
 
 # ---------------------------------------------------------------------- many models on one table
@@ -580,7 +579,6 @@ def fit_tables(
     T = tables.shape[0]
     M = len(space)
     cols = np.asarray(space.columns)
-    p = cols.size
     cells = np.arange(1, 2**k)
     X = _design(k, space.columns, cells)
     cache = cache if cache is not None else StatusCache()
@@ -661,3 +659,17 @@ def _status_many(space: ModelSpace, counts: np.ndarray) -> np.ndarray:
     status = np.where(identifiable, 0, 2)
     status |= _existence(space, est, kept, np.flatnonzero(~exists_fast), counts, None, b"")
     return status
+
+
+def merge_model_set_fits(space: ModelSpace, parts: list[np.ndarray], fits: list[ModelSetFit]) -> ModelSetFit:
+    """Reassemble fits of row subsets of ``space`` (``parts[i]`` = rows of ``fits[i]``)."""
+    M = len(space)
+    arrays: dict[str, np.ndarray] = {}
+    for name in ("status", "abundance", "log_likelihood", "deviance", "n_parameters", "df", "aic", "bic",
+                 "intercept", "converged"):
+        first = getattr(fits[0], name)
+        out = np.empty(M, dtype=first.dtype)
+        for rows, f in zip(parts, fits, strict=True):
+            out[rows] = getattr(f, name)
+        arrays[name] = out
+    return ModelSetFit(space=space, **arrays)

@@ -65,9 +65,10 @@ class CaptureHistories:
         k = len(self.lists)
         if counts.shape != (2**k,):
             raise InputError(f"counts must have length 2**{k} = {2**k}, got shape {counts.shape}")
-        if not np.issubdtype(counts.dtype, np.integer):
-            if not np.all(np.isfinite(counts)) or np.any(counts != np.round(counts)):
-                raise InputError("capture counts must be whole numbers")
+        if not np.issubdtype(counts.dtype, np.integer) and (
+            not np.all(np.isfinite(counts)) or np.any(counts != np.round(counts))
+        ):
+            raise InputError("capture counts must be whole numbers")
         counts = counts.astype(np.int64)
         counts.setflags(write=False)
         object.__setattr__(self, "counts", counts)
@@ -75,7 +76,8 @@ class CaptureHistories:
         problems = _check_table(self.lists, counts, self.source)
         errors = [p for p in problems if p.severity == "error"]
         if errors:
-            raise ValidationError(problems, summary=f"capture histories {self.source or ''} cannot be used".replace("  ", " "))
+            what = f"capture histories {self.source}" if self.source else "capture histories"
+            raise ValidationError(problems, summary=f"{what} cannot be used")
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -305,18 +307,19 @@ class CaptureHistories:
 
     def describe(self) -> dict[str, Any]:
         """Everything `cifranegra describe` shows, as plain data."""
+        ov = self.overlaps().to_numpy()
         return {
             "source": self.source,
             "lists": list(self.lists),
             "observed": self.observed,
             "list_sizes": {k: int(v) for k, v in self.list_sizes().items()},
             "overlaps": {
-                f"{a}&{b}": int(self.overlaps().loc[a, b])
+                f"{a}&{self.lists[j]}": int(ov[i, j])
                 for i, a in enumerate(self.lists)
-                for b in self.lists[i + 1 :]
+                for j in range(i + 1, self.n_lists)
             },
             "non_overlapping_pairs": [list(p) for p in self.non_overlapping_pairs()],
-            "by_number_of_lists": {int(k): int(v) for k, v in self.counts_by_number_of_lists().items()},
+            "by_number_of_lists": {m + 1: int(v) for m, v in enumerate(self.counts_by_number_of_lists().to_numpy())},
             "patterns": {
                 "".join(str(b) for b in row[:-1]): int(row[-1])
                 for row in self.to_frame().itertuples(index=False)

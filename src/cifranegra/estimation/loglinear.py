@@ -35,7 +35,7 @@ from scipy.special import gammaln, pdtr, pdtrc
 
 from cifranegra._random import as_seed_sequence
 from cifranegra.errors import InputError, ModelError
-from cifranegra.estimation import fitting as F
+from cifranegra.estimation import fitting as F  # noqa: N812
 from cifranegra.estimation.histories import CaptureHistories
 from cifranegra.estimation.models import (
     HierarchicalModel,
@@ -144,7 +144,7 @@ class LogLinear:
             assert self.model is not None
             chosen = select_fixed(h, HierarchicalModel.parse(self.model, h.lists))
         elif select in ("bic", "aic"):
-            chosen = select_by_criterion(h, max_order, criterion=select)
+            chosen = select_by_criterion(h, max_order, criterion=select, workers=self.workers)
         else:
             chosen = select_stepwise(h, self.pthresh)
         interval_kind = self.interval
@@ -278,14 +278,42 @@ def _row(model: HierarchicalModel, fit: F.SingleFit, lists: tuple[str, ...]) -> 
     }
 
 
-def fit_all_models(h: CaptureHistories, max_order: int) -> F.ModelSetFit:
-    """Every hierarchical model up to ``max_order`` checked and fitted (vectorized)."""
+def fit_all_models(h: CaptureHistories, max_order: int, workers: int | None = None) -> F.ModelSetFit:
+    """Every hierarchical model up to ``max_order`` checked and fitted (vectorized).
+
+    Large candidate sets are split in two by the first interaction term, a split that keeps almost
+    every model's warm-start parent on its side, and fitted on two processes.
+    """
     space = ModelSpace.all_hierarchical(h.n_lists, max_order)
-    return F.fit_model_set(space, h.counts)
+    workers = _default_workers(workers)
+    if workers < 2 or len(space) < 3000:
+        return F.fit_model_set(space, h.counts)
+    first = h.n_lists + 1  # column of the first two-list term
+    part = space.matrix[:, first]
+    idx = [np.flatnonzero(part), np.flatnonzero(~part)]
+    subs = [ModelSpace(space.n_lists, space.columns, space.matrix[i]) for i in idx]
+    ctx = _mp_context()
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+        fits = list(pool.map(F.fit_model_set, subs, [h.counts, h.counts]))
+    return F.merge_model_set_fits(space, idx, fits)
 
 
-def select_by_criterion(h: CaptureHistories, max_order: int, criterion: str = "bic", table_rows: int = 200) -> Selected:
-    res = fit_all_models(h, max_order)
+def _default_workers(workers: int | None) -> int:
+    return min(os.cpu_count() or 1, 8) if workers is None else int(workers)
+
+
+def _mp_context():  # type: ignore[no-untyped-def]
+    import multiprocessing as mp
+
+    return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+
+
+def select_by_criterion(
+    h: CaptureHistories, max_order: int, criterion: str = "bic", table_rows: int = 200, workers: int | None = None
+) -> Selected:
+    res = fit_all_models(h, max_order, workers)
     crit = res.bic if criterion == "bic" else res.aic
     ok = np.flatnonzero(np.isfinite(crit))
     if ok.size == 0:
@@ -374,7 +402,8 @@ def select_stepwise(h: CaptureHistories, pthresh: float = 0.02, cache: F.StatusC
             t = int(pairs[chosen])
             model = model.with_term(t)
             fit = F.fit_one(model, counts, mu_start=fit.fitted)
-            steps.append({"added": ":".join(h.lists[i] for i in range(k) if (t >> i) & 1), "p_value": float(pv[chosen])})
+            added = ":".join(h.lists[i] for i in range(k) if (t >> i) & 1)
+            steps.append({"added": added, "p_value": float(pv[chosen])})
     return Selected(model, fit.abundance, fit, [_row(model, fit, h.lists)], 1, 0, [], steps)
 
 
@@ -524,7 +553,8 @@ def bootstrap(
         accel = 0.0
     uniq, cnt = np.unique(np.asarray(labels[:n_boot], dtype=object).astype(str), return_counts=True)
     top = sorted(zip(uniq.tolist(), cnt.tolist(), strict=True), key=lambda x: -x[1])[:10]
-    info.update(replicates=reps, acceleration=accel, models_selected=[{"model": m, "share": c / n_boot} for m, c in top])
+    shares = [{"model": m, "share": c / n_boot} for m, c in top]
+    info.update(replicates=reps, acceleration=accel, models_selected=shares)
     return info
 
 
@@ -568,8 +598,7 @@ def _run_jobs(
 ) -> tuple[np.ndarray, list[str]]:
     """Evaluate the tables in chunks, on ``workers`` processes (default: all cores)."""
     T = tables.shape[0]
-    if workers is None:
-        workers = min(os.cpu_count() or 1, 8)
+    workers = _default_workers(workers)
     n_chunks = max(1, min(T, 4 * workers if workers > 1 else 1))
     if job[0] == "stepwise":
         n_chunks = max(n_chunks, min(T, 20))
@@ -578,12 +607,9 @@ def _run_jobs(
     results: list[tuple[np.ndarray, list[str]]] = []
     done = 0
     if workers > 1 and len(chunks) > 1:
-        import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
             futures = [pool.submit(_evaluate_chunk, h, c, job) for c in chunks]
             for fut, c in zip(futures, chunks, strict=True):
                 results.append(fut.result())

@@ -95,7 +95,7 @@ class HierarchicalModel:
                 idx = [int(ch) - 1 for ch in tok]
             for i in idx:
                 if not 0 <= i < k:
-                    hint = " (with 10 or more lists, separate the numbers in a term with dots: \"[1.10,3]\")" if k >= 10 else ""
+                    hint = ' (with 10 or more lists, write a term as "1.10")' if k >= 10 else ""
                     raise InputError(f"model {text!r}: list number {i + 1} is out of range 1..{k}{hint}")
             if len(set(idx)) != len(idx):
                 raise InputError(f"model {text!r}: term {tok!r} repeats a list")
@@ -201,7 +201,8 @@ class ModelSpace:
 
     def model(self, i: int) -> HierarchicalModel:
         row = self.matrix[i]
-        return HierarchicalModel(self.n_lists, frozenset(t for t, on in zip(self.columns, row, strict=True) if on and t))
+        terms = frozenset(t for t, on in zip(self.columns, row, strict=True) if on and t)
+        return HierarchicalModel(self.n_lists, terms)
 
     @classmethod
     def from_models(cls, models: Sequence[HierarchicalModel]) -> ModelSpace:

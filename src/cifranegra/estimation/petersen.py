@@ -67,7 +67,9 @@ class Chapman:
         return _result("chapman", histories, est, var, self.level, n1, n2, m)
 
 
-def _result(method: str, h: CaptureHistories, est: float, var: float, level: float, n1: int, n2: int, m: int) -> EstimateResult:
+def _result(
+    method: str, h: CaptureHistories, est: float, var: float, level: float, n1: int, n2: int, m: int
+) -> EstimateResult:
     return EstimateResult(
         method=method,
         estimate=est,

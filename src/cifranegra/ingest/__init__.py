@@ -5,7 +5,13 @@ Public API (see docs/ingest.md): :func:`read_list`, :func:`read_lists`, :func:`v
 :class:`ValidationReport`, :class:`Provenance`, :class:`ColumnMapping`.
 """
 
-from cifranegra.ingest.lists import ListReport, ValidationReport, read_list, read_lists, validate_files
+from cifranegra.ingest.lists import (
+    ListReport,
+    ValidationReport,
+    read_list,
+    read_lists,
+    validate_files,
+)
 from cifranegra.ingest.mapping import (
     HEADER_SYNONYMS,
     ColumnMapping,

@@ -35,7 +35,7 @@ def read_capture_histories(
 
     Without ``count`` in the file and with every column 0/1, the file is read one row per person.
     """
-    df, prov = read_table(path)
+    df, _ = read_table(path)
     name = Path(path).name
     df = _numeric(df)
     df.columns = [str(c).strip() for c in df.columns]
@@ -45,8 +45,9 @@ def read_capture_histories(
             count = None
     try:
         if strata:
-            return CaptureHistories.stratified_from_frame(df, strata=list(strata), lists=lists, count=count, source=name,
-                                                         drop_empty_lists=True)
+            return CaptureHistories.stratified_from_frame(
+                df, strata=list(strata), lists=lists, count=count, source=name, drop_empty_lists=True
+            )
         return CaptureHistories.from_frame(df, lists=lists, count=count, source=name)
     except ValidationError as exc:
         # a text column among the lists is most likely a stratum: say so

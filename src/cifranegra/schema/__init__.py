@@ -1,8 +1,10 @@
-"""The record schema, code lists, validation rules and normalization of Mexican identity data (pure).
+"""The record schema, code lists, validation rules and normalization of Mexican identity data
+(pure).
 
 Public API (see docs/ingest.md): :func:`normalize_name`, :func:`name_key`,
 :func:`canonical_given_name`, :func:`normalize_curp`, :func:`curp_is_valid`, :func:`curp_prefix`,
-:func:`parse_date`, :func:`normalize_state`, :func:`normalize_records`, :func:`check_records`, and the
+:func:`parse_date`, :func:`normalize_state`, :func:`normalize_records`, :func:`check_records`,
+and the
 schema itself (:data:`FIELDS`, :data:`RECORD_COLUMNS`, :data:`IDENTIFYING_FIELDS`).
 """
 
@@ -49,7 +51,14 @@ from cifranegra.schema.records import (
     normalize_records,
     split_full_name,
 )
-from cifranegra.schema.text import PARTICLES, fold_text, name_key, normalize_name
+from cifranegra.schema.text import (
+    PARTICLES,
+    fold_text,
+    name_key,
+    normalize_name,
+    surname_pair_key,
+    surnames_compatible,
+)
 
 __all__ = [
     "AGE_GROUPS",
@@ -95,4 +104,6 @@ __all__ = [
     "split_full_name",
     "state_from_curp_code",
     "states",
+    "surname_pair_key",
+    "surnames_compatible",
 ]
