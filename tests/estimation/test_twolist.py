@@ -50,3 +50,10 @@ def test_no_overlap() -> None:
         estimate(h, "petersen")
     with pytest.raises(ModelError, match=r"no one .* on more than one list"):
         estimate(h, "loglinear", interval="none")
+
+
+def test_bic_refuses_too_many_models() -> None:
+    from refdata import table
+
+    with pytest.raises(InputError, match="stepwise"):
+        estimate(table("SparseMSE_NewOrl"), "loglinear", select="bic", interval="none")

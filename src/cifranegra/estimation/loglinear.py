@@ -140,6 +140,13 @@ class LogLinear:
                 "lists with no one in common: " + ", ".join(f"{a}&{b}" for a, b in pairs)
                 + " (their interaction is fixed at −∞ where a model includes it)"
             )
+        if self.model is not None and self.select not in ("auto", "fixed"):
+            warnings_.append(f"select={self.select!r} ignored: the model is fixed to {self.model}")
+        if select in ("bic", "aic") and not _enumerable(k, max_order):
+            raise InputError(
+                f"all-model {select.upper()} on {k} lists up to order {max_order} means millions of models; "
+                "use --select stepwise, or --max-order 2 with at most 6 lists"
+            )
         if select == "fixed":
             assert self.model is not None
             chosen = select_fixed(h, HierarchicalModel.parse(self.model, h.lists))
@@ -298,6 +305,12 @@ def fit_all_models(h: CaptureHistories, max_order: int, workers: int | None = No
     with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
         fits = list(pool.map(F.fit_model_set, subs, [h.counts, h.counts]))
     return F.merge_model_set_fits(space, idx, fits)
+
+
+def _enumerable(n_lists: int, max_order: int) -> bool:
+    """Whether all hierarchical models can be listed: up to 5 lists, or 6 lists up to order 2
+    (32,768 models), or main effects only — the catalogue of MultipleSystemsEstimation."""
+    return max_order <= 1 or n_lists <= 5 or (n_lists == 6 and max_order <= 2)
 
 
 def _default_workers(workers: int | None) -> int:
