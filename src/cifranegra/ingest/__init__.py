@@ -35,5 +35,6 @@ __all__ = [
     "read_list",
     "read_lists",
     "read_table",
+    "sibling_mapping",
     "validate_files",
 ]

@@ -1,11 +1,11 @@
-"""The record schema, code lists, validation rules and normalization of Mexican identity data
-(pure).
+"""The record schema, code lists, validation rules and normalization of Mexican identity data.
+
+Pure: opens no file except its package data, prints nothing.
 
 Public API (see docs/ingest.md): :func:`normalize_name`, :func:`name_key`,
 :func:`canonical_given_name`, :func:`normalize_curp`, :func:`curp_is_valid`, :func:`curp_prefix`,
 :func:`parse_date`, :func:`normalize_state`, :func:`normalize_records`, :func:`check_records`,
-and the
-schema itself (:data:`FIELDS`, :data:`RECORD_COLUMNS`, :data:`IDENTIFYING_FIELDS`).
+and the schema itself (:data:`FIELDS`, :data:`RECORD_COLUMNS`, :data:`IDENTIFYING_FIELDS`).
 """
 
 from cifranegra.schema.codes import (

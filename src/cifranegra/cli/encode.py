@@ -1,0 +1,66 @@
+"""`cifranegra encode LIST`: the agency side of private linkage.
+
+Reads, validates and normalizes the agency's list on its own machine, then writes only encodings,
+blocking keys and the agreed stratum fields (docs/private-linkage.md). The secret comes from a file
+(``--secret-file``) or the environment (``CIFRANEGRA_SECRET``), never from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cifranegra.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "encode",
+        help="encode an agency list for private linkage (only encodings leave the agency)",
+        description="Validate and normalize an agency list, then write a Parquet file holding only "
+        "keyed Bloom-filter encodings, keyed blocking signatures and the agreed stratum fields. "
+        "The shared secret is read from --secret-file or the environment variable CIFRANEGRA_SECRET.",
+    )
+    p.add_argument("list", nargs="?", metavar="LIST", help="the agency list (CSV, XLSX or Parquet)")
+    p.add_argument("--mapping", metavar="M", help="column mapping file for LIST (see docs/ingest.md)")
+    p.add_argument("--source", metavar="NAME", help="agency id (default: from the mapping or file name)")
+    p.add_argument("--secret-file", metavar="F", help="file holding the study's shared secret (hex)")
+    p.add_argument("--project", metavar="NAME",
+                   help="study name agreed by all agencies (the project salt; same as the project file's name)")
+    p.add_argument("-o", "--output", metavar="OUT", help="the encoded Parquet file to write")
+    p.add_argument("--renumber", action="store_true",
+                   help="replace record ids by 1..n (when the ids themselves could identify someone)")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument("--new-secret", metavar="FILE",
+                   help="create FILE holding a fresh 256-bit secret (readable by its owner only) and stop")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cifranegra.ingest.encoded import read_secret, write_encoded, write_new_secret
+
+    if args.new_secret:
+        write_new_secret(args.new_secret)
+        print(f"wrote a new 256-bit secret to {args.new_secret}; share it with the other agencies "
+              "through a secure channel, never by e-mail in clear", file=sys.stderr)
+        return 0
+    missing = [flag for flag, value in (("LIST", args.list), ("--project", args.project),
+                                        ("-o/--output", args.output)) if not value]
+    if missing:
+        raise InputError(f"encode needs {', '.join(missing)}; see `cifranegra encode --help`")
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise InputError(f"{str(out)!r} exists; choose another -o/--output or pass --force")
+    secret = read_secret(args.secret_file)  # before reading the list: fail fast on a bad secret
+
+    from cifranegra.ingest import read_list
+    from cifranegra.linkage.private import encode_records
+
+    records, _report = read_list(args.list, args.mapping, args.source)
+    encoded = encode_records(records, secret, args.project, source=args.source,
+                             renumber=args.renumber, file=str(args.list))
+    write_encoded(encoded, out)
+    print(f"encoded {len(encoded)} records of {', '.join(encoded.sources)} into {out} "
+          f"(spec {encoded.spec.version}, key check {encoded.key_check})", file=sys.stderr)
+    return 0

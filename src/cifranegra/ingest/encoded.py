@@ -1,0 +1,170 @@
+"""Reading and writing encoded lists (the versioned Parquet format of private linkage), and reading
+the linkage secret from a file or the environment.
+
+An encoded file holds only: ``source``, ``record_id``, ``clk`` (the encoding, fixed-size binary),
+the blocking signatures ``block_<name>``, the agreed stratum columns of the spec, and in the Parquet
+schema metadata under ``cifranegra.encoding`` a JSON object with the format name and version, the
+full encoding spec and its fingerprint, the project salt, the key-check value and the package
+version. Any other column is refused on reading and on writing. See docs/private-linkage.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cifranegra._version import __version__
+from cifranegra.errors import InputError
+from cifranegra.linkage.private.encode import EncodedList
+from cifranegra.linkage.private.keys import LinkageSecret, generate_secret
+from cifranegra.linkage.private.spec import FORMAT_NAME, FORMAT_VERSION, EncodingSpec
+
+METADATA_KEY = b"cifranegra.encoding"
+SECRET_ENV_VAR = "CIFRANEGRA_SECRET"
+
+
+# --- the secret -----------------------------------------------------------------------------------
+
+
+def read_secret(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> LinkageSecret:
+    """The linkage secret from ``path`` (hex text) or, when no path, from ``$CIFRANEGRA_SECRET``.
+
+    Errors name the file or variable and the fix, never the content.
+    """
+    if path is None:
+        env = os.environ if environ is None else environ
+        text = env.get(SECRET_ENV_VAR)
+        if not text:
+            raise InputError(
+                f"no linkage secret: give --secret-file FILE or set the environment variable {SECRET_ENV_VAR}"
+            )
+        return LinkageSecret.from_hex(text, origin=f"environment variable {SECRET_ENV_VAR}")
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"secret file {name!r} not found; check the path given to --secret-file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read secret file {name!r}: {exc.strerror}") from None
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"secret file {name!r} is not hexadecimal text; create one with "
+            "`cifranegra encode --new-secret FILE`"
+        ) from None
+    return LinkageSecret.from_hex(text, origin=f"secret file {name!r}")
+
+
+def write_new_secret(path: str | os.PathLike[str]) -> None:
+    """Create ``path`` holding a fresh 256-bit secret (hex), readable by its owner only; never overwrites."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InputError(f"{str(path)!r} already exists; a secret file is never overwritten") from None
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(generate_secret() + "\n")
+
+
+# --- encoded lists --------------------------------------------------------------------------------
+
+
+def _allowed_columns(spec: EncodingSpec) -> set[str]:
+    return {"source", "record_id", "clk", *(f"block_{b.name}" for b in spec.blocks), *spec.strata}
+
+
+def write_encoded(encoded: EncodedList, path: str | os.PathLike[str]) -> None:
+    """Write an encoded list as Parquet (format ``cifranegra-encoded`` version 1)."""
+    spec = encoded.spec
+    allowed = _allowed_columns(spec)
+    extra = [c for c in encoded.records.columns if c not in allowed]
+    if extra:
+        raise InputError(
+            f"refusing to write columns {extra} into an encoded file: only {sorted(allowed)} may be shared"
+        )
+    table = pa.Table.from_pandas(encoded.records, preserve_index=False)
+    clk = pa.array(
+        [bytes(row) for row in encoded.clks], type=pa.binary(spec.encoded_bytes)
+    ) if len(encoded) else pa.array([], type=pa.binary(spec.encoded_bytes))
+    table = table.add_column(2, "clk", clk)
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "spec_version": spec.version,
+        "spec_fingerprint": spec.fingerprint(),
+        "spec": spec.to_dict(),
+        "project": encoded.project,
+        "key_check": encoded.key_check,
+        "n_records": len(encoded),
+        "cifranegra_version": __version__,
+    }
+    kept = dict(table.schema.metadata or {})  # pandas' own metadata restores dtypes (nullable ints)
+    kept[METADATA_KEY] = json.dumps(meta, sort_keys=True).encode("utf-8")
+    table = table.replace_schema_metadata(kept)
+    pq.write_table(table, path)
+
+
+def read_encoded(path: str | os.PathLike[str]) -> EncodedList:
+    """Read and check an encoded list; errors name the file and the fix."""
+    name = str(path)
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        raise InputError(f"encoded file {name!r} not found") from None
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"{name!r} is not a readable Parquet file ({exc}); encoded lists are written by "
+                         "`cifranegra encode`") from None
+    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise InputError(f"{name!r} is not an encoded list (no cifranegra.encoding metadata); encode the "
+                         "list with `cifranegra encode` first")
+    meta = json.loads(raw)
+    if meta.get("format") != FORMAT_NAME:
+        raise InputError(f"{name!r}: unknown format {meta.get('format')!r}")
+    if int(meta.get("format_version", -1)) > FORMAT_VERSION:
+        raise InputError(f"{name!r} uses encoded-file format version {meta['format_version']}; this cifranegra "
+                         f"reads up to version {FORMAT_VERSION}: upgrade cifranegra")
+    spec = EncodingSpec.from_dict(meta["spec"])
+    if spec.fingerprint() != meta.get("spec_fingerprint"):
+        raise InputError(f"{name!r}: the encoding spec in the metadata does not match its fingerprint; "
+                         "the file was altered after encoding")
+    allowed = _allowed_columns(spec)
+    extra = [c for c in table.column_names if c not in allowed]
+    if extra:
+        raise InputError(f"{name!r} has columns {extra} that an encoded file must not hold; only "
+                         f"{sorted(allowed)} may be shared")
+    for needed in ("source", "record_id", "clk"):
+        if needed not in table.column_names:
+            raise InputError(f"{name!r} has no {needed!r} column")
+    clk_col = table.column("clk").combine_chunks()
+    if clk_col.null_count:
+        raise InputError(f"{name!r}: {clk_col.null_count} records have no encoding")
+    if pa.types.is_fixed_size_binary(clk_col.type):
+        width = clk_col.type.byte_width
+        buf = clk_col.buffers()[1]
+        offset = clk_col.offset * width
+        clks = np.frombuffer(buf, dtype=np.uint8)[offset : offset + len(clk_col) * width].reshape(-1, width).copy()
+    else:
+        values = clk_col.to_pylist()
+        width = len(values[0]) if values else spec.encoded_bytes
+        if any(len(v) != width for v in values):
+            raise InputError(f"{name!r}: encodings of different lengths")
+        clks = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, width).copy()
+    if width != spec.encoded_bytes:
+        raise InputError(f"{name!r}: encodings have {width} bytes, spec {spec.version} needs {spec.encoded_bytes}")
+    records = table.drop_columns(["clk"]).to_pandas()
+    for col in ("source", "record_id"):
+        records[col] = records[col].astype("string")
+    return EncodedList(
+        records=records,
+        clks=clks,
+        spec=spec,
+        project=str(meta.get("project", "")),
+        key_check=str(meta["key_check"]),
+        metadata={"file": name, "cifranegra_version": str(meta.get("cifranegra_version", ""))},
+    )

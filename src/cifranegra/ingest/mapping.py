@@ -1,0 +1,364 @@
+"""Header mapping: an agency's column names → the schema's canonical fields.
+
+Spanish and English synonyms are recognised (``"Primer apellido"``, ``"Apellido paterno"``,
+``"Fecha de nacimiento"``, ``"Entidad federativa"``, ``"Sexo"``...); anything else is named in an
+explicit mapping file, JSON::
+
+    {"columns": {"NOM_VICT": "given_names", "AP1": "first_surname"},
+     "source": "ong_x", "sex_convention": "es", "dayfirst": true}
+
+or CSV with two columns ``column,field``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cifranegra.errors import InputError, Problem
+from cifranegra.schema import INPUT_FIELDS, fold_text
+
+__all__ = ["HEADER_SYNONYMS", "ColumnMapping", "header_key", "load_mapping", "map_columns"]
+
+HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "source": (
+        "agencia",
+        "institucion",
+        "fuente",
+        "dependencia",
+        "source",
+        "agency",
+        "organizacion",
+        "organization",
+    ),
+    "record_id": (
+        "id",
+        "folio",
+        "expediente",
+        "numero de expediente",
+        "no expediente",
+        "num expediente",
+        "id registro",
+        "registro",
+        "id de registro",
+        "record id",
+        "case id",
+        "case number",
+        "carpeta de investigacion",
+        "id victima",
+        "id de la victima",
+        "clave",
+        "folio victima",
+        "numero de caso",
+        "no caso",
+        "id caso",
+        "num caso",
+        "record",
+        "id persona",
+    ),
+    "registration_date": (
+        "fecha de registro",
+        "fecha registro",
+        "fecha de identificacion",
+        "fecha de atencion",
+        "fecha de ingreso",
+        "fecha ingreso",
+        "fecha",
+        "registration date",
+        "date registered",
+        "date of registration",
+        "date of identification",
+        "identification date",
+        "intake date",
+        "fecha de denuncia",
+        "fecha de canalizacion",
+        "fecha alta",
+        "fecha de alta",
+        "fecha de llamada",
+        "call date",
+        "date",
+        "fecha de inicio",
+        "fecha inicio",
+        "fecha de apertura",
+        "fecha del registro",
+    ),
+    "full_name": (
+        "nombre completo",
+        "full name",
+        "nombre y apellidos",
+        "nombre de la victima",
+        "name of victim",
+        "victim name",
+    ),
+    "given_names": (
+        "nombre",
+        "nombres",
+        "nombre s",
+        "nombre de pila",
+        "given name",
+        "given names",
+        "first name",
+        "first names",
+        "forename",
+        "forenames",
+        "name",
+    ),
+    "first_surname": (
+        "primer apellido",
+        "apellido paterno",
+        "ap paterno",
+        "paterno",
+        "apellido 1",
+        "apellido1",
+        "first surname",
+        "paternal surname",
+        "last name",
+        "surname",
+        "apellido",
+        "father s surname",
+        "primer ap",
+    ),
+    "second_surname": (
+        "segundo apellido",
+        "apellido materno",
+        "ap materno",
+        "materno",
+        "apellido 2",
+        "apellido2",
+        "second surname",
+        "maternal surname",
+        "mother s surname",
+        "second last name",
+        "segundo ap",
+    ),
+    "birth_date": (
+        "fecha de nacimiento",
+        "fecha nacimiento",
+        "f nacimiento",
+        "fec nac",
+        "fecha nac",
+        "f nac",
+        "nacimiento",
+        "birth date",
+        "date of birth",
+        "dob",
+        "birthdate",
+    ),
+    "birth_year": ("ano de nacimiento", "anio de nacimiento", "birth year", "year of birth"),
+    "age": (
+        "edad",
+        "edad anos",
+        "edad en anos",
+        "edad al registro",
+        "edad cumplida",
+        "age",
+        "age at registration",
+        "age years",
+        "age in years",
+    ),
+    "sex": ("sexo", "sex", "genero", "gender", "sexo de la victima"),
+    "gender_identity": ("identidad de genero", "gender identity"),
+    "curp": ("curp", "clave unica de registro de poblacion", "clave curp"),
+    "nationality": (
+        "nacionalidad",
+        "pais de origen",
+        "pais de nacionalidad",
+        "nationality",
+        "citizenship",
+        "country of citizenship",
+        "country of origin",
+    ),
+    "indigenous": (
+        "indigena",
+        "pertenece a pueblo indigena",
+        "poblacion indigena",
+        "persona indigena",
+        "indigenous",
+        "pueblo indigena",
+    ),
+    "afro_mexican": (
+        "afromexicana",
+        "afromexicano",
+        "afrodescendiente",
+        "afromexicana o",
+        "afro mexican",
+        "afro descendant",
+        "afrodescendant",
+    ),
+    "state": (
+        "entidad federativa",
+        "entidad",
+        "estado",
+        "entidad de identificacion",
+        "estado de identificacion",
+        "entidad federativa de identificacion",
+        "ent",
+        "cve ent",
+        "clave entidad",
+        "state",
+        "state of identification",
+        "edo",
+    ),
+    "municipality": (
+        "municipio",
+        "alcaldia",
+        "municipio o alcaldia",
+        "municipio alcaldia",
+        "municipality",
+        "cve mun",
+        "clave municipio",
+    ),
+    "exploitation": (
+        "tipo de explotacion",
+        "forma de explotacion",
+        "formas de explotacion",
+        "modalidad",
+        "modalidad de explotacion",
+        "fin de explotacion",
+        "finalidad de explotacion",
+        "exploitation",
+        "type of exploitation",
+        "types of exploitation",
+        "form of exploitation",
+        "forms of exploitation",
+    ),
+}
+
+
+def header_key(header: str) -> str:
+    """Comparison form of a header: folded, lower case, non-alphanumerics as single spaces."""
+    return re.sub(r"[^a-z0-9ñ]+", " ", fold_text(str(header)).lower()).strip()
+
+
+_SYNONYM_INDEX = {header_key(s): f for f, syns in HEADER_SYNONYMS.items() for s in syns}
+_SYNONYM_INDEX.update({header_key(f): f for f in HEADER_SYNONYMS})
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """An explicit mapping file's content."""
+
+    columns: Mapping[str, str] = field(default_factory=dict)  # file header → canonical field
+    source: str | None = None
+    sex_convention: str | None = None  # "es" (M = mujer) or "en" (M = male)
+    dayfirst: bool = True
+    path: str | None = None
+
+
+def load_mapping(path: str | Path | Mapping[str, object] | None) -> ColumnMapping:
+    """Read a mapping file (JSON object or two-column CSV ``column,field``), or take a dict."""
+    if path is None:
+        return ColumnMapping()
+    if isinstance(path, ColumnMapping):
+        return path
+    if isinstance(path, Mapping):
+        return _from_dict(dict(path), None)
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"{p}: the mapping file cannot be read ({exc.strerror})") from None
+    if p.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{p}: the mapping file is not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{p}: the mapping file must hold a JSON object")
+        return _from_dict(data, str(p))
+    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(x.strip() for x in r)]
+    if rows and header_key(rows[0][0]) in ("column", "columna", "header"):
+        rows = rows[1:]
+    cols = {}
+    for r in rows:
+        if len(r) < 2:
+            raise InputError(f"{p}: each mapping row needs two cells, column,field; got {r!r}")
+        cols[r[0].strip()] = r[1].strip()
+    return _from_dict({"columns": cols}, str(p))
+
+
+def _from_dict(data: dict[str, object], path: str | None) -> ColumnMapping:
+    columns = data.get("columns", {})
+    if not isinstance(columns, dict):
+        raise InputError(f"{path or 'mapping'}: 'columns' must map file headers to fields")
+    unknown = sorted({v for v in columns.values() if v not in INPUT_FIELDS and v != "ignore"})
+    if unknown:
+        raise InputError(
+            f"{path or 'mapping'}: unknown field(s) {', '.join(map(repr, unknown))}; "
+            "the fields are "
+            f"{', '.join(INPUT_FIELDS)} (or 'ignore')"
+        )
+    conv = data.get("sex_convention")
+    if conv not in (None, "es", "en"):
+        raise InputError(f"{path or 'mapping'}: sex_convention must be 'es' or 'en', not {conv!r}")
+    return ColumnMapping(
+        columns={str(k): str(v) for k, v in columns.items()},
+        source=None if data.get("source") is None else str(data["source"]),
+        sex_convention=None if conv is None else str(conv),
+        dayfirst=bool(data.get("dayfirst", True)),
+        path=path,
+    )
+
+
+def map_columns(
+    headers: list[str], mapping: ColumnMapping | None = None, *, file: str | None = None
+) -> tuple[dict[str, str], list[Problem]]:
+    """Canonical field → the file's header, for each header recognised (the explicit mapping first,
+    then the synonyms), and the problems: a field claimed by two headers (error), a mapped header
+    absent from the file (error), headers not recognised (warning; they are not read)."""
+    mapping = mapping or ColumnMapping()
+    result: dict[str, str] = {}
+    problems: list[Problem] = []
+    explicit = {header_key(k): v for k, v in mapping.columns.items()}
+    present = {header_key(h) for h in headers}
+    for k, v in mapping.columns.items():
+        if header_key(k) not in present:
+            problems.append(
+                Problem(
+                    file,
+                    None,
+                    k,
+                    "error",
+                    "mapped_column_missing",
+                    f"the mapping names column {k!r} ({v}) but the file has no "
+                    "such column; correct the mapping file",
+                )
+            )
+    for h in headers:
+        key = header_key(h)
+        target = explicit.get(key) or _SYNONYM_INDEX.get(key)
+        if target is None:
+            problems.append(
+                Problem(
+                    file,
+                    None,
+                    h,
+                    "warning",
+                    "unmapped_column",
+                    f"column {h!r} is not recognised and is not read; name it in "
+                    "a mapping file if it holds a schema field",
+                )
+            )
+            continue
+        if target == "ignore":
+            continue
+        if target in result:
+            problems.append(
+                Problem(
+                    file,
+                    None,
+                    h,
+                    "error",
+                    "duplicate_column",
+                    f"columns {result[target]!r} and {h!r} both map to {target}; "
+                    "map one of them to 'ignore' in a mapping file",
+                )
+            )
+            continue
+        result[target] = h
+    return result, problems

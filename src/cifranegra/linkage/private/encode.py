@@ -1,0 +1,194 @@
+"""Encode a normalized Records frame into what an agency may share: encodings, blocking keys,
+the agreed stratum fields, and the spec version. Never a plaintext identifier."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cifranegra.errors import InputError, Problem, ValidationError
+from cifranegra.linkage.private.blocking import blocking_keys
+from cifranegra.linkage.private.bloom import column_text, encode_fields
+from cifranegra.linkage.private.keys import LinkageSecret, key_check
+from cifranegra.linkage.private.spec import MEXICO_SPEC, EncodingSpec
+
+
+@dataclass(frozen=True)
+class EncodedList:
+    """One agency's encoded list.
+
+    ``records``: one row per record with ``source``, ``record_id``, the blocking signatures
+    (``block_<name>``) and the stratum columns; ``clks``: uint8 array (n, spec.encoded_bytes), row
+    ``i`` the encoding of ``records`` row ``i``; ``key_check``: equal for lists encoded under the
+    same secret, project and spec (see :func:`~cifranegra.linkage.private.keys.key_check`).
+    """
+
+    records: pd.DataFrame
+    clks: np.ndarray
+    spec: EncodingSpec
+    project: str
+    key_check: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.clks.dtype != np.uint8 or self.clks.ndim != 2:
+            raise InputError("encodings must be a 2-D uint8 array")
+        if self.clks.shape != (len(self.records), self.spec.encoded_bytes):
+            raise InputError(
+                f"{self.clks.shape[0]} encodings of {self.clks.shape[1]} bytes for {len(self.records)} "
+                f"records; spec {self.spec.version} needs {self.spec.encoded_bytes} bytes each"
+            )
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted(self.records["source"].astype(str).unique().tolist())
+
+    def words(self) -> np.ndarray:
+        """The encodings as uint64 words (for popcounts; byte order irrelevant to counts)."""
+        return np.ascontiguousarray(self.clks).view(np.uint64)
+
+
+def estimated_birth_year(records: pd.DataFrame) -> pd.Series:
+    """The year of birth, or when unknown its best guess from the age at registration.
+
+    ``birth_year`` when present; otherwise ``registration year − age``, minus one more when the
+    registration falls in the first half of the year (the birthday is then more likely still to
+    come), which agrees with the true year about three times in four. Used to salt names and in
+    blocking, so that records with only an age can still match records with a birth date.
+    """
+    n = len(records)
+    year = (
+        pd.to_numeric(records["birth_year"], errors="coerce").astype("Float64")
+        if "birth_year" in records.columns
+        else pd.Series([pd.NA] * n, dtype="Float64", index=records.index)
+    )
+    if "age" in records.columns and "registration_date" in records.columns:
+        reg = pd.to_datetime(records["registration_date"], errors="coerce")
+        age = pd.to_numeric(records["age"], errors="coerce").astype("Float64")
+        guess = reg.dt.year.astype("Float64") - age - (reg.dt.month < 7).astype("Float64")
+        year = year.fillna(guess)
+    return year.round().astype("Int64")
+
+
+def _canonical_given_names(records: pd.DataFrame) -> pd.Series:
+    """Given names with nicknames expanded (issue 4's ``canonical_given_name``), once per distinct value."""
+    from cifranegra.schema.nicknames import canonical_given_name
+
+    if "given_names" not in records.columns:
+        return pd.Series([None] * len(records), dtype=object, index=records.index)
+    codes, uniques = pd.factorize(records["given_names"], use_na_sentinel=True)
+    table = np.array([*(canonical_given_name(str(u)) for u in uniques), None], dtype=object)
+    return pd.Series(table[codes], index=records.index, dtype=object)
+
+
+def _with_derived(records: pd.DataFrame, spec: EncodingSpec) -> pd.DataFrame:
+    """Add the derived columns the spec reads when the records lack them (see the spec docs)."""
+    if "birth_year_est" in spec.columns and "birth_year_est" not in records.columns:
+        records = records.assign(birth_year_est=estimated_birth_year(records))
+    if "given_names_canonical" in spec.columns and "given_names_canonical" not in records.columns:
+        records = records.assign(given_names_canonical=_canonical_given_names(records))
+    return records
+
+
+def _strata_frame(records: pd.DataFrame, spec: EncodingSpec) -> pd.DataFrame:
+    out = pd.DataFrame(index=records.index)
+    for col in spec.strata:
+        if col in records.columns:
+            out[col] = records[col]
+        elif col == "year" and "registration_date" in records.columns:
+            dates = pd.to_datetime(records["registration_date"], errors="coerce")
+            out[col] = dates.dt.year.astype("Int64")
+    return out
+
+
+_WORD = re.compile(r"[A-ZÑ]{3,}")
+
+
+def _check_record_ids(records: pd.DataFrame, ids: pd.Series, spec: EncodingSpec, file: str | None) -> None:
+    """Refuse record ids that contain an identifier of the same record (a CURP or a name word)."""
+    upper = ids.fillna("").str.upper()
+    suspects = np.flatnonzero(upper.str.contains(r"[A-ZÑ]{4,}", regex=True).to_numpy(dtype=bool))
+    if len(suspects) == 0:
+        return
+    id_fields = [f.name for f in spec.fields if f.tokenizer in ("bigram", "positional")]
+    texts = {c: column_text(records, c) for c in id_fields}
+    problems: list[Problem] = []
+    for i in suspects.tolist():
+        rid = str(upper.iloc[i])
+        for col, values in texts.items():
+            v = values.iloc[i]
+            if v is None or not v:
+                continue
+            words = [str(v)] if col == "curp" else _WORD.findall(str(v))
+            if any(len(w) >= 4 and w in rid for w in words):
+                problems.append(
+                    Problem(file, i + 1, "record_id", "error", "identifier_in_record_id",
+                            f"the record id contains the record's {col} (value masked); record ids are "
+                            "shared in clear, so replace them with opaque numbers (or pass renumber=True / "
+                            "--renumber)")
+                )
+                break
+    if problems:
+        raise ValidationError(problems=problems, summary="record ids would reveal identifiers")
+
+
+def encode_records(
+    records: pd.DataFrame,
+    secret: LinkageSecret,
+    project: str,
+    spec: EncodingSpec = MEXICO_SPEC,
+    *,
+    source: str | None = None,
+    renumber: bool = False,
+    file: str | None = None,
+) -> EncodedList:
+    """Encode a normalized Records frame (issue 4's schema) for private linkage.
+
+    Parameters: ``records`` already validated and normalized (``cifranegra.ingest.read_list``);
+    ``secret`` and ``project`` shared by all agencies of the study; ``source`` overrides the
+    ``source`` column; ``renumber`` replaces record ids by ``1..n`` (keep your own copy of the order);
+    ``file`` only names the input in error messages. Returns an :class:`EncodedList` holding no
+    plaintext identifier.
+    """
+    if not isinstance(secret, LinkageSecret):
+        raise TypeError("secret must be a LinkageSecret (never a plain string)")
+    records = records.reset_index(drop=True)
+    n = len(records)
+    if source is not None:
+        sources = pd.Series([str(source)] * n, dtype="string")
+    elif "source" in records.columns:
+        sources = records["source"].astype("string")
+        if sources.isna().any():
+            raise InputError("some records have no source; pass source=... (CLI: --source)")
+    else:
+        raise InputError("the records have no 'source' column; pass source=... (CLI: --source)")
+    if renumber:
+        ids = pd.Series([str(i) for i in range(1, n + 1)], dtype="string")
+    elif "record_id" in records.columns:
+        ids = records["record_id"].astype("string")
+        if ids.isna().any():
+            row = int(np.flatnonzero(ids.isna().to_numpy())[0]) + 1
+            raise InputError(f"row {row}: the record id is missing; every record needs one (or use --renumber)")
+        _check_record_ids(records, ids, spec, file)
+    else:
+        ids = pd.Series([str(i) for i in range(1, n + 1)], dtype="string")
+    meta = pd.DataFrame({"source": sources.to_numpy(), "record_id": ids.to_numpy()})
+    meta["source"] = meta["source"].astype("string")
+    records = _with_derived(records, spec)
+    blocks = blocking_keys(records, secret, project, spec)
+    strata = _strata_frame(records, spec)
+    meta = pd.concat([meta, blocks.reset_index(drop=True), strata.reset_index(drop=True)], axis=1)
+    clks = encode_fields(records, secret, project, spec)
+    return EncodedList(
+        records=meta,
+        clks=clks,
+        spec=spec,
+        project=project.strip(),
+        key_check=key_check(secret, project, spec.version),
+    )

@@ -1,0 +1,367 @@
+"""Link encoded lists into the shared entities table.
+
+Candidate pairs come from the blocking signatures (records sharing any signature) or, with
+``blocking=False``, from comparing every pair with the popcount kernel. Pairs are scored by Dice
+similarity on the encodings and accepted at ``threshold``. Clusters are formed greedily from the
+best-scoring pair down, refusing a merge that would put two records of the same list in one entity
+(the one-record-per-person-per-list assumption of multiple systems estimation; the greedy solver of
+anonlink, Hall et al. 2016 / Data61); with ``one_per_source=False`` plain connected components are
+used. The output is exactly the entities table of the plaintext linkage, so the pipeline can pass
+it to ``CaptureHistories.from_entities`` unchanged.
+
+``match_probability`` is the posterior probability of a match given the Dice score, from a
+two-component Gaussian mixture fitted by EM to the candidate scores (a one-dimensional
+Fellegi–Sunter-style model on the only comparison an encoding allows); a record's value is the
+best posterior among the accepted links that placed it in its entity, and 1.0 for singletons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import pandas as pd
+
+from cifranegra.errors import InputError
+from cifranegra.linkage.private.blocking import block_column
+from cifranegra.linkage.private.encode import EncodedList
+from cifranegra.linkage.private.similarity import all_pairs_above, dice_pairs
+
+_MAX_BLOCK = 5_000  # a signature shared by more records than this is too coarse to block on
+_EM_MAX = 20_000  # scores used by EM at most (a fixed-seed subsample beyond)
+
+
+@dataclass(frozen=True)
+class ScoredPairs:
+    """Candidate pairs (indices into the stacked records) with their Dice scores."""
+
+    i: np.ndarray
+    j: np.ndarray
+    dice: np.ndarray
+
+
+def _stack(lists: Sequence[EncodedList]) -> tuple[pd.DataFrame, np.ndarray]:
+    if not lists:
+        raise InputError("no encoded lists to link")
+    first = lists[0]
+    for k, enc in enumerate(lists[1:], start=2):
+        if enc.spec.fingerprint() != first.spec.fingerprint():
+            raise InputError(
+                f"encoded list {k} uses spec {enc.spec.version} ({enc.spec.fingerprint()}) but list 1 "
+                f"uses {first.spec.version} ({first.spec.fingerprint()}); every agency must encode "
+                "with the same spec"
+            )
+        if enc.key_check != first.key_check:
+            raise InputError(
+                f"encoded list {k} ({', '.join(enc.sources)}) was encoded with a different secret or "
+                f"project salt than list 1 ({', '.join(first.sources)}); its encodings cannot match. "
+                "Re-encode it with the study's shared secret and project name."
+            )
+    records = pd.concat([e.records for e in lists], ignore_index=True)
+    clks = np.concatenate([e.clks for e in lists], axis=0)
+    dup = records.duplicated(["source", "record_id"], keep=False)
+    if dup.any():
+        first_dup = records.loc[dup].iloc[0]
+        raise InputError(
+            f"{int(dup.sum())} records share a (source, record_id) with another, e.g. source "
+            f"{first_dup['source']!r} record {first_dup['record_id']!r}; each list must have unique "
+            "record ids and each agency its own source name"
+        )
+    return records, clks
+
+
+def _blocked_candidates(
+    records: pd.DataFrame, block_names: Sequence[str], within: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    n = len(records)
+    source_codes = pd.factorize(records["source"])[0]
+    keys: list[np.ndarray] = []
+    for name in block_names:
+        col = block_column(name)
+        if col not in records.columns:
+            continue
+        codes, _ = pd.factorize(records[col], use_na_sentinel=True)
+        valid = np.flatnonzero(codes >= 0)
+        if len(valid) < 2:
+            continue
+        order = valid[np.argsort(codes[valid], kind="stable")]
+        sorted_codes = codes[order]
+        bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
+        starts = np.concatenate(([0], bounds))
+        ends = np.concatenate((bounds, [len(order)]))
+        sizes = ends - starts
+        for s, e in zip(starts[sizes >= 2], ends[sizes >= 2], strict=True):
+            if e - s > _MAX_BLOCK:
+                continue
+            members = order[s:e]
+            a, b = np.triu_indices(len(members), 1)
+            ia, ib = members[a], members[b]
+            keys.append(np.minimum(ia, ib) * n + np.maximum(ia, ib))
+    if not keys:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    pair_keys = np.unique(np.concatenate(keys))
+    i, j = pair_keys // n, pair_keys % n
+    if not within:
+        keep = source_codes[i] != source_codes[j]
+        i, j = i[keep], j[keep]
+    return i, j
+
+
+def score_pairs(
+    lists: Sequence[EncodedList],
+    *,
+    blocking: bool = True,
+    floor: float = 0.0,
+    within_sources: bool = False,
+) -> tuple[pd.DataFrame, ScoredPairs]:
+    """Stack the lists and score candidate pairs; keeps pairs with Dice ≥ ``floor``.
+
+    Returns the stacked records (source, record_id, blocks, strata) and the scored pairs (indices
+    into them, ``i < j``).
+    """
+    records, clks = _stack(lists)
+    words = np.ascontiguousarray(clks).view(np.uint64)
+    if blocking and lists[0].spec.blocks:
+        i, j = _blocked_candidates(records, [b.name for b in lists[0].spec.blocks], within_sources)
+        dice = dice_pairs(words, words, i, j)
+        keep = dice >= floor
+        return records, ScoredPairs(i[keep], j[keep], dice[keep])
+    source_codes = pd.factorize(records["source"])[0]
+    if within_sources:
+        i, j, dice = all_pairs_above(words, words, floor, same=True)
+        return records, ScoredPairs(i, j, dice)
+    parts_i, parts_j, parts_s = [], [], []
+    groups = [np.flatnonzero(source_codes == c) for c in range(source_codes.max() + 1)]
+    for a in range(len(groups)):
+        for b in range(a + 1, len(groups)):
+            ga, gb = groups[a], groups[b]
+            ii, jj, ss = all_pairs_above(words[ga], words[gb], floor)
+            gi, gj = ga[ii], gb[jj]
+            parts_i.append(np.minimum(gi, gj))
+            parts_j.append(np.maximum(gi, gj))
+            parts_s.append(ss)
+    if not parts_i:
+        empty = np.zeros(0, dtype=np.int64)
+        return records, ScoredPairs(empty, empty, np.zeros(0))
+    return records, ScoredPairs(np.concatenate(parts_i), np.concatenate(parts_j), np.concatenate(parts_s))
+
+
+def match_posterior(
+    scores: np.ndarray,
+    threshold: float,
+    *,
+    weights: np.ndarray | None = None,
+    at: np.ndarray | None = None,
+    max_iter: int = 100,
+) -> np.ndarray:
+    """P(match | Dice) from a two-component Gaussian mixture fitted by weighted EM to ``scores``.
+
+    ``weights`` let a random sample stand for many pairs (the background of non-matches when every
+    pair is compared); the posterior is evaluated at ``at`` (default: ``scores``). Falls back to a
+    steep logistic centred on ``threshold`` when the scores cannot support a mixture (too few, or
+    one component only). Made monotone in the score.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    wt = np.ones_like(s) if weights is None else np.asarray(weights, dtype=np.float64)
+    x = s if at is None else np.asarray(at, dtype=np.float64)
+    if len(s) > _EM_MAX:  # a fixed-seed subsample keeps EM cheap and the result reproducible
+        pick = np.random.default_rng(0).choice(len(s), _EM_MAX, replace=False)
+        wt = wt[pick] * (wt.sum() / wt[pick].sum())
+        s = s[pick]
+    fallback = 1.0 / (1.0 + np.exp(-(x - threshold) / 0.02))
+    below, above = s < threshold, s >= threshold
+    if len(s) < 20 or above.sum() < 5 or below.sum() < 5:
+        return fallback
+    mu = np.array([np.average(s[below], weights=wt[below]), np.average(s[above], weights=wt[above])])
+    sd = np.array([0.05, 0.05])
+    w = np.array([wt[below].sum(), wt[above].sum()]) / wt.sum()
+    for _ in range(max_iter):
+        dens = w / sd * np.exp(-0.5 * ((s[:, None] - mu) / sd) ** 2)
+        total = dens.sum(axis=1, keepdims=True)
+        total[total == 0] = 1e-300
+        resp = dens / total * wt[:, None]
+        nk = resp.sum(axis=0)
+        if np.any(nk <= 1e-9):
+            return fallback
+        new_mu = (resp * s[:, None]).sum(axis=0) / nk
+        sd = np.sqrt((resp * (s[:, None] - new_mu) ** 2).sum(axis=0) / nk).clip(0.005)
+        w = nk / nk.sum()
+        converged = np.allclose(new_mu, mu, atol=1e-6)
+        mu = new_mu
+        if converged:
+            break
+    if mu[1] <= mu[0]:
+        return fallback
+    dens = w / sd * np.exp(-0.5 * ((x[:, None] - mu) / sd) ** 2)
+    total = dens.sum(axis=1)
+    total[total == 0] = 1e-300
+    post = np.where(x < mu[0], 0.0, dens[:, 1] / total)
+    post = np.where((x > mu[1]) & (total <= 1e-300), 1.0, post)
+    # Gaussian tails can make the posterior fall again far above the match mean: make it monotone
+    order = np.argsort(x, kind="stable")
+    monotone = np.empty_like(post)
+    monotone[order] = np.maximum.accumulate(post[order])
+    return np.clip(monotone, 0.0, 1.0)
+
+
+def _background(lists: Sequence[EncodedList], n_sample: int = 10_000) -> tuple[np.ndarray, float]:
+    """Dice scores of a fixed-seed random sample of cross-list pairs, and how many pairs exist."""
+    records, clks = _stack(lists)
+    words = np.ascontiguousarray(clks).view(np.uint64)
+    codes = pd.factorize(records["source"])[0]
+    rng = np.random.default_rng(0)
+    i = rng.integers(0, len(records), n_sample)
+    j = rng.integers(0, len(records), n_sample)
+    keep = codes[i] != codes[j]
+    i, j = i[keep], j[keep]
+    sizes = np.bincount(codes)
+    total = (sizes.sum() ** 2 - (sizes**2).sum()) / 2.0
+    return dice_pairs(words, words, i, j), float(total)
+
+
+@numba.njit(cache=True)
+def _greedy_kernel(n, source_bits, i, j, order, force, one_per_source):  # type: ignore[no-untyped-def]
+    parent = np.arange(n)
+    bits = source_bits.copy()
+    accepted = np.zeros(len(i), dtype=np.bool_)
+    for t in order:
+        ra = i[t]
+        while parent[ra] != ra:
+            parent[ra] = parent[parent[ra]]
+            ra = parent[ra]
+        rb = j[t]
+        while parent[rb] != rb:
+            parent[rb] = parent[parent[rb]]
+            rb = parent[rb]
+        if ra == rb:
+            accepted[t] = True
+            continue
+        if one_per_source and not force[t] and (bits[ra] & bits[rb]) != 0:
+            continue
+        parent[rb] = ra
+        bits[ra] |= bits[rb]
+        accepted[t] = True
+    roots = np.empty(n, dtype=np.int64)
+    for x in range(n):
+        r = x
+        while parent[r] != r:
+            r = parent[r]
+        roots[x] = r
+    return roots, accepted
+
+
+def _greedy_clusters(
+    n: int,
+    source_codes: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    dice: np.ndarray,
+    one_per_source: bool,
+    force: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Union–find over pairs taken best first; returns (root per record, accepted-pair mask).
+
+    Pairs flagged in ``force`` (within-list duplicates) are taken first and always merged. Then a
+    merge is refused when ``one_per_source`` and both clusters already hold a record of the same
+    list (lists are bits of a 64-bit mask, so at most 64 lists are linked at once).
+    """
+    if source_codes.max(initial=0) >= 64:
+        raise InputError("at most 64 lists can be linked at once")
+    forced = np.zeros(len(i), dtype=bool) if force is None else np.asarray(force, dtype=bool)
+    order = np.lexsort((j, i, -dice, ~forced)).astype(np.int64)
+    source_bits = np.left_shift(np.int64(1), source_codes.astype(np.int64))
+    return _greedy_kernel(
+        int(n), source_bits, i.astype(np.int64), j.astype(np.int64), order, forced, bool(one_per_source)
+    )
+
+
+def link_encoded(
+    lists: EncodedList | Sequence[EncodedList],
+    *,
+    threshold: float | None = None,
+    dedupe_threshold: float | None = None,
+    blocking: bool = True,
+    one_per_source: bool = True,
+    strata: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Link encoded lists into the entities table.
+
+    ``lists``: the agencies' :class:`EncodedList` (same spec, secret and project; checked).
+    ``threshold``: Dice similarity at which two records of different lists are the same person
+    (default: the spec's, 0.65 for ``clk-mx-1``). ``dedupe_threshold``: Dice similarity at which two
+    records of the same list are duplicates of one person (default: the spec's, 0.75 for
+    ``clk-mx-1``; a value above 1 never merges within a list). ``blocking``: candidate pairs from
+    the blocking signatures (False: compare every pair). ``one_per_source``: apart from those
+    duplicates, never put two records of one list in the same entity (greedy, best pairs first).
+    ``strata``: stratum columns to carry (default: all carried in the encoded files).
+
+    Returns one row per record: ``source``, ``record_id``, ``entity_id`` (int64, 0..m-1 in order of
+    first appearance), ``match_probability``, then the stratum columns.
+    """
+    if isinstance(lists, EncodedList):
+        lists = [lists]
+    if not lists:
+        raise InputError("no encoded lists to link")
+    spec = lists[0].spec
+    threshold = spec.threshold if threshold is None else float(threshold)
+    dedupe = spec.dedupe_threshold if dedupe_threshold is None else float(dedupe_threshold)
+    if not 0.0 < threshold <= 1.0:
+        raise InputError(f"the Dice threshold must be in (0, 1], got {threshold}")
+    if dedupe <= 0.0:
+        raise InputError(f"the dedupe threshold must be positive (above 1: never), got {dedupe}")
+    within = dedupe <= 1.0 or not one_per_source
+    floor = min(threshold, dedupe) if within else threshold
+    if blocking and spec.blocks:
+        records, pairs = score_pairs(lists, blocking=True, floor=0.0, within_sources=within)
+        keep = pairs.dice >= floor
+        posterior = match_posterior(pairs.dice, threshold, at=pairs.dice[keep])
+    else:
+        records, pairs = score_pairs(lists, blocking=False, floor=floor, within_sources=within)
+        keep = np.ones(len(pairs.dice), dtype=bool)
+        background, n_pairs = _background(lists)
+        low = background[background < threshold]
+        fit = np.concatenate([low, pairs.dice])
+        weights = np.concatenate([np.full(len(low), max(n_pairs - len(pairs.dice), 1.0) / max(len(low), 1)),
+                                  np.ones(len(pairs.dice))])
+        posterior = match_posterior(fit, threshold, weights=weights, at=pairs.dice)
+    n = len(records)
+    i, j, dice, post = pairs.i[keep], pairs.j[keep], pairs.dice[keep], posterior
+    source_codes = pd.factorize(records["source"])[0]
+    same = source_codes[i] == source_codes[j]
+    if one_per_source:
+        usable = np.where(same, dice >= dedupe, dice >= threshold)
+        force = same[usable]
+    else:
+        usable = dice >= threshold
+        force = None
+    i, j, dice, post = i[usable], j[usable], dice[usable], post[usable]
+    roots, accepted = _greedy_clusters(n, source_codes, i, j, dice, one_per_source, force)
+    _, entity = np.unique(roots, return_inverse=True)
+    # renumber entities by first appearance
+    first_seen = pd.unique(entity)
+    remap = np.empty(len(first_seen), dtype=np.int64)
+    remap[first_seen] = np.arange(len(first_seen))
+    entity_id = remap[entity].astype(np.int64)
+    prob = np.zeros(n, dtype=np.float64)
+    np.maximum.at(prob, i[accepted], post[accepted])
+    np.maximum.at(prob, j[accepted], post[accepted])
+    sizes = np.bincount(entity_id)
+    prob[sizes[entity_id] == 1] = 1.0
+    out = pd.DataFrame(
+        {
+            "source": records["source"].astype("string").to_numpy(),
+            "record_id": records["record_id"].astype("string").to_numpy(),
+            "entity_id": entity_id,
+            "match_probability": prob,
+        }
+    )
+    carried = list(lists[0].spec.strata) if strata is None else list(strata)
+    for col in carried:
+        if col in records.columns:
+            out[col] = records[col].to_numpy()
+        elif strata is not None:
+            raise InputError(f"stratum column {col!r} is not in the encoded lists")
+    return out

@@ -1,0 +1,212 @@
+"""What an encoding is made of: the fields, how each is tokenized and how often each token is
+inserted, the blocking signatures, and the stratum columns carried in clear.
+
+An :class:`EncodingSpec` is data (it round-trips through JSON) and has a fingerprint; two encoded
+files can be linked only if they were made with the same spec, secret and project salt. The
+default, :data:`MEXICO_SPEC` (version ``clk-mx-1``), encodes the normalized Records frame of
+:mod:`cifranegra.schema`. The method is the record-level Bloom filter (CLK-RBF) of Schnell, Bachteler
+& Reiher (2009; 2011) and Durham et al. (2013), with keyed hashing (BLAKE2b) and random positions per
+token (Niedermeyer et al. 2014, which avoids the double-hashing attack), year-of-birth salting of
+names (Christen et al. 2018, "Efficient cryptanalysis of Bloom filters"; Schnell 2016) and XOR folding
+(Schnell, Borgs & Encina 2016). See docs/private-linkage.md for the normative description.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cifranegra.errors import InputError
+
+FORMAT_NAME = "cifranegra-encoded"
+FORMAT_VERSION = 1
+
+TOKENIZERS = ("bigram", "positional", "date", "exact")
+BLOCK_TRANSFORMS = ("value", "prefix", "year")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One identifying field of the record-level filter.
+
+    ``tokenizer``: ``bigram`` (names, places: the value padded with ``_`` at both ends, spaces as
+    ``_``, each distinct bigram once), ``positional`` (CURP and codes: each character with its
+    position), ``date`` (positional over ``YYYYMMDD``), ``exact`` (the whole value as one token).
+    ``k``: bit positions set per token (insertions). ``salt``: column whose value is mixed into every
+    token of this field (names are salted with the year of birth so that the same name in different
+    birth cohorts sets different bits, which defeats frequency attacks on names). ``key``: the
+    label its key is derived from (default: ``name``).
+    """
+
+    name: str
+    tokenizer: str
+    k: int
+    salt: str | None = None
+    key: str | None = None
+
+    @property
+    def key_label(self) -> str:
+        """The label of this field's key; fields sharing a label share a key (so that, e.g., the
+        two surnames set the same bits whichever order an agency records them in)."""
+        return self.key or self.name
+
+    def __post_init__(self) -> None:
+        if self.tokenizer not in TOKENIZERS:
+            raise InputError(f"field {self.name!r}: tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}")
+        if not 1 <= self.k <= 128:
+            raise InputError(f"field {self.name!r}: k (insertions per token) must be 1..128, got {self.k}")
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One blocking signature: a keyed HMAC of a coarse combination of attributes.
+
+    ``parts`` are ``(column, transform, n)`` with transform ``value`` (the whole value), ``prefix``
+    (the first ``n`` characters, spaces removed) or ``year`` (the year of a date). The signature is
+    null when any part is missing, so the record is simply not blocked on it.
+    """
+
+    name: str
+    parts: tuple[tuple[str, str, int], ...]
+
+    def __post_init__(self) -> None:
+        for col, transform, _n in self.parts:
+            if transform not in BLOCK_TRANSFORMS:
+                raise InputError(
+                    f"blocking signature {self.name!r}, column {col!r}: transform must be one of "
+                    f"{BLOCK_TRANSFORMS}, got {transform!r}"
+                )
+
+
+@dataclass(frozen=True)
+class EncodingSpec:
+    """A complete, versioned encoding: filter length, folding, fields, blocking and strata.
+
+    ``threshold`` is the Dice similarity at which linking accepts a pair of records of different
+    lists by default, ``dedupe_threshold`` the one at which two records of the same list are taken
+    as duplicates (above 1: never): their scale depends on the fields and the fill (unrelated
+    records score about the fill, ~0.5 here), so they belong to the spec and are tuned with it.
+    """
+
+    version: str
+    fields: tuple[FieldSpec, ...]
+    blocks: tuple[BlockSpec, ...] = ()
+    strata: tuple[str, ...] = ()
+    bits: int = 2048
+    fold: bool = True
+    block_key_bytes: int = 8
+    threshold: float = 0.8
+    dedupe_threshold: float = 2.0
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.bits % 128 or self.bits < 128:
+            raise InputError(f"bits must be a positive multiple of 128, got {self.bits}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise InputError(f"the spec's Dice threshold must be in (0, 1], got {self.threshold}")
+        if self.bits > 65536:
+            raise InputError("bits must be at most 65536 (positions are 16-bit)")
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names) or not names:
+            raise InputError("an encoding spec needs at least one field and each field once")
+
+    @property
+    def encoded_bits(self) -> int:
+        """Bits in the stored encoding (half of ``bits`` when XOR-folded)."""
+        return self.bits // 2 if self.fold else self.bits
+
+    @property
+    def encoded_bytes(self) -> int:
+        return self.encoded_bits // 8
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every input column the encoding reads (identifying fields, salts, blocking parts)."""
+        cols: list[str] = []
+        for f in self.fields:
+            cols.append(f.name)
+            if f.salt:
+                cols.append(f.salt)
+        for b in self.blocks:
+            cols.extend(part[0] for part in b.parts)
+        return tuple(dict.fromkeys(cols))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["fields"] = [{k: v for k, v in asdict(f).items() if not (k == "key" and v is None)} for f in self.fields]
+        d["blocks"] = [{"name": b.name, "parts": [list(p) for p in b.parts]} for b in self.blocks]
+        d["strata"] = list(self.strata)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EncodingSpec:
+        return cls(
+            version=str(d["version"]),
+            fields=tuple(FieldSpec(**f) for f in d["fields"]),
+            blocks=tuple(
+                BlockSpec(b["name"], tuple((str(c), str(t), int(n)) for c, t, n in b["parts"]))
+                for b in d.get("blocks", [])
+            ),
+            strata=tuple(d.get("strata", ())),
+            bits=int(d.get("bits", 2048)),
+            fold=bool(d.get("fold", True)),
+            block_key_bytes=int(d.get("block_key_bytes", 8)),
+            threshold=float(d.get("threshold", 0.8)),
+            dedupe_threshold=float(d.get("dedupe_threshold", 2.0)),
+            description=str(d.get("description", "")),
+        )
+
+    def fingerprint(self) -> str:
+        """SHA-256 (first 16 hex digits) of the canonical JSON of everything that changes the bits
+        (not the description nor the linking thresholds, which can be revised without re-encoding)."""
+        d = self.to_dict()
+        for linking_only in ("description", "threshold", "dedupe_threshold"):
+            d.pop(linking_only, None)
+        text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+#: The default encoding of the normalized Records frame (issue 4's schema).
+MEXICO_SPEC = EncodingSpec(
+    version="clk-mx-1",
+    description="normalized Mexican victim records: names salted with year of birth, birth date, "
+    "CURP, sex; 2048 bits XOR-folded to 1024",
+    fields=(
+        FieldSpec("given_names_canonical", "bigram", k=30, salt="birth_year_est"),
+        FieldSpec("first_surname", "bigram", k=30, salt="birth_year_est", key="surnames"),
+        FieldSpec("second_surname", "bigram", k=26, salt="birth_year_est", key="surnames"),
+        FieldSpec("birth_date", "date", k=30),
+        FieldSpec("birth_year_est", "positional", k=30),
+        FieldSpec("curp", "positional", k=18),
+        FieldSpec("sex", "exact", k=6),
+    ),
+    blocks=(
+        BlockSpec("sn3_yob", (("first_surname", "prefix", 3), ("birth_year_est", "value", 0))),
+        BlockSpec("gn2_sn2_ssn2", (("given_names_canonical", "prefix", 2), ("first_surname", "prefix", 2),
+                                   ("second_surname", "prefix", 2))),
+        BlockSpec("dob", (("birth_date", "value", 0),)),
+        BlockSpec("gn3_yob_sex", (("given_names_canonical", "prefix", 3), ("birth_year_est", "value", 0),
+                                  ("sex", "value", 0))),
+    ),
+    strata=("year", "sex", "age_group", "state", "exploitation"),
+    threshold=0.65,
+    dedupe_threshold=0.75,
+)
+
+
+#: The same encoding without year-of-birth salting of names, for studies where many records carry
+#: only an age: it links better (docs/private-linkage.md, "Accuracy") at the price of letting the
+#: same name set the same bits across birth cohorts, which pattern-mining attacks exploit.
+MEXICO_SPEC_UNSALTED = EncodingSpec(
+    version="clk-mx-1u",
+    description="as clk-mx-1, names not salted with the year of birth",
+    fields=tuple(
+        FieldSpec(f.name, f.tokenizer, f.k, None, f.key) if f.salt else f for f in MEXICO_SPEC.fields
+    ),
+    blocks=MEXICO_SPEC.blocks,
+    strata=MEXICO_SPEC.strata,
+    threshold=0.65,
+    dedupe_threshold=0.75,
+)

@@ -1,0 +1,602 @@
+"""Validation rules and normalization of agency records already in canonical columns.
+
+:func:`check_records` turns a frame of raw values (canonical column names, agency spellings) into a
+normalized Records frame and the list of every problem found; :func:`normalize_records` is the same
+without the problems. Nothing is dropped: a row keeps its place, a value that cannot be read becomes
+null and is reported. Errors are values that cannot be interpreted (the fix is in the message);
+warnings are values that were read but look wrong (a CURP that disagrees with the person, an age
+that disagrees with the birth date...).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cifranegra.errors import Problem
+from cifranegra.schema.codes import (
+    normalize_nationality,
+    normalize_state,
+    parse_exploitation,
+    parse_sex,
+    parse_yes_no,
+    yes_no_recognised,
+)
+from cifranegra.schema.curp import curp_name_letters, curps_valid, normalize_curp
+from cifranegra.schema.dates import parse_dates
+from cifranegra.schema.fields import IDENTIFYING_FIELDS, RECORD_COLUMNS, mask_value
+from cifranegra.schema.nicknames import canonical_given_name
+from cifranegra.schema.text import PARTICLES, fold_text, normalize_name
+
+__all__ = [
+    "check_records",
+    "detect_sex_convention",
+    "normalize_records",
+    "split_full_name",
+]
+
+_MAX_AGE = 120
+
+
+def _map_unique(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
+    """``values.map(func)`` computing ``func`` once per distinct value (nulls: ``func(None)``)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    results = [func(u) for u in uniques] + [func(None)]
+    table = np.empty(len(results), dtype=object)
+    table[:] = results
+    return pd.Series(table[codes], index=values.index, dtype=object)
+
+
+def _record_id(v: object) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, float):
+        if v != v:
+            return None
+        if v.is_integer():
+            return str(int(v))
+    return str(v).strip() or None
+
+
+def _present(values: pd.Series) -> np.ndarray:
+    """Cells holding something other than null or blank."""
+    s = values.astype("string")
+    return (s.notna() & (s.str.strip() != "")).to_numpy(dtype=bool, na_value=False)
+
+
+def _particle_groups(norm: str) -> list[str]:
+    """Words of a normalized name with each run of particles attached to the word after it."""
+    groups: list[str] = []
+    pending: list[str] = []
+    for w in norm.split(" "):
+        pending.append(w)
+        if w not in PARTICLES:
+            groups.append(" ".join(pending))
+            pending = []
+    if pending:
+        if groups:
+            groups[-1] = groups[-1] + " " + " ".join(pending)
+        else:
+            groups.append(" ".join(pending))
+    return groups
+
+
+def split_full_name(s: str | None) -> tuple[str | None, str | None, str | None]:
+    """(given names, first surname, second surname) from a whole name written given names first
+    (``"María de la Luz Pérez de la Cruz"`` → MARIA DE LA LUZ / PEREZ / DE LA CRUZ), or surnames
+    first when a comma separates them (``"Pérez de la Cruz, María de la Luz"``). Particles stay
+    with the word that follows them. With two words the second is the first surname."""
+    if isinstance(s, str) and s.count(",") == 1:
+        surnames, given = s.split(",")
+        g = normalize_name(given)
+        sur = normalize_name(surnames)
+        parts = _particle_groups(sur) if sur else []
+        first = parts[0] if parts else None
+        second = " ".join(parts[1:]) if len(parts) > 1 else None
+        return g, first, second
+    norm = normalize_name(s)
+    if norm is None:
+        return None, None, None
+    groups = _particle_groups(norm)
+    if len(groups) == 1:
+        return groups[0], None, None
+    if len(groups) == 2:
+        return groups[0], groups[1], None
+    return " ".join(groups[:-2]), groups[-2], groups[-1]
+
+
+def detect_sex_convention(values: pd.Series, default: str = "es") -> tuple[str, bool]:
+    """Which meaning of ``M`` a sex column uses: (``"es"`` M = mujer, or ``"en"`` M = male or
+    masculino, ambiguous). ``H``/``HOMBRE`` present → ``es``; ``F``/``FEMENINO``/``FEMALE`` present → ``en``;
+    only ``M`` (no H or F) is ambiguous and ``default`` is used."""
+    uniq = {fold_text(str(v)).strip().rstrip(".") for v in pd.unique(values.dropna())}
+    if uniq & {"H", "HOMBRE", "HOMBRES", "VARON"}:
+        return "es", False
+    if uniq & {"F", "FEM", "FEMENINO", "FEMALE", "MALE"}:
+        return "en", False
+    return default, "M" in uniq
+
+
+class _Collector:
+    def __init__(self, file: str | None, headers: Mapping[str, str]) -> None:
+        self.file = file
+        self.headers = headers
+        self.problems: list[Problem] = []
+
+    def add(
+        self,
+        mask: np.ndarray,
+        column: str,
+        severity: str,
+        code: str,
+        message: Callable[[Any], str],
+        values: pd.Series | None,
+    ) -> None:
+        header = self.headers.get(column, column)
+        identifying = column in IDENTIFYING_FIELDS
+        for i in np.flatnonzero(mask):
+            raw = None if values is None else values.iat[int(i)]
+            shown = mask_value(raw, identifying=identifying)
+            self.problems.append(
+                Problem(self.file, int(i) + 1, header, severity, code, message(shown))
+            )
+
+    def whole(self, column: str | None, severity: str, code: str, message: str) -> None:
+        header = self.headers.get(column, column) if column else None
+        self.problems.append(Problem(self.file, None, header, severity, code, message))
+
+
+def _col(df: pd.DataFrame, name: str) -> pd.Series:
+    """The column as read (not copied), or a column of nulls when the file has none."""
+    if name in df.columns:
+        return df[name]
+    return pd.Series([None] * len(df), index=df.index, dtype=object)
+
+
+def check_records(
+    raw: pd.DataFrame,
+    *,
+    source: str | None = None,
+    file: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    sex_convention: str | None = None,
+    dayfirst: bool = True,
+    today: dt.date | None = None,
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """Normalize and validate raw records in canonical columns (see
+    :mod:`cifranegra.schema.fields`).
+
+    ``raw``: one row per record, agency values as read (strings or numbers). ``source``: agency id
+    when there is no ``source`` column. ``file`` and ``headers`` (canonical name → the file's own
+    header) only locate problems. ``sex_convention`` ``"es"``/``"en"`` fixes the meaning of ``M``
+    (detected from the values when ``None``). Returns the Records frame (columns
+    :data:`~cifranegra.schema.fields.RECORD_COLUMNS`, same rows in the same order) and every
+    problem, rows counted from 1.
+    """
+    n = len(raw)
+    raw = raw.reset_index(drop=True)
+    c = _Collector(file, headers or {})
+    today = today or dt.date.today()
+    today64 = np.datetime64(today, "s")
+    out = pd.DataFrame(index=pd.RangeIndex(n))
+
+    # source and record id ---------------------------------------------------------------------
+    if "source" in raw.columns:
+        src = _map_unique(
+            _col(raw, "source"), lambda v: None if v is None else str(v).strip() or None
+        )
+        if source is not None:
+            src = src.fillna(source)
+        missing = src.isna().to_numpy()
+        c.add(
+            missing,
+            "source",
+            "error",
+            "missing_source",
+            lambda v: "the agency (source) is missing; fill it in or pass source=",
+            None,
+        )
+        out["source"] = src.astype("string")
+    else:
+        out["source"] = pd.Series([source] * n, dtype="string")
+        if source is None and n:
+            c.whole(
+                None,
+                "error",
+                "missing_source",
+                "no agency (source) column and no source given; pass --source or source=",
+            )
+    if "record_id" in raw.columns:
+        rid = _map_unique(_col(raw, "record_id"), _record_id)
+        missing = rid.isna().to_numpy()
+        c.add(
+            missing,
+            "record_id",
+            "error",
+            "missing_record_id",
+            lambda v: "the record id is empty; every record needs the agency's own id",
+            None,
+        )
+        dup = rid.duplicated(keep="first").to_numpy() & ~missing
+        c.add(
+            dup,
+            "record_id",
+            "error",
+            "duplicate_record_id",
+            lambda v: f"record id {v} appears more than once in this file; ids must be unique",
+            rid,
+        )
+        out["record_id"] = rid.astype("string")
+    else:
+        out["record_id"] = pd.Series([str(i) for i in range(1, n + 1)], dtype="string")
+        if n:
+            c.whole(
+                "record_id",
+                "warning",
+                "no_record_id",
+                "no record id column; row numbers are used as record ids (map the agency's id "
+                "column if it has one)",
+            )
+
+    # dates ------------------------------------------------------------------------------------
+    def dates(name: str, required_msg: str | None) -> pd.Series:
+        values = _col(raw, name)
+        parsed, bad = parse_dates(values, dayfirst=dayfirst)
+        c.add(
+            bad.to_numpy(),
+            name,
+            "error",
+            "invalid_date",
+            lambda v: f"{v} is not a date; write it as dd/mm/yyyy or yyyy-mm-dd",
+            values,
+        )
+        future = (parsed > today64).to_numpy(dtype=bool, na_value=False)
+        c.add(
+            future,
+            name,
+            "error",
+            "date_in_future",
+            lambda v: f"{v} is in the future; correct the date",
+            values,
+        )
+        parsed = parsed.where(~future)
+        if required_msg and name in raw.columns:
+            missing = ~_present(values)
+            c.add(missing, name, "warning", f"missing_{name}", lambda v: required_msg, None)
+        return parsed
+
+    reg = dates(
+        "registration_date",
+        "the registration date is empty; the record cannot be placed in a period",
+    )
+    if "registration_date" not in raw.columns and n:
+        c.whole(
+            "registration_date",
+            "warning",
+            "no_registration_date",
+            "no registration date column; records cannot be placed in a period",
+        )
+    birth = dates("birth_date", None)
+    after = (birth > reg).to_numpy(dtype=bool, na_value=False)
+    c.add(
+        after,
+        "birth_date",
+        "warning",
+        "birth_after_registration",
+        lambda v: f"birth date {v} is after the registration date; check both dates",
+        _col(raw, "birth_date"),
+    )
+    out["registration_date"] = reg
+    out["birth_date"] = birth
+
+    # names ------------------------------------------------------------------------------------
+    given = _col(raw, "given_names")
+    first = _col(raw, "first_surname")
+    second = _col(raw, "second_surname")
+    if "full_name" in raw.columns:
+        parts = _map_unique(_col(raw, "full_name"), split_full_name)
+        need = given.isna() & first.isna()
+        if need.any():
+            given = given.where(~need, parts.map(lambda p: p[0]))
+            first = first.where(~need, parts.map(lambda p: p[1]))
+            second = second.where(~need, parts.map(lambda p: p[2]))
+    for name, values in (
+        ("given_names", given),
+        ("first_surname", first),
+        ("second_surname", second),
+    ):
+        norm = _map_unique(
+            values,
+            lambda v: (
+                normalize_name(v)
+                if isinstance(v, str)
+                else (normalize_name(str(v)) if v is not None else None)
+            ),
+        )
+        lost = _present(values) & norm.isna().to_numpy()
+        c.add(
+            lost,
+            name,
+            "warning",
+            "invalid_name",
+            lambda v: f"{v} has no letters; it is read as empty",
+            values,
+        )
+        out[name] = norm.astype("string")
+    no_name = (out["given_names"].isna() & out["first_surname"].isna()).to_numpy()
+
+    # age --------------------------------------------------------------------------------------
+    age_raw = _col(raw, "age")
+    age_num = pd.to_numeric(
+        _map_unique(age_raw, lambda v: None if v is None else str(v).strip()), errors="coerce"
+    ).astype("Float64")
+    bad_age = _present(age_raw) & age_num.isna().to_numpy()
+    out_of_range = (age_num < 0) | (age_num > _MAX_AGE) | (age_num % 1 != 0)
+    bad_age |= out_of_range.to_numpy(dtype=bool, na_value=False)
+    c.add(
+        bad_age,
+        "age",
+        "error",
+        "invalid_age",
+        lambda v: f"age {v} is not a whole number of years between 0 and {_MAX_AGE}",
+        age_raw,
+    )
+    # values left are whole numbers (anything else was flagged above)
+    age = age_num.mask(pd.Series(bad_age, index=age_num.index)).astype("Int64")
+    reg_ts = pd.to_datetime(out["registration_date"])
+    birth_ts = pd.to_datetime(out["birth_date"])
+    years = reg_ts.dt.year - birth_ts.dt.year
+    before_birthday = (reg_ts.dt.month < birth_ts.dt.month) | (
+        (reg_ts.dt.month == birth_ts.dt.month) & (reg_ts.dt.day < birth_ts.dt.day)
+    )
+    age_from_birth = (years - before_birthday.astype("Int64")).astype("Int64")
+    mismatch = age.notna() & age_from_birth.notna() & ((age - age_from_birth).abs() > 1)
+    c.add(
+        mismatch.to_numpy(dtype=bool, na_value=False),
+        "age",
+        "warning",
+        "age_mismatch",
+        lambda v: f"age {v} disagrees with the birth and registration dates; the age is kept",
+        age_raw,
+    )
+    out["age"] = age.fillna(age_from_birth.where(age_from_birth >= 0)).astype("Int64")
+    by_col = pd.to_numeric(_col(raw, "birth_year"), errors="coerce").astype("Float64")
+    out["birth_year"] = birth_ts.dt.year.astype("Int64").fillna(by_col.round().astype("Int64"))
+
+    # sex --------------------------------------------------------------------------------------
+    sex_raw = _col(raw, "sex")
+    convention, ambiguous = (
+        (sex_convention, False) if sex_convention else detect_sex_convention(sex_raw)
+    )
+    if ambiguous:
+        c.whole(
+            "sex",
+            "warning",
+            "ambiguous_sex_code",
+            f"the sex column uses M without H or F; M is read as "
+            f"{'mujer (female)' if convention == 'es' else 'male'}; set sex_convention in "
+            "the mapping file if that is wrong",
+        )
+    sex = _map_unique(sex_raw, lambda v: parse_sex(v, convention))
+    bad_sex = sex.isna().to_numpy()
+    c.add(
+        bad_sex,
+        "sex",
+        "error",
+        "invalid_sex",
+        lambda v: (
+            f"sex {v} is not recognised; use H/M (hombre/mujer), F/M in English forms, "
+            "or leave it empty for unknown"
+        ),
+        sex_raw,
+    )
+    out["sex"] = pd.Categorical(sex.fillna("unknown"), categories=["female", "male", "unknown"])
+    gi = _col(raw, "gender_identity")
+    out["gender_identity"] = _map_unique(
+        gi, lambda v: None if v is None else str(v).strip() or None
+    ).astype("string")
+
+    # CURP -------------------------------------------------------------------------------------
+    curp_raw = _col(raw, "curp")
+    curp = _map_unique(curp_raw, normalize_curp)
+    bad_format = _present(curp_raw) & curp.isna().to_numpy()
+    c.add(
+        bad_format,
+        "curp",
+        "warning",
+        "invalid_curp_format",
+        lambda v: f"CURP {v} is not 18 characters shaped like a CURP; it is read as missing",
+        curp_raw,
+    )
+    valid = _curp_valid(curp)
+    c.add(
+        (curp.notna() & ~valid).to_numpy(),
+        "curp",
+        "warning",
+        "invalid_curp",
+        lambda v: (
+            f"CURP {v} has an impossible date or state or a wrong check digit; check it "
+            "against the person's documents"
+        ),
+        curp_raw,
+    )
+    out["curp"] = curp.astype("string")
+    out["curp_valid"] = pd.Series(valid.where(curp.notna()), dtype="boolean")
+
+    # nationality, ethnicity -------------------------------------------------------------------
+    nat_raw = _col(raw, "nationality")
+    nat = _map_unique(nat_raw, normalize_nationality)
+    c.add(
+        _present(nat_raw) & nat.isna().to_numpy(),
+        "nationality",
+        "warning",
+        "invalid_nationality",
+        lambda v: f"nationality {v} is not recognised; use an ISO 3166 alpha-3 code (MEX, GTM...)",
+        nat_raw,
+    )
+    out["nationality"] = nat.astype("string")
+    for name in ("indigenous", "afro_mexican"):
+        vals = _col(raw, name)
+        ok = _map_unique(vals, yes_no_recognised).astype(bool).to_numpy()
+        c.add(
+            ~ok,
+            name,
+            "warning",
+            "invalid_yes_no",
+            lambda v: f"{v} is not sí/no; it is read as unknown",
+            vals,
+        )
+        out[name] = pd.Series(_map_unique(vals, parse_yes_no), dtype="boolean")
+
+    # place ------------------------------------------------------------------------------------
+    st_raw = _col(raw, "state")
+    st = _map_unique(st_raw, normalize_state)
+    c.add(
+        _present(st_raw) & st.isna().to_numpy(),
+        "state",
+        "error",
+        "invalid_state",
+        lambda v: (
+            f"state {v} is not a Mexican federal entity; use its name, abbreviation or "
+            "INEGI code (01-32)"
+        ),
+        st_raw,
+    )
+    out["state"] = st.astype("string")
+    mun_raw = _col(raw, "municipality")
+    out["municipality"] = _municipality(mun_raw, out["state"])
+
+    # exploitation -----------------------------------------------------------------------------
+    ex_raw = _col(raw, "exploitation")
+    parsed_ex = _map_unique(ex_raw, parse_exploitation)
+    bad_ex = parsed_ex.map(lambda p: bool(p[1])).to_numpy(dtype=bool)
+    c.add(
+        bad_ex,
+        "exploitation",
+        "error",
+        "invalid_exploitation",
+        lambda v: (
+            f"form of exploitation {v} is not recognised; use the fractions of art. 10 "
+            "(I-XI), their names, or 'no especificado'"
+        ),
+        ex_raw,
+    )
+    # a cell with unrecognised forms keeps those it recognised, else "unknown" (and an error)
+    out["exploitation"] = parsed_ex.map(lambda p: p[0] or "unknown").astype("string")
+
+    # derived ----------------------------------------------------------------------------------
+    age_i = out["age"]
+    group = np.where(age_i.isna(), "unknown", np.where(age_i.fillna(0) < 18, "0-17", "18+"))
+    out["age_group"] = pd.Categorical(group, categories=["0-17", "18+", "unknown"])
+    out["ctdc_age_band"] = _ctdc_bands(age_i)
+    out["given_names_canonical"] = _map_unique(out["given_names"], canonical_given_name).astype(
+        "string"
+    )
+    out["source_file"] = pd.Series([file] * n, dtype="string")
+    out["source_row"] = pd.array(np.arange(1, n + 1), dtype="Int64")
+
+    # identity checks --------------------------------------------------------------------------
+    c.add(
+        no_name & out["curp"].isna().to_numpy(),
+        "given_names",
+        "warning",
+        "no_identifiers",
+        lambda v: "the record has no name and no CURP; it cannot be linked to other lists",
+        None,
+    )
+    _check_curp_against_person(out, c)
+
+    return out[list(RECORD_COLUMNS)], c.problems
+
+
+def _curp_valid(curp: pd.Series) -> pd.Series:
+    """Validity (date, state, check digit) of normalized CURPs, as stdnum.mx.curp decides it."""
+    return curps_valid(curp)
+
+
+def _municipality(values: pd.Series, state: pd.Series) -> pd.Series:
+    def one(v: object) -> str | None:
+        if v is None:
+            return None
+        text = str(v).strip()
+        if text.endswith(".0") and text[:-2].isdigit():
+            text = text[:-2]
+        if text.isdigit():
+            return text.zfill(3) if len(text) <= 3 else text.zfill(5)
+        return normalize_name(text)
+
+    mun = _map_unique(values, one)
+    short = mun.map(lambda m: isinstance(m, str) and len(m) == 3 and m.isdigit()).astype(bool)
+    with_state = state.astype(object).where(state.notna(), None)
+    mun = mun.where(~(short & with_state.notna()), with_state.astype(str) + mun.astype(str))
+    return mun.astype("string")
+
+
+def _ctdc_bands(age: pd.Series) -> pd.Series:
+    bins = [-1, 8, 17, 20, 23, 26, 29, 38, 47, 1000]
+    labels = ["0--8", "9--17", "18--20", "21--23", "24--26", "27--29", "30--38", "39--47", "48+"]
+    cut = pd.cut(age.astype("Float64").astype(float), bins=bins, labels=labels)
+    return cut.astype(object).where(cut.notna(), None).astype("string")
+
+
+def _check_curp_against_person(out: pd.DataFrame, c: _Collector) -> None:
+    """Warnings where a CURP disagrees with the names, birth date or sex on its row (RENAPO rules;
+    the state letters are the birth state, not the state of identification, so not compared)."""
+    has = out["curp"].notna().to_numpy()
+    if not has.any():
+        return
+    sub = out.loc[has]
+    curp = sub["curp"].astype(object)
+    rows = np.flatnonzero(has)
+    names_known = (sub["given_names"].notna() & sub["first_surname"].notna()).to_numpy()
+    derived = curp_name_letters(
+        sub["given_names"].astype(object),
+        sub["first_surname"].astype(object),
+        sub["second_surname"].astype(object),
+    )
+    name_bad = names_known & (curp.str[:4] + curp.str[13:16] != derived).to_numpy(dtype=bool)
+    bd = pd.to_datetime(sub["birth_date"])
+    codes, uniques = pd.factorize(bd, use_na_sentinel=True)
+    ymd_u = np.array([*pd.DatetimeIndex(uniques).strftime("%y%m%d"), None], dtype=object)
+    ymd = ymd_u[codes]
+    bd_known = codes >= 0
+    bd_bad = bd_known & (curp.str[4:10].to_numpy(dtype=object) != ymd)
+    sex_letter = sub["sex"].astype(object).map({"female": "M", "male": "H"})
+    sex_known = sex_letter.notna().to_numpy()
+    sex_bad = sex_known & (curp.str[10] != sex_letter).to_numpy(dtype=bool)
+    for mask, code, what in (
+        (name_bad, "curp_name_mismatch", "the name letters"),
+        (bd_bad, "curp_birth_date_mismatch", "the birth date"),
+        (sex_bad, "curp_sex_mismatch", "the sex"),
+    ):
+        full = np.zeros(len(out), dtype=bool)
+        full[rows[mask]] = True
+        c.add(
+            full,
+            "curp",
+            "warning",
+            code,
+            _mismatch_message(what),
+            out["curp"],
+        )
+
+
+def _mismatch_message(what: str) -> Callable[[Any], str]:
+    def message(v: Any) -> str:
+        return (
+            f"CURP {v} does not match {what} of the person on this row; "
+            "check the CURP and the person's data"
+        )
+
+    return message
+
+
+def normalize_records(df: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+    """Normalized Records frame of raw records in canonical columns (see :func:`check_records`,
+    whose problems this drops). Normalizing a Records frame again gives the same frame."""
+    out, _ = check_records(df, **kwargs)
+    return out

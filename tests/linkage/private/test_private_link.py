@@ -1,0 +1,133 @@
+"""Linking encoded lists into the entities table."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from private_synth import simulate_lists
+
+from cifranegra.errors import InputError
+from cifranegra.linkage.private import (
+    MEXICO_SPEC,
+    LinkageSecret,
+    all_pairs_above,
+    dice_pairs,
+    encode_records,
+    link_encoded,
+    match_posterior,
+)
+
+SECRET = LinkageSecret(b"\x07" * 32)
+PROJECT = "test-study"
+
+
+def _encode(df: pd.DataFrame, secret: LinkageSecret = SECRET, project: str = PROJECT):  # type: ignore[no-untyped-def]
+    return [encode_records(g, secret, project) for _, g in df.groupby("source", sort=True)]
+
+
+def _pair_f1(entities: pd.DataFrame, truth: np.ndarray) -> tuple[float, float, float]:
+    def pairs(labels: np.ndarray) -> set[tuple[int, int]]:
+        out: set[tuple[int, int]] = set()
+        for lab in np.unique(labels):
+            idx = np.flatnonzero(labels == lab)
+            out.update((int(a), int(b)) for k, a in enumerate(idx) for b in idx[k + 1 :])
+        return out
+
+    p, t = pairs(entities["entity_id"].to_numpy()), pairs(truth)
+    tp = len(p & t)
+    precision, recall = tp / max(len(p), 1), tp / max(len(t), 1)
+    return precision, recall, 2 * precision * recall / max(precision + recall, 1e-12)
+
+
+@pytest.fixture(scope="module")
+def lists() -> pd.DataFrame:
+    return simulate_lists(1500, 3, seed=11).sort_values("source", kind="stable").reset_index(drop=True)
+
+
+def test_entities_table_contract(lists: pd.DataFrame) -> None:
+    ent = link_encoded(_encode(lists))
+    assert list(ent.columns[:4]) == ["source", "record_id", "entity_id", "match_probability"]
+    assert {"year", "sex", "age_group", "state", "exploitation"} <= set(ent.columns)
+    assert len(ent) == len(lists)
+    assert ent["entity_id"].dtype == np.int64
+    assert ent["match_probability"].between(0, 1).all()
+    sizes = ent.groupby("entity_id")["source"].transform("size")
+    assert (ent.loc[sizes == 1, "match_probability"] == 1.0).all()
+    # entity ids are 0..m-1 in order of first appearance
+    firsts = ent.drop_duplicates("entity_id")["entity_id"].to_numpy()
+    assert np.array_equal(firsts, np.arange(len(firsts)))
+    # one record per list per entity
+    assert not ent.duplicated(["entity_id", "source"]).any()
+
+
+def test_accuracy_on_synthetic_lists(lists: pd.DataFrame) -> None:
+    ent = link_encoded(_encode(lists))
+    precision, recall, f1 = _pair_f1(ent, lists["person_id"].to_numpy())
+    assert precision > 0.97 and f1 > 0.8, (precision, recall, f1)
+
+
+def test_blocking_finds_nearly_what_full_comparison_finds(lists: pd.DataFrame) -> None:
+    enc = _encode(lists)
+    blocked = _pair_f1(link_encoded(enc, blocking=True), lists["person_id"].to_numpy())
+    full = _pair_f1(link_encoded(enc, blocking=False), lists["person_id"].to_numpy())
+    assert blocked[1] >= full[1] - 0.02
+
+
+def test_identical_lists_link_completely() -> None:
+    df = simulate_lists(400, 1, capture=(0.9,), seed=3, error_rate=0.0)
+    a = encode_records(df.assign(source="A"), SECRET, PROJECT)
+    b = encode_records(df.assign(source="B"), SECRET, PROJECT)
+    ent = link_encoded([a, b])
+    assert ent["entity_id"].nunique() == len(df)
+    assert (ent.groupby("entity_id").size() == 2).all()
+
+
+def test_mixing_secrets_or_specs_is_refused(lists: pd.DataFrame) -> None:
+    a, b, _ = _encode(lists)
+    other = encode_records(lists[lists["source"] == "agency_2"], LinkageSecret(b"\x08" * 32), PROJECT)
+    with pytest.raises(InputError, match="different secret or project"):
+        link_encoded([a, other])
+    spec2 = dataclasses.replace(MEXICO_SPEC, bits=1024)
+    c = encode_records(lists[lists["source"] == "agency_2"], SECRET, PROJECT, spec2)
+    with pytest.raises(InputError, match="spec"):
+        link_encoded([a, c])
+    with pytest.raises(InputError, match="record"):
+        link_encoded([a, a])
+    with pytest.raises(InputError):
+        link_encoded([a, b], threshold=1.5)
+
+
+def test_dice_kernels_agree() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2**63, size=(300, 16), dtype=np.uint64)
+    b = rng.integers(0, 2**63, size=(200, 16), dtype=np.uint64)
+    b[:20] = a[:20]
+    b[20:40] = a[20:40] & rng.integers(0, 2**63, size=(20, 16), dtype=np.uint64) | a[20:40]
+    i, j, s = all_pairs_above(a, b, 0.55)
+    ref = dice_pairs(a, b, i, j)
+    assert np.allclose(s, ref)
+    ii, jj = np.meshgrid(np.arange(300), np.arange(200), indexing="ij")
+    every = dice_pairs(a, b, ii.ravel(), jj.ravel())
+    assert len(i) == int((every >= 0.55).sum())
+    # Dice by hand for one pair
+    bits_a = np.unpackbits(a[0].view(np.uint8))
+    bits_b = np.unpackbits(b[5].view(np.uint8))
+    expected = 2 * (bits_a & bits_b).sum() / (bits_a.sum() + bits_b.sum())
+    assert dice_pairs(a, b, np.array([0]), np.array([5]))[0] == pytest.approx(expected)
+    si, sj, _ = all_pairs_above(a, a, 0.99, same=True)
+    assert len(si) == 0 or (si < sj).all()
+
+
+def test_match_posterior_is_monotone_and_bounded() -> None:
+    rng = np.random.default_rng(1)
+    scores = np.concatenate([rng.normal(0.55, 0.03, 5000), rng.normal(0.85, 0.05, 300)]).clip(0, 1)
+    post = match_posterior(scores, 0.7)
+    order = np.argsort(scores)
+    assert (np.diff(post[order]) >= -1e-12).all()
+    assert post.min() >= 0 and post.max() <= 1
+    assert post[scores > 0.8].mean() > 0.95 and post[scores < 0.6].mean() < 0.05
+    few = match_posterior(np.array([0.9, 0.5]), 0.7)
+    assert few[0] > 0.99 and few[1] < 0.01

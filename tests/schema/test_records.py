@@ -1,0 +1,267 @@
+"""Validation rules and normalization of records in canonical columns: every problem at once, no
+row dropped or silently changed."""
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cifranegra.schema import RECORD_COLUMNS, check_records, normalize_records, split_full_name
+from cifranegra.schema.fields import IDENTIFYING_FIELDS, mask_value
+
+
+def _raw(**cols):
+    n = max(len(v) for v in cols.values())
+    base = {
+        "record_id": [str(i) for i in range(1, n + 1)],
+        "registration_date": ["01/06/2023"] * n,
+        "given_names": ["Ana"] * n,
+        "first_surname": ["Paz"] * n,
+    }
+    base.update(cols)
+    return pd.DataFrame(base, dtype=object)
+
+
+def codes(problems):
+    return [(p.row, p.code, p.severity) for p in problems]
+
+
+def test_clean_record_normalized():
+    raw = _raw(
+        given_names=["María Guadalupe"],
+        first_surname=["Hernández"],
+        second_surname=["García"],
+        birth_date=["27/04/1956"],
+        sex=["M"],
+        curp=["hegg560427mvzrrl04"],
+        state=["Veracruz"],
+        nationality=["mexicana"],
+        exploitation=["Explotación sexual"],
+        registration_date=["27/04/2023"],
+    )
+    raw["given_names"] = ["Gloria"]
+    out, problems = check_records(raw, source="fge", file="f.csv", sex_convention="es")
+    assert problems == []
+    r = out.iloc[0]
+    assert list(out.columns) == list(RECORD_COLUMNS)
+    assert (r.source, r.given_names, r.first_surname, r.second_surname) == (
+        "fge",
+        "GLORIA",
+        "HERNANDEZ",
+        "GARCIA",
+    )
+    assert r.birth_date == pd.Timestamp("1956-04-27") and r.age == 67 and r.birth_year == 1956
+    assert (r.sex, r.curp, r.curp_valid, r.state, r.nationality) == (
+        "female",
+        "HEGG560427MVZRRL04",
+        True,
+        "30",
+        "MEX",
+    )
+    assert (r.exploitation, r.age_group, r.ctdc_age_band) == ("sexual_exploitation", "18+", "48+")
+    assert (r.source_file, r.source_row) == ("f.csv", 1)
+
+
+def test_every_problem_found_with_row_column_and_masked_value():
+    raw = _raw(
+        record_id=["1", "1", None, "4"],
+        registration_date=["01/06/2023", "31/02/2023", "01/06/2099", ""],
+        birth_date=["xx", "01/01/2000", "01/01/2000", "01/01/2000"],
+        age=["abc", "150", "23", "10"],
+        sex=["Z", "H", "M", ""],
+        curp=["HEGG56", "HEGG560427MVZRRL05", None, None],
+        state=["Narnia", "CDMX", "99", "9"],
+        exploitation=["brujería", "III", "", None],
+        nationality=["zz", "MEX", None, None],
+        indigenous=["quizá", "sí", "no", None],
+    )
+    out, problems = check_records(
+        raw, source="x", file="f.csv", headers={"curp": "CURP", "given_names": "Nombre"}
+    )
+    found = set(codes(problems))
+    expected = {
+        (2, "duplicate_record_id", "error"),
+        (3, "missing_record_id", "error"),
+        (2, "invalid_date", "error"),
+        (3, "date_in_future", "error"),
+        (4, "missing_registration_date", "warning"),
+        (1, "invalid_date", "error"),
+        (1, "invalid_age", "error"),
+        (2, "invalid_age", "error"),
+        (1, "invalid_sex", "error"),
+        (1, "invalid_curp_format", "warning"),
+        (2, "invalid_curp", "warning"),
+        (1, "invalid_state", "error"),
+        (3, "invalid_state", "error"),
+        (1, "invalid_exploitation", "error"),
+        (1, "invalid_nationality", "warning"),
+        (1, "invalid_yes_no", "warning"),
+    }
+    assert expected <= found, expected - found
+    assert len(out) == 4  # no row dropped
+    curp_problem = next(p for p in problems if p.code == "invalid_curp_format")
+    assert curp_problem.column == "CURP" and "HE***" in curp_problem.message
+    assert "HEGG56" not in curp_problem.message
+    assert all(p.file == "f.csv" for p in problems)
+    # unreadable values are nulls, not guesses
+    assert pd.isna(out.loc[0, "state"]) and out.loc[0, "sex"] == "unknown"
+    assert pd.isna(out.loc[0, "birth_date"]) and pd.isna(out.loc[1, "registration_date"])
+
+
+def test_identifiers_never_appear_in_messages():
+    raw = _raw(
+        record_id=["SECRETO1", "SECRETO1"],
+        given_names=["123", "Ana"],
+        birth_date=["99/99/1999", None],
+    )
+    _, problems = check_records(raw, source="x")
+    text = " ".join(p.message for p in problems)
+    assert "SECRETO1" not in text and "99/99/1999" not in text
+    assert "SE***" in text
+
+
+def test_curp_checked_against_the_person():
+    raw = _raw(
+        given_names=["Gloria", "Gloria", "Gloria"],
+        first_surname=["Hernández", "López", "Hernández"],
+        second_surname=["García"] * 3,
+        birth_date=["27/04/1956", "27/04/1956", "28/04/1956"],
+        sex=["M", "M", "H"],
+        curp=["HEGG560427MVZRRL04"] * 3,
+    )
+    _, problems = check_records(raw, source="x")
+    assert set(codes(problems)) == {
+        (2, "curp_name_mismatch", "warning"),
+        (3, "curp_birth_date_mismatch", "warning"),
+        (3, "curp_sex_mismatch", "warning"),
+    }
+
+
+def test_sex_convention_detected():
+    es, _ = check_records(_raw(sex=["H", "M"]), source="x")
+    en, _ = check_records(_raw(sex=["F", "M"]), source="x")
+    assert es["sex"].tolist() == ["male", "female"]
+    assert en["sex"].tolist() == ["female", "male"]
+    _, problems = check_records(_raw(sex=["M", "M"]), source="x")
+    assert [p.code for p in problems] == ["ambiguous_sex_code"]
+    forced, _ = check_records(_raw(sex=["M"]), source="x", sex_convention="en")
+    assert forced["sex"].tolist() == ["male"]
+
+
+def test_full_name_is_split():
+    assert split_full_name("María de la Luz Pérez de la Cruz") == (
+        "MARIA DE LA LUZ",
+        "PEREZ",
+        "DE LA CRUZ",
+    )
+    assert split_full_name("Juan Pérez") == ("JUAN", "PEREZ", None)
+    assert split_full_name("Juan") == ("JUAN", None, None)
+    assert split_full_name(None) == (None, None, None)
+    assert split_full_name("Pérez de la Cruz, María de la Luz") == (
+        "MARIA DE LA LUZ", "PEREZ", "DE LA CRUZ")
+    assert split_full_name("PEREZ, JUAN") == ("JUAN", "PEREZ", None)
+    raw = pd.DataFrame({"record_id": ["1"], "full_name": ["José Luis Núñez López"]})
+    out, _ = check_records(raw, source="x")
+    assert out.loc[0, ["given_names", "first_surname", "second_surname"]].tolist() == [
+        "JOSE LUIS",
+        "NUÑEZ",
+        "LOPEZ",
+    ]
+
+
+def test_age_from_birth_date_and_groups():
+    raw = _raw(
+        birth_date=["02/06/2006", "01/06/2005", None, "01/01/2000"], age=[None, None, None, "30"]
+    )
+    out, problems = check_records(raw, source="x")
+    assert out["age"].tolist()[:2] == [16, 18]
+    assert out["age"].iloc[3] == 30  # kept as recorded, with a warning
+    assert out["age_group"].tolist() == ["0-17", "18+", "unknown", "18+"]
+    assert [(p.row, p.code) for p in problems] == [(4, "age_mismatch")]
+
+
+def test_missing_columns_and_source():
+    out, problems = check_records(pd.DataFrame({"given_names": ["Ana"]}))
+    assert {p.code for p in problems} >= {"missing_source", "no_record_id", "no_registration_date"}
+    assert out.loc[0, "record_id"] == "1"
+
+
+def test_normalize_records_is_idempotent():
+    raw = _raw(
+        given_names=["Lupita", "José"],
+        first_surname=["de la Cruz", "Núñez"],
+        birth_date=["1-2-05", None],
+        sex=["M", "H"],
+        state=["CDMX", "Edo. Méx"],
+        exploitation=["III; IV", ""],
+        municipality=["15", "Ecatepec"],
+    )
+    once = normalize_records(raw, source="x", file="f")
+    twice = normalize_records(once, source="x", file="f")
+    pd.testing.assert_frame_equal(once, twice)
+    assert once["municipality"].tolist() == ["09015", "ECATEPEC"]
+    assert once["given_names_canonical"].tolist() == ["GUADALUPE", "JOSE"]
+
+
+def test_identifying_fields_marked():
+    assert {
+        "given_names",
+        "first_surname",
+        "second_surname",
+        "birth_date",
+        "curp",
+        "record_id",
+    } <= IDENTIFYING_FIELDS
+    assert "state" not in IDENTIFYING_FIELDS
+    assert mask_value("MARIA") == "MA***"
+    assert mask_value("Narnia", identifying=False) == "'Narnia'"
+
+
+cell = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(["01/02/1990", "H", "M", "CDMX", "III", "HEGG560427MVZRRL04", "25", "Núñez"]),
+)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                c: cell
+                for c in (
+                    "record_id",
+                    "registration_date",
+                    "given_names",
+                    "first_surname",
+                    "second_surname",
+                    "birth_date",
+                    "age",
+                    "sex",
+                    "curp",
+                    "state",
+                    "exploitation",
+                )
+            }
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_no_row_lost_and_idempotent(rows):
+    raw = pd.DataFrame(rows, dtype=object)
+    out, problems = check_records(raw, source="x")
+    assert len(out) == len(raw)
+    assert out["source_row"].tolist() == list(range(1, len(raw) + 1))
+    assert all(1 <= p.row <= len(raw) for p in problems if p.row is not None)
+    again = normalize_records(out, source="x")
+    pd.testing.assert_frame_equal(out, again)
+
+
+def test_schema_fields_name_real_htcds_fields():
+    from cifranegra.schema.fields import FIELDS, htcds_fields
+
+    known = htcds_fields()
+    assert "prs_Birthdate" in known
+    for f in FIELDS:
+        assert f.htcds == "" or f.htcds in known, f
