@@ -32,7 +32,7 @@ def test_ten_or_more_lists_use_dots() -> None:
     lists = tuple(f"L{i}" for i in range(12))
     m = HierarchicalModel.parse("[1.10,3]", lists)
     assert m.notation().startswith("[1.10,")
-    with pytest.raises(InputError, match="out of range .* write a term as"):
+    with pytest.raises(InputError, match=r"out of range .* write a term as"):
         HierarchicalModel.parse("[110,3]", lists)
 
 

@@ -1,0 +1,100 @@
+"""`compare`: every family on one table, list sensitivity, and the `cifranegra compare` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from importlib import resources
+
+import pandas as pd
+import pytest
+
+from cifranegra.errors import InputError
+from cifranegra.estimation.compare import compare
+from cifranegra.estimation.histories import CaptureHistories
+
+QUICK = {"lcmcr": {"chains": 2, "samples": 100, "burn_in": 500, "thin": 2}}
+DATA = resources.files("cifranegra.datasets") / "data"
+
+
+def load(name: str) -> CaptureHistories:
+    with (DATA / name).open() as fh:
+        return CaptureHistories.from_frame(pd.read_csv(fh), source=name)
+
+
+def test_table_has_every_family_and_sensitivity() -> None:
+    h = load("MultipleSystemsEstimation_Korea.csv")
+    c = compare(h, seed=1, n_boot=20, options=QUICK, merges=[["b", "c"]])
+    assert {"dga", "lcmcr", "sample-coverage", "sample-coverage-low"} <= set(c.table["family"])
+    ok = c.table[c.table["status"] == "ok"].set_index("family")
+    assert ok.loc["dga", "estimate"] == 159  # R dga (reference_estimates.csv)
+    assert round(ok.loc["sample-coverage", "estimate"]) == 250  # R CARE1 Nhat
+    scen = set(c.sensitivity["scenario"])
+    assert scen == {"drop b", "drop c", "drop d", "merge b+c"}
+    # two lists left after a drop: dga says why it cannot apply, Chapman steps in
+    drop = c.sensitivity[c.sensitivity["scenario"] == "drop b"].set_index("family")
+    assert drop.loc["dga", "status"] == "not applicable"
+    assert "chapman" in drop.index
+    d = c.to_dict()
+    json.dumps(d)  # plain JSON
+    assert d["observed"] == 123 and d["settings"]["seed_entropy"] == 1
+
+
+def test_same_seed_same_table() -> None:
+    h = load("MultipleSystemsEstimation_Korea.csv")
+    kw = {
+        "families": ["lcmcr", "sample-coverage"],
+        "seed": 3,
+        "n_boot": 20,
+        "options": QUICK,
+        "sensitivity": False,
+    }
+    a, b = compare(h, **kw), compare(h, **kw)
+    pd.testing.assert_frame_equal(a.table.drop(columns="elapsed_s"), b.table.drop(columns="elapsed_s"))
+
+
+def test_bad_requests() -> None:
+    h = load("MultipleSystemsEstimation_Korea.csv")
+    with pytest.raises(InputError, match="unknown method"):
+        compare(h, families=["magic"])
+    with pytest.raises(InputError, match="merge group"):
+        compare(h, merges=[["b", "zz"]])
+
+
+def _cli(argv: list[str]) -> int:
+    from cifranegra.cli import compare as cmd
+
+    parser = argparse.ArgumentParser()
+    cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["compare", *argv])
+    return int(args.func(args))
+
+
+def test_cli_json_and_text(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    path = tmp_path / "korea.csv"
+    path.write_text((DATA / "MultipleSystemsEstimation_Korea.csv").read_text())
+    assert (
+        _cli(
+            [
+                str(path),
+                "--json",
+                "--methods",
+                "dga,sample-coverage",
+                "--seed",
+                "1",
+                "--n-boot",
+                "20",
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert [r["family"] for r in out["table"]] == ["dga", "sample-coverage"]
+    assert _cli([str(path), "--methods", "dga", "--no-sensitivity"]) == 0
+    text = capsys.readouterr().out
+    assert "decomposable-graph averaging" in text and "159" in text
+
+
+def test_cli_missing_file_is_an_input_error(tmp_path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        _cli([str(tmp_path / "nope.csv")])

@@ -1,0 +1,45 @@
+"""A project whose lists are declared ``encoded = true`` is linked by the private linkage only."""
+
+from __future__ import annotations
+
+import pytest
+
+from cifranegra.errors import ValidationError
+from cifranegra.pipeline import load_project, run_project
+
+pytest.importorskip("cifranegra.ingest.encoded")
+
+
+def test_encoded_lists_go_to_private_linkage(tmp_path, small_records):
+    from cifranegra.ingest.encoded import write_encoded
+    from cifranegra.linkage.private import LinkageSecret, encode_records
+
+    secret = LinkageSecret(bytes(range(32)))
+    blocks = []
+    for source, g in small_records.groupby("source", sort=True):
+        enc = encode_records(g.drop(columns=["person_id"]).reset_index(drop=True), secret, "test-study")
+        write_encoded(enc, tmp_path / f"{source}.parquet")
+        blocks.append(f'[[lists]]\nsource = "{source}"\npath = "{source}.parquet"\nencoded = true\n')
+    (tmp_path / "project.toml").write_text(
+        'name = "test-study"\nseed = 1\n' + "\n".join(blocks)
+        + '[linkage.private]\nthreshold = 0.8\n[estimation]\nmethods = ["chapman"]\n',
+        encoding="utf-8",
+    )
+    project = load_project(tmp_path / "project.toml")
+    assert project.encoded and project.private_linkage == {"threshold": 0.8}
+    result = run_project(project, output=tmp_path / "out")
+    assert result.linkage["method"].startswith("private")
+    assert len(result.entities) == len(small_records)
+    assert result.estimates[0]["estimate"] > result.histories.observed * 0.9
+    assert (tmp_path / "out" / "results.json").exists()
+
+
+def test_mixing_encoded_and_plain_lists_is_refused(tmp_path):
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    (tmp_path / "b.parquet").write_text("")
+    (tmp_path / "p.toml").write_text(
+        '[[lists]]\nsource = "A"\npath = "a.csv"\n[[lists]]\nsource = "B"\npath = "b.parquet"\nencoded = true\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValidationError, match="encoded"):
+        load_project(tmp_path / "p.toml")

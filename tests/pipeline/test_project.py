@@ -1,0 +1,54 @@
+"""The project file: every problem reported at once, paths relative to the file."""
+
+from __future__ import annotations
+
+import pytest
+
+from cifranegra.errors import InputError, ValidationError
+from cifranegra.pipeline import load_project
+
+
+def test_loads_and_resolves_paths(project_dir):
+    p = load_project(project_dir / "project.toml")
+    assert [s.source for s in p.lists] == ["L1", "L2"]
+    assert all(s.path.is_absolute() and s.path.exists() for s in p.lists)
+    assert p.linkage.seed == 3 and p.linkage.max_pairs_u == 50000
+    assert p.strata == ("sex",) and p.methods == ("chapman", "loglinear")
+    assert p.output == project_dir / "out"
+    assert p.to_dict()["linkage"]["engine"] == "duckdb"
+
+
+def test_missing_project_file(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        load_project(tmp_path / "nope.toml")
+
+
+def test_every_problem_at_once(tmp_path):
+    (tmp_path / "p.toml").write_text(
+        """
+        colour = "red"
+        [[lists]]
+        source = "A"
+        path = "missing.csv"
+        [[lists]]
+        source = "A"
+        path = "other.csv"
+        encoded = true
+        [linkage]
+        engine = "oracle"
+        [tabulation]
+        strata = ["shoe_size"]
+        """,
+        encoding="utf-8",
+    )
+    with pytest.raises(ValidationError) as exc:
+        load_project(tmp_path / "p.toml")
+    text = str(exc.value)
+    for fragment in ("colour", "missing.csv", "appears twice", "encoded", "oracle", "shoe_size"):
+        assert fragment in text
+
+
+def test_invalid_toml(tmp_path):
+    (tmp_path / "p.toml").write_text("name = ", encoding="utf-8")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_project(tmp_path / "p.toml")

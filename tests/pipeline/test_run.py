@@ -1,0 +1,93 @@
+"""End to end: CSV lists → Splink/DuckDB → entities → capture histories → estimates → files."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from pipeline_helpers import PROJECT, write_lists
+
+from cifranegra.cli import main
+from cifranegra.errors import ModelError, ValidationError
+from cifranegra.pipeline import run_project
+
+
+def test_run_writes_results(project_dir, small_records):
+    steps = []
+    result = run_project(project_dir / "project.toml", progress=lambda s, d, t: steps.append(s))
+    out = project_dir / "out"
+    for name in ("results.json", "estimates.csv", "capture_histories.csv", "entities.csv",
+                 "linkage_model.json"):
+        assert (out / name).exists(), name
+    entities = pd.read_csv(out / "entities.csv", dtype={"record_id": str})
+    assert len(entities) == len(small_records)  # no record lost
+    assert not {"given_names", "first_surname", "curp", "birth_date"} & set(entities.columns)
+    body = json.loads((out / "results.json").read_text())
+    assert body["linkage"]["settings"]["seed"] == 3
+    assert body["project"]["lists"][0]["source"] == "L1"
+    assert all(len(i["sha256"]) == 64 for i in body["inputs"])
+    model = json.loads((out / "linkage_model.json").read_text())
+    assert model["model"]["comparisons"]
+    est = pd.read_csv(out / "estimates.csv")
+    overall = est[(est["stratum"] == "all") & (est["method"] == "chapman")].iloc[0]
+    truth = small_records["person_id"].nunique()
+    assert overall["estimate"] >= truth * 0.8
+    assert any(s.startswith("linkage") for s in steps)
+    assert "persons by number of lists" in result.summary_text()
+
+
+def test_cli_run_and_missing_file(project_dir, capsys):
+    assert main(["run", str(project_dir / "project.toml"), "-q", "-o", str(project_dir / "cli")]) == 0
+    assert "estimate" in capsys.readouterr().out
+    (project_dir / "L2.csv").unlink()
+    assert main(["run", str(project_dir / "project.toml"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "L2.csv" in err and "does not exist" in err and "Traceback" not in err
+
+
+def test_lists_with_no_overlap_are_refused(tmp_path, small_records):
+    rec = small_records.copy()
+    # two lists of different people: nobody on both
+    rec = rec[((rec["source"] == "L1") & (rec["person_id"] % 2 == 0))
+              | ((rec["source"] == "L2") & (rec["person_id"] % 2 == 1))]
+    lists = write_lists(tmp_path, rec)
+    (tmp_path / "project.toml").write_text(PROJECT.format(lists=lists), encoding="utf-8")
+    with pytest.raises(ModelError, match="cannot be done"):
+        run_project(tmp_path / "project.toml", write=False)
+
+
+def test_incompatible_lists_are_refused(tmp_path, small_records):
+    rec = small_records.copy()
+    names = ["given_names", "first_surname", "second_surname"]
+    a = rec[rec["source"] == "L1"].copy()
+    a[["curp", "birth_date", "birth_year"]] = None
+    b = rec[rec["source"] == "L2"].copy()
+    b[names] = None
+    b["curp"] = b["curp"].fillna("HEGM900307MDFRRR09")
+    b = b.drop_duplicates("curp")
+    a.drop(columns=["person_id", "source"]).to_csv(tmp_path / "L1.csv", index=False)
+    b.drop(columns=["person_id", "source", *names, "birth_date", "birth_year"]).to_csv(
+        tmp_path / "L2.csv", index=False)
+    lists = '[[lists]]\nsource = "L1"\npath = "L1.csv"\n[[lists]]\nsource = "L2"\npath = "L2.csv"\n'
+    (tmp_path / "project.toml").write_text(PROJECT.format(lists=lists), encoding="utf-8")
+    with pytest.raises(ValidationError) as exc:
+        run_project(tmp_path / "project.toml", write=False)
+    assert "incompatible_schema" in {p.code for p in exc.value.problems}
+
+
+def test_a_single_list_is_refused(tmp_path, small_records):
+    lists = write_lists(tmp_path, small_records[small_records["source"] == "L1"])
+    (tmp_path / "project.toml").write_text(PROJECT.format(lists=lists), encoding="utf-8")
+    with pytest.raises(ModelError, match="at least two lists"):
+        run_project(tmp_path / "project.toml", write=False)
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    """`cifranegra demo` on the bundled lists (about a minute: 5,845 records, three strata)."""
+    assert main(["demo", "-q", "-o", str(tmp_path)]) == 0
+    assert "estimate" in capsys.readouterr().out
+    est = pd.read_csv(tmp_path / "estimates.csv")
+    overall = est[est["stratum"] == "all"].iloc[0]
+    assert 3500 < overall["estimate"] < 6500  # true N is 5,000
