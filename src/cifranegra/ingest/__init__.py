@@ -5,6 +5,7 @@ Public API (see docs/ingest.md): :func:`read_list`, :func:`read_lists`, :func:`v
 :class:`ValidationReport`, :class:`Provenance`, :class:`ColumnMapping`.
 """
 
+from cifranegra.ingest.capture_table import read_capture_histories
 from cifranegra.ingest.lists import (
     ListReport,
     ValidationReport,
@@ -32,6 +33,7 @@ __all__ = [
     "header_key",
     "load_mapping",
     "map_columns",
+    "read_capture_histories",
     "read_list",
     "read_lists",
     "read_table",
