@@ -158,12 +158,16 @@ def _subset_sums(f: np.ndarray, k: int) -> None:
         v[:, :, 1, :] += v[:, :, 0, :]
 
 
-def _cross_index(cols: np.ndarray, colmask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cross_index(cols: np.ndarray, colmask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """How each entry of X'WX is read from the superset sums of the weights: at the union of the two
-    terms, kept where both terms are estimated (``keep``), with 1 added on the diagonal of terms that
-    are not (``add``), so the system stays regular and their coefficients are 0."""
-    p = cols.size
-    union = (cols[:, None] | cols[None, :]).ravel()
+    terms (``union``, per model), kept where both terms are estimated (``keep``), with 1 added on the
+    diagonal of terms that are not (``add``), so the system stays regular and their coefficients are 0.
+    ``cols`` is (p,) shared by every model or (B, p), one column set per model."""
+    p = cols.shape[-1]
+    if cols.ndim == 1:
+        union = (cols[:, None] | cols[None, :]).reshape(1, p * p)
+    else:
+        union = (cols[:, :, None] | cols[:, None, :]).reshape(cols.shape[0], p * p)
     both = (colmask[:, :, None] & colmask[:, None, :]).reshape(colmask.shape[0], p * p)
     diag = np.eye(p, dtype=bool).ravel()[None, :]
     add = (diag & ~both).astype(np.float64)
@@ -172,7 +176,7 @@ def _cross_index(cols: np.ndarray, colmask: np.ndarray, k: int) -> tuple[np.ndar
 
 def fit_batch(
     n_lists: int,
-    columns: tuple[int, ...],
+    columns: tuple[int, ...] | np.ndarray,
     Y: np.ndarray,
     colmask: np.ndarray,
     rowmask: np.ndarray,
@@ -186,18 +190,20 @@ def fit_batch(
     """Fit B Poisson log-linear models by IRLS (Newton's method for the canonical link) at once.
 
     ``Y`` holds counts over cells 1..2^K−1 (over 0..2^K−1 with ``zero_cell``, as the profile
-    likelihood needs); model ``b`` uses the terms ``columns`` where
-    ``colmask[b]`` and the cells where ``rowmask[b]``. Starts as R's ``glm`` (mu = y + 0.1) unless
-    ``mu_start`` is given, and iterates each model until its relative deviance change is below
-    ``tol``. Because the design is the subset-inclusion matrix, X'WX[j, l] is the sum of the weights
-    over cells containing term j ∪ term l and Xβ is a sum over sub-terms: both are computed with
-    fast zeta transforms (O(K·2^K) per model) instead of matrix products.
+    likelihood needs). ``columns`` are the terms (intercept first): one tuple shared by every model,
+    or a (B, p) array giving each model its own terms, so each solves only its own p × p system; model
+    ``b`` estimates the terms where ``colmask[b]`` and uses the cells where ``rowmask[b]``. Starts as
+    R's ``glm`` (mu = y + 0.1) unless ``mu_start`` is given, and iterates each model until its relative
+    deviance change is below ``tol``. Because the design is the subset-inclusion matrix, X'WX[j, l] is
+    the sum of the weights over cells containing term j ∪ term l and Xβ is a sum over sub-terms: both
+    are fast zeta transforms (O(K·2^K) per model) instead of matrix products.
     """
     k = n_lists
     Y = np.asarray(Y, dtype=np.float64)
     B = Y.shape[0]
     cols = np.asarray(columns)
-    p = cols.size
+    per_model = cols.ndim == 2
+    p = cols.shape[-1]
     cm = colmask.astype(np.float64)
     rm = rowmask.astype(np.float64)
     beta = np.zeros((B, p))
@@ -209,17 +215,19 @@ def fit_batch(
     n_iter = np.full(B, max_iter)
     active = np.arange(B)
     it = 0
-
-    gidx = _cross_index(cols, colmask, k)
+    union, keep, add = _cross_index(cols, colmask)
     first = 0 if zero_cell else 1
 
-    union, keep, add = gidx
+    def gather(g: np.ndarray, index: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        if not per_model:
+            return np.take(g, index[0] if index.ndim == 2 else index, axis=1)
+        return np.take_along_axis(g, index if rows is None else index[rows], axis=1)
 
     def cross(w: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
         g = np.zeros((w.shape[0], 2**k))
         g[:, first:] = w
         _superset_sums(g, k)
-        A = np.take(g, union, axis=1)
+        A = gather(g, union, rows)
         if rows is None:
             A *= keep
             A += add
@@ -233,21 +241,25 @@ def fit_batch(
         for it in range(1, max_iter + 1):
             a = active
             every = a.size == B
+            rows = None if every else a
             cma = cm if every else cm[a]
             rma = rm if every else rm[a]
             Ya = Y if every else Y[a]
             mua = mu if every else mu[a]
             etaa = eta if every else eta[a]
             w = mua * rma
-            A = cross(w, None if every else a)
+            A = cross(w, rows)
             g = np.zeros((a.size, 2**k))
             g[:, first:] = w * (etaa + (Ya - mua) / mua)
             _superset_sums(g, k)
-            rhs = g[:, cols] * cma
+            rhs = gather(g, cols, rows) * cma
             b_new = np.linalg.solve(A, rhs[:, :, None])[:, :, 0] * cma
             beta[a] = b_new
             g = np.zeros((a.size, 2**k))
-            g[:, cols] = b_new
+            if per_model:
+                np.put_along_axis(g, cols if rows is None else cols[rows], b_new, axis=1)
+            else:
+                g[:, cols] = b_new
             _subset_sums(g, k)
             eta_a = g[:, first:]
             mu_a = np.exp(np.minimum(eta_a, 700.0))
@@ -304,8 +316,8 @@ def fit_many(
     if not models:
         return []
     k = models[0].n_lists
-    order = max(m.order for m in models)
-    cols = master_columns(k, order)
+    # one model: its own terms; several: the terms of all of them up to the highest order
+    cols = models[0].columns if len(models) == 1 else master_columns(k, max(m.order for m in models))
     col_index = {t: j for j, t in enumerate(cols)}
     cells = np.arange(1, 2**k)
     out: list[SingleFit] = []
@@ -403,7 +415,7 @@ def _gram(cells: np.ndarray, gidx: tuple[np.ndarray, np.ndarray, np.ndarray], k:
     g = np.zeros((cells.shape[0], 2**k))
     g[:, 1:] = cells
     _superset_sums(g, k)
-    A = np.take(g, union, axis=1)
+    A = np.take(g, union[0], axis=1)
     A *= keep
     A += add
     return A.reshape(-1, p, p)
@@ -453,6 +465,15 @@ def _existence(
     return out
 
 
+def _compact(colarr: np.ndarray, sel: np.ndarray, est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each model's own terms (rows of ``sel`` must have equal counts): (B, p) term masks, intercept
+    first, and which of them are estimated."""
+    B = sel.shape[0]
+    p = int(sel[0].sum())
+    cols = np.broadcast_to(colarr, sel.shape)[sel].reshape(B, p)
+    return cols, est[sel].reshape(B, p)
+
+
 def _row_keys(mat: np.ndarray) -> list[bytes]:
     packed = np.packbits(mat, axis=1)
     return [r.tobytes() for r in packed]
@@ -487,7 +508,7 @@ def fit_model_set(
     est = colsel & ~zero[None, :]
     n_params = colsel.sum(axis=1)
     # --- identifiability and existence, vectorized; LPs only where the rank test is inconclusive
-    gidx = _cross_index(colarr, est, k)
+    gidx = _cross_index(colarr, est)
     identifiable = _full_rank(_gram(kept, gidx, k, p))
     exists_fast = _full_rank(_gram(kept & (y > 0)[None, :], gidx, k, p))
     status = np.where(identifiable, 0, 2)
@@ -511,7 +532,7 @@ def fit_model_set(
             parent[r] = j
     level = colsel[:, sizes >= 2].sum(axis=1)
     mu_all = np.zeros((M, cells.size))
-    beta = np.zeros((M, p))
+    intercept = np.zeros(M)
     ll = np.full(M, np.nan)
     dev = np.full(M, np.nan)
     conv = np.zeros(M, dtype=bool)
@@ -521,16 +542,17 @@ def fit_model_set(
             sub = idx[s : s + chunk]
             start = np.where(parent[sub, None] >= 0, mu_all[np.maximum(parent[sub], 0)], y[None, :] + 0.1)
             start = np.where(start > 0, start, y[None, :] + 0.1)
-            fit = fit_batch(k, cols, np.broadcast_to(y, (sub.size, y.size)), est[sub], kept[sub], mu_start=start,
-                            variance=False, tol=selection_tol)
+            cols_sub, est_sub = _compact(colarr, colsel[sub], est[sub])
+            fit = fit_batch(k, cols_sub, np.broadcast_to(y, (sub.size, y.size)), est_sub, kept[sub],
+                            mu_start=start, variance=False, tol=selection_tol)
             mu_all[sub] = fit.mu
-            beta[sub] = fit.beta
+            intercept[sub] = fit.beta[:, 0]
             ll[sub] = fit.log_likelihood
             dev[sub] = fit.deviance
             conv[sub] = fit.converged
     n_obs = y.sum()
     with np.errstate(over="ignore"):
-        dark = np.exp(beta[:, 0])
+        dark = np.exp(intercept)
     abundance = np.where(ok, n_obs + dark, np.nan)
     aic = np.where(ok, 2.0 * n_params - 2.0 * ll, np.nan)
     bic = np.where(ok, n_params * np.log(n_obs) - 2.0 * ll, np.nan)
@@ -545,7 +567,7 @@ def fit_model_set(
         df=df,
         aic=aic,
         bic=bic,
-        intercept=np.where(ok, beta[:, 0], np.nan),
+        intercept=np.where(ok, intercept, np.nan),
         converged=conv,
     )
 
@@ -610,11 +632,17 @@ def fit_tables(
     abundance = np.full((T, M), np.nan)
     bic = np.full((T, M), np.nan)
     aic = np.full((T, M), np.nan)
-    ti, mi = np.nonzero(status == 0)
+    ti_all, mi_all = np.nonzero(status == 0)
     colarr = cols
-    for s in range(0, ti.size, chunk):
-        t_ = ti[s : s + chunk]
-        m_ = mi[s : s + chunk]
+    size = n_params[mi_all]
+    order = np.argsort(size, kind="stable")  # equal-size models batch together, each on its own terms
+    ti_all, mi_all, size = ti_all[order], mi_all[order], size[order]
+    bounds = [0, *np.flatnonzero(np.diff(size)) + 1, size.size]
+    pieces = [(b0 + s, min(b0 + s + chunk, b1)) for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True)
+              for s in range(0, b1 - b0, chunk)]
+    for lo_, hi_ in pieces:
+        t_ = ti_all[lo_:hi_]
+        m_ = mi_all[lo_:hi_]
         yy = Y[t_]
         marg = _margins_batch(tables[t_], k)
         zero = (marg[:, colarr] == 0) & (colarr != 0)[None, :]
@@ -626,7 +654,8 @@ def fit_tables(
         if mu_start is not None:
             start = mu_start[m_]
             start = np.where((start > 0) & kept, start, yy + 0.1)
-        fit = fit_batch(k, space.columns, yy, est, kept, mu_start=start, variance=False, tol=selection_tol)
+        cols_sub, est_sub = _compact(colarr, sel, est)
+        fit = fit_batch(k, cols_sub, yy, est_sub, kept, mu_start=start, variance=False, tol=selection_tol)
         ab = n_obs[t_] + np.exp(fit.beta[:, 0])
         abundance[t_, m_] = ab
         bic[t_, m_] = n_params[m_] * np.log(n_obs[t_]) - 2.0 * fit.log_likelihood
@@ -653,7 +682,7 @@ def _status_many(space: ModelSpace, counts: np.ndarray) -> np.ndarray:
     sparse = space.matrix & zero[None, :]
     kept = (sparse.astype(np.float64) @ X.T) == 0
     est = space.matrix & ~zero[None, :]
-    gidx = _cross_index(cols, est, k)
+    gidx = _cross_index(cols, est)
     identifiable = _full_rank(_gram(kept, gidx, k, p))
     exists_fast = _full_rank(_gram(kept & (y > 0)[None, :], gidx, k, p))
     status = np.where(identifiable, 0, 2)
