@@ -14,6 +14,7 @@ from __future__ import annotations
 import pathlib
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -124,6 +125,16 @@ def test_bad_input() -> None:
         LCMCR(a_alpha=-1)
     with pytest.raises(InputError, match="preset"):
         LCMCR(preset="stan")
+    with pytest.raises(InputError, match="init"):
+        LCMCR(init="random")
+
+
+def test_starting_points() -> None:
+    """Crowded and sparse starts reach the same posterior on a table without competing modes."""
+    h = load("MultipleSystemsEstimation_Korea.csv")
+    res = LCMCR(init="alternate", **FAST).fit(h, rng=4)
+    assert res.settings["init"] == "alternate"
+    assert res.estimate == pytest.approx(137, rel=0.05)
 
 
 # ---------------------------------------------------------------------------------------- slow
@@ -164,12 +175,14 @@ def test_slow_multimodal_tables_agree_or_warn(name: str) -> None:
 
 @pytest.mark.slow
 def test_slow_colombia_hrdag_production_case() -> None:
-    """HRDAG's 20-list Colombia stratum (CEV verdata draws: median 2068 [1396, 3061]) runs in
-    seconds and either agrees within 5% or warns."""
+    """HRDAG's 20-list Colombia stratum runs in seconds. Its LCMCR posterior is bimodal: HRDAG's
+    published draws (CEV verdata: median 2068 [1396, 3061]) sit in the upper mode; chains of the
+    paper's sampler (ours, and an independent plain numpy implementation, docs/notes/issue-3.md) also
+    settle near 1,410. A converged answer must be one of the two; otherwise R-hat must say so."""
     res = LCMCR(preset="hrdag").fit(load("colombia_reclutamiento_hombre_1999_verdata_R1.csv"), rng=7)
     assert res.diagnostics["elapsed_s"] < 120
     if res.diagnostics["rhat"] <= 1.01:
-        assert res.estimate == pytest.approx(2068, rel=0.05)
+        assert any(abs(res.estimate / mode - 1) < 0.05 for mode in (2068, 1410))
     else:
         assert any("R-hat" in w for w in res.warnings)
 
@@ -203,3 +216,53 @@ def test_tempered_chains_target_the_same_posterior() -> None:
     assert again.draws == res.draws
     with pytest.raises(InputError, match="hottest"):
         LCMCR(temperatures=3, hottest=1.5)
+
+
+def _reference_gibbs(x: np.ndarray, k: int, iters: int, burn: int, seed: int) -> np.ndarray:
+    """The paper's Gibbs sampler written plainly, one person at a time (numpy), as an independent check
+    of the compiled kernel: classes of the observed, n0 ~ NegBin(n, 1 - pi0) and the classes of the
+    unseen, capture probabilities, sticks, alpha (a_alpha = b_alpha = 0.25)."""
+    rng = np.random.default_rng(seed)
+    n, n_lists = x.shape
+    lam = rng.random((n_lists, k))
+    alpha = 1.0
+    pi = np.full(k, 1.0 / k)
+    out = []
+    for it in range(iters):
+        ll = x @ np.log(lam) + (1 - x) @ np.log1p(-lam) + np.log(pi)
+        p = np.exp(ll - ll.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        z = np.minimum((p.cumsum(axis=1) < rng.random(n)[:, None]).sum(axis=1), k - 1)
+        q = pi * np.prod(1 - lam, axis=0)
+        n0 = rng.negative_binomial(n, 1 - q.sum())
+        nk = np.bincount(z, minlength=k) + rng.multinomial(n0, q / q.sum())
+        s = np.stack([x[z == c].sum(axis=0) for c in range(k)], axis=1)
+        lam = np.clip(rng.beta(1 + s, 1 + nk[None, :] - s), 1e-300, 1 - 1e-15)
+        tail = nk[::-1].cumsum()[::-1] - nk
+        v = np.clip(rng.beta(1 + nk, alpha + tail), 1e-300, 1 - 1e-15)
+        v[-1] = 1.0
+        pi = v * np.concatenate([[1.0], np.cumprod(1 - v[:-1])])
+        alpha = rng.gamma(0.25 + k - 1, 1 / (0.25 - np.log1p(-v[:-1]).sum()))
+        if it >= burn:
+            out.append(n + n0)
+    return np.asarray(out)
+
+
+def test_kernel_agrees_with_a_plain_implementation_of_the_paper() -> None:
+    """Ten sparse lists, two latent classes (no R reference exists for such a table): the compiled
+    sampler (pattern-level, collapsed moves) and a plain person-level numpy sampler agree."""
+    rng = np.random.default_rng(5)
+    n_lists, size = 10, 1500
+    low = rng.random(size) < 0.5
+    x = (rng.random((size, n_lists)) < np.where(low, 0.05, 0.25)[:, None]).astype(int)
+    x = x[x.sum(axis=1) > 0]
+    counts = np.bincount((x << np.arange(n_lists)).sum(axis=1), minlength=2**n_lists)
+    h = CaptureHistories([f"l{j}" for j in range(n_lists)], counts)
+    ref = _reference_gibbs(x.astype(float), k=5, iters=3000, burn=500, seed=1)
+    ours = LCMCR(max_classes=5, chains=2, samples=300, burn_in=1000, thin=5).fit(h, rng=1)
+    # N mixes slowly on this table (both samplers: medians over seeds spread about 6%), so compare
+    # each median with the other's 95% interval
+    lo, hi = np.quantile(ref, [0.025, 0.975])
+    assert lo <= ours.estimate <= hi
+    iv = ours.interval(0.95)
+    assert iv.lower <= np.median(ref) <= iv.upper
