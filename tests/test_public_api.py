@@ -18,3 +18,17 @@ def test_all_is_pinned() -> None:
     ])
     for name in cifranegra.__all__:
         assert hasattr(cifranegra, name)
+
+
+def test_estimation_surface() -> None:
+    import cifranegra.estimation as est
+
+    for name in est.__all__:
+        assert getattr(est, name) is not None, name
+    assert set(est.METHODS) >= set()  # registered lazily on first estimate()
+    est.estimate  # noqa: B018
+    from cifranegra.estimation.api import _load_builtin
+
+    _load_builtin()
+    assert {"loglinear", "independence", "chao", "saturated", "petersen", "chapman", "lcmcr", "dga",
+            "sample-coverage"} <= set(est.METHODS)
