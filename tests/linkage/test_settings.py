@@ -47,3 +47,18 @@ def test_cross_rule_becomes_two_oriented_rules():
     assert len(sqls) == 2
     assert "l.surname1 = r.surname2" in sqls[0] + sqls[1]
     assert "l.surname2 = r.surname1" in sqls[0] + sqls[1]
+
+
+def test_blocking_presets_in_project_tables():
+    from cifranegra.linkage import DEFAULT_BLOCKING, LARGE_BLOCKING
+
+    assert LinkageSettings.from_dict({"blocking": "large"}).blocking == LARGE_BLOCKING
+    assert LinkageSettings.from_dict({"blocking": "default"}).blocking == DEFAULT_BLOCKING
+    with pytest.raises(InputError, match="preset"):
+        LinkageSettings.from_dict({"blocking": "huge"})
+    # every large rule pins a year, a date, a state or a CURP, or joins a given name to both
+    # surnames: pairs grow slowly with the lists
+    pins = {"birth_year", "birth_date", "state", "curp", "curp10"}
+    for rule in LARGE_BLOCKING:
+        cols = {c for part in rule for c in part.split("~")}
+        assert pins & cols or {"given_key", "surname_set"} <= cols

@@ -15,13 +15,20 @@ from cifranegra.linkage.link import (
     link_records,
 )
 from cifranegra.linkage.prepare import check_records, prepare_records
-from cifranegra.linkage.settings import COMPARISONS, DEFAULT_BLOCKING, ENGINES, LinkageSettings
+from cifranegra.linkage.settings import (
+    COMPARISONS,
+    DEFAULT_BLOCKING,
+    ENGINES,
+    LARGE_BLOCKING,
+    LinkageSettings,
+)
 
 __all__ = [
     "COMPARISONS",
     "DEFAULT_BLOCKING",
     "ENGINES",
     "ENTITY_COLUMNS",
+    "LARGE_BLOCKING",
     "LinkageResult",
     "LinkageSettings",
     "PairScores",

@@ -1,0 +1,224 @@
+"""Splink comparisons, blocking and training rules designed for Mexican records.
+
+Each comparison is a ladder of agreement levels, most specific first; Splink learns how much each
+level weighs (m and u probabilities, Fellegi & Sunter 1969) by expectation–maximisation. Only
+dialect-neutral levels are used, so the same settings run on DuckDB and on Spark.
+
+- given names: canonical forms (nicknames expanded) exact with term-frequency adjustment, then
+  Jaro–Winkler ≥ 0.92, then "share a name" (``MARIA GUADALUPE`` vs ``GUADALUPE``), then ≥ 0.80;
+- surnames: both agree (term frequency on the full pair: ``HERNANDEZ GARCIA``), swapped, first
+  agrees and the second is missing on one side, first agrees with a near second, near first with the
+  second agreeing, one surname in common in any position, first agrees only;
+- CURP: exact, one or two edits (Damerau–Levenshtein, typos and transpositions), same first ten
+  characters (name initials and birth date);
+- birth date: exact, one edit or one transposition, day and month swapped, same year, ±1, ±3 years;
+- sex and state (entidad federativa, term-frequency adjusted): exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from cifranegra.linkage.settings import LinkageSettings
+
+_D = "duckdb"  # dialect the custom SQL below is written in; Splink translates it for Spark
+
+
+def _custom(sql: str, label: str) -> Any:
+    from splink.internals.comparison_level_library import CustomLevel
+
+    return CustomLevel(sql, label_for_charts=label, base_dialect_str=_D)
+
+
+def _given_names(tf: bool) -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    exact: Any = cll.ExactMatchLevel("given")
+    if tf:
+        exact = exact.configure(tf_adjustment_column="given", tf_adjustment_weight=1.0)
+    return cl.CustomComparison(
+        output_column_name="given_names",
+        comparison_description="given names (canonical, nicknames expanded)",
+        comparison_levels=[
+            cll.NullLevel("given"),
+            exact,
+            cll.JaroWinklerLevel("given", 0.92),
+            cll.ArrayIntersectLevel("given_tokens", 1).configure(label_for_charts="a given name in common"),
+            cll.JaroWinklerLevel("given", 0.80),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _surnames(tf: bool) -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    both: Any = cll.ExactMatchLevel("surnames_full")
+    first_only_missing = _custom(
+        "surname1_l = surname1_r AND (surname2_l IS NULL OR surname2_r IS NULL)",
+        "first surname agrees, second missing on one side",
+    )
+    if tf:
+        both = both.configure(tf_adjustment_column="surnames_full", tf_adjustment_weight=1.0)
+        first_only_missing = first_only_missing.configure(
+            tf_adjustment_column="surname1", tf_adjustment_weight=1.0
+        )
+    return cl.CustomComparison(
+        output_column_name="surnames",
+        comparison_description="first and second surnames, with swaps and missing second surname",
+        comparison_levels=[
+            cll.NullLevel("surname1"),
+            both,
+            _custom("surname1_l = surname2_r AND surname2_l = surname1_r", "surnames swapped"),
+            first_only_missing,
+            cll.And(cll.ExactMatchLevel("surname1"), cll.JaroWinklerLevel("surname2", 0.88)).configure(
+                label_for_charts="first agrees, second near"
+            ),
+            cll.And(
+                cll.JaroWinklerLevel("surname1", 0.88),
+                cll.Or(cll.ExactMatchLevel("surname2"), cll.NullLevel("surname2")),
+            ).configure(label_for_charts="first near, second agrees or missing"),
+            _custom(
+                "surname1_l = surname2_r OR surname2_l = surname1_r OR surname2_l = surname2_r",
+                "a surname in common in another position",
+            ),
+            _custom("surname1_l = surname1_r", "first agrees, second differs"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _curp() -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name="curp",
+        comparison_description="CURP: exact, near (typos), same name-and-birth prefix",
+        comparison_levels=[
+            cll.NullLevel("curp"),
+            cll.ExactMatchLevel("curp"),
+            cll.DamerauLevenshteinLevel("curp", 1),
+            cll.DamerauLevenshteinLevel("curp", 2),
+            cll.ExactMatchLevel("curp10").configure(label_for_charts="same first ten characters"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _birth_date() -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name="birth_date",
+        comparison_description="birth date: exact, typo or transposition, day/month swapped, year",
+        comparison_levels=[
+            cll.NullLevel("birth_year"),
+            cll.ExactMatchLevel("birth_date"),
+            cll.DamerauLevenshteinLevel("birth_date", 1),
+            _custom(
+                "birth_date_l = birth_date_swapped_r OR birth_date_swapped_l = birth_date_r",
+                "day and month swapped",
+            ),
+            cll.ExactMatchLevel("birth_year").configure(label_for_charts="same birth year"),
+            cll.AbsoluteDifferenceLevel("birth_year", 1),
+            cll.AbsoluteDifferenceLevel("birth_year", 3),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _exact(col: str, tf: bool) -> Any:
+    import splink.comparison_library as cl
+
+    c: Any = cl.ExactMatch(col)
+    if tf:
+        c = c.configure(term_frequency_adjustments=True)
+    return c
+
+
+def build_comparisons(settings: LinkageSettings, prepared: pd.DataFrame) -> list[Any]:
+    """The Splink comparison creators for these settings, dropping those with no data at all."""
+    have = {c for c in prepared.columns if prepared[c].notna().any()}
+    tf = settings.term_frequency
+    out: list[Any] = []
+    for name in settings.comparisons:
+        if name == "given_names" and "given" in have:
+            out.append(_given_names(tf))
+        elif name == "surnames" and "surname1" in have:
+            out.append(_surnames(tf))
+        elif name == "curp" and "curp" in have:
+            out.append(_curp())
+        elif name == "birth_date" and "birth_year" in have:
+            out.append(_birth_date())
+        elif name == "sex" and "sex" in have:
+            out.append(_exact("sex", False))
+        elif name == "state" and "state" in have:
+            out.append(_exact("state", tf))
+    return out
+
+
+def _rule_columns(rule: tuple[str, ...]) -> set[str]:
+    return {c for part in rule for c in part.split("~")}
+
+
+def build_blocking_rules(settings: LinkageSettings, prepared: pd.DataFrame) -> list[Any]:
+    """Splink blocking rules for prediction; rules on columns with no data are dropped.
+
+    A part ``"a~b"`` of a rule means "column a of one record equals column b of the other", in
+    either direction (it becomes two Splink rules, since Splink orders each pair).
+    """
+    from splink import block_on
+    from splink.blocking_rule_library import CustomRule
+
+    have = {c for c in prepared.columns if prepared[c].notna().any()}
+    out: list[Any] = []
+    for rule in settings.blocking:
+        if not _rule_columns(rule) <= have:
+            continue
+        cross = [p for p in rule if "~" in p]
+        if not cross:
+            out.append(block_on(*rule))
+            continue
+        plain = [f"l.{c} = r.{c}" for c in rule if "~" not in c]
+        for flip in (False, True):
+            conds = list(plain)
+            for part in cross:
+                a, b = part.split("~")
+                conds.append(f"l.{b} = r.{a}" if flip else f"l.{a} = r.{b}")
+            out.append(CustomRule(" AND ".join(conds), sql_dialect="duckdb"))
+    return out
+
+
+def training_plan(prepared: pd.DataFrame) -> tuple[list[Any], list[Any]]:
+    """Deterministic rules for the prior match probability, and EM blocking rules.
+
+    Two EM sessions on complementary blocks let every comparison be estimated at least once: one
+    blocked on the birth date (names, surnames, CURP estimated), one on given name and first
+    surname (birth date, CURP, sex, state estimated).
+    """
+    from splink import block_on
+
+    have = {c for c in prepared.columns if prepared[c].notna().any()}
+    deterministic = []
+    if "curp" in have:
+        deterministic.append(block_on("curp"))
+    if {"given", "surnames_full", "birth_date"} <= have:
+        deterministic.append(block_on("given", "surnames_full", "birth_date"))
+    elif {"given", "surname1", "birth_year"} <= have:
+        deterministic.append(block_on("given", "surname1", "birth_year"))
+    em = []
+    if "birth_date" in have:
+        em.append(block_on("birth_date"))
+    elif "birth_year" in have:
+        em.append(block_on("birth_year"))
+    if {"given1", "surname1"} <= have:
+        em.append(block_on("given1", "surname1"))
+    elif "curp" in have:
+        em.append(block_on("curp"))
+    return deterministic, em

@@ -1,0 +1,208 @@
+"""Settings of a plaintext linkage run: plain data, validated at once, round-tripped through JSON.
+
+The settings name *what* to do (engine, threshold, seed, training budget, blocking); the Splink
+comparisons they select are built in :mod:`cifranegra.linkage.comparisons`. Every run stores the
+settings it used (and the trained Splink model) so that a published estimate can be re-run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from cifranegra.errors import InputError
+
+ENGINES = ("duckdb", "spark")
+
+#: Comparisons available for Mexican records (name → which record columns they use).
+COMPARISONS: dict[str, tuple[str, ...]] = {
+    "given_names": ("given_names",),
+    "surnames": ("first_surname", "second_surname"),
+    "curp": ("curp",),
+    "birth_date": ("birth_date", "birth_year"),
+    "sex": ("sex",),
+    "state": ("state",),
+}
+
+#: Default blocking rules: each is a tuple of prepared columns that must agree exactly; ``"a~b"``
+#: means column a of one record equals column b of the other (either way round: swapped surnames).
+#: Together they keep more than 99.5% of true pairs on the synthetic Mexican lists
+#: (measured in bench/bench_linkage.py; see docs/linkage.md).
+DEFAULT_BLOCKING: tuple[tuple[str, ...], ...] = (
+    ("curp",),
+    ("curp10",),
+    ("surname_set",),
+    ("given1", "surname1", "birth_year"),
+    ("given1", "birth_date"),
+    ("surname1", "birth_date"),
+    ("surname2", "birth_date"),
+    ("given_key", "surname1"),
+    ("given_key", "surname2"),
+    ("given_key", "surname1~surname2"),
+    ("given_key", "birth_year", "state"),
+    ("surname1", "birth_year", "state"),
+    ("birth_date", "state"),
+)
+
+#: Blocking for large lists (about 500,000 records and more): every rule also fixes a birth year, a
+#: birth date, a state or a CURP, so the number of pairs grows close to linearly; it gives up a
+#: little recall (pairs whose birth year is off by one and whose names carry an error).
+LARGE_BLOCKING: tuple[tuple[str, ...], ...] = (
+    ("curp",),
+    ("curp10",),
+    ("surname_set", "birth_year"),
+    ("given_key", "surname_set"),
+    ("given1", "surname1", "birth_year"),
+    ("given1", "birth_date"),
+    ("surname1", "birth_date"),
+    ("surname2", "birth_date"),
+    ("given_key", "surname2", "birth_year"),
+    ("given_key", "surname1~surname2", "birth_year"),
+    ("given_key", "surname1", "state"),
+    ("surname_set", "state"),
+    ("birth_date", "state"),
+)
+
+#: Columns a blocking rule may use (they are derived by :func:`~cifranegra.linkage.prepare.prepare_records`).
+BLOCKING_COLUMNS = frozenset(
+    {
+        "curp",
+        "curp10",
+        "given",
+        "given1",
+        "given_key",
+        "surname1",
+        "surname2",
+        "surname_set",
+        "surnames_full",
+        "birth_date",
+        "birth_year",
+        "sex",
+        "state",
+    }
+)
+
+
+@dataclass(frozen=True)
+class LinkageSettings:
+    """How to link agency lists with Splink (Fellegi–Sunter model, EM-trained).
+
+    Parameters
+    ----------
+    engine:
+        ``"duckdb"`` (in-process, default) or ``"spark"`` (pyspark, local or a cluster session).
+    threshold:
+        Match probability at or above which two records are joined into one person
+        (connected components of the pairs above it). 0.5, the Bayes decision point, balances missed
+        and false links, which is what keeps N-hat unbiased (bench/bench_linkage.py bias: +0.9%
+        at 0.5 against +1.3% at 0.9 with the default error rates, +8% against +15% at double).
+    seed:
+        Seed of the random sampling that estimates the u probabilities; with the same data and seed
+        the trained model and the clusters are the same.
+    max_pairs_u:
+        Record pairs sampled to estimate the u probabilities.
+    em_max_pairs:
+        At most about this many blocked pairs enter each EM session (a deterministic hash sample;
+        Splink's ``max_pairs``): keeps training time flat on large lists.
+    comparisons:
+        Which comparisons of :data:`COMPARISONS` to use (absent columns are dropped automatically).
+    blocking:
+        Blocking rules for prediction; each is a list of prepared columns that must agree. In a
+        project file also the presets ``"default"`` (:data:`DEFAULT_BLOCKING`) and ``"large"``
+        (:data:`LARGE_BLOCKING`, for lists of about 500,000 records and more).
+    term_frequency:
+        Adjust name, surname and state agreement for how common the value is
+        (``HERNANDEZ`` agreeing is weaker evidence than ``ZAMUDIO``).
+    prior_recall:
+        Assumed recall of the deterministic rules used to estimate the prior match probability.
+    em_max_iterations, em_convergence:
+        Expectation–maximisation controls.
+    spark_master:
+        Spark master URL used when ``engine = "spark"`` and no session is given (``local[*]``).
+    """
+
+    engine: str = "duckdb"
+    threshold: float = 0.5
+    seed: int = 20240601
+    max_pairs_u: float = 1e6
+    em_max_pairs: float = 2e6
+    comparisons: tuple[str, ...] = tuple(COMPARISONS)
+    blocking: tuple[tuple[str, ...], ...] = DEFAULT_BLOCKING
+    term_frequency: bool = True
+    prior_recall: float = 0.8
+    em_max_iterations: int = 25
+    em_convergence: float = 1e-4
+    spark_master: str = "local[*]"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.engine not in ENGINES:
+            problems.append(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if not 0.0 < float(self.threshold) < 1.0:
+            problems.append(f"threshold must be a probability strictly between 0 and 1, not {self.threshold!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            problems.append(f"seed must be a non-negative integer, not {self.seed!r}")
+        if float(self.max_pairs_u) < 1e3:
+            problems.append(f"max_pairs_u must be at least 1000, not {self.max_pairs_u!r}")
+        if float(self.em_max_pairs) < 1e3:
+            problems.append(f"em_max_pairs must be at least 1000, not {self.em_max_pairs!r}")
+        unknown = [c for c in self.comparisons if c not in COMPARISONS]
+        if unknown:
+            problems.append(
+                f"unknown comparison(s) {unknown}; choose among {', '.join(COMPARISONS)}"
+            )
+        if not self.comparisons:
+            problems.append("at least one comparison is needed")
+        if not self.blocking:
+            problems.append("at least one blocking rule is needed")
+        for rule in self.blocking:
+            bad = [c for part in rule for c in part.split("~") if c not in BLOCKING_COLUMNS]
+            if bad or not rule:
+                problems.append(
+                    f"blocking rule {list(rule)} uses unknown column(s) {bad}; "
+                    f"choose among {', '.join(sorted(BLOCKING_COLUMNS))}"
+                )
+        if not 0.0 < float(self.prior_recall) <= 1.0:
+            problems.append(f"prior_recall must be in (0, 1], not {self.prior_recall!r}")
+        if int(self.em_max_iterations) < 1:
+            problems.append("em_max_iterations must be at least 1")
+        if problems:
+            raise InputError("invalid linkage settings:\n  - " + "\n  - ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (tuples become lists)."""
+        d = asdict(self)
+        d["comparisons"] = list(self.comparisons)
+        d["blocking"] = [list(r) for r in self.blocking]
+        d["extra"] = dict(self.extra)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LinkageSettings:
+        """Settings from a dict (a project file's ``[linkage]`` table); unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise InputError(
+                f"unknown linkage setting(s) {unknown}; valid keys are {', '.join(sorted(names))}"
+            )
+        kw: dict[str, Any] = dict(d)
+        if "comparisons" in kw:
+            kw["comparisons"] = tuple(str(c) for c in kw["comparisons"])
+        if "blocking" in kw:
+            rules = kw["blocking"]
+            if isinstance(rules, str):
+                presets = {"default": DEFAULT_BLOCKING, "large": LARGE_BLOCKING}
+                if rules not in presets:
+                    raise InputError(f"blocking = {rules!r} is not a preset; use 'default', 'large' or a list of rules")
+                rules = presets[rules]
+            kw["blocking"] = tuple(
+                (str(r),) if isinstance(r, str) else tuple(str(c) for c in r) for r in rules
+            )
+        if "threshold" in kw:
+            kw["threshold"] = float(kw["threshold"])
+        if "extra" in kw:
+            kw["extra"] = dict(kw["extra"])
+        return cls(**kw)

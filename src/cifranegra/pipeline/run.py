@@ -1,0 +1,397 @@
+"""A project run: validate the lists → link → tabulate → estimate → write the results.
+
+Nothing is lost on the way: every record read is in the entities table (records nobody can link stay
+single persons), and the run fails with a clear message rather than publish a number that cannot be
+trusted (lists that share no identifier, lists with no overlap at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cifranegra._version import __version__
+from cifranegra.errors import CifranegraError, InputError, ModelError, Problem, ValidationError
+from cifranegra.estimation import CaptureHistories, estimate
+from cifranegra.linkage import LinkageResult, link_records
+from cifranegra.pipeline.project import Project, load_project
+
+#: progress(step, done, total): called as each step starts (done < total) and ends (done == total).
+ProgressCallback = Callable[[str, int, int], None]
+
+_ID_FIELDS = {
+    "names": ("given_names", "first_surname", "second_surname"),
+    "curp": ("curp",),
+    "birth": ("birth_date", "birth_year"),
+}
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced (also written to ``output``)."""
+
+    project: Project
+    entities: pd.DataFrame
+    histories: CaptureHistories
+    strata_histories: dict[tuple[Any, ...], CaptureHistories]
+    estimates: list[dict[str, Any]]
+    results: list[Any]
+    linkage: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    outputs: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def estimates_frame(self) -> pd.DataFrame:
+        """One row per (stratum, method): estimate, interval, observed, model, error."""
+        return pd.DataFrame(self.estimates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cifranegra_version": __version__,
+            "project": self.project.to_dict(),
+            "inputs": self.inputs,
+            "linkage": self.linkage,
+            "capture_histories": {
+                "all": _histories_dict(self.histories),
+                "strata": {" | ".join(map(str, k)): _histories_dict(v) for k, v in self.strata_histories.items()},
+            },
+            "estimates": self.estimates,
+            "results": [r.to_dict() for r in self.results],
+            "warnings": self.warnings,
+            "outputs": self.outputs,
+        }
+
+    def summary_text(self) -> str:
+        """A short readable summary for the terminal."""
+        h = self.histories
+        lines = [f"cifranegra {__version__} — project {self.project.name!r}"]
+        sizes = ", ".join(f"{k}: {v}" for k, v in self.linkage.get("list_sizes", {}).items())
+        lines.append(f"records read: {self.linkage.get('n_records', len(self.entities))} ({sizes})")
+        lines.append(
+            f"linkage: {self.linkage.get('method', '')}; {h.observed} distinct persons observed"
+        )
+        by_n = h.counts_by_number_of_lists()
+        lines.append(
+            "persons by number of lists: "
+            + ", ".join(f"{k}: {int(v)}" for k, v in by_n.items() if int(v) > 0)
+        )
+        lines.append("")
+        lines.append(f"{'stratum':<22}{'method':<14}{'observed':>9}{'estimate':>11}  interval")
+        for e in self.estimates:
+            if e.get("error"):
+                lines.append(f"{e['stratum']:<22}{e['method']:<14}{e['observed']:>9}{'—':>11}  {e['error']}")
+                continue
+            iv = ""
+            if e.get("lower") is not None:
+                iv = f"[{e['lower']:,.0f}, {e['upper']:,.0f}] ({e['level']:.0%})"
+            lines.append(f"{e['stratum']:<22}{e['method']:<14}{e['observed']:>9}{e['estimate']:>11,.0f}  {iv}")
+        for w in self.warnings:
+            lines.append(f"warning: {w}")
+        if self.outputs:
+            lines.append("")
+            lines.append(f"results written to {Path(self.outputs['results_json']).parent}")
+        return "\n".join(lines)
+
+
+def _histories_dict(h: CaptureHistories) -> dict[str, Any]:
+    frame = h.to_frame()
+    return {"lists": list(h.lists), "table": frame.to_dict(orient="records"), "observed": int(h.observed)}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _noop(step: str, done: int, total: int) -> None:
+    return None
+
+
+def read_project_lists(
+    project: Project, progress: ProgressCallback = _noop
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Read, validate and normalize every plaintext list; all problems of all lists at once."""
+    from cifranegra.ingest import read_list
+
+    frames: list[pd.DataFrame] = []
+    problems: list[Problem] = []
+    inputs: list[dict[str, Any]] = []
+    n = len(project.lists)
+    for i, spec in enumerate(project.lists):
+        progress(f"reading {spec.source}", i, n)
+        try:
+            df, report = read_list(spec.path, spec.mapping, spec.source, on_error="report")
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            continue
+        except InputError as exc:
+            problems.append(Problem(str(spec.path), None, None, "error", "unusable_input", str(exc)))
+            continue
+        problems.extend(p for p in report.problems if p.severity == "error")
+        df = df.copy()
+        df["source"] = spec.source
+        frames.append(df)
+        inputs.append({"source": spec.source, "file": str(spec.path), "sha256": _sha256(spec.path),
+                       "records": len(df)})
+    progress("reading lists", n, n)
+    if problems:
+        raise ValidationError(problems=problems, summary="the agency lists have errors")
+    records = pd.concat(frames, ignore_index=True)
+    check_compatible(records, {s.source: str(s.path) for s in project.lists})
+    return records, inputs
+
+
+def check_compatible(records: pd.DataFrame, files: Mapping[str, str] | None = None) -> None:
+    """Lists must share an identifier with at least one other list, and carry one at all.
+
+    Raises :class:`~cifranegra.errors.ValidationError` naming the lists and what they lack.
+    """
+    files = files or {}
+    present: dict[str, set[str]] = {}
+    for source, group in records.groupby("source", sort=True):
+        have = set()
+        for kind, cols in _ID_FIELDS.items():
+            if any(c in group.columns and group[c].notna().any() for c in cols):
+                have.add(kind)
+        present[str(source)] = have
+    problems = []
+    for source, have in present.items():
+        file = files.get(source, source)
+        if not have:
+            problems.append(Problem(file, None, None, "error", "no_identifiers",
+                                    f"list {source!r} has no names, CURP or birth dates in any record, so "
+                                    "nobody on it can be found on another list; check its column mapping"))
+            continue
+        others = set().union(*(h for s, h in present.items() if s != source)) if len(present) > 1 else have
+        if not have & others:
+            problems.append(Problem(file, None, None, "error", "incompatible_schema",
+                                    f"list {source!r} records only {sorted(have)}, which no other list "
+                                    f"records ({sorted(others)}); lists can only be linked on identifiers "
+                                    "they share: map the same fields in every list"))
+    if problems:
+        raise ValidationError(problems=problems, summary="the lists cannot be linked")
+
+
+def link_project(
+    project: Project, records: pd.DataFrame | None, progress: ProgressCallback = _noop
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The entities table and a description of the linkage (plaintext or encoded)."""
+    if project.encoded:
+        return _link_encoded(project, progress)
+    assert records is not None
+    steps = ["preparing records", "estimating the prior match probability",
+             "estimating u probabilities (random pairs)", "expectation-maximisation 1/2",
+             "expectation-maximisation 2/2", "scoring pairs", "clustering records into persons"]
+    seen: list[str] = []
+
+    def say(step: str) -> None:
+        seen.append(step)
+        progress(f"linkage: {step}", min(len(seen) - 1, len(steps) - 1), len(steps))
+
+    result: LinkageResult = link_records(records, project.linkage, progress=say)
+    progress("linkage", len(steps), len(steps))
+    info = {"method": f"splink ({project.linkage.engine})", **result.to_dict()["diagnostics"],
+            "settings": project.linkage.to_dict(), "model": result.model}
+    return result.entities, info
+
+
+def _link_encoded(project: Project, progress: ProgressCallback) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Private linkage: read each agency's encoded file and link the encodings only
+    (:func:`cifranegra.linkage.private.link_encoded`, options from ``[linkage.private]``)."""
+    from cifranegra.ingest.encoded import read_encoded
+    from cifranegra.linkage.private import link_encoded
+
+    lists = []
+    n = len(project.lists)
+    for i, spec in enumerate(project.lists):
+        progress(f"reading encoded {spec.source}", i, n)
+        lists.append(read_encoded(spec.path))
+    progress("reading encoded lists", n, n)
+    progress("linkage: encoded lists (Bloom filters)", 0, 1)
+    entities = link_encoded(lists, **dict(project.private_linkage))
+    progress("linkage: encoded lists (Bloom filters)", 1, 1)
+    declared = {s.source for s in project.lists}
+    found = set(entities["source"].astype(str).unique())
+    if found != declared:
+        raise InputError(
+            f"the encoded files hold lists {sorted(found)}, but the project declares {sorted(declared)}; "
+            "make each [[lists]] source match the source the agency encoded"
+        )
+    sizes = entities["source"].astype(str).value_counts().sort_index()
+    info = {"method": "private (encoded, Bloom filters)", "n_records": len(entities),
+            "list_sizes": {str(k): int(v) for k, v in sizes.items()},
+            "n_entities": int(entities["entity_id"].nunique()), "settings": dict(project.private_linkage)}
+    return entities, info
+
+
+def tabulate(
+    entities: pd.DataFrame, lists: Sequence[str], strata: Sequence[str] = ()
+) -> tuple[CaptureHistories, dict[tuple[Any, ...], CaptureHistories]]:
+    """Capture histories overall and per stratum; refuses lists that overlap with nobody.
+
+    MSE estimates the unseen from how lists overlap; with fewer than two lists, or when no person is
+    on two lists, there is nothing to estimate from (a :class:`~cifranegra.errors.ModelError`).
+    """
+    lists = list(lists)
+    if len(lists) < 2:
+        raise ModelError(
+            f"multiple systems estimation needs at least two lists; the project has {len(lists)} "
+            f"({', '.join(lists)}). Add the lists of other agencies."
+        )
+    histories = CaptureHistories.from_entities(entities, lists=lists)
+    per_entity = entities.groupby("entity_id")["source"].nunique()
+    if int((per_entity >= 2).sum()) == 0:
+        raise ModelError(
+            "no person was found on more than one list, so multiple systems estimation cannot be "
+            "done: the estimate comes from how lists overlap, and with no overlap the number of "
+            "unseen victims is unbounded. Check that the lists cover the same period and region, "
+            "that names, CURP and birth dates are mapped in every list, and the linkage threshold."
+        )
+    strata_h: dict[tuple[Any, ...], CaptureHistories] = {}
+    if strata:
+        missing = [s for s in strata if s not in entities.columns]
+        if missing:
+            raise InputError(f"stratum column(s) {missing} are not in the records; map them or remove them")
+        strata_h = CaptureHistories.stratified_from_entities(entities, strata=list(strata), lists=lists)
+    return histories, strata_h
+
+
+def _unknown(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or str(value) in ("unknown", "<NA>", "nan")
+
+
+def estimate_all(
+    project: Project,
+    histories: CaptureHistories,
+    strata_h: Mapping[tuple[Any, ...], CaptureHistories],
+    progress: ProgressCallback = _noop,
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Every method on the whole table and on each stratum; a failing stratum is reported, not fatal."""
+    tables: list[tuple[str, CaptureHistories]] = [("all", histories)]
+    rows: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    for key, h in sorted(strata_h.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        label = " | ".join(f"{s}={v}" for s, v in zip(project.strata, key, strict=True))
+        if any(_unknown(v) for v in key):
+            # persons whose stratum nobody recorded: counted in "all", never estimated on their own
+            skipped.extend({"stratum": label, "method": m, "observed": int(h.observed), "estimate": None,
+                         "lower": None, "upper": None, "level": project.level, "interval_method": None,
+                         "model": None, "warnings": "",
+                         "error": "not estimated: the stratum value is unknown (these persons count in 'all')"}
+                        for m in project.methods)
+            continue
+        tables.append((label, h))
+    results: list[Any] = []
+    total = len(tables) * len(project.methods)
+    done = 0
+    for label, h in tables:
+        for method in project.methods:
+            progress(f"estimating {label} ({method})", done, total)
+            opts = dict(project.method_options.get(method, {}))
+            row: dict[str, Any] = {"stratum": label, "method": method, "observed": int(h.observed)}
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    res = estimate(h, method, seed=project.seed, **opts)
+                iv = res.interval(project.level)
+                row.update({
+                    "estimate": float(res.estimate),
+                    "lower": None if iv is None else float(iv.lower),
+                    "upper": None if iv is None else float(iv.upper),
+                    "level": project.level,
+                    "interval_method": None if iv is None else iv.method,
+                    "model": res.model,
+                    "warnings": "; ".join([*res.warnings, *(str(w.message) for w in caught)]),
+                    "error": None,
+                })
+                results.append(res)
+            except CifranegraError as exc:
+                if label == "all" and len(tables) == 1:
+                    raise
+                row.update({"estimate": None, "lower": None, "upper": None, "level": project.level,
+                            "interval_method": None, "model": None, "warnings": "", "error": str(exc)})
+            rows.append(row)
+            done += 1
+    progress("estimating: done", total, total)
+    return rows + skipped, results
+
+
+def write_results(result: RunResult, output: Path) -> dict[str, str]:
+    """results.json, estimates.csv, capture_histories.csv, entities.csv, linkage_model.json."""
+    output.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "results_json": output / "results.json",
+        "estimates_csv": output / "estimates.csv",
+        "capture_histories_csv": output / "capture_histories.csv",
+        "entities_csv": output / "entities.csv",
+        "linkage_json": output / "linkage_model.json",
+    }
+    out = {k: str(v) for k, v in paths.items()}
+    result.outputs = out
+    result.estimates_frame().to_csv(paths["estimates_csv"], index=False)
+    frames = [result.histories.to_frame().assign(stratum="all")]
+    for key, h in result.strata_histories.items():
+        frames.append(h.to_frame().assign(stratum=" | ".join(
+            f"{s}={v}" for s, v in zip(result.project.strata, key, strict=True))))
+    pd.concat(frames, ignore_index=True).to_csv(paths["capture_histories_csv"], index=False)
+    # record ids and person ids only: no name, CURP or birth date leaves the run
+    result.entities.to_csv(paths["entities_csv"], index=False)
+    paths["linkage_json"].write_text(
+        json.dumps({"settings": result.linkage.get("settings"), "model": result.linkage.get("model")},
+                   indent=2, default=str), encoding="utf-8")
+    body = result.to_dict()
+    body["linkage"] = {k: v for k, v in result.linkage.items() if k != "model"}
+    paths["results_json"].write_text(json.dumps(body, indent=2, default=str), encoding="utf-8")
+    return out
+
+
+def run_project(
+    project: Project | str | Path,
+    *,
+    output: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+    write: bool = True,
+) -> RunResult:
+    """Run a project end to end and write its results (unless ``write=False``).
+
+    ``project``: a :class:`Project` or the path of a project file; ``output`` overrides the
+    project's output folder; ``progress`` receives (step, done, total).
+    """
+    prog = progress or _noop
+    if not isinstance(project, Project):
+        project = load_project(project)
+    records = None
+    inputs: list[dict[str, Any]] = []
+    if not project.encoded:
+        records, inputs = read_project_lists(project, prog)
+    else:
+        inputs = [{"source": s.source, "file": str(s.path), "sha256": _sha256(s.path)} for s in project.lists]
+    entities, linkage = link_project(project, records, prog)
+    if records is not None and len(entities) != len(records):  # pragma: no cover - a guard, never expected
+        raise ModelError(f"linkage returned {len(entities)} records for {len(records)} read")
+    prog("tabulating capture histories", 0, 1)
+    lists = [s.source for s in project.lists]
+    histories, strata_h = tabulate(entities, lists, project.strata)
+    prog("tabulating capture histories", 1, 1)
+    rows, results = estimate_all(project, histories, strata_h, prog)
+    run_warnings = []
+    if linkage.get("records_without_identifiers"):
+        run_warnings.append(
+            f"{linkage['records_without_identifiers']} record(s) carry no identifier and count as "
+            "distinct persons; they may inflate the estimate"
+        )
+    result = RunResult(project=project, entities=entities, histories=histories, strata_histories=strata_h,
+                       estimates=rows, results=results, linkage=linkage, inputs=inputs, warnings=run_warnings)
+    if write:
+        write_results(result, Path(output) if output is not None else project.output)
+    return result
