@@ -11,8 +11,10 @@ on tables where N mixes quickly (Monte Carlo standard error of the median under 
 
 from __future__ import annotations
 
+import itertools
 import pathlib
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,7 @@ from hypothesis import strategies as st
 from cifranegra.errors import InputError, ModelError
 from cifranegra.estimation.histories import CaptureHistories
 from cifranegra.estimation.lcmcr import LCMCR, hrdag_classes
-from cifranegra.estimation.result import EstimateResult
+from cifranegra.estimation.result import EstimateResult, Interval
 
 REF = pd.read_csv(pathlib.Path(__file__).parents[1] / "reference" / "reference_estimates.csv")
 
@@ -34,12 +36,24 @@ def load(name: str) -> CaptureHistories:
         return CaptureHistories.from_frame(pd.read_csv(fh), source=name)
 
 
+def ci(res: EstimateResult, level: float | None = 0.95) -> Interval:
+    """The interval at ``level`` (present for every LCMCR result)."""
+    iv = res.interval(level)
+    assert iv is not None
+    return iv
+
+
+def draws(res: EstimateResult) -> tuple[float, ...]:
+    assert res.draws is not None
+    return res.draws
+
+
 def r_lcmcr(name: str) -> dict:
     rows = REF[(REF["file"] == name) & REF["source"].str.startswith("R LCMCR")]
     return rows.iloc[0].to_dict()
 
 
-FAST = {"chains": 2, "samples": 400, "burn_in": 2000, "thin": 5}
+FAST: dict[str, Any] = {"chains": 2, "samples": 400, "burn_in": 2000, "thin": 5}
 
 
 @pytest.mark.parametrize("name", ["MultipleSystemsEstimation_Korea.csv", "SparseMSE_NewOrl.csv"])
@@ -48,16 +62,16 @@ def test_fast_agreement_with_r_lcmcr(name: str) -> None:
     ref = r_lcmcr(name)
     res = LCMCR(**FAST).fit(load(name), rng=11)
     assert res.estimate == pytest.approx(ref["estimate"], rel=0.05)
-    iv = res.interval(0.95)
+    iv = ci(res)
     assert iv.lower == pytest.approx(ref["lower"], rel=0.08)
     assert iv.upper == pytest.approx(ref["upper"], rel=0.15)  # a tail quantile: larger MC error
-    assert res.interval().method == "posterior"
+    assert ci(res, None).method == "posterior"
     assert res.diagnostics["mcse_median"] < 0.02 * res.estimate
 
 
 def test_same_seed_same_draws_whatever_the_workers() -> None:
     h = load("MultipleSystemsEstimation_Korea.csv")
-    spec = {"chains": 3, "samples": 50, "burn_in": 200, "thin": 2}
+    spec: dict[str, Any] = {"chains": 3, "samples": 50, "burn_in": 200, "thin": 2}
     a = LCMCR(workers=1, **spec).fit(h, rng=5)
     b = LCMCR(workers=3, **spec).fit(h, rng=5)
     c = LCMCR(workers=1, **spec).fit(h, rng=6)
@@ -66,17 +80,17 @@ def test_same_seed_same_draws_whatever_the_workers() -> None:
     assert a.seed == 5
     # chain i always gets child seed i: the first chains of a 2-chain run are those of a 3-chain run
     d = LCMCR(workers=2, **{**spec, "chains": 2}).fit(h, rng=5)
-    assert d.draws == a.draws[:100]
+    assert d.draws == draws(a)[:100]
 
 
 def test_result_surface_and_round_trip() -> None:
     res = LCMCR(**FAST).fit(load("MultipleSystemsEstimation_Korea.csv"), rng=1)
     assert res.method == "lcmcr" and res.observed == 123
-    assert len(res.draws) == 800
+    assert len(draws(res)) == 800
     for key in ("rhat", "ess_bulk", "ess_tail", "mcse_median", "chain_medians", "ess_per_second"):
         assert key in res.diagnostics
-    iv80 = res.interval(0.8)
-    assert iv80.lower > res.interval(0.95).lower
+    iv80 = ci(res, 0.8)
+    assert iv80.lower > ci(res).lower
     back = EstimateResult.from_json(res.to_json())
     assert back.estimate == res.estimate and back.interval(0.8) == iv80
     assert res.settings["max_classes"] == 10 and res.settings["a_alpha"] == 0.25
@@ -151,11 +165,14 @@ def test_starting_points() -> None:
 )
 def test_slow_agreement_with_r_lcmcr(name: str) -> None:
     """Default settings, doubled samples: posterior median within 5% of R LCMCR's (reference rows);
-    R's own medians over four seeds spread up to 2% (reference notes)."""
+    R's own medians over four seeds spread up to 2% (reference notes). Kosovo, the slowest-mixing
+    of these tables (rare excursions to N < 9,000), gets twice the thinning: with the default its
+    2.5% quantile can rest on about 50 effective draws (seed 2026: ESS 49, R-hat 1.075, lower
+    7,885); six chains of 200,000 sweeps give [9067, 10442, 13917] against R's [8956, 10413, 13910]."""
     ref = r_lcmcr(name)
-    res = LCMCR(samples=2000).fit(load(name), rng=2026)
+    res = LCMCR(samples=2000, thin=40 if "Kosovo" in name else 20).fit(load(name), rng=2026)
     assert res.estimate == pytest.approx(ref["estimate"], rel=0.05)
-    assert res.interval(0.95).lower == pytest.approx(ref["lower"], rel=0.1)
+    assert ci(res).lower == pytest.approx(ref["lower"], rel=0.1)
 
 
 @pytest.mark.slow
@@ -232,14 +249,14 @@ def _reference_gibbs(x: np.ndarray, k: int, iters: int, burn: int, seed: int) ->
         ll = x @ np.log(lam) + (1 - x) @ np.log1p(-lam) + np.log(pi)
         p = np.exp(ll - ll.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
-        z = np.minimum((p.cumsum(axis=1) < rng.random(n)[:, None]).sum(axis=1), k - 1)
+        z = np.minimum((p.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1), k - 1)
         q = pi * np.prod(1 - lam, axis=0)
         n0 = rng.negative_binomial(n, 1 - q.sum())
         nk = np.bincount(z, minlength=k) + rng.multinomial(n0, q / q.sum())
         s = np.stack([x[z == c].sum(axis=0) for c in range(k)], axis=1)
         lam = np.clip(rng.beta(1 + s, 1 + nk[None, :] - s), 1e-300, 1 - 1e-15)
         tail = nk[::-1].cumsum()[::-1] - nk
-        v = np.clip(rng.beta(1 + nk, alpha + tail), 1e-300, 1 - 1e-15)
+        v = np.asarray(np.clip(rng.beta(1 + nk, alpha + tail), 1e-300, 1 - 1e-15))
         v[-1] = 1.0
         pi = v * np.concatenate([[1.0], np.cumprod(1 - v[:-1])])
         alpha = rng.gamma(0.25 + k - 1, 1 / (0.25 - np.log1p(-v[:-1]).sum()))
@@ -257,12 +274,109 @@ def test_kernel_agrees_with_a_plain_implementation_of_the_paper() -> None:
     x = (rng.random((size, n_lists)) < np.where(low, 0.05, 0.25)[:, None]).astype(int)
     x = x[x.sum(axis=1) > 0]
     counts = np.bincount((x << np.arange(n_lists)).sum(axis=1), minlength=2**n_lists)
-    h = CaptureHistories([f"l{j}" for j in range(n_lists)], counts)
+    h = CaptureHistories(tuple(f"l{j}" for j in range(n_lists)), counts)
     ref = _reference_gibbs(x.astype(float), k=5, iters=3000, burn=500, seed=1)
     ours = LCMCR(max_classes=5, chains=2, samples=300, burn_in=1000, thin=5).fit(h, rng=1)
     # N mixes slowly on this table (both samplers: medians over seeds spread about 6%), so compare
     # each median with the other's 95% interval
     lo, hi = np.quantile(ref, [0.025, 0.975])
     assert lo <= ours.estimate <= hi
-    iv = ours.interval(0.95)
+    iv = ci(ours)
     assert iv.lower <= np.median(ref) <= iv.upper
+
+
+# ------------------------------------------------------------------ the kernel's own draws
+def _kernel_draws(kind: str, a: float, b: float, size: int, seed: int) -> np.ndarray:
+    """``size`` draws of the kernel's gamma / beta / binomial (a = n, b = q) from one generator."""
+    from cifranegra.estimation import lcmcr_kernels as kern
+
+    return kern.draw_many(kind, a, b, size, seed)
+
+
+@pytest.mark.parametrize("shape", [0.05, 0.3, 1.0, 2.5, 40.0, 5000.0])
+def test_kernel_gamma_is_gamma(shape: float) -> None:
+    """Marsaglia–Tsang (boosted below 1) against scipy's Gamma(shape): Kolmogorov–Smirnov."""
+    from scipy import stats
+
+    x = _kernel_draws("gamma", shape, 0.0, 20_000, seed=3)
+    assert stats.kstest(x, stats.gamma(shape).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize(("a", "b"), [(1.0, 0.2), (1.0, 30.0), (7.0, 1.0), (2.0, 3.0), (0.6, 0.4), (300.0, 9.0)])
+def test_kernel_beta_is_beta(a: float, b: float) -> None:
+    from scipy import stats
+
+    x = _kernel_draws("beta", a, b, 20_000, seed=4)
+    assert stats.kstest(x, stats.beta(a, b).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize(
+    ("n", "q"),
+    [
+        (1, 0.3),
+        (5, 0.5),
+        (20, 0.02),
+        (40, 0.9),
+        (30, 0.3),
+        (2000, 0.004),
+        (41, 0.5),
+        (1131, 0.02),
+        (500, 0.7),
+        (5000, 0.4),
+        (10**6, 0.5),
+    ],
+)
+def test_kernel_binomial_is_binomial(n: int, q: float) -> None:
+    """Inversion (mean under 20) and BTRS (above) against the exact pmf: chi-square on binned
+    counts (tails beyond 1e-4 pooled)."""
+    from scipy import stats
+
+    x = _kernel_draws("binomial", float(n), q, 40_000, seed=5).astype(int)
+    pmf = stats.binom(n, q).pmf(np.arange(n + 1))
+    lo, hi = np.searchsorted(pmf.cumsum(), [1e-4, 1 - 1e-4])
+    edges = np.arange(lo, hi + 1)
+    obs = np.array([(x <= lo).sum(), *[(x == v).sum() for v in edges[1:-1]], (x >= hi).sum()])
+    exp = 40_000 * np.array([pmf[: lo + 1].sum(), *pmf[edges[1:-1]], pmf[hi:].sum()])
+    if len(obs) < 2:
+        assert (x == lo).all()
+        return
+    assert stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue > 1e-3
+
+
+def test_kernel_multinomial_is_multinomial() -> None:
+    """Sequential binomials then one categorical draw per person, cells in any order: exact means and
+    covariances."""
+    from cifranegra.estimation import lcmcr_kernels as kern
+
+    p = np.array([0.02, 0.5, 0.0, 0.3, 0.18])
+    for n, order in itertools.product((3, 12, 13, 500), (np.argsort(-p), np.arange(5), np.array([2, 0, 4, 3, 1]))):
+        x = kern.multinomial_many(n, p, order, 40_000, 6).astype(float)
+        assert (x.sum(axis=1) == n).all() and (x[:, 2] == 0).all()
+        se = np.sqrt(n * p * (1 - p) / 40_000)
+        assert np.all(np.abs(x.mean(axis=0) - n * p) <= 5 * se + 1e-12)
+        cov = np.cov(x.T)
+        want = n * (np.diag(p) - np.outer(p, p))
+        assert np.allclose(cov, want, atol=0.05 * n * 0.25 + 0.02)
+
+
+def test_collapsed_move_ratio_equals_the_full_difference() -> None:
+    """The Metropolis ratio computed from the changed terms only equals the difference of the full
+    collapsed log-densities, for every class, random states and steps of both signs."""
+    from cifranegra.estimation import lcmcr_kernels as kern
+
+    rng = np.random.default_rng(9)
+    for k, n_lists in ((1, 3), (4, 5), (10, 6)):
+        for _ in range(20):
+            n_obs_k = rng.integers(0, 300, k)
+            m0 = rng.integers(0, 500, k)
+            s_jk = np.stack([rng.integers(0, x + 1, n_lists) for x in n_obs_k], axis=1)
+            n_obs, n0 = int(n_obs_k.sum()), int(m0.sum())
+            alpha = float(rng.gamma(1.0, 1.0))
+            for c in range(k):
+                new = max(0, int(m0[c]) + int(rng.integers(-40, 41)))
+                old = int(m0[c])
+                full = kern._log_f(c, new, n_obs, n0 - old, n_obs_k, m0, s_jk, alpha, k, n_lists) - kern._log_f(
+                    c, old, n_obs, n0 - old, n_obs_k, m0, s_jk, alpha, k, n_lists
+                )
+                fast = kern.log_ratio(c, old, new, n_obs, n0, n_obs_k, m0, s_jk, alpha, k, n_lists)
+                assert fast == pytest.approx(full, rel=1e-9, abs=1e-7)
