@@ -1,7 +1,8 @@
 """The same linkage on Spark (pyspark local mode): same pairs, same persons as on DuckDB.
 
 Skipped when pyspark (``pip install 'cifranegra[spark]'``) or Java is missing. Kept small: Spark in
-local mode pays about a second per job and Splink runs a few hundred jobs.
+local mode pays about a second per job and Splink runs a few hundred jobs — still 1–2 minutes, so it is
+in the slow suite, which CI runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if shutil.which("java") is None:  # pragma: no cover
 from cifranegra.linkage import LinkageSettings, link_records, pair_scores
 
 
+@pytest.mark.slow
 def test_spark_links_like_duckdb():
     records, _ = simulate_lists(n_persons=250, capture=(0.5, 0.4), seed=4)
     records = records.drop(columns=["person_id"]).assign(person_id=records["person_id"])
