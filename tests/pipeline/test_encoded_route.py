@@ -43,3 +43,32 @@ def test_mixing_encoded_and_plain_lists_is_refused(tmp_path):
     )
     with pytest.raises(ValidationError, match="encoded"):
         load_project(tmp_path / "p.toml")
+
+
+def test_encoded_lists_of_another_project_or_source_are_refused(tmp_path, small_records):
+    """Files encoded under another project name (another salt) or declared under the wrong source."""
+    from cifranegra.errors import InputError
+    from cifranegra.ingest.encoded import write_encoded
+    from cifranegra.linkage.private import LinkageSecret, encode_records
+
+    secret = LinkageSecret(bytes(range(32)))
+    sources = []
+    for source, g in small_records.groupby("source", sort=True):
+        enc = encode_records(g.drop(columns=["person_id"]).reset_index(drop=True), secret, "other-study")
+        write_encoded(enc, tmp_path / f"{source}.parquet")
+        sources.append(source)
+    blocks = [f'[[lists]]\nsource = "{s}"\npath = "{s}.parquet"\nencoded = true\n' for s in sources]
+    (tmp_path / "project.toml").write_text(
+        'name = "test-study"\nseed = 1\n' + "\n".join(blocks) + '[estimation]\nmethods = ["chapman"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="encoded for project 'other-study'"):
+        run_project(load_project(tmp_path / "project.toml"), output=tmp_path / "out")
+    swapped = [f'[[lists]]\nsource = "{s}"\npath = "{t}.parquet"\nencoded = true\n'
+               for s, t in zip(sources, sources[::-1], strict=True)]
+    (tmp_path / "project.toml").write_text(
+        'name = "other-study"\nseed = 1\n' + "\n".join(swapped) + '[estimation]\nmethods = ["chapman"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="make the \\[\\[lists\\]\\] source match"):
+        run_project(load_project(tmp_path / "project.toml"), output=tmp_path / "out")

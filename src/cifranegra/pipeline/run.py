@@ -212,10 +212,20 @@ def _link_encoded(project: Project, progress: ProgressCallback) -> tuple[pd.Data
     from cifranegra.linkage.private import link_encoded
 
     lists = []
+    problems = []
     n = len(project.lists)
     for i, spec in enumerate(project.lists):
         progress(f"reading encoded {spec.source}", i, n)
-        lists.append(read_encoded(spec.path))
+        enc = read_encoded(spec.path)
+        if set(enc.sources) != {spec.source}:
+            problems.append(f"{spec.path}: holds list(s) {sorted(set(enc.sources))}, the project declares "
+                            f"{spec.source!r} for it; make the [[lists]] source match what the agency encoded")
+        if enc.project != project.name:
+            problems.append(f"{spec.path}: encoded for project {enc.project!r}, this project is {project.name!r}; "
+                            "every agency must encode with this project's name (it salts the encodings)")
+        lists.append(enc)
+    if problems:
+        raise InputError("the encoded lists do not belong to this project:\n  - " + "\n  - ".join(problems))
     progress("reading encoded lists", n, n)
     progress("linkage: encoded lists (Bloom filters)", 0, 1)
     entities = link_encoded(lists, **dict(project.private_linkage))
