@@ -20,6 +20,7 @@ bootstrap fit thousands of small models:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy.optimize import linprog
@@ -638,8 +639,7 @@ def fit_tables(
     order = np.argsort(size, kind="stable")  # equal-size models batch together, each on its own terms
     ti_all, mi_all, size = ti_all[order], mi_all[order], size[order]
     bounds = [0, *np.flatnonzero(np.diff(size)) + 1, size.size]
-    pieces = [(b0 + s, min(b0 + s + chunk, b1)) for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True)
-              for s in range(0, b1 - b0, chunk)]
+    pieces = [(b0 + s, min(b0 + s + chunk, b1)) for b0, b1 in pairwise(bounds) for s in range(0, b1 - b0, chunk)]
     for lo_, hi_ in pieces:
         t_ = ti_all[lo_:hi_]
         m_ = mi_all[lo_:hi_]
