@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -555,7 +555,3 @@ def _entities_to_wide(
     wide.attrs["stratum_conflicts"] = conflicts
     return wide
 
-
-def iter_masks(k: int) -> Iterable[int]:
-    """All observable pattern masks for K lists (1 .. 2^K − 1)."""
-    return range(1, 2**k)

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from cifranegra.errors import InputError, Problem, ValidationError
+from cifranegra.errors import Problem, ValidationError
 from cifranegra.estimation.histories import CaptureHistories
 from cifranegra.ingest.readers import read_table
 
@@ -62,10 +61,3 @@ def read_capture_histories(
             raise ValidationError([*exc.problems, extra], summary=exc.summary) from None
         raise
 
-
-def per_person_to_aggregated(df: pd.DataFrame, lists: Sequence[str]) -> pd.DataFrame:
-    """Aggregate one-row-per-person 0/1 columns to pattern counts."""
-    if not lists:
-        raise InputError("name the list columns")
-    g = df.groupby(list(lists)).size().rename("count").reset_index()
-    return g[g[list(lists)].to_numpy().sum(axis=1) > 0].astype(np.int64)
