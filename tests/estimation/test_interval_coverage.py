@@ -35,18 +35,34 @@ def _band(S: int, level: float = 0.95) -> tuple[float, float]:
     return lo, hi
 
 
-@pytest.mark.parametrize("interval", ["profile", "wald"])
-def test_fixed_model_interval_coverage(interval: str) -> None:
+def test_profile_interval_coverage() -> None:
     rng = np.random.default_rng(2026)
     S, N = 300, 1500
     hits = 0
     for _ in range(S):
         h = simulate(rng, N, [0.25, 0.2, 0.3, 0.15], referral=0.3)
-        r = estimate(h, "loglinear", model="[12,3,4]", interval=interval)
+        r = estimate(h, "loglinear", model="[12,3,4]", interval="profile")
         iv = r.interval()
         hits += iv.lower <= N <= iv.upper
     lo, hi = _band(S)
     assert lo <= hits / S <= hi, hits / S
+
+
+def test_wald_interval_undercovers_as_documented() -> None:
+    """SparseMSE's Wald interval is for the expected dark figure: it leaves out the variation of the
+    unobserved count around it, so it covers N less often than 95% (89% in this design, seed 2026);
+    docs/estimation.md says so and the profile interval is the default for a fixed model."""
+    rng = np.random.default_rng(2026)
+    S, N = 300, 1500
+    wald = profile = 0
+    for _ in range(S):
+        h = simulate(rng, N, [0.25, 0.2, 0.3, 0.15], referral=0.3)
+        w = estimate(h, "loglinear", model="[12,3,4]", interval="wald").interval()
+        p = estimate(h, "loglinear", model="[12,3,4]", interval="profile").interval()
+        wald += w.lower <= N <= w.upper
+        profile += p.lower <= N <= p.upper
+        assert w.upper - w.lower < p.upper - p.lower
+    assert wald < profile
 
 
 def test_bic_bootstrap_coverage_with_model_selection() -> None:
