@@ -88,7 +88,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             ignored.append("--" + cli.replace("_", "-"))
     if ignored:
         raise InputError(f"{', '.join(ignored)} do(es) not apply to --method {args.method}")
-    if ("progress" in accepted and not args.json) or "progress" in accepted:
+    if "progress" in accepted:  # drawn on stderr, so it never mixes with --json output
         opts["progress"] = progress_printer("bootstrap")
     return opts
 

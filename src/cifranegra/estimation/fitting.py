@@ -116,7 +116,13 @@ class StatusCache:
     zero patterns, so most checks are lookups (as MultipleSystemsEstimation's batch check does)."""
 
     def __init__(self) -> None:
-        self._memo: dict[tuple[frozenset[int], bytes], int] = {}
+        self._memo: dict[tuple[object, bytes], int] = {}
+
+    def get(self, key: tuple[object, bytes]) -> int | None:
+        return self._memo.get(key)
+
+    def put(self, key: tuple[object, bytes], value: int) -> None:
+        self._memo[key] = int(value)
 
     def status(self, model: HierarchicalModel, counts: np.ndarray, prep: Prepared | None = None) -> int:
         key = (model.terms, np.packbits(np.asarray(counts) > 0).tobytes())
@@ -452,12 +458,12 @@ def _existence(
             out[i] = 1
             continue
         key = (space.matrix[i].tobytes(), zkey)
-        st = cache._memo.get(key) if cache is not None else None
+        st = cache.get(key) if cache is not None else None
         if st is None:
             prep = Prepared(space.model(i), tuple(int(t) for t in cols[est[i]]), (), kept[i])
             st = status_of(prep, counts)
             if cache is not None:
-                cache._memo[key] = st
+                cache.put(key, st)
         if st & 1:
             out[i] = 1
             fails.append(e)
@@ -499,22 +505,10 @@ def fit_model_set(
     colsel = space.matrix
     M, p = colsel.shape
     cells = np.arange(1, 2**k)
-    X = _design(k, cols, cells)
     y = counts[1:].astype(np.float64)
-    marg = margins(counts)
     colarr = np.asarray(cols)
-    zero = (marg[colarr] == 0) & (colarr != 0)
-    sparse = colsel & zero[None, :]
-    kept = (sparse.astype(np.float64) @ X.T) == 0  # cells not containing any sparse term
-    est = colsel & ~zero[None, :]
     n_params = colsel.sum(axis=1)
-    # --- identifiability and existence, vectorized; LPs only where the rank test is inconclusive
-    gidx = _cross_index(colarr, est)
-    identifiable = _full_rank(_gram(kept, gidx, k, p))
-    exists_fast = _full_rank(_gram(kept & (y > 0)[None, :], gidx, k, p))
-    status = np.where(identifiable, 0, 2)
-    zkey = np.packbits(counts > 0).tobytes()
-    status |= _existence(space, est, kept, np.flatnonzero(~exists_fast), counts, cache, zkey)
+    status, est, kept = _check_space(space, counts, cache)
     ok = status == 0
     # --- parents: the model without its last maximal interaction term
     sizes = np.array([bin(t).count("1") for t in cols])
@@ -618,16 +612,16 @@ def fit_tables(
         zkey = np.packbits(patterns[u]).tobytes()
         todo = []
         for m in range(M):
-            hit = cache._memo.get((space.matrix[m].tobytes(), zkey))
+            hit = cache.get((space.matrix[m].tobytes(), zkey))
             if hit is None:
                 todo.append(m)
             else:
                 pat_status[u, m] = hit
         if todo:
             sub = ModelSpace(k, space.columns, space.matrix[todo])
-            st = _status_many(sub, rep)
+            st, _, _ = _check_space(sub, rep, cache)
             for m, v in zip(todo, st, strict=True):
-                cache._memo[(space.matrix[m].tobytes(), zkey)] = int(v)
+                cache.put((space.matrix[m].tobytes(), zkey), int(v))
                 pat_status[u, m] = int(v)
     status = pat_status[inverse]
     abundance = np.full((T, M), np.nan)
@@ -669,25 +663,29 @@ def _margins_batch(tables: np.ndarray, k: int) -> np.ndarray:
     return f
 
 
-def _status_many(space: ModelSpace, counts: np.ndarray) -> np.ndarray:
-    """Status of every model of ``space`` on one table (vectorized rank tests, LPs as needed)."""
+def _check_space(
+    space: ModelSpace, counts: np.ndarray, cache: StatusCache | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Status of every model of ``space`` on one table, vectorized (rank tests; LPs only where they
+    are inconclusive), with each model's estimated terms and kept cells (terms at −∞ and their cells
+    dropped)."""
     k = space.n_lists
     cols = np.asarray(space.columns)
     p = cols.size
-    cells = np.arange(1, 2**k)
-    X = _design(k, space.columns, cells)
+    X = _design(k, space.columns, np.arange(1, 2**k))
     y = np.asarray(counts)[1:]
     marg = margins(counts)
     zero = (marg[cols] == 0) & (cols != 0)
     sparse = space.matrix & zero[None, :]
-    kept = (sparse.astype(np.float64) @ X.T) == 0
+    kept = (sparse.astype(np.float64) @ X.T) == 0  # cells not containing any sparse term
     est = space.matrix & ~zero[None, :]
     gidx = _cross_index(cols, est)
     identifiable = _full_rank(_gram(kept, gidx, k, p))
     exists_fast = _full_rank(_gram(kept & (y > 0)[None, :], gidx, k, p))
     status = np.where(identifiable, 0, 2)
-    status |= _existence(space, est, kept, np.flatnonzero(~exists_fast), counts, None, b"")
-    return status
+    zkey = np.packbits(np.asarray(counts) > 0).tobytes()
+    status |= _existence(space, est, kept, np.flatnonzero(~exists_fast), counts, cache, zkey)
+    return status, est, kept
 
 
 def merge_model_set_fits(space: ModelSpace, parts: list[np.ndarray], fits: list[ModelSetFit]) -> ModelSetFit:
