@@ -12,16 +12,17 @@ sweeps = 1.1 M sweeps). Two views of R's effective sample size, which R did not 
 
 * "max": 10,000 kept draws counted as independent, an upper bound, so our ratio is a lower bound;
 * "est.": R runs the paper's plain Gibbs sampler, which is ours with ``collapsed_moves=0``. Its
-  integrated autocorrelation time (IAT) of N, in sweeps, is measured on 4 chains x 100,000 sweeps
-  (after 10,000 burn-in, thinned by 5) as 400,000 / (sum over chains of each chain's own bulk
-  ESS), i.e. within chains, as R's single chain sees it (on the Netherlands table chains may sit in
+  integrated autocorrelation time (IAT) of N, in sweeps, is measured on 8 chains x 200,000 sweeps
+  (after 10,000 burn-in, thinned by 5; ``--iat-chains``, ``--iat-sweeps``) as total sweeps / (sum
+  over chains of each chain's own bulk ESS), i.e. within chains, as R's single chain sees it (on the Netherlands table chains may sit in
   different modes: within-mode figure). R's ESS ≈ min(10,000, 1,000,000 / IAT): its 10^6
   post-burn-in sweeps, thinned by 100 (which loses nothing beyond that when IAT >> 100); R's
   seconds include its 100,000 burn-in sweeps (9%).
 
 The same IAT measure for our default sampler (collapsed moves) gives our steady-state ESS per CPU
-second, 10^6 / (IAT x microseconds per sweep), burn-in excluded: the figure to set against R's
-estimate, since one default run's ESS (4 x 1000 draws) varies several-fold between seeds on the
+second, 10^6 / (IAT x microseconds per sweep), burn-in excluded, and per wall second (the chains
+run in parallel threads on all cores, as in a default fit; R LCMCR runs one chain on one core):
+the figures to set against R's estimate, since one default run's ESS (4 x 1000 draws) varies several-fold between seeds on the
 slowly mixing tables. Both are printed.
 dga: our time next to R dga's (bma.cr) for the same tables.
 """
@@ -60,20 +61,25 @@ def load(name: str) -> CaptureHistories:
 
 
 def chain_tau(
-    h: CaptureHistories, seed: int, collapsed_moves: int, chains: int = 4, sweeps: int = 100_000
-) -> tuple[float, float]:
-    """Within-chain integrated autocorrelation time of N, in sweeps, and CPU microseconds per sweep:
-    ``chains`` chains of ``sweeps`` post-burn-in sweeps each (burn-in 10,000, thinned by 5); IAT =
-    total sweeps / sum of the chains' own bulk ESS. With ``collapsed_moves=0`` this is the paper's
-    plain Gibbs sampler, the algorithm of R LCMCR."""
+    h: CaptureHistories, seed: int, collapsed_moves: int, chains: int = 8, sweeps: int = 200_000
+) -> tuple[float, float, float, float]:
+    """Within-chain integrated autocorrelation time of N, in sweeps, its relative standard error,
+    and CPU and wall microseconds per sweep: ``chains`` chains of ``sweeps`` post-burn-in sweeps each
+    (burn-in 10,000, thinned by 5; the chains run in parallel threads, as in a default fit); IAT =
+    total sweeps / sum of the chains' own bulk ESS; the standard error is that of the mean per-chain
+    ESS (chains are independent). With ``collapsed_moves=0`` this is the paper's plain Gibbs
+    sampler, the algorithm of R LCMCR."""
     c0 = time.process_time()
+    t0 = time.perf_counter()
     res = LCMCR(chains=chains, samples=sweeps // 5, burn_in=10_000, thin=5, collapsed_moves=collapsed_moves).fit(
         h, rng=seed
     )
     us = (time.process_time() - c0) / (chains * (sweeps + 10_000)) * 1e6
+    us_wall = (time.perf_counter() - t0) / (chains * (sweeps + 10_000)) * 1e6
     n = np.asarray(res.draws).reshape(chains, -1)
-    per_chain = sum(max(float(ess(n[i : i + 1])), 1.0) for i in range(chains))
-    return chains * sweeps / per_chain, us
+    each = np.array([max(float(ess(n[i : i + 1])), 1.0) for i in range(chains)])
+    rel_se = float(each.std(ddof=1) / math.sqrt(chains) / each.mean())
+    return chains * sweeps / float(each.sum()), rel_se, us, us_wall
 
 
 def sweep_cost(h: CaptureHistories, collapsed_moves: int, sweeps: int = 20_000, reps: int = 3) -> float:
@@ -104,7 +110,7 @@ def bench_sweep() -> None:
         )
 
 
-def bench_lcmcr(seed: int, chains: int, samples: int) -> None:
+def bench_lcmcr(seed: int, chains: int, samples: int, iat_chains: int, iat_sweeps: int) -> None:
     rows = REF[REF["source"].str.startswith("R LCMCR")]
     LCMCR(chains=1, samples=10, burn_in=10, thin=1).fit(load(rows.iloc[0]["file"]), rng=0)  # compile
     print(f"\n## LCMCR (ours: {chains} chains x {samples} draws, defaults otherwise; seed {seed})\n")
@@ -134,24 +140,28 @@ def bench_lcmcr(seed: int, chains: int, samples: int) -> None:
             f"| {r['elapsed_s']:.1f} | {r_max:.0f} | {ours / r_max:.2f} |",
             flush=True,
         )
-        tau_plain, us_plain = chain_tau(h, seed, 0)
-        tau_ours, us_ours = chain_tau(h, seed, 1)
+        tau_plain, se_plain, us_plain, _ = chain_tau(h, seed, 0, iat_chains, iat_sweeps)
+        tau_ours, se_ours, us_ours, us_wall = chain_tau(h, seed, 1, iat_chains, iat_sweeps)
         r_ess = min(10000.0, 1e6 / tau_plain)
         r_est = r_ess / r["elapsed_s"]
         ours_iat = 1e6 / (tau_ours * us_ours)
+        ours_wall = 1e6 / (tau_ours * us_wall)
+        # relative standard error of the ratio (both IATs; R's capped ESS has no error)
+        rse = math.hypot(se_ours, se_plain if r_ess < 10000.0 else 0.0)
         iat_rows.append(
-            f"| {r['file']} | {tau_plain:.0f} | {us_plain:.1f} | {r_ess:.0f} | {r['elapsed_s']:.1f} | {r_est:.0f} "
-            f"| {tau_ours:.0f} | {us_ours:.1f} | {ours_iat:.0f} | {ours_iat / r_est:.2f} | {ours / r_est:.2f} |"
+            f"| {r['file']} | {tau_plain:.0f} ±{se_plain:.0%} | {us_plain:.1f} | {r_ess:.0f} | {r['elapsed_s']:.1f} "
+            f"| {r_est:.0f} | {tau_ours:.0f} ±{se_ours:.0%} | {us_ours:.1f} | {ours_iat:.0f} "
+            f"| {ours_iat / r_est:.2f} ±{rse:.0%} | {us_wall:.1f} | {ours_wall:.0f} | {ours_wall / r_est:.2f} |"
         )
     print(
-        "\n### ESS of N per CPU second from integrated autocorrelation times (4 chains x 100,000 sweeps "
-        f"each, seed {seed})\n"
+        f"\n### ESS of N per second from integrated autocorrelation times ({iat_chains} chains x {iat_sweeps:,} "
+        f"sweeps each, seed {seed}; ± = relative standard error over chains)\n"
     )
     print(
         "| table | IAT plain (sweeps) | plain us/sweep | R ESS (est.) | R s | R ESS/s (est.) | IAT ours "
-        "| ours us/sweep | ours ESS/CPU s (IAT) | ratio (IAT) | ratio (defaults run) |"
+        "| ours CPU us/sweep | ours ESS/CPU s | ratio CPU | ours wall us/sweep | ours ESS/wall s | ratio wall |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for line in iat_rows:
         print(line)
 
@@ -252,13 +262,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--iat-chains", type=int, default=8, help="chains for the autocorrelation-time table")
+    ap.add_argument("--iat-sweeps", type=int, default=200_000, help="post-burn-in sweeps per chain for it")
     args = ap.parse_args()
     if args.only in (None, "dga"):
         bench_dga()
     if args.only in (None, "sweep"):
         bench_sweep()
     if args.only in (None, "lcmcr"):
-        bench_lcmcr(args.seed, args.chains, args.samples)
+        bench_lcmcr(args.seed, args.chains, args.samples, args.iat_chains, args.iat_sweeps)
     if args.only in (None, "colombia"):
         bench_colombia(args.seed)
     if args.only in (None, "netherlands"):
