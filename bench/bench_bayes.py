@@ -14,16 +14,17 @@ sweeps = 1.1 M sweeps). Two views of R's effective sample size, which R did not 
 * "est.": R runs the paper's plain Gibbs sampler, which is ours with ``collapsed_moves=0``. Its
   integrated autocorrelation time (IAT) of N, in sweeps, is measured on 8 chains x 200,000 sweeps
   (after 10,000 burn-in, thinned by 5; ``--iat-chains``, ``--iat-sweeps``) as total sweeps / (sum
-  over chains of each chain's own bulk ESS), i.e. within chains, as R's single chain sees it (on the Netherlands table chains may sit in
-  different modes: within-mode figure). R's ESS ≈ min(10,000, 1,000,000 / IAT): its 10^6
-  post-burn-in sweeps, thinned by 100 (which loses nothing beyond that when IAT >> 100); R's
-  seconds include its 100,000 burn-in sweeps (9%).
+  over chains of each chain's own bulk ESS), i.e. within chains, as R's single chain sees it (on
+  the Netherlands table chains may sit in different modes: within-mode figure). R's ESS ≈
+  min(10,000, 1,000,000 / IAT): its 10^6 post-burn-in sweeps, thinned by 100 (which loses
+  nothing beyond that when IAT >> 100); R's seconds include its 100,000 burn-in sweeps (9%).
 
 The same IAT measure for our default sampler (collapsed moves) gives our steady-state ESS per CPU
-second, 10^6 / (IAT x microseconds per sweep), burn-in excluded, and per wall second (the chains
-run in parallel threads on all cores, as in a default fit; R LCMCR runs one chain on one core):
-the figures to set against R's estimate, since one default run's ESS (4 x 1000 draws) varies several-fold between seeds on the
-slowly mixing tables. Both are printed.
+second, 10^6 / (IAT x microseconds per sweep), burn-in excluded, and per wall second (the chains run
+in parallel threads on all cores, as in a default fit; R LCMCR runs one chain on one core): the
+figures to set against R's estimate, since one default run's ESS (4 x 1000 draws) varies
+several-fold between seeds on the slowly mixing tables. Both are printed.
+
 dga: our time next to R dga's (bma.cr) for the same tables.
 """
 
