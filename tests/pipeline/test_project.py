@@ -38,13 +38,18 @@ def test_every_problem_at_once(tmp_path):
         engine = "oracle"
         [tabulation]
         strata = ["shoe_size"]
+        [estimation]
+        methods = ["loglinear"]
+        linkage_sensitivity = [0.3, 1.0]
+        bootstraps = 5
         """,
         encoding="utf-8",
     )
     with pytest.raises(ValidationError) as exc:
         load_project(tmp_path / "p.toml")
     text = str(exc.value)
-    for fragment in ("colour", "missing.csv", "appears twice", "encoded", "oracle", "shoe_size"):
+    for fragment in ("colour", "missing.csv", "appears twice", "encoded", "oracle", "shoe_size",
+                     "linkage_sensitivity must be", "bootstraps"):
         assert fragment in text
 
 
@@ -52,3 +57,15 @@ def test_invalid_toml(tmp_path):
     (tmp_path / "p.toml").write_text("name = ", encoding="utf-8")
     with pytest.raises(InputError, match="not valid TOML"):
         load_project(tmp_path / "p.toml")
+
+
+def test_linkage_sensitivity_setting(project_dir):
+    text = (project_dir / "project.toml").read_text(encoding="utf-8")
+    assert load_project(project_dir / "project.toml").linkage_sensitivity == (0.8, 0.9, 0.95)  # default
+    for given, expected in (("[0.95, 0.7, 0.7]", (0.7, 0.95)), ("[]", ())):
+        (project_dir / "p.toml").write_text(
+            text.replace("[estimation]", f"[estimation]\nlinkage_sensitivity = {given}"), encoding="utf-8"
+        )
+        project = load_project(project_dir / "p.toml")
+        assert project.linkage_sensitivity == expected
+        assert project.to_dict()["estimation"]["linkage_sensitivity"] == list(expected)

@@ -37,6 +37,38 @@ def test_run_writes_results(project_dir, small_records):
     assert "persons by number of lists" in result.summary_text()
 
 
+def test_linkage_sensitivity(project_dir, small_records):
+    """N-hat re-estimated at other thresholds from the same linked pairs: at the run's own threshold it
+    is the run's estimate; raising the threshold only removes links, so persons never decrease."""
+    result = run_project(project_dir / "project.toml")
+    rows = result.sensitivity
+    assert [r["threshold"] for r in rows] == [0.5, 0.8, 0.9, 0.95]
+    assert [r["run_threshold"] for r in rows] == [True, False, False, False]
+    assert all(r["method"] == "chapman" and r["error"] is None for r in rows)
+    main_row = next(e for e in result.estimates if e["stratum"] == "all" and e["method"] == "chapman")
+    assert rows[0]["estimate"] == pytest.approx(main_row["estimate"], rel=1e-12)
+    assert rows[0]["observed"] == result.histories.observed
+    observed = [r["observed"] for r in rows]
+    assert observed == sorted(observed)
+    assert observed[-1] <= len(small_records)
+    csv = pd.read_csv(project_dir / "out" / "linkage_sensitivity.csv")
+    assert list(csv["threshold"]) == [0.5, 0.8, 0.9, 0.95]
+    body = json.loads((project_dir / "out" / "results.json").read_text())
+    assert body["linkage_sensitivity"] == json.loads(json.dumps(rows))
+    assert "linkage sensitivity (all, chapman" in result.summary_text()
+
+
+def test_linkage_sensitivity_off(project_dir):
+    text = (project_dir / "project.toml").read_text(encoding="utf-8")
+    (project_dir / "project.toml").write_text(
+        text.replace("[estimation]", "[estimation]\nlinkage_sensitivity = []"), encoding="utf-8"
+    )
+    result = run_project(project_dir / "project.toml")
+    assert result.sensitivity == []
+    assert not (project_dir / "out" / "linkage_sensitivity.csv").exists()
+    assert "linkage sensitivity" not in result.summary_text()
+
+
 def test_cli_run_and_missing_file(project_dir, capsys):
     assert main(["run", str(project_dir / "project.toml"), "-q", "-o", str(project_dir / "cli")]) == 0
     assert "estimate" in capsys.readouterr().out

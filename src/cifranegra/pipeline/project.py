@@ -50,6 +50,7 @@ else:  # pragma: no cover
 STRATA = ("year", "sex", "age_group", "state", "exploitation")
 _TOP_KEYS = {"name", "seed", "output", "lists", "linkage", "tabulation", "estimation", "description"}
 _LIST_KEYS = {"source", "path", "mapping", "encoded", "description"}
+_ESTIMATION_KEYS = {"methods", "level", "options", "linkage_sensitivity"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,10 @@ class Project:
     output: Path = Path("results")
     private_linkage: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: Other match-probability thresholds at which the run re-clusters the linked records and
+    #: re-estimates N-hat overall with the first method (point estimates): how much the answer
+    #: depends on the linkage decision, which no interval contains. Plaintext linkage only.
+    linkage_sensitivity: tuple[float, ...] = (0.8, 0.9, 0.95)
 
     @property
     def encoded(self) -> bool:
@@ -100,6 +105,7 @@ class Project:
                 "methods": list(self.methods),
                 "level": self.level,
                 "options": {k: dict(v) for k, v in self.method_options.items()},
+                "linkage_sensitivity": list(self.linkage_sensitivity),
             },
             "path": str(self.path) if self.path else None,
         }
@@ -208,6 +214,16 @@ def project_from_dict(
         strata = [s for s in strata if s in STRATA]
 
     est = data.get("estimation", {}) or {}
+    stray_keys = sorted(set(est) - _ESTIMATION_KEYS)
+    if stray_keys:
+        bad("estimation", f"unknown key(s) {stray_keys}; valid keys are {', '.join(sorted(_ESTIMATION_KEYS))}")
+    sens = est.get("linkage_sensitivity", list(Project.linkage_sensitivity))
+    if not isinstance(sens, list) or not all(
+        isinstance(t, (int, float)) and not isinstance(t, bool) and 0.5 <= float(t) < 1 for t in sens
+    ):
+        bad("estimation.linkage_sensitivity", f"linkage_sensitivity must be a list of match-probability "
+            f"thresholds from 0.5 up to (not including) 1, such as [0.8, 0.9, 0.95], or [] for none; got {sens!r}")
+        sens = []
     methods = est.get("methods", ["loglinear"])
     if isinstance(methods, str):
         methods = [methods]
@@ -242,4 +258,5 @@ def project_from_dict(
         output=output,
         private_linkage=dict(private),
         path=Path(file) if file else None,
+        linkage_sensitivity=tuple(sorted({float(t) for t in sens})),
     )

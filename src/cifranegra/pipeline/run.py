@@ -47,6 +47,8 @@ class RunResult:
     inputs: list[dict[str, Any]]
     outputs: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: N-hat overall at other linkage thresholds (:func:`linkage_sensitivity`); empty when not run.
+    sensitivity: list[dict[str, Any]] = field(default_factory=list)
 
     def estimates_frame(self) -> pd.DataFrame:
         """One row per (stratum, method): estimate, interval, observed, model, error."""
@@ -63,6 +65,7 @@ class RunResult:
                 "strata": {" | ".join(map(str, k)): _histories_dict(v) for k, v in self.strata_histories.items()},
             },
             "estimates": self.estimates,
+            "linkage_sensitivity": self.sensitivity,
             "results": [r.to_dict() for r in self.results],
             "warnings": self.warnings,
             "outputs": self.outputs,
@@ -92,6 +95,15 @@ class RunResult:
             if e.get("lower") is not None:
                 iv = f"[{e['lower']:,.0f}, {e['upper']:,.0f}] ({e['level']:.0%})"
             lines.append(f"{e['stratum']:<22}{e['method']:<14}{e['observed']:>9}{e['estimate']:>11,.0f}  {iv}")
+        ok = [r for r in self.sensitivity if r.get("estimate") is not None]
+        if len(ok) > 1:
+            lines.append("")
+            lines.append(
+                f"linkage sensitivity (all, {ok[0]['method']}, point estimates): "
+                + " · ".join(f"threshold {r['threshold']:g}: {r['estimate']:,.0f}" for r in ok)
+            )
+            lo, hi = min(r["estimate"] for r in ok), max(r["estimate"] for r in ok)
+            lines.append(f"  the linkage decision alone moves the estimate by {hi / lo - 1:.1%} over these thresholds")
         for w in self.warnings:
             lines.append(f"warning: {w}")
         if self.outputs:
@@ -189,6 +201,13 @@ def link_project(
     if project.encoded:
         return _link_encoded(project, progress)
     assert records is not None
+    result, info = _link_plaintext(project, records, progress)
+    return result.entities, info
+
+
+def _link_plaintext(
+    project: Project, records: pd.DataFrame, progress: ProgressCallback
+) -> tuple[LinkageResult, dict[str, Any]]:
     steps = ["preparing records", "estimating the prior match probability",
              "estimating u probabilities (random pairs)", "expectation-maximisation 1/2",
              "expectation-maximisation 2/2", "scoring pairs", "clustering records into persons"]
@@ -202,7 +221,41 @@ def link_project(
     progress("linkage", len(steps), len(steps))
     info = {"method": f"splink ({project.linkage.engine})", **result.to_dict()["diagnostics"],
             "settings": project.linkage.to_dict(), "model": result.model}
-    return result.entities, info
+    return result, info
+
+
+def linkage_sensitivity(
+    project: Project, result: LinkageResult, lists: Sequence[str], progress: ProgressCallback = _noop
+) -> list[dict[str, Any]]:
+    """N-hat overall at the project's threshold and at each of ``project.linkage_sensitivity``.
+
+    The linked pairs are re-clustered at each threshold (no new linkage) and the first method is
+    fitted again, point estimate only (``interval = "none"`` for log-linear models): a higher
+    threshold joins fewer records, so more persons and usually a larger N-hat. The spread is the
+    part of the uncertainty that comes from the linkage decision, which the intervals leave out
+    (bench/bench_linkage.py bias measures it against the truth on simulated lists).
+    """
+    method = project.methods[0]
+    opts = dict(project.method_options.get(method, {}))
+    if method == "loglinear":
+        opts["interval"] = "none"
+    thresholds = sorted({float(project.linkage.threshold), *project.linkage_sensitivity})
+    rows: list[dict[str, Any]] = []
+    for i, t in enumerate(thresholds):
+        progress(f"linkage sensitivity: threshold {t:g}", i, len(thresholds))
+        row: dict[str, Any] = {"threshold": t, "method": method, "run_threshold": t == project.linkage.threshold}
+        try:
+            h = CaptureHistories.from_entities(result.entities_at(t), lists=list(lists))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = estimate(h, method, seed=project.seed, **opts)
+            row.update({"observed": int(h.observed), "estimate": float(res.estimate), "model": res.model,
+                        "error": None})
+        except CifranegraError as exc:
+            row.update({"observed": None, "estimate": None, "model": None, "error": str(exc)})
+        rows.append(row)
+    progress("linkage sensitivity", len(thresholds), len(thresholds))
+    return rows
 
 
 def _link_encoded(project: Project, progress: ProgressCallback) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -337,7 +390,8 @@ def estimate_all(
 
 
 def write_results(result: RunResult, output: Path) -> dict[str, str]:
-    """results.json, estimates.csv, capture_histories.csv, entities.csv, linkage_model.json."""
+    """results.json, estimates.csv, capture_histories.csv, entities.csv, linkage_model.json and,
+    when computed, linkage_sensitivity.csv."""
     output.mkdir(parents=True, exist_ok=True)
     paths = {
         "results_json": output / "results.json",
@@ -346,9 +400,13 @@ def write_results(result: RunResult, output: Path) -> dict[str, str]:
         "entities_csv": output / "entities.csv",
         "linkage_json": output / "linkage_model.json",
     }
+    if result.sensitivity:
+        paths["linkage_sensitivity_csv"] = output / "linkage_sensitivity.csv"
     out = {k: str(v) for k, v in paths.items()}
     result.outputs = out
     result.estimates_frame().to_csv(paths["estimates_csv"], index=False)
+    if result.sensitivity:
+        pd.DataFrame(result.sensitivity).to_csv(paths["linkage_sensitivity_csv"], index=False)
     frames = [result.histories.to_frame().assign(stratum="all")]
     for key, h in result.strata_histories.items():
         frames.append(h.to_frame().assign(stratum=" | ".join(
@@ -386,7 +444,13 @@ def run_project(
         records, inputs = read_project_lists(project, prog)
     else:
         inputs = [{"source": s.source, "file": str(s.path), "sha256": _sha256(s.path)} for s in project.lists]
-    entities, linkage = link_project(project, records, prog)
+    link_result: LinkageResult | None = None
+    if project.encoded:
+        entities, linkage = link_project(project, records, prog)
+    else:
+        assert records is not None
+        link_result, linkage = _link_plaintext(project, records, prog)
+        entities = link_result.entities
     if records is not None and len(entities) != len(records):  # pragma: no cover - a guard, never expected
         raise ModelError(f"linkage returned {len(entities)} records for {len(records)} read")
     prog("tabulating capture histories", 0, 1)
@@ -394,6 +458,9 @@ def run_project(
     histories, strata_h = tabulate(entities, lists, project.strata)
     prog("tabulating capture histories", 1, 1)
     rows, results = estimate_all(project, histories, strata_h, prog)
+    sensitivity: list[dict[str, Any]] = []
+    if link_result is not None and project.linkage_sensitivity:
+        sensitivity = linkage_sensitivity(project, link_result, lists, prog)
     run_warnings = []
     if linkage.get("records_without_identifiers"):
         run_warnings.append(
@@ -401,7 +468,8 @@ def run_project(
             "distinct persons; they may inflate the estimate"
         )
     result = RunResult(project=project, entities=entities, histories=histories, strata_histories=strata_h,
-                       estimates=rows, results=results, linkage=linkage, inputs=inputs, warnings=run_warnings)
+                       estimates=rows, results=results, linkage=linkage, inputs=inputs, warnings=run_warnings,
+                       sensitivity=sensitivity)
     if write:
         write_results(result, Path(output) if output is not None else project.output)
     return result
