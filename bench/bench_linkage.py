@@ -5,6 +5,8 @@
     python bench/bench_linkage.py bias [--persons 4000] # N-hat: our linkage vs true linkage vs true N
     python bench/bench_linkage.py scale --records 100000 [--engine duckdb]
                                                         # time and peak memory of one linkage
+    python bench/bench_linkage.py blocking --records 20000,100000 [--error-scale 1] [--pairs] [--presets large]
+                                                        # blocking recall and pairs of the presets
 
 Prints plain figures; nothing here runs in the test suite. Figures are in docs/notes/issue-5.md.
 """
@@ -64,13 +66,21 @@ def bench_febrl(args: argparse.Namespace) -> None:
         elapsed = time.perf_counter() - t
         for th in (0.5, 0.9):
             s = febrl_scores(pairs, threshold=th)
-            print(f"FEBRL4 max_pairs_u={max_pairs:.0e} threshold={th}: precision {s['precision']:.4f} "
-                  f"recall {s['recall']:.4f} F1 {s['f1']:.4f}  ({elapsed:.1f} s)")
+            print(
+                f"FEBRL4 max_pairs_u={max_pairs:.0e} threshold={th}: precision {s['precision']:.4f} "
+                f"recall {s['recall']:.4f} F1 {s['f1']:.4f}  ({elapsed:.1f} s)"
+            )
 
 
 # ---------------------------------------------------------------------------- simulated agency lists
-def simulated_records(n_persons: int, n_agencies: int, seed: int, error_scale: float = 1.0,
-                      directory: Path | None = None, fast_formats: bool = False):
+def simulated_records(
+    n_persons: int,
+    n_agencies: int,
+    seed: int,
+    error_scale: float = 1.0,
+    directory: Path | None = None,
+    fast_formats: bool = False,
+):
     """Simulate lists (issue 4's generator), write them in their agencies' formats, read them back
     through ingest. Returns (records, truth, true N)."""
     from cifranegra.datasets.synthetic import simulate
@@ -82,14 +92,17 @@ def simulated_records(n_persons: int, n_agencies: int, seed: int, error_scale: f
         profiles = [dataclasses.replace(base[i % len(base)], file_format="parquet") for i in range(n_agencies)]
         if n_agencies > len(base):
             profiles = [dataclasses.replace(p, id=f"{p.id}_{i}") for i, p in enumerate(profiles)]
-    sim = simulate(n_persons=n_persons, n_agencies=n_agencies, seed=seed, error_scale=error_scale,
-                   profiles=profiles)
+    sim = simulate(n_persons=n_persons, n_agencies=n_agencies, seed=seed, error_scale=error_scale, profiles=profiles)
     tmp = Path(directory or tempfile.mkdtemp(prefix="cn-bench-"))
     manifest = sim.write(tmp, persons=False)
     project = project_from_dict(
-        {"name": "bench", "lists": [
-            {"source": e["source"], "path": e["file"], **({"mapping": e["mapping"]} if "mapping" in e else {})}
-            for e in manifest["lists"]]},
+        {
+            "name": "bench",
+            "lists": [
+                {"source": e["source"], "path": e["file"], **({"mapping": e["mapping"]} if "mapping" in e else {})}
+                for e in manifest["lists"]
+            ],
+        },
         base=tmp,
     )
     with warnings.catch_warnings():
@@ -113,8 +126,10 @@ def bench_demo(args: argparse.Namespace) -> None:
     ent_true = truth_entities(records, truth)
     for name, rules in (("default", DEFAULT_BLOCKING), ("large", LARGE_BLOCKING)):
         recall = blocking_recall(records, ent_true["entity_id"].to_numpy(), rules)
-        print(f"demo lists: {len(records)} records, {ent_true['entity_id'].nunique()} persons; {name} "
-              f"blocking recall {recall['recall']:.4f} of {int(recall['true_pairs'])} true pairs")
+        print(
+            f"demo lists: {len(records)} records, {ent_true['entity_id'].nunique()} persons; {name} "
+            f"blocking recall {recall['recall']:.4f} of {int(recall['true_pairs'])} true pairs"
+        )
     t = time.perf_counter()
     res = link_records(records, project.linkage)
     print(f"linkage {time.perf_counter() - t:.1f} s, peak RSS {peak_rss_mb():.0f} MB")
@@ -152,11 +167,19 @@ def bench_bias(args: argparse.Namespace) -> None:
             secs = time.perf_counter() - t
             s = pair_scores(res.entities, ent_true)  # at the default threshold (0.9)
             rec = blocking_recall(records, ent_true["entity_id"].to_numpy(), DEFAULT_BLOCKING)["recall"]
-            row = {"scenario": name, "seed": seed, "records": len(records), "true_N": n_true,
-                   "observed_true": ent_true["entity_id"].nunique(),
-                   "observed_linked": res.entities["entity_id"].nunique(),
-                   "blocking_recall": round(rec, 4), "precision": round(s.precision, 4),
-                   "recall": round(s.recall, 4), "f1": round(s.f1, 4), "link_s": round(secs, 1)}
+            row = {
+                "scenario": name,
+                "seed": seed,
+                "records": len(records),
+                "true_N": n_true,
+                "observed_true": ent_true["entity_id"].nunique(),
+                "observed_linked": res.entities["entity_id"].nunique(),
+                "blocking_recall": round(rec, 4),
+                "precision": round(s.precision, 4),
+                "recall": round(s.recall, 4),
+                "f1": round(s.f1, 4),
+                "link_s": round(secs, 1),
+            }
             for m in methods:
                 nt = _n_hat(ent_true, lists, m)
                 row[f"{m}_true_linkage"] = round(nt)
@@ -172,14 +195,82 @@ def bench_bias(args: argparse.Namespace) -> None:
         print(df.drop(columns=["seed"]).groupby("scenario", sort=False).mean(numeric_only=True).round(3))
 
 
+# ------------------------------------------------------------------------------------------ blocking
+def count_blocked_pairs(records: pd.DataFrame, rules) -> tuple[int, list[tuple[str, int]]]:
+    """Distinct record pairs the rules compare (as Splink's link_and_dedupe does: any two records),
+    and how many each rule adds to the ones before it. Equality joins in DuckDB, one rule at a time."""
+    import duckdb
+    import numpy as np
+
+    from cifranegra.linkage import prepare_records
+
+    prepared = prepare_records(records)
+    cols = sorted({c for rule in rules for part in rule for c in part.split("~")})
+    frame = prepared[cols].copy()
+    for c in cols:
+        if frame[c].dtype == object:
+            frame[c] = frame[c].astype("string")
+    frame["rid"] = np.arange(len(frame))
+    con = duckdb.connect()
+    con.register("prepared_view", frame)
+    con.execute("CREATE TABLE p AS SELECT * FROM prepared_view")
+    con.execute("CREATE TABLE seen (a BIGINT, b BIGINT)")
+    added = []
+    for rule in rules:
+        plain = [c for c in rule if "~" not in c]
+        cross = [c.split("~") for c in rule if "~" in c]
+        selects = []
+        for flip in (False, True) if cross else (False,):
+            conds = [f"l.{c} = r.{c}" for c in plain]
+            conds += [f"l.{b} = r.{a}" if flip else f"l.{a} = r.{b}" for a, b in cross]
+            on = " AND ".join([*conds, "l.rid < r.rid"])
+            selects.append(f"SELECT l.rid AS a, r.rid AS b FROM p l JOIN p r ON {on}")
+        con.execute("CREATE OR REPLACE TEMP TABLE cur AS SELECT DISTINCT * FROM (" + " UNION ALL ".join(selects) + ")")
+        new = con.execute("SELECT count(*) FROM cur ANTI JOIN seen USING (a, b)").fetchone()[0]
+        con.execute("INSERT INTO seen SELECT * FROM cur ANTI JOIN seen USING (a, b)")
+        added.append(("+".join(rule), int(new)))
+    total = con.execute("SELECT count(*) FROM seen").fetchone()[0]
+    con.close()
+    return int(total), added
+
+
+def bench_blocking(args: argparse.Namespace) -> None:
+    presets = {
+        name: rules
+        for name, rules in (("default", DEFAULT_BLOCKING), ("large", LARGE_BLOCKING))
+        if name in args.presets.split(",")
+    }
+    for size in (int(x) for x in args.records.split(",")):
+        persons = int(size / 1.17)
+        records, truth, _ = simulated_records(persons, args.agencies, args.seed, args.error_scale, fast_formats=True)
+        person = truth_entities(records, truth)["entity_id"].to_numpy()
+        for name, rules in presets.items():
+            line = f"{len(records)} records, errors x{args.error_scale:g}, seed {args.seed}, {name}:"
+            if not args.no_recall:
+                r = blocking_recall(records, person, rules)
+                line += f" blocking recall {r['recall']:.4f} of {int(r['true_pairs'])} true pairs"
+            if args.pairs:
+                t = time.perf_counter()
+                total, added = count_blocked_pairs(records, rules)
+                secs = time.perf_counter() - t
+                line += ";" if not args.no_recall else ""
+                line += f" {total / 1e6:.3f} M pairs compared (counted in {secs:.0f} s)"
+                if args.verbose:
+                    line += "".join(f"\n    {rule:60s} +{n / 1e6:.3f} M" for rule, n in added)
+            print(line, flush=True)
+
+
 # --------------------------------------------------------------------------------------------- scale
 def bench_scale(args: argparse.Namespace) -> None:
     persons = int(args.records / 1.17)  # the default agencies record ~1.17 records per person seen
     t = time.perf_counter()
     records, truth, _ = simulated_records(persons, args.agencies, 7, 1.0, fast_formats=True)
     t_read = time.perf_counter() - t
-    print(f"simulated+read {len(records)} records from {args.agencies} lists in {t_read:.1f} s; "
-          f"peak RSS so far {peak_rss_mb():.0f} MB", flush=True)
+    print(
+        f"simulated+read {len(records)} records from {args.agencies} lists in {t_read:.1f} s; "
+        f"peak RSS so far {peak_rss_mb():.0f} MB",
+        flush=True,
+    )
     steps: list[tuple[str, float]] = []
     t0 = time.perf_counter()
 
@@ -187,8 +278,11 @@ def bench_scale(args: argparse.Namespace) -> None:
         steps.append((step, time.perf_counter() - t0))
         print(f"  {time.perf_counter() - t0:8.1f} s  {step}", flush=True)
 
-    settings = LinkageSettings(engine=args.engine, spark_master=args.spark_master,
-                               blocking=LARGE_BLOCKING if args.blocking == "large" else DEFAULT_BLOCKING)
+    settings = LinkageSettings(
+        engine=args.engine,
+        spark_master=args.spark_master,
+        blocking=LARGE_BLOCKING if args.blocking == "large" else DEFAULT_BLOCKING,
+    )
     res = link_records(records, settings, progress=say)
     total = time.perf_counter() - t0
     s = pair_scores(res.entities, truth_entities(records, truth)) if args.quality else None
@@ -196,15 +290,29 @@ def bench_scale(args: argparse.Namespace) -> None:
         ent_true = truth_entities(records, truth)
         for th in (0.5, 0.8, 0.9, 0.95, 0.99):
             q = pair_scores(res.entities_at(th), ent_true)
-            print(f"  threshold {th}: precision {q.precision:.4f} recall {q.recall:.4f} F1 {q.f1:.4f} "
-                  f"persons {res.entities_at(th)['entity_id'].nunique()} (true {ent_true['entity_id'].nunique()})")
-    print(json.dumps({
-        "engine": args.engine, "blocking": args.blocking, "records": len(records), "lists": args.agencies,
-        "link_seconds": round(total, 1),
-        "peak_rss_mb": round(peak_rss_mb()), "pairs_kept": res.diagnostics["pairs_kept"],
-        "entities": res.diagnostics["n_entities"],
-        **({"precision": round(s.precision, 4), "recall": round(s.recall, 4), "f1": round(s.f1, 4)} if s else {}),
-    }))
+            print(
+                f"  threshold {th}: precision {q.precision:.4f} recall {q.recall:.4f} F1 {q.f1:.4f} "
+                f"persons {res.entities_at(th)['entity_id'].nunique()} (true {ent_true['entity_id'].nunique()})"
+            )
+    print(
+        json.dumps(
+            {
+                "engine": args.engine,
+                "blocking": args.blocking,
+                "records": len(records),
+                "lists": args.agencies,
+                "link_seconds": round(total, 1),
+                "peak_rss_mb": round(peak_rss_mb()),
+                "pairs_kept": res.diagnostics["pairs_kept"],
+                "entities": res.diagnostics["n_entities"],
+                **(
+                    {"precision": round(s.precision, 4), "recall": round(s.recall, 4), "f1": round(s.f1, 4)}
+                    if s
+                    else {}
+                ),
+            }
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -218,6 +326,16 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--methods", default="loglinear,independence")
     b.add_argument("--thresholds", default="0.5,0.8,0.9,0.95")
     b.set_defaults(func=bench_bias)
+    k = sub.add_parser("blocking")
+    k.add_argument("--records", default="20000,100000", help="comma-separated list sizes")
+    k.add_argument("--agencies", type=int, default=6)
+    k.add_argument("--seed", type=int, default=7)
+    k.add_argument("--error-scale", type=float, default=1.0)
+    k.add_argument("--pairs", action="store_true", help="also count the pairs each preset compares")
+    k.add_argument("--no-recall", action="store_true", help="only count pairs (for 1M records)")
+    k.add_argument("--verbose", action="store_true", help="pairs added by each rule")
+    k.add_argument("--presets", default="default,large", help="which presets (default at 1M: ~150 M pairs)")
+    k.set_defaults(func=bench_blocking)
     s = sub.add_parser("scale")
     s.add_argument("--records", type=int, default=100_000)
     s.add_argument("--agencies", type=int, default=6)

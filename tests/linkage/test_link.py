@@ -11,6 +11,7 @@ from cifranegra.errors import InputError
 from cifranegra.linkage import (
     DEFAULT_BLOCKING,
     ENTITY_COLUMNS,
+    LARGE_BLOCKING,
     blocking_recall,
     cluster_pairs,
     link_records,
@@ -51,6 +52,35 @@ def test_blocking_keeps_true_pairs(mexican_lists):
     records, _ = mexican_lists
     recall = blocking_recall(records, records["person_id"], DEFAULT_BLOCKING)
     assert recall["recall"] >= 0.99
+    # the large preset trades a little recall for far fewer pairs (this fixture is harsh: 15% of
+    # records carry a birth year off by up to one and no date, 10% no state)
+    assert blocking_recall(records, records["person_id"], LARGE_BLOCKING)["recall"] >= 0.975
+
+
+def test_blocking_reaches_phonetic_variants_and_age_only_records():
+    from datetime import date
+
+    # the same person twice: spelled differently, one list with an age only, no CURP, one record
+    # without second surname; and a different person of the same state
+    df = pd.DataFrame(
+        {
+            "source": ["A", "B", "B"],
+            "record_id": ["1", "1", "2"],
+            "given_names": ["Yesenia", "Llesenia", "Yesenia"],
+            "first_surname": ["Vázquez", "Basques", "Ortiz"],
+            "second_surname": ["Hernández", None, "Ruiz"],
+            "birth_date": [date(1995, 10, 20), None, date(1970, 1, 1)],
+            "age": pd.array([27, 27, 53], dtype="Int64"),
+            "registration_date": [date(2023, 3, 1), date(2023, 3, 15), date(2023, 3, 15)],
+            "state": ["09", "09", "09"],
+        }
+    )
+    person = [0, 0, 1]
+    assert blocking_recall(df, person, DEFAULT_BLOCKING)["recall"] == 1.0
+    assert blocking_recall(df, person, LARGE_BLOCKING)["recall"] == 1.0
+    # with exact spellings only (the first presets' keys), the pair is never compared
+    exact = [("given_key", "surname_set"), ("given1", "surname1", "birth_year"), ("surname_set", "state")]
+    assert blocking_recall(df, person, exact)["recall"] == 0.0
 
 
 def test_settings_and_model_are_kept(linked):
@@ -82,11 +112,15 @@ def test_reclustering_at_a_higher_threshold_only_splits(linked):
 
 
 def test_records_without_identifiers_stay_alone():
-    df = pd.DataFrame({
-        "source": ["A", "A", "B", "B"], "record_id": ["1", "2", "1", "2"],
-        "given_names": ["ANA", None, "ANA", "LUIS"], "first_surname": ["LOPEZ", None, "LOPEZ", "DIAZ"],
-        "birth_year": pd.array([1990, None, 1990, 1980], dtype="Int64"),
-    })
+    df = pd.DataFrame(
+        {
+            "source": ["A", "A", "B", "B"],
+            "record_id": ["1", "2", "1", "2"],
+            "given_names": ["ANA", None, "ANA", "LUIS"],
+            "first_surname": ["LOPEZ", None, "LOPEZ", "DIAZ"],
+            "birth_year": pd.array([1990, None, 1990, 1980], dtype="Int64"),
+        }
+    )
     res = link_records(df, fast_settings())
     assert len(res.entities) == 4
     assert res.diagnostics["records_without_identifiers"] == 1
@@ -94,8 +128,15 @@ def test_records_without_identifiers_stay_alone():
 
 def test_cluster_pairs_connected_components():
     recs = pd.DataFrame({"source": ["A", "A", "B", "C"], "record_id": ["1", "2", "1", "1"]})
-    pairs = pd.DataFrame({"source_l": ["A", "B"], "record_id_l": ["1", "1"], "source_r": ["B", "C"],
-                          "record_id_r": ["1", "1"], "match_probability": [0.97, 0.95]})
+    pairs = pd.DataFrame(
+        {
+            "source_l": ["A", "B"],
+            "record_id_l": ["1", "1"],
+            "source_r": ["B", "C"],
+            "record_id_r": ["1", "1"],
+            "match_probability": [0.97, 0.95],
+        }
+    )
     ent = cluster_pairs(recs, pairs, 0.9)
     assert ent["entity_id"].tolist() == [0, 1, 0, 0]
     assert ent["match_probability"].tolist() == [0.97, 1.0, 0.97, 0.95]

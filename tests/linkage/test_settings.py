@@ -32,8 +32,17 @@ def test_unknown_key_in_project_table():
 
 
 def test_comparisons_and_rules_without_data_are_dropped():
-    prepared = pd.DataFrame({"given": ["ANA"], "given1": ["ANA"], "surname1": ["LOPEZ"], "curp": [None],
-                             "birth_year": [None], "sex": [None], "state": [None]})
+    prepared = pd.DataFrame(
+        {
+            "given": ["ANA"],
+            "given1": ["ANA"],
+            "surname1": ["LOPEZ"],
+            "curp": [None],
+            "birth_year": [None],
+            "sex": [None],
+            "state": [None],
+        }
+    )
     comps = build_comparisons(LinkageSettings(), prepared)
     assert len(comps) == 2  # given names and surnames only
     rules = build_blocking_rules(LinkageSettings(blocking=(("curp",), ("given1", "surname1"))), prepared)
@@ -58,7 +67,46 @@ def test_blocking_presets_in_project_tables():
         LinkageSettings.from_dict({"blocking": "huge"})
     # every large rule pins a year, a date, a state or a CURP, or joins a given name to both
     # surnames: pairs grow slowly with the lists
-    pins = {"birth_year", "birth_date", "state", "curp", "curp10"}
+    pins = {"birth_year", "birth_year_lo", "birth_year_hi", "birth_date", "state", "curp", "curp10"}
     for rule in LARGE_BLOCKING:
         cols = {c for part in rule for c in part.split("~")}
-        assert pins & cols or {"given_key", "surname_set"} <= cols
+        assert pins & cols or {"given_sound", "surname_sound_set"} <= cols
+
+
+def test_blocking_columns_are_prepared_plain_columns():
+    from cifranegra.linkage import DEFAULT_BLOCKING, LARGE_BLOCKING
+    from cifranegra.linkage.prepare import PREPARED_COLUMNS
+    from cifranegra.linkage.settings import BLOCKING_COLUMNS
+
+    assert set(BLOCKING_COLUMNS) <= set(PREPARED_COLUMNS)
+    assert "given_tokens" not in BLOCKING_COLUMNS  # a list: not an equality key
+    for rule in (*DEFAULT_BLOCKING, *LARGE_BLOCKING):
+        assert {c for part in rule for c in part.split("~")} <= BLOCKING_COLUMNS
+    # a year range rule comes in pairs (lo and hi), so that either agreeing year blocks the pair
+    for preset in (DEFAULT_BLOCKING, LARGE_BLOCKING):
+        lo = {tuple(c for c in r if c != "birth_year_lo") for r in preset if "birth_year_lo" in r}
+        hi = {tuple(c for c in r if c != "birth_year_hi") for r in preset if "birth_year_hi" in r}
+        assert lo == hi and lo
+
+
+def test_new_blocking_columns_become_splink_rules():
+    prepared = pd.DataFrame(
+        {
+            "given_sound": ["ANA"],
+            "initials": ["AL"],
+            "state": ["09"],
+            "birth_year_lo": pd.array([1990], dtype="Int64"),
+            "surname1_sound": ["LOPES"],
+            "surname2_sound": ["DIAS"],
+        }
+    )
+    settings = LinkageSettings(
+        blocking=(
+            ("given_sound", "initials", "state", "birth_year_lo"),
+            ("given_sound", "surname1_sound~surname2_sound"),
+        )
+    )
+    rules = build_blocking_rules(settings, prepared)
+    sqls = [r.get_blocking_rule("duckdb").blocking_rule_sql for r in rules]
+    assert len(sqls) == 3
+    assert "birth_year_lo" in sqls[0] and "initials" in sqls[0]
