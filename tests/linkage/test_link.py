@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -158,3 +160,21 @@ def test_unknown_engine_dependency_message(monkeypatch):
 
     with pytest.raises(InputError, match=r"cifranegra\[spark\]"):
         _spark_session("local[1]")
+
+
+def test_m_probabilities_are_floored(mexican_lists, linked):
+    """EM may drive an agreement level's m to ~0 (a veto on every true match showing it); the
+    trained model keeps each level's m at least about m_floor, each comparison's m summing to 1."""
+    floor = fast_settings().m_floor
+    assert floor > 0
+    assert linked.model["cifranegra_m_floor"]["floor"] == floor
+    for comp in linked.model["comparisons"]:
+        ms = [lv["m_probability"] for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        assert sum(ms) == pytest.approx(1.0, abs=1e-9)
+        assert min(ms) >= 0.9 * floor  # floor / (sum after raising), which stays close to 1
+    assert linked.model["cifranegra_m_floor"]["levels_raised"]  # EM went below the floor here
+    records, _ = mexican_lists
+    raw = link_records(records.drop(columns=["person_id"]), dataclasses.replace(fast_settings(), m_floor=0.0))
+    assert raw.model["cifranegra_m_floor"] == {"floor": 0.0, "levels_raised": []}
+    raw_ms = [lv.get("m_probability") for c in raw.model["comparisons"] for lv in c["comparison_levels"]]
+    assert min(m for m in raw_ms if m is not None) < 0.1 * floor  # without the floor, some m is far below it

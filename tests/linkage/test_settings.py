@@ -20,9 +20,11 @@ def test_round_trip_through_json():
 
 def test_all_problems_reported_together():
     with pytest.raises(InputError) as exc:
-        LinkageSettings(engine="oracle", threshold=1.5, comparisons=("shoe_size",), blocking=(("nope",),))
+        LinkageSettings(
+            engine="oracle", threshold=1.5, comparisons=("shoe_size",), blocking=(("nope",),), m_floor=0.5
+        )
     text = str(exc.value)
-    for word in ("engine", "threshold", "shoe_size", "nope"):
+    for word in ("engine", "threshold", "shoe_size", "nope", "m_floor"):
         assert word in text
 
 

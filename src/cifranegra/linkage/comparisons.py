@@ -12,6 +12,7 @@ dialect-neutral levels are used, so the same settings run on DuckDB and on Spark
 - CURP: exact, one or two edits (Damerau–Levenshtein, typos and transpositions), same first ten
   characters (name initials and birth date);
 - birth date: exact, one edit or one transposition, day and month swapped, same year, ±1, ±3 years;
+  for a record with an age but no birth date, birth years consistent with the ages (or within 2);
 - sex and state (entidad federativa, term-frequency adjusted): exact.
 """
 
@@ -114,11 +115,22 @@ def _birth_date() -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
+    def years_within(k: int) -> str:
+        # the two records' birth-year ranges overlap, or come within k years
+        return (
+            f"birth_year_lo_l <= birth_year_hi_r + {k} AND birth_year_lo_r <= birth_year_hi_l + {k}"
+            if k
+            else "birth_year_lo_l <= birth_year_hi_r AND birth_year_lo_r <= birth_year_hi_l"
+        )
+
     return cl.CustomComparison(
         output_column_name="birth_date",
-        comparison_description="birth date: exact, typo or transposition, day/month swapped, year",
+        comparison_description=(
+            "birth date: exact, typo or transposition, day/month swapped, year; "
+            "for records with an age but no birth date, birth years consistent with the ages"
+        ),
         comparison_levels=[
-            cll.NullLevel("birth_year"),
+            cll.NullLevel("birth_year_lo"),
             cll.ExactMatchLevel("birth_date"),
             cll.DamerauLevenshteinLevel("birth_date", 1),
             _custom(
@@ -128,6 +140,16 @@ def _birth_date() -> Any:
             cll.ExactMatchLevel("birth_year").configure(label_for_charts="same birth year"),
             cll.AbsoluteDifferenceLevel("birth_year", 1),
             cll.AbsoluteDifferenceLevel("birth_year", 3),
+            # reached only when a record has no birth year of its own (exact years were compared
+            # above): an age-only record whose possible birth years fit the other record's
+            _custom(
+                f"(birth_year_l IS NULL OR birth_year_r IS NULL) AND {years_within(0)}",
+                "birth years consistent with the ages",
+            ),
+            _custom(
+                f"(birth_year_l IS NULL OR birth_year_r IS NULL) AND {years_within(2)}",
+                "birth years from ages within 2 years",
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -154,7 +176,7 @@ def build_comparisons(settings: LinkageSettings, prepared: pd.DataFrame) -> list
             out.append(_surnames(tf))
         elif name == "curp" and "curp" in have:
             out.append(_curp())
-        elif name == "birth_date" and "birth_year" in have:
+        elif name == "birth_date" and "birth_year_lo" in have:
             out.append(_birth_date())
         elif name == "sex" and "sex" in have:
             out.append(_exact("sex", False))
@@ -199,8 +221,8 @@ def training_plan(prepared: pd.DataFrame) -> tuple[list[Any], list[Any]]:
     """Deterministic rules for the prior match probability, and EM blocking rules.
 
     Two EM sessions on complementary blocks let every comparison be estimated at least once: one
-    blocked on the birth date (names, surnames, CURP estimated), one on given name and first
-    surname (birth date, CURP, sex, state estimated).
+    blocked on the birth date (names, surnames, CURP estimated), one on the phonetic keys of the
+    given name and the surnames (birth date, CURP, sex, state estimated).
     """
     from splink import block_on
 
@@ -217,7 +239,14 @@ def training_plan(prepared: pd.DataFrame) -> tuple[list[Any], list[Any]]:
         em.append(block_on("birth_date"))
     elif "birth_year" in have:
         em.append(block_on("birth_year"))
-    if {"given1", "surname1"} <= have:
+    # the session that estimates the birth-date levels: blocked on names as they sound. Blocked on
+    # exact first given name and first surname, EM once settled (lists with three times the default
+    # errors) on "true matches never differ in birth date", which vetoed every match with a date
+    # typo or an age only (recall 0.55); the phonetic block holds more of the true matches that
+    # differ, and EM found the usual solution on every list tried (docs/notes/issue-5.md)
+    if {"given_sound", "surname_sound_set"} <= have:
+        em.append(block_on("given_sound", "surname_sound_set"))
+    elif {"given1", "surname1"} <= have:
         em.append(block_on("given1", "surname1"))
     elif "curp" in have:
         em.append(block_on("curp"))

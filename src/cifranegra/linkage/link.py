@@ -196,8 +196,10 @@ def _to_engine_frame(df: pd.DataFrame, engine: str) -> Any:
     if engine == "spark":
         # Spark's pandas conversion wants plain objects for nullable columns
         df = df.copy()
-        df["birth_year"] = df["birth_year"].astype("float64")
-        df = df.astype({c: "object" for c in df.columns if c not in ("birth_year", "given_tokens")})
+        numeric = [c for c in ("birth_year", "birth_year_lo", "birth_year_hi") if c in df.columns]
+        for c in numeric:
+            df[c] = df[c].astype("float64")
+        df = df.astype({c: "object" for c in df.columns if c not in (*numeric, "given_tokens")})
         df = df.where(df.notna(), None)
     return df
 
@@ -343,6 +345,7 @@ def score_with_splink(
                 )
             except ValueError as exc:  # a level never observed in this block (tiny data)
                 em_problems.append(f"EM session {i + 1} skipped: {exc}")
+        floored = _floor_m_probabilities(linker, float(settings.m_floor)) if settings.m_floor > 0 else []
         say("scoring pairs")
         floor = min(settings.threshold, PAIRS_FLOOR)
         predictions = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
@@ -350,9 +353,29 @@ def score_with_splink(
         model = json.loads(json.dumps(linker.misc.save_model_to_json(), default=str))
         if em_problems:
             model["cifranegra_training_warnings"] = em_problems
+        model["cifranegra_m_floor"] = {"floor": float(settings.m_floor), "levels_raised": floored}
     finally:
         splink_logger.setLevel(old_level)
     return pairs_raw, model
+
+
+def _floor_m_probabilities(linker: Any, floor: float) -> list[str]:
+    """Raise every agreement level's m probability to at least ``floor`` and renormalize each
+    comparison to sum to 1 (additive smoothing of the EM estimates; see ``LinkageSettings.m_floor``). Returns
+    the levels raised, as ``"comparison: level"``."""
+    raised: list[str] = []
+    for comp in linker._settings_obj.comparisons:
+        levels = [lv for lv in comp.comparison_levels if not lv.is_null_level]
+        ms = [lv.m_probability for lv in levels]
+        if not levels or any(m is None for m in ms):
+            continue
+        new = [max(float(m), floor) for m in ms]
+        total = sum(new)  # also restores a sum of 1 where EM left a never-observed level at its start
+        for lv, m_old, m_new in zip(levels, ms, new, strict=True):
+            if m_new != float(m_old):
+                raised.append(f"{comp.output_column_name}: {lv.label_for_charts}")
+            lv.m_probability = m_new / total
+    return raised
 
 
 def _splink_version() -> str:
