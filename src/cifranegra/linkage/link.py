@@ -11,6 +11,7 @@ connected components of the pairs at or above the threshold.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import tempfile
@@ -141,13 +142,22 @@ def carried_columns(records: pd.DataFrame, carry: tuple[str, ...] | None = None)
     return out.reset_index(drop=True)
 
 
-def settings_partitions(master: str) -> int:
-    """Shuffle partitions for a Spark master: a few per local core, Spark's default on a cluster."""
+def settings_partitions(master: str, n_records: int = 0) -> int:
+    """Shuffle partitions for a Spark master: a few per local core, and more as the lists grow
+    (one per 25,000 records: a partition of a 1M-record join must fit the driver's heap in local
+    mode); Spark's default on a cluster."""
     if master.startswith("local"):
         inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
         cores = 2 if inside in ("*", "") else int(inside) if inside.isdigit() else 2
-        return max(2, 2 * cores)
+        return max(2, 2 * cores, n_records // 25_000)
     return 200
+
+
+_SPARK_CALLS = itertools.count()
+
+#: Spark scores the blocked pairs in chunks of about this many records on the left side of a pair
+#: (Splink's ``num_chunks_left``), so that no single join holds every pair of 1M records at once.
+SPARK_PREDICT_CHUNK_RECORDS = 250_000
 
 
 def _spark_session(master: str, driver_memory: str = "4g") -> Any:
@@ -316,9 +326,15 @@ def score_with_splink(
 
     say = progress or (lambda step: None)
     db_api = _db_api(settings, spark)
+    if settings.engine == "spark" and spark is None:  # our local session: size its shuffles
+        partitions = settings_partitions(settings.spark_master, len(frame))
+        db_api.spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     data = _to_engine_frame(frame, settings.engine)
     groups = [data] if source_column is None else [g for _, g in data.groupby(source_column, sort=True)]
-    inputs = [db_api.register(g.reset_index(drop=True), table_name=f"cn_list_{i}") for i, g in enumerate(groups)]
+    # a Spark session outlives the call (getOrCreate): every call registers its own table names
+    prefix = f"cn_list_{next(_SPARK_CALLS)}_" if settings.engine == "spark" else "cn_list_"
+    names = [f"{prefix}{i}" for i in range(len(groups))]
+    inputs = [db_api.register(g.reset_index(drop=True), table_name=n) for n, g in zip(names, groups, strict=True)]
     splink_logger = logging.getLogger("splink")
     old_level = splink_logger.level
     splink_logger.setLevel(logging.ERROR)  # Splink's training chatter is not ours to print
@@ -348,7 +364,15 @@ def score_with_splink(
         floored = _floor_m_probabilities(linker, float(settings.m_floor)) if settings.m_floor > 0 else []
         say("scoring pairs")
         floor = min(settings.threshold, PAIRS_FLOOR)
-        predictions = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
+        chunks = 1
+        if settings.engine == "spark":
+            chunks = int(settings.extra.get("spark_predict_chunks", 0)) or -(-len(frame) // SPARK_PREDICT_CHUNK_RECORDS)
+        if chunks > 1:
+            predictions = linker.inference.predict(
+                threshold_match_probability=floor, warning_mode="never", num_chunks_left=chunks, num_chunks_right=1
+            )
+        else:
+            predictions = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
         pairs_raw = predictions.as_pandas_dataframe()
         model = json.loads(json.dumps(linker.misc.save_model_to_json(), default=str))
         if em_problems:
@@ -356,6 +380,10 @@ def score_with_splink(
         model["cifranegra_m_floor"] = {"floor": float(settings.m_floor), "levels_raised": floored}
     finally:
         splink_logger.setLevel(old_level)
+        if settings.engine == "spark":
+            for name in names:
+                with contextlib.suppress(Exception):
+                    db_api.spark.catalog.dropTempView(name)
     return pairs_raw, model
 
 
