@@ -116,12 +116,8 @@ def _birth_date() -> Any:
     import splink.comparison_library as cl
 
     def years_within(k: int) -> str:
-        # the two records' birth-year ranges overlap, or come within k years
-        return (
-            f"birth_year_lo_l <= birth_year_hi_r + {k} AND birth_year_lo_r <= birth_year_hi_l + {k}"
-            if k
-            else "birth_year_lo_l <= birth_year_hi_r AND birth_year_lo_r <= birth_year_hi_l"
-        )
+        # the two records' birth-year ranges overlap (k = 0), or come within k years
+        return f"birth_year_lo_l <= birth_year_hi_r + {k} AND birth_year_lo_r <= birth_year_hi_l + {k}"
 
     return cl.CustomComparison(
         output_column_name="birth_date",

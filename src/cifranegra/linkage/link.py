@@ -178,19 +178,22 @@ def _spark_session(master: str, driver_memory: str = "4g") -> Any:
         .config("spark.driver.memory", driver_memory)
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", str(settings_partitions(master)))
         .config("spark.ui.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
 
 
-def _db_api(settings: LinkageSettings, spark: Any = None) -> Any:
+def _db_api(settings: LinkageSettings, spark: Any = None, n_records: int = 0) -> Any:
     if settings.engine == "spark":
         from splink import SparkAPI
 
         memory = str(settings.extra.get("spark_driver_memory", "4g"))
-        session = spark if spark is not None else _spark_session(settings.spark_master, memory)
+        session = spark
+        if session is None:  # our local session (getOrCreate may reuse it): size its shuffles to the lists
+            session = _spark_session(settings.spark_master, memory)
+            partitions = settings_partitions(settings.spark_master, n_records)
+            session.conf.set("spark.sql.shuffle.partitions", str(partitions))
         # checkpointing keeps Spark's query plans short across Splink's many steps
         default_dir = str(Path(tempfile.gettempdir()) / "cifranegra-spark-checkpoints")
         with contextlib.suppress(Exception):  # some managed sessions forbid it
@@ -325,10 +328,7 @@ def score_with_splink(
     from splink import Linker
 
     say = progress or (lambda step: None)
-    db_api = _db_api(settings, spark)
-    if settings.engine == "spark" and spark is None:  # our local session: size its shuffles
-        partitions = settings_partitions(settings.spark_master, len(frame))
-        db_api.spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+    db_api = _db_api(settings, spark, len(frame))
     data = _to_engine_frame(frame, settings.engine)
     groups = [data] if source_column is None else [g for _, g in data.groupby(source_column, sort=True)]
     # a Spark session outlives the call (getOrCreate): every call registers its own table names
@@ -367,12 +367,8 @@ def score_with_splink(
         chunks = 1
         if settings.engine == "spark":
             chunks = int(settings.extra.get("spark_predict_chunks", 0)) or -(-len(frame) // SPARK_PREDICT_CHUNK_RECORDS)
-        if chunks > 1:
-            predictions = linker.inference.predict(
-                threshold_match_probability=floor, warning_mode="never", num_chunks_left=chunks, num_chunks_right=1
-            )
-        else:
-            predictions = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
+        chunking = {"num_chunks_left": chunks, "num_chunks_right": 1} if chunks > 1 else {}
+        predictions = linker.inference.predict(threshold_match_probability=floor, warning_mode="never", **chunking)
         pairs_raw = predictions.as_pandas_dataframe()
         model = json.loads(json.dumps(linker.misc.save_model_to_json(), default=str))
         if em_problems:

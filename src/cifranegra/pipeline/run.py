@@ -446,7 +446,7 @@ def run_project(
         inputs = [{"source": s.source, "file": str(s.path), "sha256": _sha256(s.path)} for s in project.lists]
     link_result: LinkageResult | None = None
     if project.encoded:
-        entities, linkage = link_project(project, records, prog)
+        entities, linkage = _link_encoded(project, prog)
     else:
         assert records is not None
         link_result, linkage = _link_plaintext(project, records, prog)
