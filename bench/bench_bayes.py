@@ -11,7 +11,8 @@ threads), against R LCMCR's elapsed seconds (single-threaded, 100,000 burn-in + 
 sweeps = 1.1 M sweeps). Two views of R's effective sample size, which R did not record:
 
 * "max": 10,000 kept draws counted as independent, an upper bound, so our ratio is a lower bound;
-* "est.": R runs the paper's plain Gibbs sampler, which is ours with ``collapsed_moves=0``. Its
+* "est.": R runs the paper's plain Gibbs sampler, which is ours with ``scale_moves=0`` (and
+  ``collapsed_moves=0``, the default). Its
   integrated autocorrelation time (IAT) of N, in sweeps, is measured on 8 chains x 200,000 sweeps
   (after 10,000 burn-in, thinned by 5; ``--iat-chains``, ``--iat-sweeps``) as total sweeps / (sum
   over chains of each chain's own bulk ESS), i.e. within chains, as R's single chain sees it (on
@@ -19,7 +20,7 @@ sweeps = 1.1 M sweeps). Two views of R's effective sample size, which R did not 
   min(10,000, 1,000,000 / IAT): its 10^6 post-burn-in sweeps, thinned by 100 (which loses
   nothing beyond that when IAT >> 100); R's seconds include its 100,000 burn-in sweeps (9%).
 
-The same IAT measure for our default sampler (collapsed moves) gives our steady-state ESS per CPU
+The same IAT measure for our default sampler (one scale move per sweep) gives our steady-state ESS per CPU
 second, 10^6 / (IAT x microseconds per sweep), burn-in excluded, and per wall second (the chains run
 in parallel threads on all cores, as in a default fit; R LCMCR runs one chain on one core): the
 figures to set against R's estimate, since one default run's ESS (4 x 1000 draws) varies
@@ -62,19 +63,29 @@ def load(name: str) -> CaptureHistories:
 
 
 def chain_tau(
-    h: CaptureHistories, seed: int, collapsed_moves: int, chains: int = 8, sweeps: int = 200_000
+    h: CaptureHistories,
+    seed: int,
+    collapsed_moves: int,
+    scale_moves: int,
+    chains: int = 8,
+    sweeps: int = 200_000,
 ) -> tuple[float, float, float, float]:
     """Within-chain integrated autocorrelation time of N, in sweeps, its relative standard error,
     and CPU and wall microseconds per sweep: ``chains`` chains of ``sweeps`` post-burn-in sweeps each
     (burn-in 10,000, thinned by 5; the chains run in parallel threads, as in a default fit); IAT =
     total sweeps / sum of the chains' own bulk ESS; the standard error is that of the mean per-chain
-    ESS (chains are independent). With ``collapsed_moves=0`` this is the paper's plain Gibbs
-    sampler, the algorithm of R LCMCR."""
+    ESS (chains are independent). With no collapsed and no scale moves this is the paper's plain
+    Gibbs sampler, the algorithm of R LCMCR."""
     c0 = time.process_time()
     t0 = time.perf_counter()
-    res = LCMCR(chains=chains, samples=sweeps // 5, burn_in=10_000, thin=5, collapsed_moves=collapsed_moves).fit(
-        h, rng=seed
-    )
+    res = LCMCR(
+        chains=chains,
+        samples=sweeps // 5,
+        burn_in=10_000,
+        thin=5,
+        collapsed_moves=collapsed_moves,
+        scale_moves=scale_moves,
+    ).fit(h, rng=seed)
     us = (time.process_time() - c0) / (chains * (sweeps + 10_000)) * 1e6
     us_wall = (time.perf_counter() - t0) / (chains * (sweeps + 10_000)) * 1e6
     n = np.asarray(res.draws).reshape(chains, -1)
@@ -83,17 +94,19 @@ def chain_tau(
     return chains * sweeps / float(each.sum()), rel_se, us, us_wall
 
 
-def sweep_cost(h: CaptureHistories, collapsed_moves: int, sweeps: int = 20_000, reps: int = 3) -> float:
+def sweep_cost(
+    h: CaptureHistories, collapsed_moves: int, scale_moves: int, sweeps: int = 20_000, reps: int = 3
+) -> float:
     """CPU microseconds per Gibbs sweep (K* = 10, one chain, best of ``reps``; process time)."""
     from cifranegra.estimation.lcmcr_kernels import run_chain
 
     pat = np.ascontiguousarray(h.pattern_matrix()).astype(np.int8)
     counts = np.ascontiguousarray(h.counts[h.masks()].astype(np.int64)[None, :])
-    run_chain(pat, counts, 10, 0.25, 0.25, 10, 10, 1, 1, 0.0, collapsed_moves, False)  # compile
+    run_chain(pat, counts, 10, 0.25, 0.25, 10, 10, 1, 1, 0.0, collapsed_moves, False, scale_moves)  # compile
     best = math.inf
     for rep in range(reps):
         c0 = time.process_time()
-        run_chain(pat, counts, 10, 0.25, 0.25, 1000, sweeps, 1, 11 + rep, 0.0, collapsed_moves, False)
+        run_chain(pat, counts, 10, 0.25, 0.25, 1000, sweeps, 1, 11 + rep, 0.0, collapsed_moves, False, scale_moves)
         best = min(best, (time.process_time() - c0) / (sweeps + 1000) * 1e6)
     return best
 
@@ -101,13 +114,17 @@ def sweep_cost(h: CaptureHistories, collapsed_moves: int, sweeps: int = 20_000, 
 def bench_sweep() -> None:
     rows = REF[REF["source"].str.startswith("R LCMCR")]
     print("\n## LCMCR: CPU microseconds per sweep (K*=10; best of 3 x 21,000 sweeps, process time)\n")
-    print("| table | K | patterns | observed | plain (collapsed_moves=0) | default (collapsed_moves=1) | R s / 1.1 M |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| table | K | patterns | observed | plain (R's algorithm) | default (scale_moves=1) "
+        "| collapsed_moves=1 | R s / 1.1 M |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows.to_dict(orient="records"):
         h = load(r["file"])
         print(
             f"| {r['file']} | {h.n_lists} | {h.pattern_matrix().shape[0]} | {h.observed} "
-            f"| {sweep_cost(h, 0):.1f} | {sweep_cost(h, 1):.1f} | {r['elapsed_s'] / 1.1:.1f} |"
+            f"| {sweep_cost(h, 0, 0):.1f} | {sweep_cost(h, 0, 1):.1f} | {sweep_cost(h, 1, 0):.1f} "
+            f"| {r['elapsed_s'] / 1.1:.1f} |"
         )
 
 
@@ -141,8 +158,8 @@ def bench_lcmcr(seed: int, chains: int, samples: int, iat_chains: int, iat_sweep
             f"| {r['elapsed_s']:.1f} | {r_max:.0f} | {ours / r_max:.2f} |",
             flush=True,
         )
-        tau_plain, se_plain, us_plain, _ = chain_tau(h, seed, 0, iat_chains, iat_sweeps)
-        tau_ours, se_ours, us_ours, us_wall = chain_tau(h, seed, 1, iat_chains, iat_sweeps)
+        tau_plain, se_plain, us_plain, _ = chain_tau(h, seed, 0, 0, iat_chains, iat_sweeps)
+        tau_ours, se_ours, us_ours, us_wall = chain_tau(h, seed, 0, 1, iat_chains, iat_sweeps)
         r_ess = min(10000.0, 1e6 / tau_plain)
         r_est = r_ess / r["elapsed_s"]
         ours_iat = 1e6 / (tau_ours * us_ours)
@@ -192,14 +209,15 @@ def bench_netherlands(seed: int) -> None:
     print("| sampler | chains | median [95%] | R-hat | modes (median, chains) | mode switches per chain |")
     print("|---|---|---|---|---|---|")
     configs: list[tuple[str, dict[str, Any]]] = [
-        ("plain Gibbs (R's algorithm)", {"collapsed_moves": 0, "chains": 8}),
-        ("collapsed moves (default)", {"chains": 8}),
+        ("plain Gibbs (R's algorithm)", {"scale_moves": 0, "chains": 8}),
+        ("collapsed moves (session 1-2 default)", {"collapsed_moves": 1, "scale_moves": 0, "chains": 8}),
+        ("scale moves (default)", {"chains": 8}),
         (
-            "collapsed + tempering (6 replicas, hottest 0.05)",
+            "scale moves + tempering (6 replicas, hottest 0.05)",
             {"chains": 8, "temperatures": 6, "hottest": 0.05, "burn_in": 5000},
         ),
         (
-            "collapsed + tempering, K*=5",
+            "scale moves + tempering, K*=5",
             {"chains": 8, "temperatures": 6, "hottest": 0.05, "burn_in": 5000, "max_classes": 5},
         ),
     ]

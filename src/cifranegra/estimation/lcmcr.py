@@ -12,11 +12,15 @@ classes (negative binomial given the parameters), capture probabilities, stick-b
 
 * people with the same capture pattern are updated together (one multinomial per pattern), so a
   sweep costs patterns × classes × lists whatever the number of people;
-* by default each sweep adds Metropolis moves on the number of unobserved people in each class with
-  that class's capture probabilities and all stick-breaking weights integrated out (a partially
-  collapsed step, van Dyk & Park 2008). The plain sampler updates N and the capture probabilities of
-  a rarely seen class one given the other, which is what makes R LCMCR chains crawl; the collapsed
-  move lets N travel along that ridge. ``collapsed_moves=0`` gives the paper's sampler exactly.
+* by default each sweep starts with a Metropolis–Hastings *scale move* (``scale_moves``): the
+  capture odds of one class scaled by a common factor and its weight rescaled so that its share of
+  the seen is unchanged, accepted on the posterior of (capture probabilities, weights) with classes
+  and N summed out; the classes and N are then redrawn from their conditionals (a partially
+  collapsed step, van Dyk & Park 2008). The plain sampler updates N and the capture probabilities
+  of a rarely seen class one given the other, which is what makes R LCMCR chains crawl; the scale
+  move travels along that ridge. Optional ``collapsed_moves`` (0 by default) are Metropolis moves
+  on the unobserved count of each class with its capture probabilities and the sticks integrated
+  out. ``scale_moves=0, collapsed_moves=0`` gives the paper's sampler exactly.
 * optionally (``temperatures`` > 1) each chain carries data-tempered replicas: replica r samples
   the posterior of the same table with counts scaled by ``hottest^(r/(R-1))`` and neighbours swap
   parameters by Metropolis after every sweep, so chains can cross between posterior modes (the
@@ -87,8 +91,9 @@ class LCMCR:
     Settings: ``max_classes`` (K*, truncation of the Dirichlet process; default 10 as R LCMCR),
     ``a_alpha``/``b_alpha`` (Gamma prior of the concentration; 0.25/0.25 as R), ``preset``
     (``"default"`` or ``"hrdag"``: K* = min(2^J-1, 15)), ``chains`` (4), ``samples`` kept per chain
-    (1000), ``burn_in`` sweeps per chain (10000), ``thin`` (20), ``collapsed_moves`` Metropolis
-    sweeps per iteration on the unobserved counts (1; 0 = the paper's plain Gibbs sampler),
+    (1000), ``burn_in`` sweeps per chain (10000), ``thin`` (20), ``scale_moves`` per sweep (1) and
+    ``collapsed_moves`` (Metropolis sweeps on the unobserved counts; 0) — both 0 is the paper's
+    plain Gibbs sampler,
     ``temperatures`` replicas per chain for data tempering (1 = off) down to data scale ``hottest``
     (0.25), ``init`` (``"sparse"``: start with few classes, the default, which reproduces R LCMCR
     on the reference tables; ``"crowded"``: all classes; ``"alternate"``: even chains crowded, odd
@@ -107,7 +112,8 @@ class LCMCR:
         samples: int = 1000,
         burn_in: int = 10000,
         thin: int = 20,
-        collapsed_moves: int = 1,
+        collapsed_moves: int = 0,
+        scale_moves: int = 1,
         temperatures: int = 1,
         hottest: float = 0.25,
         init: str = "sparse",
@@ -133,6 +139,7 @@ class LCMCR:
             ("burn_in", burn_in, 0),
             ("thin", thin, 1),
             ("collapsed_moves", collapsed_moves, 0),
+            ("scale_moves", scale_moves, 0),
         ):
             if int(value) != value or value < low:
                 problems.append(f"{name} must be a whole number >= {low}, got {value}")
@@ -155,6 +162,7 @@ class LCMCR:
         self.burn_in = int(burn_in)
         self.thin = int(thin)
         self.collapsed_moves = int(collapsed_moves)
+        self.scale_moves = int(scale_moves)
         self.temperatures = int(temperatures)
         self.init = init
         self.hottest = float(hottest)
@@ -174,6 +182,7 @@ class LCMCR:
             "burn_in": self.burn_in,
             "thin": self.thin,
             "collapsed_moves": self.collapsed_moves,
+            "scale_moves": self.scale_moves,
             "temperatures": self.temperatures,
             "init": self.init,
             "hottest": self.hottest if self.temperatures > 1 else None,
@@ -214,7 +223,7 @@ class LCMCR:
         seeds = [_chain_seed(s) for s in spawn_seeds(root, self.chains)]
         alpha_fixed = float(self.alpha) if self.alpha is not None else 0.0
 
-        def one(task: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        def one(task: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]:
             index, seed = task
             return run_chain(
                 patterns,
@@ -229,6 +238,7 @@ class LCMCR:
                 alpha_fixed,
                 self.collapsed_moves,
                 self._crowded(index),
+                self.scale_moves,
             )
 
         workers = self.workers or max(1, min(self.chains, os.cpu_count() or 1))
@@ -245,6 +255,7 @@ class LCMCR:
             "occupied": np.stack([o[2] for o in out]),
             "acceptance": [float(o[3]) for o in out],
             "swap_rate": [float(o[4]) for o in out],
+            "scale_acceptance": [float(o[5]) for o in out],
             "elapsed_s": elapsed,
             "classes": k,
             "entropy": root.entropy,
@@ -315,6 +326,7 @@ class LCMCR:
                 "chain_medians": chain_medians,
                 "modes": modes,
                 "acceptance_collapsed": s["acceptance"],
+                "acceptance_scale": s["scale_acceptance"] if self.scale_moves > 0 else None,
                 "swap_rate": s["swap_rate"] if self.temperatures > 1 else None,
                 "elapsed_s": s["elapsed_s"],
                 "ess_per_second": e_bulk / s["elapsed_s"] if s["elapsed_s"] > 0 else math.nan,

@@ -212,6 +212,188 @@ def _beta(s: np.ndarray, a: float, b: float) -> float:
     return x / (x + y)
 
 
+#: Share of the scale moves' class choices made uniformly (the rest by share of the unseen).
+SCALE_UNIFORM = 0.1
+
+
+@numba.njit(cache=True, nogil=True)
+def _log_tails(log_pi: np.ndarray, logt: np.ndarray) -> None:
+    """logt[c] = log of the weight of the classes after c (-inf for the last)."""
+    acc = -np.inf
+    for c in range(log_pi.size - 1, -1, -1):
+        logt[c] = acc
+        lp = log_pi[c]
+        if lp > acc:
+            acc = lp + math.log1p(math.exp(acc - lp)) if acc > -np.inf else lp
+        else:
+            acc = acc + math.log1p(math.exp(lp - acc))
+
+
+@numba.njit(cache=True, nogil=True)
+def _scale_moves(
+    patterns: np.ndarray,
+    pcounts: np.ndarray,
+    k: int,
+    alpha: float,
+    n_prop: int,
+    adapt: bool,
+    lam: np.ndarray,
+    log_pi: np.ndarray,
+    sstep: np.ndarray,
+    log_1m: np.ndarray,
+    log_lam: np.ndarray,
+    f: np.ndarray,
+    pp: np.ndarray,
+    pi: np.ndarray,
+    logt: np.ndarray,
+    lz: np.ndarray,
+    unseen: np.ndarray,
+    newlam: np.ndarray,
+    sstats: np.ndarray,
+    rs: np.ndarray,
+) -> bool:
+    """``n_prop`` Metropolis moves along the direction the Gibbs sampler crawls: the capture odds of
+    one class h all scaled by exp(eps), its weight rescaled so that its share of the *seen* stays
+    the same (pi_c' ∝ pi_c r_c with r_h = P(seen | h) / P(seen | h)', r_c = 1 otherwise).
+
+    For a rarely caught class this leaves the distribution of the observed patterns almost
+    unchanged while moving the number never seen, the ridge along which the plain sampler's N
+    drifts (its latent classes pin the capture probabilities). The target is the marginal
+    posterior of (lam, pi) given alpha, classes and N summed out: with p(N) ∝ 1/N it is
+    prior × prod_p (P(pattern p) / P(seen))^n_p. The map is deterministic given eps and inverted by
+    -eps, so the Metropolis–Hastings ratio carries its Jacobian: prod_j lam'(1 - lam') /
+    (lam(1 - lam)) for the odds, prod_c r_c / (sum_c pi_c r_c)^K for the reweighting of the
+    simplex. The class is chosen with probability 0.9 × its share of the unseen + 0.1 / K (the
+    reverse choice probability enters the ratio). The caller redraws classes and N from their
+    full conditionals next, which makes the combination exact (a partially collapsed Gibbs step,
+    van Dyk & Park 2008, JASA 103).
+
+    Fills ``f`` (P × K, pattern probability within each class) and ``pp`` (P(pattern)) for the
+    final state and returns True; returns False without moving when a pattern's probability
+    underflows (then ``f``/``pp`` are not valid)."""
+    n_pat, n_lists = patterns.shape
+    su = 0.0
+    for c in range(k):
+        pi[c] = math.exp(log_pi[c])
+        z = 0.0
+        for j in range(n_lists):
+            log_lam[j, c] = math.log(lam[j, c])
+            z += log_1m[j, c]
+        lz[c] = z
+        unseen[c] = pi[c] * math.exp(z)
+        su += unseen[c]
+    for p in range(n_pat):
+        tot = 0.0
+        for c in range(k):
+            v = 1.0
+            for j in range(n_lists):
+                v *= lam[j, c] if patterns[p, j] else 1.0 - lam[j, c]
+            f[p, c] = v
+            tot += pi[c] * v
+        if not tot > 1e-280:
+            return False
+        pp[p] = tot
+    _log_tails(log_pi, logt)
+    for _t in range(n_prop):
+        if _u01(rs) < SCALE_UNIFORM:
+            h = min(int(_u01(rs) * k), k - 1)
+        else:
+            u = _u01(rs) * su
+            h = 0
+            cum = unseen[0]
+            while u >= cum and h < k - 1:
+                h += 1
+                cum += unseen[h]
+        q_fwd = (1.0 - SCALE_UNIFORM) * unseen[h] / su + SCALE_UNIFORM / k
+        eps = sstep[h] * _normal(rs)
+        jac = 0.0
+        lz_new = 0.0
+        ok = True
+        for j in range(n_lists):
+            lo = log_lam[j, h] - log_1m[j, h] + eps  # new log-odds
+            if lo > 0.0:
+                e = math.exp(-lo)
+                lxn = -math.log1p(e)
+                xn = 1.0 / (1.0 + e)
+            else:
+                e = math.exp(lo)
+                lxn = lo - math.log1p(e)
+                xn = e / (1.0 + e)
+            if not 1e-300 <= xn <= 1.0 - 1e-15:  # outside the sampler's clamp: reject
+                ok = False
+                break
+            newlam[j] = xn
+            l1n = lxn - lo
+            jac += lxn + l1n - log_lam[j, h] - log_1m[j, h]
+            lz_new += l1n
+        if ok:
+            log_r = math.log(-math.expm1(lz[h])) - math.log(-math.expm1(lz_new))
+            r = math.exp(log_r)
+            z = 1.0 + pi[h] * (r - 1.0)  # normalizer of the reweighted pi
+            ok = z > 0.0 and r < 1e300
+        if ok:
+            log_z = math.log(z)
+            # likelihood: P(seen) scales by 1/z and so does every other pattern term: they cancel
+            dl = 0.0
+            for p in range(n_pat):
+                v = 1.0
+                for j in range(n_lists):
+                    v *= newlam[j] if patterns[p, j] else 1.0 - newlam[j]
+                rest = max(pp[p] - pi[h] * f[p, h], 0.0)
+                nw = rest + pi[h] * r * v
+                if not nw > 1e-280:
+                    ok = False
+                    break
+                dl += pcounts[p] * math.log(nw / pp[p])
+        if ok:
+            # stick-breaking prior of pi: (alpha - 1) log pi_K - sum_{c <= K-2} log(tail after c)
+            prod = 1.0
+            for c in range(min(h, k - 2)):
+                prod *= 1.0 + pi[h] * (r - 1.0) * math.exp(-logt[c])
+            dprior = (alpha - 1.0) * (log_r if h == k - 1 else 0.0) - (alpha - 1.0) * log_z
+            dprior += (k - 2) * log_z - math.log(prod)
+            if k == 1:  # one class: pi = 1 is fixed, no prior density and no simplex Jacobian
+                dprior = 0.0
+            else:
+                jac += log_r - k * log_z
+            u_new = pi[h] * r * math.exp(lz_new)
+            q_back = (1.0 - SCALE_UNIFORM) * u_new / (su - unseen[h] + u_new) + SCALE_UNIFORM / k
+            lr = dl + dprior + jac + math.log(q_back / q_fwd)
+            ok = lr >= 0.0 or math.log(1.0 - _u01(rs)) < lr
+        if adapt:
+            sstep[h] *= 1.05 if ok else 0.97
+        else:
+            sstats[0] += 1
+            if ok:
+                sstats[1] += 1
+        if not ok:
+            continue
+        for j in range(n_lists):
+            lam[j, h] = newlam[j]
+            log_lam[j, h] = math.log(newlam[j])
+            log_1m[j, h] = math.log1p(-newlam[j])
+        lz[h] = lz_new
+        for c in range(k):
+            log_pi[c] -= log_z
+        log_pi[h] += log_r
+        su = 0.0
+        for c in range(k):
+            pi[c] = math.exp(log_pi[c])
+            unseen[c] = pi[c] * math.exp(lz[c])
+            su += unseen[c]
+        for p in range(n_pat):
+            v = 1.0
+            for j in range(n_lists):
+                v *= lam[j, h] if patterns[p, j] else 1.0 - lam[j, h]
+            f[p, h] = v
+            tot = 0.0
+            for c in range(k):
+                tot += pi[c] * f[p, c]
+            pp[p] = tot
+        _log_tails(log_pi, logt)
+    return True
+
+
 @numba.njit(cache=True, nogil=True)
 def _sweep(
     patterns: np.ndarray,
@@ -241,8 +423,18 @@ def _sweep(
     q_1m: np.ndarray,
     pi: np.ndarray,
     rs: np.ndarray,
+    scale_moves: int,
+    sstep: np.ndarray,
+    f: np.ndarray,
+    pp: np.ndarray,
+    logt: np.ndarray,
+    lz_k: np.ndarray,
+    unseen_k: np.ndarray,
+    newlam: np.ndarray,
+    sstats: np.ndarray,
 ) -> int:
-    """One Gibbs sweep in place over (lam, log_pi, state = [alpha, alpha step]); returns n0.
+    """One sweep in place over (lam, log_pi, state = [alpha, alpha step]); returns n0: the scale
+    moves (if any), then the Gibbs updates with the collapsed moves.
 
     ``n_k`` holds the class sizes (observed + unobserved) of this sweep on return."""
     n_pat, n_lists = patterns.shape
@@ -250,6 +442,12 @@ def _sweep(
     for j in range(n_lists):
         for c in range(k):
             log_1m[j, c] = math.log1p(-lam[j, c])
+    have_f = False
+    if scale_moves > 0:
+        have_f = _scale_moves(
+            patterns, pcounts, k, alpha, scale_moves, adapt, lam, log_pi, sstep, log_1m, log_lam, f, pp, pi, logt,
+            lz_k, unseen_k, newlam, sstats, rs,
+        )  # fmt: skip
     for c in range(k):
         n_k[c] = 0
         for j in range(n_lists):
@@ -270,12 +468,17 @@ def _sweep(
         order[j] = i
     for p in range(n_pat):
         tot = 0.0
-        for c in range(k):
-            v = pi[c]
-            for j in range(n_lists):
-                v *= q_lam[j, c] if patterns[p, j] else q_1m[j, c]
-            w[c] = v
-            tot += v
+        if have_f:  # the scale moves left P(pattern | class) and P(pattern) current
+            for c in range(k):
+                w[c] = pi[c] * f[p, c]
+            tot = pp[p]
+        else:
+            for c in range(k):
+                v = pi[c]
+                for j in range(n_lists):
+                    v *= q_lam[j, c] if patterns[p, j] else q_1m[j, c]
+                w[c] = v
+                tot += v
         if not tot > 1e-280:  # underflow: the same weights on the log scale
             for j in range(n_lists):
                 for c in range(k):
@@ -476,7 +679,8 @@ def run_chain(
     alpha_fixed: float,
     collapsed_moves: int,
     crowded: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    scale_moves: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]:
     """One chain of the truncated stick-breaking latent-class sampler (Manrique-Vallier 2016).
 
     ``patterns`` (P × J, 0/1) are the observed capture patterns. ``counts`` (R × P) holds the people
@@ -526,6 +730,14 @@ def run_chain(
     out_occ = np.empty(samples, dtype=np.int64)
     n_swap = 0
     n_swap_acc = 0
+    sstep = np.full((n_rep, k), 0.3)
+    f = np.empty((n_pat, k))
+    pp = np.empty(n_pat)
+    logt = np.empty(k)
+    lz = np.empty(k)
+    unseen = np.empty(k)
+    newlam = np.empty(n_lists)
+    sstats = np.zeros(2, dtype=np.int64)
     total = burn_in + samples * thin
     saved = 0
     for it in range(total):
@@ -534,6 +746,7 @@ def run_chain(
         occ = 0
         for r in range(n_rep - 1, -1, -1):
             st = stats if r == 0 else scratch_stats
+            sst = sstats if r == 0 else scratch_stats
             n0r = _sweep(
                 patterns,
                 counts[r],
@@ -562,6 +775,15 @@ def run_chain(
                 q_1m,
                 pi,
                 rs,
+                scale_moves,
+                sstep[r],
+                f,
+                pp,
+                logt,
+                lz,
+                unseen,
+                newlam,
+                sst,
             )
             if r == 0:
                 n0 = n0r
@@ -598,7 +820,8 @@ def run_chain(
             saved += 1
     acc_rate = stats[1] / stats[0] if stats[0] > 0 else math.nan
     swap_rate = n_swap_acc / n_swap if n_swap > 0 else math.nan
-    return out_n, out_alpha, out_occ, acc_rate, swap_rate
+    scale_rate = sstats[1] / sstats[0] if sstats[0] > 0 else math.nan
+    return out_n, out_alpha, out_occ, acc_rate, swap_rate, scale_rate
 
 
 @numba.njit(cache=True, nogil=True)
