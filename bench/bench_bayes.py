@@ -13,7 +13,7 @@ sweeps = 1.1 M sweeps). Two views of R's effective sample size, which R did not 
 * "max": 10,000 kept draws counted as independent, an upper bound, so our ratio is a lower bound;
 * "est.": R runs the paper's plain Gibbs sampler, which is ours with ``scale_moves=0`` (and
   ``collapsed_moves=0``, the default). Its
-  integrated autocorrelation time (IAT) of N, in sweeps, is measured on 8 chains x 200,000 sweeps
+  integrated autocorrelation time (IAT) of N, in sweeps, is measured on 16 chains x 400,000 sweeps
   (after 10,000 burn-in, thinned by 5; ``--iat-chains``, ``--iat-sweeps``) as total sweeps / (sum
   over chains of each chain's own bulk ESS), i.e. within chains, as R's single chain sees it (on
   the Netherlands table chains may sit in different modes: within-mode figure). R's ESS ≈
@@ -67,8 +67,8 @@ def chain_tau(
     seed: int,
     collapsed_moves: int,
     scale_moves: int,
-    chains: int = 8,
-    sweeps: int = 200_000,
+    chains: int = 16,
+    sweeps: int = 400_000,
 ) -> tuple[float, float, float, float]:
     """Within-chain integrated autocorrelation time of N, in sweeps, its relative standard error,
     and CPU and wall microseconds per sweep: ``chains`` chains of ``sweeps`` post-burn-in sweeps each
@@ -281,8 +281,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--samples", type=int, default=1000)
-    ap.add_argument("--iat-chains", type=int, default=8, help="chains for the autocorrelation-time table")
-    ap.add_argument("--iat-sweeps", type=int, default=200_000, help="post-burn-in sweeps per chain for it")
+    ap.add_argument("--iat-chains", type=int, default=16, help="chains for the autocorrelation-time table")
+    ap.add_argument("--iat-sweeps", type=int, default=400_000, help="post-burn-in sweeps per chain for it")
     args = ap.parse_args()
     if args.only in (None, "dga"):
         bench_dga()
