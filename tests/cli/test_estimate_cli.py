@@ -51,6 +51,30 @@ def test_all_interface_options(capsys: pytest.CaptureFixture[str], tmp_path: Pat
         assert code == 0 and json.loads(out)["estimate"] > 123
 
 
+def test_bayesian_and_coverage_methods_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--method lcmcr|dga|sample-coverage` on Korea (issue #3's JSON contract): the estimate is the
+    posterior median of the draws, the interval the 95% equal-tailed credible interval with method
+    "posterior", the chain settings and seed pass through and are recorded; dga equals R dga's
+    159 [123, 482] (tests/estimation/test_dga.py), sample coverage CARE1's Nhat 250."""
+    code, out, _ = run(capsys, "estimate", "MultipleSystemsEstimation_Korea", "--method", "lcmcr", "--chains", "2",
+                       "--samples", "200", "--burn-in", "500", "--seed", "4", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["method"] == "lcmcr" and d["seed"] == 4 and d["interval"]["method"] == "posterior"
+    assert d["settings"]["chains"] == 2 and d["settings"]["samples"] == 200 and d["settings"]["burn_in"] == 500
+    assert d["settings"]["scale_moves"] == 1
+    assert 124 <= d["interval"]["lower"] <= d["estimate"] <= d["interval"]["upper"]
+    assert abs(d["estimate"] - 137) <= 0.05 * 137  # R LCMCR 137 (reference_estimates.csv)
+    code, again, _ = run(capsys, "estimate", "MultipleSystemsEstimation_Korea", "--method", "lcmcr", "--chains", "2",
+                         "--samples", "200", "--burn-in", "500", "--seed", "4", "--json")
+    assert json.loads(again)["estimate"] == d["estimate"]
+    code, out, _ = run(capsys, "estimate", "MultipleSystemsEstimation_Korea", "--method", "dga", "--json")
+    d = json.loads(out)
+    assert code == 0 and round(d["estimate"]) == 159 and d["interval"]["method"] == "posterior"
+    code, out, _ = run(capsys, "estimate", "MultipleSystemsEstimation_Korea", "--method", "sample-coverage", "--json")
+    assert code == 0 and round(json.loads(out)["estimate"]) == 250
+
+
 def test_two_list_methods(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     f = tmp_path / "two.csv"
     f.write_text("fge,dif,count\n1,0,80\n0,1,60\n1,1,20\n")

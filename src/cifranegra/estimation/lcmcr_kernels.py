@@ -288,7 +288,7 @@ def _scale_moves(
     log_pi: np.ndarray,
     sstep: np.ndarray,
     log_1m: np.ndarray,
-    log_lam: np.ndarray,
+    fnew: np.ndarray,
     f: np.ndarray,
     pp: np.ndarray,
     pi: np.ndarray,
@@ -324,7 +324,6 @@ def _scale_moves(
         pi[c] = math.exp(log_pi[c])
         z = 0.0
         for j in range(n_lists):
-            log_lam[j, c] = math.log(lam[j, c])
             z += log_1m[j, c]
         lz[c] = z
         unseen[c] = pi[c] * math.exp(z)
@@ -357,7 +356,8 @@ def _scale_moves(
         lz_new = 0.0
         ok = True
         for j in range(n_lists):
-            lo = log_lam[j, h] - log_1m[j, h] + eps  # new log-odds
+            ll = math.log(lam[j, h])
+            lo = ll - log_1m[j, h] + eps  # new log-odds
             if lo > 0.0:
                 e = math.exp(-lo)
                 lxn = -math.log1p(e)
@@ -369,9 +369,10 @@ def _scale_moves(
             if not 1e-300 <= xn <= 1.0 - 1e-15:  # outside the sampler's clamp: reject
                 ok = False
                 break
-            newlam[j] = xn
             l1n = lxn - lo
-            jac += lxn + l1n - log_lam[j, h] - log_1m[j, h]
+            newlam[0, j] = xn
+            newlam[1, j] = l1n
+            jac += lxn + l1n - ll - log_1m[j, h]
             lz_new += l1n
         if ok:
             log_r = math.log(-math.expm1(lz[h])) - math.log(-math.expm1(lz_new))
@@ -385,9 +386,9 @@ def _scale_moves(
             for p in range(n_pat):
                 v = 1.0
                 for j in range(n_lists):
-                    v *= newlam[j] if patterns[p, j] else 1.0 - newlam[j]
-                rest = max(pp[p] - pi[h] * f[p, h], 0.0)
-                nw = rest + pi[h] * r * v
+                    v *= newlam[0, j] if patterns[p, j] else 1.0 - newlam[0, j]
+                fnew[p] = v
+                nw = max(pp[p] - pi[h] * f[p, h], 0.0) + pi[h] * r * v
                 if not nw > 1e-280:
                     ok = False
                     break
@@ -416,28 +417,23 @@ def _scale_moves(
                 sstats[1] += 1
         if not ok:
             continue
+        # accepted: update the state and the caches without recomputing them
+        for p in range(n_pat):
+            pp[p] = (max(pp[p] - pi[h] * f[p, h], 0.0) + pi[h] * r * fnew[p]) / z
+            f[p, h] = fnew[p]
         for j in range(n_lists):
-            lam[j, h] = newlam[j]
-            log_lam[j, h] = math.log(newlam[j])
-            log_1m[j, h] = math.log1p(-newlam[j])
+            lam[j, h] = newlam[0, j]
+            log_1m[j, h] = newlam[1, j]
         lz[h] = lz_new
-        for c in range(k):
-            log_pi[c] -= log_z
-        log_pi[h] += log_r
+        unseen[h] = u_new
         su = 0.0
         for c in range(k):
-            pi[c] = math.exp(log_pi[c])
-            unseen[c] = pi[c] * math.exp(lz[c])
+            log_pi[c] -= log_z
+            pi[c] /= z
+            unseen[c] /= z
             su += unseen[c]
-        for p in range(n_pat):
-            v = 1.0
-            for j in range(n_lists):
-                v *= lam[j, h] if patterns[p, j] else 1.0 - lam[j, h]
-            f[p, h] = v
-            tot = 0.0
-            for c in range(k):
-                tot += pi[c] * f[p, c]
-            pp[p] = tot
+        log_pi[h] += log_r
+        pi[h] *= r
         _tails(pi, tail)
     return True
 
@@ -476,6 +472,7 @@ def _sweep(
     f: np.ndarray,
     pp: np.ndarray,
     tails: np.ndarray,
+    fnew: np.ndarray,
     lz_k: np.ndarray,
     unseen_k: np.ndarray,
     newlam: np.ndarray,
@@ -493,7 +490,7 @@ def _sweep(
     have_f = False
     if scale_moves > 0:
         have_f = _scale_moves(
-            patterns, pcounts, k, alpha, scale_moves, adapt, lam, log_pi, sstep, log_1m, log_lam, f, pp, pi, tails,
+            patterns, pcounts, k, alpha, scale_moves, adapt, lam, log_pi, sstep, log_1m, fnew, f, pp, pi, tails,
             lz_k, unseen_k, newlam, sstats, rs,
         )  # fmt: skip
     for c in range(k):
@@ -782,9 +779,10 @@ def run_chain(
     f = np.empty((n_pat, k))
     pp = np.empty(n_pat)
     tails = np.empty(k)
+    fnew = np.empty(n_pat)
     lz = np.empty(k)
     unseen = np.empty(k)
-    newlam = np.empty(n_lists)
+    newlam = np.empty((2, n_lists))
     sstats = np.zeros(2, dtype=np.int64)
     total = burn_in + samples * thin
     saved = 0
@@ -828,6 +826,7 @@ def run_chain(
                 f,
                 pp,
                 tails,
+                fnew,
                 lz,
                 unseen,
                 newlam,
