@@ -11,7 +11,9 @@ Speed (CPU per sweep, measured in bench/bench_bayes.py --only sweep): the own ge
 Marsaglia–Tsang gammas replaced numba's per-call generator (about 10 ns a uniform) in the beta,
 gamma, binomial (inversion for small means, BTRS otherwise), categorical and Metropolis draws; class
 weights per pattern are plain products (log scale only on underflow); the multinomials visit the
-classes in one order per sweep; the collapsed move evaluates only the terms of its ratio that change.
+classes in one order per sweep; the collapsed move evaluates only the terms of its ratio that change;
+normals by the ziggurat; the scale move (default) keeps the pattern probabilities it needs current
+and hands them to the class step.
 """
 
 from __future__ import annotations
