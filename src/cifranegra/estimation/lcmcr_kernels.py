@@ -735,11 +735,12 @@ def run_chain(
     (data tempering: each replica is the exact posterior of its own smaller table, so its chain
     moves more freely). After every sweep, neighbouring replicas propose to swap their parameters
     (Metropolis on the product space; exact). With R = 1 this is the plain chain.
-    Returns ``(n_draws, alpha_draws, occupied_draws, acceptance, swap_rate)`` for replica 0; draws
-    have length ``samples`` (every ``thin``-th sweep after ``burn_in``). ``alpha_fixed > 0`` holds
-    the concentration fixed. ``collapsed_moves`` Metropolis sweeps per iteration move the number of
-    unobserved people in each class with that class's capture probabilities and the stick-breaking
-    weights integrated out (0 gives the plain Gibbs sampler of the paper).
+    Returns ``(n_draws, alpha_draws, occupied_draws, acceptance, swap_rate, scale_acceptance)`` for
+    replica 0; draws have length ``samples`` (every ``thin``-th sweep after ``burn_in``).
+    ``alpha_fixed > 0`` holds the concentration fixed. ``collapsed_moves`` Metropolis sweeps per
+    iteration move the number of unobserved people in each class with that class's capture
+    probabilities and the stick-breaking weights integrated out; ``scale_moves`` proposals per sweep
+    of :func:`_scale_moves`; both 0 give the plain Gibbs sampler of the paper.
     """
     np.random.seed(seed)
     rs = seed_state(seed)
