@@ -12,8 +12,9 @@ Marsaglia–Tsang gammas replaced numba's per-call generator (about 10 ns a unif
 gamma, binomial (inversion for small means, BTRS otherwise), categorical and Metropolis draws; class
 weights per pattern are plain products (log scale only on underflow); the multinomials visit the
 classes in one order per sweep; the collapsed move evaluates only the terms of its ratio that change;
-normals by the ziggurat; the scale move (default) keeps the pattern probabilities it needs current
-and hands them to the class step.
+normals by the ziggurat; gammas and betas inlined at numba's IR level (5-9% a sweep for about 3 s
+more compile time, once: the kernels are cached); the scale move (default) keeps the pattern
+probabilities it needs current and hands them to the class step.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def _normal(s: np.ndarray) -> float:
             return x
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _gamma(s: np.ndarray, a: float) -> float:
     """Gamma(a, 1): Marsaglia & Tsang (2000) for a >= 1; for a < 1, Gamma(a + 1) * U^(1/a)."""
     boost = 1.0
@@ -248,7 +249,7 @@ def _multinomial(rs: np.ndarray, n: int, p: np.ndarray, out: np.ndarray, order: 
         out[order[i]] += 1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _beta(s: np.ndarray, a: float, b: float) -> float:
     """Beta(a, b) draw; exact closed forms when a or b is 1 (empty classes, lists that caught no one
     or everyone in a class: most draws), a ratio of gammas otherwise."""
