@@ -19,6 +19,9 @@ sweeps = 1.1 M sweeps). Two views of R's effective sample size, which R did not 
   the Netherlands table chains may sit in different modes: within-mode figure). R's ESS ≈
   min(10,000, 1,000,000 / IAT): its 10^6 post-burn-in sweeps, thinned by 100 (which loses
   nothing beyond that when IAT >> 100); R's seconds include its 100,000 burn-in sweeps (9%).
+  The measured IATs grow with the run length (N's heavy right tail decorrelates slowly; Korea's
+  default-sampler IAT is 23 at 100,000 sweeps per chain and 60 at 800,000): compare ratios at one
+  ``--iat-sweeps`` and read the IATs as lower bounds.
 
 The same IAT measure for our default sampler (one scale move per sweep) gives our steady-state ESS per CPU
 second, 10^6 / (IAT x microseconds per sweep), burn-in excluded, and per wall second (the chains run
