@@ -47,20 +47,6 @@ def seed_state(seed: int) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _u01(s: np.ndarray) -> float:
-    """Uniform on [0, 1) with 53 random bits (xoshiro256+; its weak low bits are dropped)."""
-    result = s[0] + s[3]
-    t = s[1] << np.uint64(17)
-    s[2] ^= s[0]
-    s[3] ^= s[1]
-    s[1] ^= s[2]
-    s[0] ^= s[3]
-    s[2] ^= t
-    s[3] = (s[3] << np.uint64(45)) | (s[3] >> np.uint64(19))
-    return float(result >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def _next64(s: np.ndarray) -> np.uint64:
     """Raw 64-bit output of xoshiro256+ (its lowest 3 bits are weak: callers skip them)."""
     result = s[0] + s[3]
@@ -72,6 +58,12 @@ def _next64(s: np.ndarray) -> np.uint64:
     s[2] ^= t
     s[3] = (s[3] << np.uint64(45)) | (s[3] >> np.uint64(19))
     return result
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _u01(s: np.ndarray) -> float:
+    """Uniform on [0, 1) with 53 random bits (xoshiro256+; its weak low bits are dropped)."""
+    return float(_next64(s) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 def _ziggurat_tables(layers: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -270,6 +262,12 @@ def _beta(s: np.ndarray, a: float, b: float) -> float:
 SCALE_UNIFORM = 0.1
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _choice_prob(unseen_h: float, unseen_total: float, k: int) -> float:
+    """Probability that the scale move picks a class holding ``unseen_h`` of ``unseen_total``."""
+    return (1.0 - SCALE_UNIFORM) * unseen_h / unseen_total + SCALE_UNIFORM / k
+
+
 @numba.njit(cache=True, nogil=True)
 def _tails(pi: np.ndarray, tail: np.ndarray) -> None:
     """tail[c] = weight of the classes after c (0 for the last)."""
@@ -353,7 +351,7 @@ def _scale_moves(
             while u >= cum and h < k - 1:
                 h += 1
                 cum += unseen[h]
-        q_fwd = (1.0 - SCALE_UNIFORM) * unseen[h] / su + SCALE_UNIFORM / k
+        q_fwd = _choice_prob(unseen[h], su, k)
         eps = sstep[h] * _normal(rs)
         jac = 0.0
         lz_new = 0.0
@@ -397,19 +395,19 @@ def _scale_moves(
                     break
                 dl += pcounts[p] * math.log(nw / pp[p])
         if ok:
-            # stick-breaking prior of pi: (alpha - 1) log pi_K - sum_{c <= K-2} log(tail after c)
-            prod = 1.0
-            if pi[h] > 0.0:  # then every tail before h holds at least pi[h] > 0
-                for c in range(min(h, k - 2)):
-                    prod *= 1.0 + pi[h] * (r - 1.0) / tail[c]
-            dprior = (alpha - 1.0) * (log_r if h == k - 1 else 0.0) - (alpha - 1.0) * log_z
-            dprior += (k - 2) * log_z - math.log(prod)
-            if k == 1:  # one class: pi = 1 is fixed, no prior density and no simplex Jacobian
-                dprior = 0.0
-            else:
+            # stick-breaking prior of pi: (alpha - 1) log pi_K - sum_{c <= K-2} log(tail after c), and
+            # the simplex Jacobian; with one class pi = 1 is fixed and neither exists
+            dprior = 0.0
+            if k > 1:
+                prod = 1.0
+                if pi[h] > 0.0:  # then every tail before h holds at least pi[h] > 0
+                    for c in range(min(h, k - 2)):
+                        prod *= 1.0 + pi[h] * (r - 1.0) / tail[c]
+                dprior = (alpha - 1.0) * (log_r if h == k - 1 else 0.0) - (alpha - 1.0) * log_z
+                dprior += (k - 2) * log_z - math.log(prod)
                 jac += log_r - k * log_z
             u_new = pi[h] * r * math.exp(lz_new)
-            q_back = (1.0 - SCALE_UNIFORM) * u_new / (su - unseen[h] + u_new) + SCALE_UNIFORM / k
+            q_back = _choice_prob(u_new, su - unseen[h] + u_new, k)
             lr = dl + dprior + jac + math.log(q_back / q_fwd)
             ok = lr >= 0.0 or math.log(1.0 - _u01(rs)) < lr
         if adapt:
@@ -502,10 +500,11 @@ def _sweep(
             s_jk[j, c] = 0
     # 1. latent classes of the observed, one multinomial per capture pattern; class weights
     # pi_c prod_j lam^x (1 - lam)^(1 - x) as plain products (log scale only if they underflow)
-    for j in range(n_lists):
-        for c in range(k):
-            q_lam[j, c] = lam[j, c]
-            q_1m[j, c] = 1.0 - lam[j, c]
+    if not have_f:
+        for j in range(n_lists):
+            for c in range(k):
+                q_lam[j, c] = lam[j, c]
+                q_1m[j, c] = 1.0 - lam[j, c]
     for c in range(k):
         pi[c] = math.exp(log_pi[c])
     for i in range(k):  # the sweep's class order for the multinomials: by weight, descending
