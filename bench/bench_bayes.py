@@ -11,19 +11,21 @@ threads), against R LCMCR's elapsed seconds (single-threaded, 100,000 burn-in + 
 sweeps = 1.1 M sweeps). Two views of R's effective sample size, which R did not record:
 
 * "max": 10,000 kept draws counted as independent, an upper bound, so our ratio is a lower bound;
-* "est.": R runs the paper's plain Gibbs sampler, which is ours with ``scale_moves=0`` (and
-  ``collapsed_moves=0``, the default). Its
+* "est.": R runs the paper's plain Gibbs sampler, which is ours with every added move off
+  (``PLAIN``: no scale, label-swap, Hamiltonian or collapsed moves). Its
   integrated autocorrelation time (IAT) of N, in sweeps, is measured on 16 chains x 400,000 sweeps
   (after 10,000 burn-in, thinned by 5; ``--iat-chains``, ``--iat-sweeps``) as total sweeps / (sum
   over chains of each chain's own bulk ESS), i.e. within chains, as R's single chain sees it (on
   the Netherlands table chains may sit in different modes: within-mode figure). R's ESS ≈
   min(10,000, 1,000,000 / IAT): its 10^6 post-burn-in sweeps, thinned by 100 (which loses
   nothing beyond that when IAT >> 100); R's seconds include its 100,000 burn-in sweeps (9%).
-  The measured IATs grow with the run length (N's heavy right tail decorrelates slowly; Korea's
-  default-sampler IAT is 23 at 100,000 sweeps per chain and 60 at 800,000): compare ratios at one
+  Without the label swaps the measured IATs grow with the run length (a slow drift of the class
+  order; session 3 measured Korea's scale-move IAT at 23 after 100,000 sweeps per chain and 60
+  after 800,000): compare ratios at one
   ``--iat-sweeps`` and read the IATs as lower bounds.
 
-The same IAT measure for our default sampler (one scale move per sweep) gives our steady-state ESS per CPU
+The same IAT measure for our default sampler (scale move, two label swaps a sweep, a 40-step
+Hamiltonian trajectory every 8 sweeps) gives our steady-state ESS per CPU
 second, 10^6 / (IAT x microseconds per sweep), burn-in excluded, and per wall second (the chains run
 in parallel threads on all cores, as in a default fit; R LCMCR runs one chain on one core): the
 figures to set against R's estimate, since one default run's ESS (4 x 1000 draws) varies
@@ -65,11 +67,16 @@ def load(name: str) -> CaptureHistories:
         return CaptureHistories.from_frame(pd.read_csv(fh), source=name)
 
 
+#: the paper's plain Gibbs sampler (R LCMCR's algorithm): every added move off
+PLAIN: dict[str, int] = {"collapsed_moves": 0, "scale_moves": 0, "swap_moves": 0, "hmc_steps": 0}
+#: session 3's default: scale moves only
+SCALE_ONLY: dict[str, int] = {"swap_moves": 0, "hmc_steps": 0}
+
+
 def chain_tau(
     h: CaptureHistories,
     seed: int,
-    collapsed_moves: int,
-    scale_moves: int,
+    moves: dict[str, int],
     chains: int = 16,
     sweeps: int = 400_000,
 ) -> tuple[float, float, float, float]:
@@ -77,8 +84,8 @@ def chain_tau(
     and CPU and wall microseconds per sweep: ``chains`` chains of ``sweeps`` post-burn-in sweeps each
     (burn-in 10,000, thinned by 5; the chains run in parallel threads, as in a default fit); IAT =
     total sweeps / sum of the chains' own bulk ESS; the standard error is that of the mean per-chain
-    ESS (chains are independent). With no collapsed and no scale moves this is the paper's plain
-    Gibbs sampler, the algorithm of R LCMCR."""
+    ESS (chains are independent). ``moves`` are LCMCR settings (``PLAIN``: the paper's plain Gibbs
+    sampler, the algorithm of R LCMCR; ``{}``: our defaults)."""
     c0 = time.process_time()
     t0 = time.perf_counter()
     res = LCMCR(
@@ -86,8 +93,7 @@ def chain_tau(
         samples=sweeps // 5,
         burn_in=10_000,
         thin=5,
-        collapsed_moves=collapsed_moves,
-        scale_moves=scale_moves,
+        **moves,
     ).fit(h, rng=seed)
     us = (time.process_time() - c0) / (chains * (sweeps + 10_000)) * 1e6
     us_wall = (time.perf_counter() - t0) / (chains * (sweeps + 10_000)) * 1e6
@@ -97,19 +103,20 @@ def chain_tau(
     return chains * sweeps / float(each.sum()), rel_se, us, us_wall
 
 
-def sweep_cost(
-    h: CaptureHistories, collapsed_moves: int, scale_moves: int, sweeps: int = 20_000, reps: int = 3
-) -> float:
-    """CPU microseconds per Gibbs sweep (K* = 10, one chain, best of ``reps``; process time)."""
+def sweep_cost(h: CaptureHistories, moves: dict[str, int], sweeps: int = 20_000, reps: int = 3) -> float:
+    """CPU microseconds per sweep (K* = 10, one chain, best of ``reps``; process time), the
+    Hamiltonian trajectories (one every ``hmc_every`` sweeps) included."""
     from cifranegra.estimation.lcmcr_kernels import run_chain
 
+    m = LCMCR(**moves)
+    args = (m.collapsed_moves, False, m.scale_moves, m.swap_moves, m.hmc_steps, m.hmc_every)
     pat = np.ascontiguousarray(h.pattern_matrix()).astype(np.int8)
     counts = np.ascontiguousarray(h.counts[h.masks()].astype(np.int64)[None, :])
-    run_chain(pat, counts, 10, 0.25, 0.25, 10, 10, 1, 1, 0.0, collapsed_moves, False, scale_moves)  # compile
+    run_chain(pat, counts, 10, 0.25, 0.25, 10, 10, 1, 1, 0.0, *args)  # compile
     best = math.inf
     for rep in range(reps):
         c0 = time.process_time()
-        run_chain(pat, counts, 10, 0.25, 0.25, 1000, sweeps, 1, 11 + rep, 0.0, collapsed_moves, False, scale_moves)
+        run_chain(pat, counts, 10, 0.25, 0.25, 1000, sweeps, 1, 11 + rep, 0.0, *args)
         best = min(best, (time.process_time() - c0) / (sweeps + 1000) * 1e6)
     return best
 
@@ -118,15 +125,15 @@ def bench_sweep() -> None:
     rows = REF[REF["source"].str.startswith("R LCMCR")]
     print("\n## LCMCR: CPU microseconds per sweep (K*=10; best of 3 x 21,000 sweeps, process time)\n")
     print(
-        "| table | K | patterns | observed | plain (R's algorithm) | default (scale_moves=1) "
-        "| collapsed_moves=1 | R s / 1.1 M |"
+        "| table | K | patterns | observed | plain (R's algorithm) | scale moves only (session 3) "
+        "| default (scale, 2 swaps, HMC 40 steps / 8 sweeps) | R s / 1.1 M |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows.to_dict(orient="records"):
         h = load(r["file"])
         print(
             f"| {r['file']} | {h.n_lists} | {h.pattern_matrix().shape[0]} | {h.observed} "
-            f"| {sweep_cost(h, 0, 0):.1f} | {sweep_cost(h, 0, 1):.1f} | {sweep_cost(h, 1, 0):.1f} "
+            f"| {sweep_cost(h, PLAIN):.1f} | {sweep_cost(h, SCALE_ONLY):.1f} | {sweep_cost(h, {}):.1f} "
             f"| {r['elapsed_s'] / 1.1:.1f} |"
         )
 
@@ -161,8 +168,8 @@ def bench_lcmcr(seed: int, chains: int, samples: int, iat_chains: int, iat_sweep
             f"| {r['elapsed_s']:.1f} | {r_max:.0f} | {ours / r_max:.2f} |",
             flush=True,
         )
-        tau_plain, se_plain, us_plain, _ = chain_tau(h, seed, 0, 0, iat_chains, iat_sweeps)
-        tau_ours, se_ours, us_ours, us_wall = chain_tau(h, seed, 0, 1, iat_chains, iat_sweeps)
+        tau_plain, se_plain, us_plain, _ = chain_tau(h, seed, PLAIN, iat_chains, iat_sweeps)
+        tau_ours, se_ours, us_ours, us_wall = chain_tau(h, seed, {}, iat_chains, iat_sweeps)
         r_ess = min(10000.0, 1e6 / tau_plain)
         r_est = r_ess / r["elapsed_s"]
         ours_iat = 1e6 / (tau_ours * us_ours)
@@ -212,15 +219,16 @@ def bench_netherlands(seed: int) -> None:
     print("| sampler | chains | median [95%] | R-hat | modes (median, chains) | mode switches per chain |")
     print("|---|---|---|---|---|---|")
     configs: list[tuple[str, dict[str, Any]]] = [
-        ("plain Gibbs (R's algorithm)", {"scale_moves": 0, "chains": 8}),
-        ("collapsed moves (session 1-2 default)", {"collapsed_moves": 1, "scale_moves": 0, "chains": 8}),
-        ("scale moves (default)", {"chains": 8}),
+        ("plain Gibbs (R's algorithm)", {**PLAIN, "chains": 8}),
+        ("collapsed moves (session 1-2 default)", {**PLAIN, "collapsed_moves": 1, "chains": 8}),
+        ("scale moves only (session 3 default)", {**SCALE_ONLY, "chains": 8}),
+        ("default (scale, label swaps, HMC)", {"chains": 8}),
         (
-            "scale moves + tempering (6 replicas, hottest 0.05)",
+            "default + tempering (6 replicas, hottest 0.05)",
             {"chains": 8, "temperatures": 6, "hottest": 0.05, "burn_in": 5000},
         ),
         (
-            "scale moves + tempering, K*=5",
+            "default + tempering, K*=5",
             {"chains": 8, "temperatures": 6, "hottest": 0.05, "burn_in": 5000, "max_classes": 5},
         ),
     ]

@@ -54,6 +54,8 @@ def r_lcmcr(name: str) -> dict:
 
 
 FAST: dict[str, Any] = {"chains": 2, "samples": 400, "burn_in": 2000, "thin": 5}
+#: the paper's Gibbs sampler, R LCMCR's algorithm: every added move off
+PLAIN: dict[str, Any] = {"collapsed_moves": 0, "scale_moves": 0, "swap_moves": 0, "hmc_steps": 0}
 
 
 @pytest.mark.parametrize("name", ["MultipleSystemsEstimation_Korea.csv", "SparseMSE_NewOrl.csv"])
@@ -105,7 +107,7 @@ def test_hrdag_preset() -> None:
 
 
 def test_plain_gibbs_sampler_of_the_paper_is_available() -> None:
-    res = LCMCR(collapsed_moves=0, scale_moves=0, **FAST).fit(load("MultipleSystemsEstimation_Korea.csv"), rng=3)
+    res = LCMCR(**PLAIN, **FAST).fit(load("MultipleSystemsEstimation_Korea.csv"), rng=3)
     assert res.estimate == pytest.approx(137, rel=0.05)
 
 
@@ -147,36 +149,55 @@ def _exact_one_class_posterior(h: CaptureHistories, quantiles: tuple[float, ...]
     return [int(big[np.searchsorted(cdf, q)]) for q in quantiles]
 
 
-def test_scale_moves_with_one_class_give_the_exact_posterior() -> None:
+@pytest.mark.parametrize(
+    "moves",
+    [
+        {"scale_moves": 5, "swap_moves": 0, "hmc_steps": 0},
+        {"scale_moves": 0, "swap_moves": 0, "hmc_steps": 10, "hmc_every": 1},
+    ],
+    ids=["scale", "hmc"],
+)
+def test_added_moves_with_one_class_give_the_exact_posterior(moves: dict[str, int]) -> None:
     """With K* = 1 the model is the independence model and the posterior of N is a sum (hand-derived,
-    above): Korea exact 10/50/90% quantiles 135/142/151. Scale moves dominate each sweep here (5 per
-    sweep, no collapsed moves), so an error in their ratio (e.g. the Jacobian of the odds) moves
-    these quantiles."""
+    above): Korea exact 10/50/90% quantiles 135/142/151. The move under test dominates each sweep
+    here (5 scale moves, or one 10-step Hamiltonian trajectory, per sweep), so an error in its ratio
+    (the Jacobian of the odds; the logit Jacobian in the Hamiltonian target) moves these quantiles."""
     h = load("MultipleSystemsEstimation_Korea.csv")
     exact = _exact_one_class_posterior(h, (0.1, 0.5, 0.9))
     assert exact == [135, 142, 151]
-    res = LCMCR(max_classes=1, chains=4, samples=5000, burn_in=1000, thin=2, collapsed_moves=0, scale_moves=5).fit(
-        h, rng=3
-    )
+    res = LCMCR(max_classes=1, chains=4, samples=5000, burn_in=1000, thin=2, collapsed_moves=0, **moves).fit(h, rng=3)
     got = np.quantile(draws(res), [0.1, 0.5, 0.9])
     assert np.abs(got - exact).max() <= 1.0
-    assert all(0.2 < a < 0.7 for a in res.diagnostics["acceptance_scale"])
+    if moves["scale_moves"]:
+        assert all(0.2 < a < 0.7 for a in res.diagnostics["acceptance_scale"])
+    else:
+        assert all(0.6 < a < 0.95 for a in res.diagnostics["acceptance_hmc"])
 
 
-@pytest.mark.parametrize(
-    ("name", "seed"), [("MultipleSystemsEstimation_Korea.csv", 11), ("SparseMSE_NewOrl.csv", 11)]
-)
-def test_scale_moves_leave_the_posterior_of_the_paper_unchanged(name: str, seed: int) -> None:
-    """K* = 10: the sampler with 5 scale moves per sweep and the paper's plain Gibbs sampler give the
-    same quantiles of N within 4 Monte Carlo standard errors (+1 for integer quantiles). Checked to
-    fail when the simplex Jacobian of the move is off by one factor of the normalizer (New Orleans
-    median +17, Korea 90% quantile +8) or the stick-breaking prior term is dropped."""
+MOVES: dict[str, dict[str, int]] = {
+    "scale": {**PLAIN, "scale_moves": 5},
+    "swap": {**PLAIN, "swap_moves": 5},
+    "hmc": {**PLAIN, "hmc_steps": 20, "hmc_every": 1},
+    "default": {},
+}
+
+
+@pytest.mark.parametrize("moves", list(MOVES))
+@pytest.mark.parametrize(("name", "seed"), [("MultipleSystemsEstimation_Korea.csv", 11), ("SparseMSE_NewOrl.csv", 11)])
+def test_added_moves_leave_the_posterior_of_the_paper_unchanged(name: str, seed: int, moves: str) -> None:
+    """K* = 10: each added move made to dominate the sweep (5 scale moves, 5 label swaps, a 20-step
+    Hamiltonian trajectory every sweep), and the default mix, give the same quantiles of N as the
+    paper's plain Gibbs sampler within 4 Monte Carlo standard errors (+1 for integer quantiles).
+    Checked to fail when the simplex Jacobian of the scale move is off by one factor of the
+    normalizer (New Orleans median +17, Korea 90% quantile +8) or its stick-breaking prior term is
+    dropped; when the label swaps leave the cached log(1 - lam) of the swapped classes stale (Korea
+    median 137 -> 128); and when the Hamiltonian target drops the sticks' Beta(1, alpha) term."""
     from cifranegra.estimation.diagnostics import mcse_quantile
 
     h = load(name)
-    settings_ = {"chains": 4, "samples": 4000, "burn_in": 2000, "thin": 5, "collapsed_moves": 0}
-    plain = np.asarray(draws(LCMCR(scale_moves=0, **settings_).fit(h, rng=seed))).reshape(4, -1)
-    scaled = np.asarray(draws(LCMCR(scale_moves=5, **settings_).fit(h, rng=seed))).reshape(4, -1)
+    settings_ = {"chains": 4, "samples": 4000, "burn_in": 2000, "thin": 5}
+    plain = np.asarray(draws(LCMCR(**PLAIN, **settings_).fit(h, rng=seed))).reshape(4, -1)
+    scaled = np.asarray(draws(LCMCR(**MOVES[moves], **settings_).fit(h, rng=seed))).reshape(4, -1)
     for q in (0.1, 0.5, 0.9):
         tol = 4 * np.hypot(mcse_quantile(plain, q), mcse_quantile(scaled, q)) + 1.0
         assert abs(np.quantile(plain, q) - np.quantile(scaled, q)) <= tol, q
@@ -340,7 +361,7 @@ def _reference_gibbs(x: np.ndarray, k: int, iters: int, burn: int, seed: int) ->
 
 def test_kernel_agrees_with_a_plain_implementation_of_the_paper() -> None:
     """Ten sparse lists, two latent classes (no R reference exists for such a table): the compiled
-    kernel's Gibbs steps (pattern-level; no collapsed or scale moves, which the tests above and
+    kernel's Gibbs steps (pattern-level; none of the added moves, which the tests above and
     below check against this same sampler) and a plain person-level numpy sampler agree."""
     rng = np.random.default_rng(5)
     n_lists, size = 10, 1500
@@ -350,7 +371,7 @@ def test_kernel_agrees_with_a_plain_implementation_of_the_paper() -> None:
     counts = np.bincount((x << np.arange(n_lists)).sum(axis=1), minlength=2**n_lists)
     h = CaptureHistories(tuple(f"l{j}" for j in range(n_lists)), counts)
     ref = _reference_gibbs(x.astype(float), k=5, iters=3000, burn=500, seed=1)
-    ours = LCMCR(max_classes=5, chains=2, samples=300, burn_in=1000, thin=5, scale_moves=0).fit(h, rng=1)
+    ours = LCMCR(max_classes=5, chains=2, samples=300, burn_in=1000, thin=5, **PLAIN).fit(h, rng=1)
     # N mixes slowly on this table (both samplers: medians over seeds spread about 6%), so compare
     # each median with the other's 95% interval
     lo, hi = np.quantile(ref, [0.025, 0.975])
@@ -472,3 +493,147 @@ def test_collapsed_move_ratio_equals_the_full_difference() -> None:
                 )
                 fast = kern.log_ratio(c, old, new, n_obs, n0, n_obs_k, m0, s_jk, alpha, k, n_lists)
                 assert fast == pytest.approx(full, rel=1e-9, abs=1e-7)
+
+
+# ------------------------------------------------------------ label swaps and the Hamiltonian move
+def _stick_log_density_via_sticks(pi: np.ndarray, alpha: float) -> float:
+    """log p(pi) under truncated stick-breaking computed the long way: Beta(1, alpha) densities of
+    the sticks V_c = pi_c / (1 - pi_1 - ... - pi_{c-1}) times |det dV/dpi| by central differences."""
+    from scipy.stats import beta
+
+    k = pi.size
+
+    def sticks(free: np.ndarray) -> np.ndarray:
+        full = np.append(free, 1.0 - free.sum())
+        tails = 1.0 - np.concatenate([[0.0], np.cumsum(full)[:-1]])
+        return (full / tails)[:-1]
+
+    eps = 1e-7
+    jac = np.empty((k - 1, k - 1))
+    for i in range(k - 1):
+        step = np.zeros(k - 1)
+        step[i] = eps
+        jac[:, i] = (sticks(pi[:-1] + step) - sticks(pi[:-1] - step)) / (2 * eps)
+    return float(beta.logpdf(sticks(pi[:-1]), 1.0, alpha).sum() + np.log(abs(np.linalg.det(jac))))
+
+
+@pytest.mark.parametrize("k", [3, 5, 8])
+def test_stick_prior_density_on_the_simplex(k: int) -> None:
+    """The label swaps accept on the ratio of the stick-breaking prior density of pi,
+    (alpha - 1) log pi_K - sum_{c=2}^{K-1} log(pi_c + ... + pi_K) (derived by hand); checked here,
+    as differences between random weight vectors, against Beta densities of the sticks times a
+    finite-difference Jacobian."""
+    from cifranegra.estimation import lcmcr_kernels as kern
+
+    rng = np.random.default_rng(k)
+    alpha = 0.6
+    pis = [rng.dirichlet(np.ones(k)) for _ in range(4)]
+    ours = [kern.log_stick_prior(np.log(p), k, alpha) for p in pis]
+    long_way = [_stick_log_density_via_sticks(p, alpha) for p in pis]
+    for i in range(1, 4):
+        assert ours[i] - ours[0] == pytest.approx(long_way[i] - long_way[0], abs=1e-5)
+
+
+def test_label_swaps_keep_the_stick_breaking_prior() -> None:
+    """With no data the swaps alone must leave the prior invariant: weights drawn exactly from
+    truncated stick-breaking (K = 5, alpha = 0.7), 25 swaps each, keep E[pi_c] =
+    (1/(1+alpha)) (alpha/(1+alpha))^c (last class (alpha/(1+alpha))^4): 0.588, 0.242, 0.100,
+    0.041, 0.029, within 4 standard errors."""
+    from cifranegra.estimation import lcmcr_kernels as kern
+
+    k, alpha, n = 5, 0.7, 20_000
+    rng = np.random.default_rng(1)
+    v = rng.beta(1.0, alpha, size=(n, k))
+    v[:, -1] = 1.0
+    log_pi = np.log(v) + np.concatenate([np.zeros((n, 1)), np.cumsum(np.log1p(-v[:, :-1]), axis=1)], axis=1)
+    lam = np.tile(np.arange(k, dtype=float)[None, :] / 10 + 0.05, (2, 1))
+    rs = kern.seed_state(5)
+    stats = np.zeros(2, dtype=np.int64)
+    out = np.empty_like(log_pi)
+    for i in range(n):
+        lp = log_pi[i].copy()
+        lam_i = lam.copy()
+        kern._swap_moves(k, alpha, 25, lam_i, lp, rs, stats)
+        # the capture probabilities travel with their class
+        assert sorted(zip(lp.round(12), lam_i[0], strict=True)) == sorted(zip(log_pi[i].round(12), lam[0], strict=True))
+        out[i] = lp
+    exact = np.array(
+        [(1 / (1 + alpha)) * (alpha / (1 + alpha)) ** c for c in range(k - 1)] + [(alpha / (1 + alpha)) ** (k - 1)]
+    )
+    pi = np.exp(out)
+    se = pi.std(axis=0) / np.sqrt(n)
+    assert np.all(np.abs(pi.mean(axis=0) - exact) < 4 * se)
+    assert 0.2 < stats[1] / stats[0] < 0.8
+
+
+@pytest.mark.parametrize(
+    ("name", "k"),
+    [
+        ("MultipleSystemsEstimation_Kosovo.csv", 10),
+        ("MultipleSystemsEstimation_Korea.csv", 1),
+        ("SparseMSE_UKdat_5.csv", 3),
+    ],
+)
+def test_hamiltonian_gradient_is_the_gradient(name: str, k: int) -> None:
+    """The gradient of the Hamiltonian target (hand-derived) against central differences of its log
+    density at random points."""
+    from cifranegra.estimation import lcmcr_kernels as kern
+
+    h = load(name)
+    pat = np.ascontiguousarray(h.pattern_matrix()).astype(np.int8)
+    cnt = h.counts[h.masks()].astype(np.int64)
+    n_lists = pat.shape[1]
+    d = n_lists * k + k - 1
+    rng = np.random.default_rng(7)
+    scratch = (np.empty((n_lists, k)), np.empty((n_lists, k)), np.empty((4, k)))
+    for _ in range(3):
+        x = rng.normal(0.0, 1.5, d)
+        g = np.empty(d)
+        kern.hmc_logp_grad(pat, cnt, int(cnt.sum()), k, 0.7, x, g, *scratch, True)
+        num = np.empty(d)
+        for i in range(d):
+            step = np.zeros(d)
+            step[i] = 1e-6
+            up = kern.hmc_logp_grad(pat, cnt, int(cnt.sum()), k, 0.7, x + step, np.empty(d), *scratch, True)
+            down = kern.hmc_logp_grad(pat, cnt, int(cnt.sum()), k, 0.7, x - step, np.empty(d), *scratch, True)
+            num[i] = (up - down) / 2e-6
+        assert np.allclose(g, num, rtol=1e-5, atol=1e-4 * max(1.0, np.abs(g).max()) * 1e-2)
+
+
+#: a small three-list table (21 people; index = sum of 2^j over the lists j that hold the pattern),
+#: where the priors of lam and of the sticks move the posterior of N visibly
+SMALL = CaptureHistories(("a", "b", "c"), np.array([0, 5, 6, 2, 4, 1, 2, 1]))
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_hamiltonian_trajectories_alone_target_the_posterior(k: int) -> None:
+    """Trajectories alone (no Gibbs step to mask an error), alpha fixed at 0.5, on a small table
+    where the priors matter: K = 1 gives the exact one-class posterior of N (grid sum above); K = 3
+    gives the quantiles of the paper's Gibbs sampler with the same fixed alpha; both within 4 Monte
+    Carlo standard errors (+1 for integer quantiles). Checked to fail when the target drops the
+    logit Jacobian of lam or the sticks' Beta(1, alpha) term."""
+    from cifranegra.estimation import lcmcr_kernels as kern
+    from cifranegra.estimation.diagnostics import mcse_quantile
+
+    h = SMALL
+    pat = np.ascontiguousarray(h.pattern_matrix()).astype(np.int8)
+    cnt = h.counts[h.masks()].astype(np.int64)
+    chains = []
+    for seed in range(4):
+        lam = np.full((pat.shape[1], k), 0.3)
+        log_pi = np.log(np.full(k, 1.0 / k))
+        n, acc = kern.hmc_only_chain(pat, cnt, k, 0.5, lam, log_pi, 2000, 20000, 20, seed)
+        assert 0.6 < acc < 0.95
+        chains.append(n)
+    ours = np.stack(chains).astype(float)
+    qs = (0.1, 0.5, 0.9)
+    if k == 1:
+        exact = _exact_one_class_posterior(h, qs)
+        for q, e in zip(qs, exact, strict=True):
+            assert abs(np.quantile(ours, q) - e) <= 4 * mcse_quantile(ours, q) + 1.0, q
+        return
+    gibbs = LCMCR(max_classes=k, alpha=0.5, chains=4, samples=20000, burn_in=2000, thin=2, **PLAIN).fit(h, rng=1)
+    ref = np.asarray(draws(gibbs)).reshape(4, -1)
+    for q in qs:
+        tol = 4 * np.hypot(mcse_quantile(ref, q), mcse_quantile(ours, q)) + 1.0
+        assert abs(np.quantile(ref, q) - np.quantile(ours, q)) <= tol, q

@@ -33,8 +33,11 @@ class Independence:
     level: float = 0.95
 
     def fit(self, histories: CaptureHistories, rng: Any = None) -> EstimateResult:
-        spec = LogLinear(model="[" + ",".join(str(i + 1) for i in range(histories.n_lists)) + "]",
-                         interval=self.interval, level=self.level)
+        spec = LogLinear(
+            model="[" + ",".join(str(i + 1) for i in range(histories.n_lists)) + "]",
+            interval=self.interval,
+            level=self.level,
+        )
         r = spec.fit(histories, rng=rng)
         return _renamed(r, "independence")
 
@@ -121,8 +124,11 @@ class Chao:
             model="Mth Chao (LB)",
             intervals=(iv,),
             settings={"level": self.level},
-            diagnostics={"std_error": se, "heterogeneity_terms_removed": removed,
-                         "eta": [float(x) for x in beta[k + 1 :]]},
+            diagnostics={
+                "std_error": se,
+                "heterogeneity_terms_removed": removed,
+                "eta": [float(x) for x in beta[k + 1 :]],
+            },
             input_fingerprint=h.fingerprint(),
         )
 

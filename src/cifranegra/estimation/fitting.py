@@ -538,8 +538,16 @@ def fit_model_set(
             start = np.where(parent[sub, None] >= 0, mu_all[np.maximum(parent[sub], 0)], y[None, :] + 0.1)
             start = np.where(start > 0, start, y[None, :] + 0.1)
             cols_sub, est_sub = _compact(colarr, colsel[sub], est[sub])
-            fit = fit_batch(k, cols_sub, np.broadcast_to(y, (sub.size, y.size)), est_sub, kept[sub],
-                            mu_start=start, variance=False, tol=selection_tol)
+            fit = fit_batch(
+                k,
+                cols_sub,
+                np.broadcast_to(y, (sub.size, y.size)),
+                est_sub,
+                kept[sub],
+                mu_start=start,
+                variance=False,
+                tol=selection_tol,
+            )
             mu_all[sub] = fit.mu
             intercept[sub] = fit.beta[:, 0]
             ll[sub] = fit.log_likelihood
@@ -692,8 +700,18 @@ def merge_model_set_fits(space: ModelSpace, parts: list[np.ndarray], fits: list[
     """Reassemble fits of row subsets of ``space`` (``parts[i]`` = rows of ``fits[i]``)."""
     M = len(space)
     arrays: dict[str, np.ndarray] = {}
-    for name in ("status", "abundance", "log_likelihood", "deviance", "n_parameters", "df", "aic", "bic",
-                 "intercept", "converged"):
+    for name in (
+        "status",
+        "abundance",
+        "log_likelihood",
+        "deviance",
+        "n_parameters",
+        "df",
+        "aic",
+        "bic",
+        "intercept",
+        "converged",
+    ):
         first = getattr(fits[0], name)
         out = np.empty(M, dtype=first.dtype)
         for rows, f in zip(parts, fits, strict=True):

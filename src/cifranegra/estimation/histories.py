@@ -142,8 +142,9 @@ class CaptureHistories:
         """
         if not strata:
             raise InputError("stratified_from_frame needs at least one stratum column")
-        return _from_frame(cls, df, lists=lists, count=count, strata=tuple(strata), source=source,
-                           drop_empty_lists=drop_empty_lists)
+        return _from_frame(
+            cls, df, lists=lists, count=count, strata=tuple(strata), source=source, drop_empty_lists=drop_empty_lists
+        )
 
     @classmethod
     def from_entities(
@@ -181,8 +182,15 @@ class CaptureHistories:
         wide = _entities_to_wide(entities, entity=entity, list_column=list_column, lists=lists, strata=tuple(strata))
         list_cols = [c for c in wide.columns if c not in (entity, *strata)]
         conflicts = wide.attrs.get("stratum_conflicts", 0)
-        out = _from_frame(cls, wide.drop(columns=[entity]), lists=list_cols, count=None, strata=tuple(strata),
-                          source=source, drop_empty_lists=True)
+        out = _from_frame(
+            cls,
+            wide.drop(columns=[entity]),
+            lists=list_cols,
+            count=None,
+            strata=tuple(strata),
+            source=source,
+            drop_empty_lists=True,
+        )
         if conflicts:
             note = f"{conflicts} person(s) had records disagreeing on a stratum; the most frequent value was used"
             for key, v in list(out.items()):
@@ -321,8 +329,7 @@ class CaptureHistories:
             "non_overlapping_pairs": [list(p) for p in self.non_overlapping_pairs()],
             "by_number_of_lists": {m + 1: int(v) for m, v in enumerate(self.counts_by_number_of_lists().to_numpy())},
             "patterns": {
-                "".join(str(b) for b in row[:-1]): int(row[-1])
-                for row in self.to_frame().itertuples(index=False)
+                "".join(str(b) for b in row[:-1]): int(row[-1]) for row in self.to_frame().itertuples(index=False)
             },
             "fingerprint": self.fingerprint(),
             "notes": list(self.notes),
@@ -346,27 +353,56 @@ def _check_table(lists: tuple[str, ...], counts: np.ndarray, source: str | None)
     k = len(lists)
     if k < 2:
         problems.append(
-            Problem(source, None, None, "error", "too_few_lists",
-                    f"capture–recapture needs at least two lists, found {k} ({list(lists)}); "
-                    "add another agency's list or check the column names")
+            Problem(
+                source,
+                None,
+                None,
+                "error",
+                "too_few_lists",
+                f"capture–recapture needs at least two lists, found {k} ({list(lists)}); "
+                "add another agency's list or check the column names",
+            )
         )
         return problems
     if len(set(lists)) != k:
         dup = sorted({x for x in lists if lists.count(x) > 1})
-        problems.append(Problem(source, None, None, "error", "duplicate_list_name",
-                                f"list names must be unique, repeated: {dup}; rename the columns"))
+        problems.append(
+            Problem(
+                source,
+                None,
+                None,
+                "error",
+                "duplicate_list_name",
+                f"list names must be unique, repeated: {dup}; rename the columns",
+            )
+        )
     if np.any(counts < 0):
-        problems.append(Problem(source, None, "count", "error", "negative_count",
-                                "counts must be zero or positive"))
+        problems.append(Problem(source, None, "count", "error", "negative_count", "counts must be zero or positive"))
     if counts[0] > 0:
-        problems.append(Problem(source, None, None, "error", "all_zero_pattern",
-                                f"the all-zero pattern has count {int(counts[0])}: people on no list are "
-                                "unobservable by definition; remove that row"))
+        problems.append(
+            Problem(
+                source,
+                None,
+                None,
+                "error",
+                "all_zero_pattern",
+                f"the all-zero pattern has count {int(counts[0])}: people on no list are "
+                "unobservable by definition; remove that row",
+            )
+        )
     masks = np.arange(2**k)
     for i, name in enumerate(lists):
         if counts[(masks >> i) & 1 == 1].sum() == 0:
-            problems.append(Problem(source, None, name, "error", "empty_list",
-                                    f"list {name!r} has no records; drop the column or check the data"))
+            problems.append(
+                Problem(
+                    source,
+                    None,
+                    name,
+                    "error",
+                    "empty_list",
+                    f"list {name!r} has no records; drop the column or check the data",
+                )
+            )
     return problems
 
 
@@ -396,27 +432,54 @@ def _from_frame(
     df.columns = columns
     for s in strata:
         if s not in columns:
-            problems.append(Problem(source, None, s, "error", "missing_column",
-                                    f"stratum column {s!r} not found; columns are {columns}"))
+            problems.append(
+                Problem(
+                    source, None, s, "error", "missing_column", f"stratum column {s!r} not found; columns are {columns}"
+                )
+            )
     if count is not None and count not in columns:
-        problems.append(Problem(source, None, count, "error", "missing_count",
-                                f"no {count!r} column: an aggregated table needs one count per pattern "
-                                "(or read one row per person with count=None / --per-person)"))
+        problems.append(
+            Problem(
+                source,
+                None,
+                count,
+                "error",
+                "missing_count",
+                f"no {count!r} column: an aggregated table needs one count per pattern "
+                "(or read one row per person with count=None / --per-person)",
+            )
+        )
     if lists is None:
         lists = [c for c in columns if c != count and c not in strata]
     else:
         for c in lists:
             if c not in columns:
-                problems.append(Problem(source, None, c, "error", "missing_column",
-                                        f"list column {c!r} not found; columns are {columns}"))
+                problems.append(
+                    Problem(
+                        source,
+                        None,
+                        c,
+                        "error",
+                        "missing_column",
+                        f"list column {c!r} not found; columns are {columns}",
+                    )
+                )
     if problems:
         raise ValidationError(problems, summary=f"{source or 'the table'} cannot be read")
     lists = list(lists)
     if len(lists) < 2:
         raise ValidationError(
-            [Problem(source, None, None, "error", "too_few_lists",
-                     f"capture–recapture needs at least two lists, found {len(lists)} ({lists}); "
-                     "each list is one 0/1 column")],
+            [
+                Problem(
+                    source,
+                    None,
+                    None,
+                    "error",
+                    "too_few_lists",
+                    f"capture–recapture needs at least two lists, found {len(lists)} ({lists}); "
+                    "each list is one 0/1 column",
+                )
+            ],
             summary=f"{source or 'the table'} cannot be used",
         )
     # --- cell-level checks, every problem at once
@@ -428,12 +491,27 @@ def _from_frame(
         bad = ~num.isin([0, 1]) | num.isna()
         shown = 3 if bad.mean() > 0.5 else 100
         for r in np.flatnonzero(bad.to_numpy())[:shown]:
-            problems.append(Problem(source, int(r) + 1, c, "error", "not_binary",
-                                    f"value {_show(col.iloc[r])} is not 0 or 1; list columns hold 0 (not on the "
-                                    "list) or 1 (on it)"))
+            problems.append(
+                Problem(
+                    source,
+                    int(r) + 1,
+                    c,
+                    "error",
+                    "not_binary",
+                    f"value {_show(col.iloc[r])} is not 0 or 1; list columns hold 0 (not on the list) or 1 (on it)",
+                )
+            )
         if bad.sum() > shown:
-            problems.append(Problem(source, None, c, "error", "not_binary",
-                                    f"{int(bad.sum()) - shown} more values in {c!r} are not 0 or 1"))
+            problems.append(
+                Problem(
+                    source,
+                    None,
+                    c,
+                    "error",
+                    "not_binary",
+                    f"{int(bad.sum()) - shown} more values in {c!r} are not 0 or 1",
+                )
+            )
         invalid |= bad.to_numpy()
         values[c] = num.where(~bad, 0).to_numpy().astype(np.int64)
     if count is not None:
@@ -445,9 +523,17 @@ def _from_frame(
             bad_neg = ~bad_nan & (numv < 0)
             bad_frac = ~bad_nan & (numv != np.round(numv))
         for r in np.flatnonzero(bad_nan | bad_neg | bad_frac)[:100]:
-            why = ("is not a number" if bad_nan[r] else "is negative" if bad_neg[r] else "is not a whole number")
-            problems.append(Problem(source, int(r) + 1, count, "error", "bad_count",
-                                    f"count {_show(col.iloc[r])} {why}; counts are whole numbers of people ≥ 0"))
+            why = "is not a number" if bad_nan[r] else "is negative" if bad_neg[r] else "is not a whole number"
+            problems.append(
+                Problem(
+                    source,
+                    int(r) + 1,
+                    count,
+                    "error",
+                    "bad_count",
+                    f"count {_show(col.iloc[r])} {why}; counts are whole numbers of people ≥ 0",
+                )
+            )
         cnt = np.where(bad_nan, 0, numv).astype(np.int64)
     else:
         cnt = np.ones(len(df), dtype=np.int64)
@@ -457,13 +543,29 @@ def _from_frame(
     zero_rows = np.flatnonzero((mask == 0) & (cnt > 0) & ~invalid)
     if count is not None:
         for r in zero_rows[:100]:
-            problems.append(Problem(source, int(r) + 1, None, "error", "all_zero_pattern",
-                                    f"pattern of all zeros with count {int(cnt[r])}: people on no list are "
-                                    "unobservable by definition; remove this row"))
+            problems.append(
+                Problem(
+                    source,
+                    int(r) + 1,
+                    None,
+                    "error",
+                    "all_zero_pattern",
+                    f"pattern of all zeros with count {int(cnt[r])}: people on no list are "
+                    "unobservable by definition; remove this row",
+                )
+            )
     elif len(zero_rows):
-        problems.append(Problem(source, int(zero_rows[0]) + 1, None, "error", "all_zero_pattern",
-                                f"{len(zero_rows)} person row(s) are on no list (first: row "
-                                f"{int(zero_rows[0]) + 1}); every person must be on at least one list"))
+        problems.append(
+            Problem(
+                source,
+                int(zero_rows[0]) + 1,
+                None,
+                "error",
+                "all_zero_pattern",
+                f"{len(zero_rows)} person row(s) are on no list (first: row "
+                f"{int(zero_rows[0]) + 1}); every person must be on at least one list",
+            )
+        )
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ValidationError(problems, summary=f"{source or 'the table'} cannot be used")
@@ -474,7 +576,7 @@ def _from_frame(
         dups = keys.duplicated(keep=False) & (cnt >= 0)
         n_dup_rows = int(dups.sum())
         if n_dup_rows:
-            note = (f"{n_dup_rows} rows repeat a capture pattern already listed; their counts were summed")
+            note = f"{n_dup_rows} rows repeat a capture pattern already listed; their counts were summed"
             notes.append(note)
             warnings.warn(f"{source or 'table'}: {note}", CaptureDataWarning, stacklevel=3)
     groups: dict[tuple[Any, ...], np.ndarray] = {}
@@ -500,8 +602,11 @@ def _from_frame(
                 for m in range(1, 2**k):
                     new[sum(((m >> i) & 1) << pos for pos, i in enumerate(keep))] += arr[m]
                 new[0] = 0
-                notes_k.append("list(s) " + ", ".join(repr(names[i]) for i in empty)
-                               + " have no one in this stratum and were left out of it")
+                notes_k.append(
+                    "list(s) "
+                    + ", ".join(repr(names[i]) for i in empty)
+                    + " have no one in this stratum and were left out of it"
+                )
                 arr, names = new, tuple(names[i] for i in keep)
         problems_k = _check_table(names, arr, label)
         errors_k = [p for p in problems_k if p.severity == "error"]
@@ -526,8 +631,10 @@ def _entities_to_wide(
     if missing:
         raise InputError(f"the entities table lacks column(s) {missing}; it has {list(entities.columns)}")
     if entities[entity].isna().any():
-        raise InputError(f"{int(entities[entity].isna().sum())} record(s) have no {entity!r}: every record "
-                         "must belong to a person (a singleton is its own person)")
+        raise InputError(
+            f"{int(entities[entity].isna().sum())} record(s) have no {entity!r}: every record "
+            "must belong to a person (a singleton is its own person)"
+        )
     present = sorted(entities[list_column].astype(str).unique())
     if lists is None:
         lists = present
@@ -546,7 +653,10 @@ def _entities_to_wide(
         nun = sub.groupby(entity)[s].nunique()
         conflicts += int((nun > 1).sum())
         best = (
-            sub.groupby([entity, s]).size().rename("n").reset_index()
+            sub.groupby([entity, s])
+            .size()
+            .rename("n")
+            .reset_index()
             .sort_values([entity, "n", s], ascending=[True, False, True])
             .drop_duplicates(entity)
             .set_index(entity)[s]
@@ -554,4 +664,3 @@ def _entities_to_wide(
         wide[s] = wide[entity].map(best).fillna("unknown")
     wide.attrs["stratum_conflicts"] = conflicts
     return wide
-

@@ -114,6 +114,9 @@ class LCMCR:
         thin: int = 20,
         collapsed_moves: int = 0,
         scale_moves: int = 1,
+        swap_moves: int = 2,
+        hmc_steps: int = 40,
+        hmc_every: int = 8,
         temperatures: int = 1,
         hottest: float = 0.25,
         init: str = "sparse",
@@ -140,6 +143,9 @@ class LCMCR:
             ("thin", thin, 1),
             ("collapsed_moves", collapsed_moves, 0),
             ("scale_moves", scale_moves, 0),
+            ("swap_moves", swap_moves, 0),
+            ("hmc_steps", hmc_steps, 0),
+            ("hmc_every", hmc_every, 1),
         ):
             if int(value) != value or value < low:
                 problems.append(f"{name} must be a whole number >= {low}, got {value}")
@@ -163,6 +169,9 @@ class LCMCR:
         self.thin = int(thin)
         self.collapsed_moves = int(collapsed_moves)
         self.scale_moves = int(scale_moves)
+        self.swap_moves = int(swap_moves)
+        self.hmc_steps = int(hmc_steps)
+        self.hmc_every = int(hmc_every)
         self.temperatures = int(temperatures)
         self.init = init
         self.hottest = float(hottest)
@@ -183,6 +192,9 @@ class LCMCR:
             "thin": self.thin,
             "collapsed_moves": self.collapsed_moves,
             "scale_moves": self.scale_moves,
+            "swap_moves": self.swap_moves,
+            "hmc_steps": self.hmc_steps,
+            "hmc_every": self.hmc_every,
             "temperatures": self.temperatures,
             "init": self.init,
             "hottest": self.hottest if self.temperatures > 1 else None,
@@ -223,7 +235,7 @@ class LCMCR:
         seeds = [_chain_seed(s) for s in spawn_seeds(root, self.chains)]
         alpha_fixed = float(self.alpha) if self.alpha is not None else 0.0
 
-        def one(task: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]:
+        def one(task: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             index, seed = task
             return run_chain(
                 patterns,
@@ -239,6 +251,9 @@ class LCMCR:
                 self.collapsed_moves,
                 self._crowded(index),
                 self.scale_moves,
+                self.swap_moves,
+                self.hmc_steps,
+                self.hmc_every,
             )
 
         workers = self.workers or max(1, min(self.chains, os.cpu_count() or 1))
@@ -253,9 +268,12 @@ class LCMCR:
             "n": np.stack([o[0] for o in out]).astype(float),
             "alpha": np.stack([o[1] for o in out]),
             "occupied": np.stack([o[2] for o in out]),
-            "acceptance": [float(o[3]) for o in out],
-            "swap_rate": [float(o[4]) for o in out],
-            "scale_acceptance": [float(o[5]) for o in out],
+            "acceptance": [float(o[3][0]) for o in out],
+            "swap_rate": [float(o[3][1]) for o in out],
+            "scale_acceptance": [float(o[3][2]) for o in out],
+            "label_swap_acceptance": [float(o[3][3]) for o in out],
+            "hmc_acceptance": [float(o[3][4]) for o in out],
+            "hmc_step": [float(o[3][5]) for o in out],
             "elapsed_s": elapsed,
             "classes": k,
             "entropy": root.entropy,
@@ -327,6 +345,9 @@ class LCMCR:
                 "modes": modes,
                 "acceptance_collapsed": s["acceptance"],
                 "acceptance_scale": s["scale_acceptance"] if self.scale_moves > 0 else None,
+                "acceptance_label_swap": s["label_swap_acceptance"] if self.swap_moves > 0 else None,
+                "acceptance_hmc": s["hmc_acceptance"] if self.hmc_steps > 0 else None,
+                "hmc_step_size": s["hmc_step"] if self.hmc_steps > 0 else None,
                 "swap_rate": s["swap_rate"] if self.temperatures > 1 else None,
                 "elapsed_s": s["elapsed_s"],
                 "ess_per_second": e_bulk / s["elapsed_s"] if s["elapsed_s"] > 0 else math.nan,

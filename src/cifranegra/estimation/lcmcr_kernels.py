@@ -439,6 +439,315 @@ def _scale_moves(
     return True
 
 
+# ------------------------------------------------------------------------- label swaps
+@numba.njit(cache=True, nogil=True)
+def log_stick_prior(log_pi: np.ndarray, k: int, alpha: float) -> float:
+    """Log density (up to a constant) of the truncated stick-breaking prior of the class weights on
+    the simplex: (alpha - 1) log pi_K - sum_{c=2}^{K-1} log T_c, T_c = pi_c + ... + pi_K (the
+    Beta(1, alpha) sticks times the Jacobian of pi -> V, prod 1 / T_c). Tails by log-sum-exp from
+    the end, so tiny weights keep their precision."""
+    lp = (alpha - 1.0) * log_pi[k - 1]
+    suf = log_pi[k - 1]
+    for c in range(k - 2, 0, -1):
+        mx = max(suf, log_pi[c])
+        suf = mx + math.log(math.exp(suf - mx) + math.exp(log_pi[c] - mx))
+        lp -= suf
+    return lp
+
+
+@numba.njit(cache=True, nogil=True)
+def _swap_moves(k: int, alpha: float, n_moves: int, lam: np.ndarray, log_pi: np.ndarray, rs: np.ndarray,
+                stats: np.ndarray) -> None:  # fmt: skip
+    """``n_moves`` Metropolis label swaps: two classes exchange their capture probabilities and
+    weights. The mixture likelihood is unchanged, the stick-breaking prior is not (it favours
+    large weights first), so the ratio is the prior's. Without them the sampler changes the order
+    of the classes only through the sticks, which takes tens of thousands of sweeps, and N's
+    posterior differs slightly between orders (the truncated prior is not exchangeable): the slow
+    long-lag autocorrelation of N. The label-switching moves of Papaspiliopoulos & Roberts (2008,
+    Biometrika 95) and Hastie, Liverani & Richardson (2015, Stat. Comput. 25) for the
+    stick-breaking Gibbs sampler, here on (lam, pi) with the classes summed out (the caller
+    redraws them). Half the proposals swap neighbours, half a uniform pair."""
+    if k < 2:
+        return
+    n_lists = lam.shape[0]
+    cur = log_stick_prior(log_pi, k, alpha)
+    for _m in range(n_moves):
+        if _u01(rs) < 0.5:
+            a = min(int(_u01(rs) * (k - 1)), k - 2)
+            b = a + 1
+        else:
+            a = min(int(_u01(rs) * k), k - 1)
+            b = min(int(_u01(rs) * (k - 1)), k - 2)
+            if b >= a:
+                b += 1
+        t = log_pi[a]
+        log_pi[a] = log_pi[b]
+        log_pi[b] = t
+        new = log_stick_prior(log_pi, k, alpha)
+        lr = new - cur
+        stats[0] += 1
+        if lr >= 0.0 or math.log(1.0 - _u01(rs)) < lr:
+            cur = new
+            stats[1] += 1
+            for j in range(n_lists):
+                t = lam[j, a]
+                lam[j, a] = lam[j, b]
+                lam[j, b] = t
+        else:
+            t = log_pi[a]
+            log_pi[a] = log_pi[b]
+            log_pi[b] = t
+
+
+# ---------------------------------------------------------------------- Hamiltonian move
+# Coordinates: x = (logit lam_jc for j < J, c < K (row-major), logit V_c for c < K - 1), the
+# unconstrained form of (lam, pi). Target: the marginal posterior of (lam, pi) given alpha, the
+# classes and N summed out (p(N) ∝ 1/N): prod_p (P(p) / P(seen))^n_p × uniform lam × Beta(1, alpha)
+# sticks, with the Jacobians of the logits (lam (1 - lam), V (1 - V)).
+HMC_TARGET_ACCEPT = 0.8
+HMC_STEP0 = 0.05
+
+
+@numba.njit(cache=True, nogil=True)
+def hmc_logp_grad(
+    patterns: np.ndarray,
+    pcounts: np.ndarray,
+    n_obs: int,
+    k: int,
+    alpha: float,
+    x: np.ndarray,
+    g: np.ndarray,
+    lam: np.ndarray,
+    l1: np.ndarray,
+    kv: np.ndarray,
+    want_lp: bool,
+) -> float:
+    """Log target (if ``want_lp``, else 0) and its gradient ``g`` at ``x``; -inf when a pattern's
+    probability underflows. Fills ``lam``/``l1`` (lam, 1 - lam) and ``kv[0]`` (pi) for ``x``.
+    Classes are the innermost loop (the branch on the pattern hoisted out), as the sweep's."""
+    n_pat, n_lists = patterns.shape
+    pi = kv[0]
+    vv = kv[1]
+    f = kv[2]
+    gc = kv[3]
+    lp = 0.0
+    for j in range(n_lists):
+        for c in range(k):
+            e = x[j * k + c]
+            t = math.exp(-abs(e))
+            inv = 1.0 / (1.0 + t)
+            if e > 0:
+                lam[j, c] = inv
+                l1[j, c] = t * inv
+            else:
+                lam[j, c] = t * inv
+                l1[j, c] = inv
+            g[j * k + c] = 1.0 - 2.0 * lam[j, c]  # d/d logit of log(lam (1 - lam))
+        if want_lp:
+            for c in range(k):
+                lp += math.log(lam[j, c]) + math.log(l1[j, c])
+    off = n_lists * k
+    acc = 1.0
+    for c in range(k):
+        if c < k - 1:
+            nu = x[off + c]
+            t = math.exp(-abs(nu))
+            inv = 1.0 / (1.0 + t)
+            if nu > 0:
+                v = inv
+                v1 = t * inv
+            else:
+                v = t * inv
+                v1 = inv
+            vv[c] = v
+            if want_lp:
+                lp += math.log(v) + alpha * math.log(v1)  # Beta(1, alpha) × V (1 - V)
+            g[off + c] = v1 - alpha * v
+            pi[c] = acc * v
+            acc *= v1
+        else:
+            pi[c] = acc
+        gc[c] = 0.0  # d loglik / d log pi_c
+    for p in range(n_pat):
+        for c in range(k):
+            f[c] = pi[c]
+        for j in range(n_lists):
+            if patterns[p, j]:
+                for c in range(k):
+                    f[c] *= lam[j, c]
+            else:
+                for c in range(k):
+                    f[c] *= l1[j, c]
+        tot = 0.0
+        for c in range(k):
+            tot += f[c]
+        if not tot > 1e-280:
+            return -np.inf
+        if want_lp:
+            lp += pcounts[p] * math.log(tot)
+        sc = pcounts[p] / tot
+        for c in range(k):
+            f[c] *= sc  # n_p × P(class c | pattern p)
+            gc[c] += f[c]
+        for j in range(n_lists):
+            if patterns[p, j]:
+                for c in range(k):
+                    g[j * k + c] += f[c] * l1[j, c]
+            else:
+                for c in range(k):
+                    g[j * k + c] -= f[c] * lam[j, c]
+    # - n log P(seen), P(seen) = 1 - sum_c pi_c prod_j (1 - lam_jc)
+    for c in range(k):
+        f[c] = pi[c]
+    for j in range(n_lists):
+        for c in range(k):
+            f[c] *= l1[j, c]
+    p0 = 0.0
+    for c in range(k):
+        p0 += f[c]
+    s = 1.0 - p0
+    if not s > 1e-300:
+        return -np.inf
+    if want_lp:
+        lp -= n_obs * math.log(s)
+    sc = n_obs / s
+    for c in range(k):
+        f[c] *= sc
+        gc[c] += f[c]
+    for j in range(n_lists):
+        for c in range(k):
+            g[j * k + c] -= f[c] * lam[j, c]
+    # chain rule to the sticks: d log pi_c / d logit V_d = 1 - V_d (c = d), -V_d (c > d)
+    suffix = 0.0
+    for c in range(k - 1, -1, -1):
+        if c < k - 1:
+            g[off + c] += gc[c] * (1.0 - vv[c]) - vv[c] * suffix
+        suffix += gc[c]
+    return lp
+
+
+@numba.njit(cache=True, nogil=True)
+def _hmc_move(
+    patterns: np.ndarray,
+    pcounts: np.ndarray,
+    n_obs: int,
+    k: int,
+    alpha: float,
+    n_leap: int,
+    adapt: bool,
+    lam: np.ndarray,
+    log_pi: np.ndarray,
+    hs: np.ndarray,
+    minv: np.ndarray,
+    buf: np.ndarray,
+    lam_t: np.ndarray,
+    l1_t: np.ndarray,
+    kv: np.ndarray,
+    rs: np.ndarray,
+) -> None:
+    """One Hamiltonian Monte Carlo trajectory (Neal 2011, "MCMC using Hamiltonian dynamics") of
+    ``n_leap`` leapfrog steps on the marginal posterior of (lam, pi) given alpha, in the logit
+    coordinates above, with a diagonal mass matrix (``minv`` = its inverse).
+
+    The Gibbs sampler and the scale move change one class at a time; what keeps N's chain slow on
+    tables like Kosovo is a joint direction, how the observed split between a rarely caught class and
+    the others, which the gradient follows. The step size (``hs[0]``, log scale, jittered ±20% per
+    trajectory) adapts during burn-in towards acceptance 0.8 (Robbins–Monro); the mass matrix is
+    set from the burn-in's first half (``buf[5:7]``: Welford mean and sum of squares). The caller
+    redraws classes and N from their conditionals afterwards (partially collapsed Gibbs).
+    ``hs``: [log step, adaptation count, -, -, accepted, trajectories, positions seen]."""
+    n_lists = patterns.shape[1]
+    d = n_lists * k + k - 1
+    x0 = buf[0, :d]
+    x = buf[1, :d]
+    g = buf[2, :d]
+    mom = buf[3, :d]
+    g0 = buf[4, :d]
+    for j in range(n_lists):
+        for c in range(k):
+            x0[j * k + c] = math.log(lam[j, c]) - math.log1p(-lam[j, c])
+    # logit V_c = log pi_c - log(pi_{c+1} + ... + pi_K), by log-sum-exp from the end: exact near V = 1
+    suf = log_pi[k - 1]
+    for c in range(k - 2, -1, -1):
+        x0[n_lists * k + c] = log_pi[c] - suf
+        mx = max(suf, log_pi[c])
+        suf = mx + math.log(math.exp(suf - mx) + math.exp(log_pi[c] - mx))
+    lp0 = hmc_logp_grad(patterns, pcounts, n_obs, k, alpha, x0, g0, lam_t, l1_t, kv, True)
+    if not lp0 > -np.inf:
+        return
+    eps = math.exp(hs[0]) * (0.8 + 0.4 * _u01(rs))
+    k0 = 0.0
+    for i in range(d):
+        mom[i] = _normal(rs) / math.sqrt(minv[i])
+        k0 += 0.5 * mom[i] * mom[i] * minv[i]
+        x[i] = x0[i]
+        g[i] = g0[i]
+    lp = lp0
+    ok = True
+    for step in range(n_leap):
+        for i in range(d):
+            mom[i] += 0.5 * eps * g[i]
+            x[i] += eps * minv[i] * mom[i]
+        lp = hmc_logp_grad(patterns, pcounts, n_obs, k, alpha, x, g, lam_t, l1_t, kv, step == n_leap - 1)
+        if not lp > -np.inf:
+            ok = False
+            break
+        for i in range(d):
+            mom[i] += 0.5 * eps * g[i]
+    a = 0.0
+    if ok:
+        for j in range(n_lists):  # outside the sampler's clamp of lam: reject (as the scale move)
+            for c in range(k):
+                if not 1e-300 <= lam_t[j, c] <= 1.0 - 1e-15:
+                    ok = False
+    if ok:
+        k1 = 0.0
+        for i in range(d):
+            k1 += 0.5 * mom[i] * mom[i] * minv[i]
+        dh = lp - k1 - lp0 + k0
+        a = 1.0 if dh >= 0.0 else math.exp(dh)
+        if _u01(rs) < a:
+            for j in range(n_lists):
+                for c in range(k):
+                    lam[j, c] = lam_t[j, c]
+            acc = 0.0
+            off = n_lists * k
+            for c in range(k):
+                if c < k - 1:
+                    nu = x[off + c]
+                    lv = -math.log1p(math.exp(-nu)) if nu > 0 else nu - math.log1p(math.exp(nu))
+                    log_pi[c] = lv + acc
+                    acc += lv - nu  # log(1 - V) = log V - logit V
+                else:
+                    log_pi[c] = acc
+            hs[4] += 1
+        else:
+            ok = False
+    hs[5] += 1
+    if adapt:
+        hs[1] += 1
+        hs[0] += 3.0 * (a - HMC_TARGET_ACCEPT) / (hs[1] ** 0.6 + 10.0)
+        hs[0] = min(max(hs[0], math.log(1e-4)), 0.0)
+        xs = x if ok else x0
+        hs[6] += 1
+        for i in range(d):
+            dl = xs[i] - buf[5, i]
+            buf[5, i] += dl / hs[6]
+            buf[6, i] += dl * (xs[i] - buf[5, i])
+
+
+@numba.njit(cache=True, nogil=True)
+def _hmc_set_mass(hs: np.ndarray, minv: np.ndarray, buf: np.ndarray) -> None:
+    """Inverse mass matrix <- the variances seen so far (clamped to [1e-3, 1e2]); restart the
+    step-size adaptation. Needs at least 20 positions, else keeps the identity."""
+    if hs[6] < 20:
+        return
+    for i in range(minv.size):
+        minv[i] = min(max(buf[6, i] / (hs[6] - 1.0), 1e-3), 1e2)
+    hs[0] = math.log(HMC_STEP0)
+    hs[1] = 0.0
+
+
 @numba.njit(cache=True, nogil=True)
 def _sweep(
     patterns: np.ndarray,
@@ -478,13 +787,27 @@ def _sweep(
     unseen_k: np.ndarray,
     newlam: np.ndarray,
     sstats: np.ndarray,
+    swap_moves: int,
+    swstats: np.ndarray,
+    n_leap: int,
+    hs: np.ndarray,
+    minv: np.ndarray,
+    hbuf: np.ndarray,
+    lam_t: np.ndarray,
+    l1_t: np.ndarray,
+    kv: np.ndarray,
 ) -> int:
-    """One sweep in place over (lam, log_pi, state = [alpha, alpha step]); returns n0: the scale
-    moves (if any), then the Gibbs updates with the collapsed moves.
+    """One sweep in place over (lam, log_pi, state = [alpha, alpha step]); returns n0: the label
+    swaps, the Hamiltonian trajectory (when ``n_leap`` > 0) and the scale moves (all on the
+    posterior with classes and N summed out), then the Gibbs updates with the collapsed moves.
 
     ``n_k`` holds the class sizes (observed + unobserved) of this sweep on return."""
     n_pat, n_lists = patterns.shape
     alpha = state[0]
+    if swap_moves > 0:
+        _swap_moves(k, alpha, swap_moves, lam, log_pi, rs, swstats)
+    if n_leap > 0:
+        _hmc_move(patterns, pcounts, n_obs, k, alpha, n_leap, adapt, lam, log_pi, hs, minv, hbuf, lam_t, l1_t, kv, rs)
     for j in range(n_lists):
         for c in range(k):
             log_1m[j, c] = math.log1p(-lam[j, c])
@@ -727,7 +1050,10 @@ def run_chain(
     collapsed_moves: int,
     crowded: bool,
     scale_moves: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]:
+    swap_moves: int = 0,
+    hmc_steps: int = 0,
+    hmc_every: int = 8,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One chain of the truncated stick-breaking latent-class sampler (Manrique-Vallier 2016).
 
     ``patterns`` (P × J, 0/1) are the observed capture patterns. ``counts`` (R × P) holds the people
@@ -735,12 +1061,17 @@ def run_chain(
     (data tempering: each replica is the exact posterior of its own smaller table, so its chain
     moves more freely). After every sweep, neighbouring replicas propose to swap their parameters
     (Metropolis on the product space; exact). With R = 1 this is the plain chain.
-    Returns ``(n_draws, alpha_draws, occupied_draws, acceptance, swap_rate, scale_acceptance)`` for
+    Returns ``(n_draws, alpha_draws, occupied_draws, rates)`` for
     replica 0; draws have length ``samples`` (every ``thin``-th sweep after ``burn_in``).
     ``alpha_fixed > 0`` holds the concentration fixed. ``collapsed_moves`` Metropolis sweeps per
     iteration move the number of unobserved people in each class with that class's capture
     probabilities and the stick-breaking weights integrated out; ``scale_moves`` proposals per sweep
-    of :func:`_scale_moves`; both 0 give the plain Gibbs sampler of the paper.
+    of :func:`_scale_moves`; ``swap_moves`` label swaps per sweep (:func:`_swap_moves`); one
+    Hamiltonian trajectory of ``hmc_steps`` leapfrog steps every ``hmc_every`` sweeps
+    (:func:`_hmc_move`; its mass matrix is set half-way through the burn-in); all 0 give the plain
+    Gibbs sampler of the paper. ``rates``: acceptance of the collapsed moves, replica swap rate,
+    acceptance of the scale moves, of the label swaps, of the Hamiltonian trajectories, and the
+    final Hamiltonian step size (NaN where unused).
     """
     np.random.seed(seed)
     rs = seed_state(seed)
@@ -787,15 +1118,30 @@ def run_chain(
     unseen = np.empty(k)
     newlam = np.empty((2, n_lists))
     sstats = np.zeros(2, dtype=np.int64)
+    swstats = np.zeros(2, dtype=np.int64)
+    dh = n_lists * k + k - 1
+    hs = np.zeros((n_rep, 7))
+    minv = np.ones((n_rep, dh))
+    hbuf = np.zeros((n_rep, 7, dh))
+    for r in range(n_rep):
+        hs[r, 0] = math.log(HMC_STEP0)
+    lam_t = np.empty((n_lists, k))
+    l1_t = np.empty((n_lists, k))
+    kv = np.empty((4, k))
     total = burn_in + samples * thin
     saved = 0
     for it in range(total):
         adapt = it < burn_in
         n0 = 0
         occ = 0
+        n_leap = hmc_steps if it % hmc_every == 0 else 0
+        if hmc_steps > 0 and it == burn_in // 2:
+            for r in range(n_rep):
+                _hmc_set_mass(hs[r], minv[r], hbuf[r])
         for r in range(n_rep - 1, -1, -1):
             st = stats if r == 0 else scratch_stats
             sst = sstats if r == 0 else scratch_stats
+            swst = swstats if r == 0 else scratch_stats
             n0r = _sweep(
                 patterns,
                 counts[r],
@@ -834,6 +1180,15 @@ def run_chain(
                 unseen,
                 newlam,
                 sst,
+                swap_moves,
+                swst,
+                n_leap,
+                hs[r],
+                minv[r],
+                hbuf[r],
+                lam_t,
+                l1_t,
+                kv,
             )
             if r == 0:
                 n0 = n0r
@@ -871,7 +1226,16 @@ def run_chain(
     acc_rate = stats[1] / stats[0] if stats[0] > 0 else math.nan
     swap_rate = n_swap_acc / n_swap if n_swap > 0 else math.nan
     scale_rate = sstats[1] / sstats[0] if sstats[0] > 0 else math.nan
-    return out_n, out_alpha, out_occ, acc_rate, swap_rate, scale_rate
+    rates = np.full(6, math.nan)
+    rates[0] = acc_rate
+    rates[1] = swap_rate
+    rates[2] = scale_rate
+    if swstats[0] > 0:
+        rates[3] = swstats[1] / swstats[0]
+    if hs[0, 5] > 0:
+        rates[4] = hs[0, 4] / hs[0, 5]
+        rates[5] = math.exp(hs[0, 0])
+    return out_n, out_alpha, out_occ, rates
 
 
 @numba.njit(cache=True, nogil=True)
@@ -1022,3 +1386,55 @@ def multinomial_many(n: int, p: np.ndarray, order: np.ndarray, size: int, seed: 
         _multinomial(rs, n, p, m, order)
         out[i] = m
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def hmc_only_chain(
+    patterns: np.ndarray,
+    pcounts: np.ndarray,
+    k: int,
+    alpha: float,
+    lam: np.ndarray,
+    log_pi: np.ndarray,
+    burn_in: int,
+    samples: int,
+    n_leap: int,
+    seed: int,
+) -> tuple[np.ndarray, float]:
+    """Test aid: a chain of Hamiltonian trajectories alone (alpha fixed, no Gibbs steps), each
+    followed by a draw of N given (lam, pi) (n + NegBin(n, P(seen))). Returns the draws of N after
+    ``burn_in`` (adaptation as in the sampler) and the acceptance rate: with nothing else moving,
+    an error in the Hamiltonian target shows in these draws."""
+    np.random.seed(seed)
+    rs = seed_state(seed)
+    n_lists = patterns.shape[1]
+    n_obs = 0
+    for p in range(pcounts.size):
+        n_obs += pcounts[p]
+    d = n_lists * k + k - 1
+    hs = np.zeros(7)
+    hs[0] = math.log(HMC_STEP0)
+    minv = np.ones(d)
+    buf = np.zeros((7, d))
+    lam_t = np.empty((n_lists, k))
+    l1_t = np.empty((n_lists, k))
+    kv = np.empty((4, k))
+    out = np.empty(samples, dtype=np.int64)
+    for it in range(burn_in + samples):
+        if it == burn_in // 2:
+            _hmc_set_mass(hs, minv, buf)
+        _hmc_move(patterns, pcounts, n_obs, k, alpha, n_leap, it < burn_in, lam, log_pi, hs, minv, buf, lam_t, l1_t,
+                  kv, rs)  # fmt: skip
+        if it >= burn_in:
+            unseen = 0.0
+            for c in range(k):
+                z = log_pi[c]
+                for j in range(n_lists):
+                    z += math.log1p(-lam[j, c])
+                unseen += math.exp(z)
+            rate = _gamma(rs, float(n_obs)) * unseen / (1.0 - unseen)
+            out[it - burn_in] = n_obs + (np.random.poisson(rate) if rate > 0 else 0)
+            if it == burn_in:
+                hs[4] = 0.0
+                hs[5] = 0.0
+    return out, hs[4] / max(hs[5], 1.0)

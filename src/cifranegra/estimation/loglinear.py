@@ -137,7 +137,8 @@ class LogLinear:
         pairs = h.non_overlapping_pairs()
         if pairs:
             warnings_.append(
-                "lists with no one in common: " + ", ".join(f"{a}&{b}" for a, b in pairs)
+                "lists with no one in common: "
+                + ", ".join(f"{a}&{b}" for a, b in pairs)
                 + " (their interaction is fixed at −∞ where a model includes it)"
             )
         if self.model is not None and self.select not in ("auto", "fixed"):
@@ -218,8 +219,10 @@ class LogLinear:
                 "models_selected": boot["models_selected"],
             }
             if diagnostics["bootstrap"]["failed_replicates"]:
-                warnings_.append(f"{diagnostics['bootstrap']['failed_replicates']} bootstrap replicate(s) "
-                                 "had no usable model and were left out")
+                warnings_.append(
+                    f"{diagnostics['bootstrap']['failed_replicates']} bootstrap replicate(s) "
+                    "had no usable model and were left out"
+                )
         settings = {
             "select": select,
             "requested_select": self.select,
@@ -349,18 +352,20 @@ def select_by_criterion(
     rows = []
     for rank, i in enumerate(order[:table_rows], start=1):
         m = res.space.model(int(i))
-        rows.append({
-            "rank": rank,
-            "model": m.notation(),
-            "terms": _terms_text(m, h.lists),
-            "estimate": float(res.abundance[i]),
-            "bic": float(res.bic[i]),
-            "aic": float(res.aic[i]),
-            "deviance": float(res.deviance[i]),
-            "df": int(res.df[i]),
-            "n_parameters": int(res.n_parameters[i]),
-            "status": 0,
-        })
+        rows.append(
+            {
+                "rank": rank,
+                "model": m.notation(),
+                "terms": _terms_text(m, h.lists),
+                "estimate": float(res.abundance[i]),
+                "bic": float(res.bic[i]),
+                "aic": float(res.aic[i]),
+                "deviance": float(res.deviance[i]),
+                "df": int(res.df[i]),
+                "n_parameters": int(res.n_parameters[i]),
+                "status": 0,
+            }
+        )
     bad = np.flatnonzero(res.status != 0)
     excluded = [{"model": res.space.model(int(i)).notation(), "status": int(res.status[i])} for i in bad[:200]]
     return Selected(model, fit.abundance, fit, rows, len(res.space), int(bad.size), excluded, [], res)
@@ -479,8 +484,9 @@ def profile_interval(h: CaptureHistories, fit: F.SingleFit, level: float) -> tup
 
     lo_b, hi_b = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
     if hi_b > lo_b:
-        opt = optimize.minimize_scalar(lambda x: -f1(x), bounds=(lo_b, hi_b), method="bounded",
-                                       options={"xatol": 1e-6 * max(1.0, hi_b)})
+        opt = optimize.minimize_scalar(
+            lambda x: -f1(x), bounds=(lo_b, hi_b), method="bounded", options={"xatol": 1e-6 * max(1.0, hi_b)}
+        )
         x_max, l_max = float(opt.x), -float(opt.fun)
         if ll[i] > l_max:
             x_max, l_max = float(grid[i]), float(ll[i])

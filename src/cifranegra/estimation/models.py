@@ -71,7 +71,7 @@ class HierarchicalModel:
         if s.lower() in {"main", "independence", "[]"}:
             return cls.independence(k)
         if not (s.startswith("[") and s.endswith("]")):
-            raise InputError(f"model {text!r}: write it as a generating class in brackets, e.g. \"[12,13,4]\"")
+            raise InputError(f'model {text!r}: write it as a generating class in brackets, e.g. "[12,13,4]"')
         body = s[1:-1].strip()
         gens: list[int] = []
         if not body:
@@ -172,10 +172,7 @@ def enumerate_models(n_lists: int, max_order: int, *, limit: int = 250_000) -> l
                     "lower --max-order or use --select stepwise"
                 )
             return
-        cands = [
-            t for t in by_size[size]
-            if size == 2 or all((t & ~(1 << i)) in current for i in _members(t))
-        ]
+        cands = [t for t in by_size[size] if size == 2 or all((t & ~(1 << i)) in current for i in _members(t))]
         for r in range(len(cands) + 1):
             for chosen in combinations(cands, r):
                 rec(size + 1, current | frozenset(chosen))
@@ -236,8 +233,7 @@ class ModelSpace:
                     )
                 return
             cands = [
-                t for t in by_size[size]
-                if size == 2 or all((current >> index[t & ~(1 << i)]) & 1 for i in _members(t))
+                t for t in by_size[size] if size == 2 or all((current >> index[t & ~(1 << i)]) & 1 for i in _members(t))
             ]
             for r in range(len(cands) + 1):
                 for chosen in combinations(cands, r):

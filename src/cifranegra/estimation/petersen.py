@@ -47,8 +47,10 @@ class Petersen:
     def fit(self, histories: CaptureHistories, rng: Any = None) -> EstimateResult:
         n1, n2, m = _two_lists(histories, "petersen")
         if m == 0:
-            raise ModelError("the two lists have no one in common: Lincoln–Petersen is infinite. Use "
-                             "--method chapman (finite, but uninformative) or find more overlap")
+            raise ModelError(
+                "the two lists have no one in common: Lincoln–Petersen is infinite. Use "
+                "--method chapman (finite, but uninformative) or find more overlap"
+            )
         est = n1 * n2 / m
         var = n1 * n2 * (n1 - m) * (n2 - m) / m**3
         return _result("petersen", histories, est, var, self.level, n1, n2, m)

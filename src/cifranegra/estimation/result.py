@@ -156,8 +156,9 @@ class EstimateResult:
         if not self.intervals:
             return None
         have = ", ".join(f"{iv.level:g}" for iv in self.intervals)
-        raise InputError(f"no {level:g} interval was computed for this result (have: {have}); refit with "
-                         f"level={level:g}")
+        raise InputError(
+            f"no {level:g} interval was computed for this result (have: {have}); refit with level={level:g}"
+        )
 
     def models(self) -> pd.DataFrame:
         """The ranked model table (one row per candidate model), empty when not applicable."""
