@@ -637,3 +637,21 @@ def test_hamiltonian_trajectories_alone_target_the_posterior(k: int) -> None:
     for q in qs:
         tol = 4 * np.hypot(mcse_quantile(ref, q), mcse_quantile(ours, q)) + 1.0
         assert abs(np.quantile(ref, q) - np.quantile(ours, q)) <= tol, q
+
+
+def test_hamiltonian_move_default_depends_on_the_table_size() -> None:
+    """On by default on small tables (Korea: 6 patterns × 3 lists), off on large ones (Colombia: 103
+    patterns × 20 lists, where a leapfrog step costs about a sweep); an explicit setting wins. The
+    setting used is recorded."""
+    korea = load("MultipleSystemsEstimation_Korea.csv")
+    colombia = load("colombia_reclutamiento_hombre_1999_verdata_R1.csv")
+    assert LCMCR().resolved_hmc_steps(korea) == 40
+    assert LCMCR().resolved_hmc_steps(colombia) == 0
+    assert LCMCR(hmc_steps=10).resolved_hmc_steps(colombia) == 10
+    assert LCMCR(hmc_steps=0).resolved_hmc_steps(korea) == 0
+    res = LCMCR(**FAST).fit(korea, rng=1)
+    assert res.settings["hmc_steps"] == 40 and res.diagnostics["acceptance_hmc"] is not None
+    with pytest.raises(InputError, match="hmc_every"):
+        LCMCR(hmc_every=0)
+    with pytest.raises(InputError, match="hmc_steps"):
+        LCMCR(hmc_steps=-1)

@@ -14,7 +14,10 @@ weights per pattern are plain products (log scale only on underflow); the multin
 classes in one order per sweep; the collapsed move evaluates only the terms of its ratio that change;
 normals by the ziggurat; gammas and betas inlined at numba's IR level (5-9% a sweep for about 3 s
 more compile time, once: the kernels are cached); the scale move (default) keeps the pattern
-probabilities it needs current and hands them to the class step.
+probabilities it needs current and hands them to the class step. The label swaps (default) cost
+about 0.3 µs each; the Hamiltonian move's gradient loops put the classes innermost (the branch on
+the capture pattern hoisted out of them), about 1 µs a leapfrog step at K* = 10, computing the log
+target only at the ends of the trajectory.
 """
 
 from __future__ import annotations
