@@ -646,6 +646,9 @@ def test_hamiltonian_move_default_depends_on_the_table_size() -> None:
     korea = load("MultipleSystemsEstimation_Korea.csv")
     colombia = load("colombia_reclutamiento_hombre_1999_verdata_R1.csv")
     assert LCMCR().resolved_hmc_steps(korea) == 40
+    # the largest reference tables: New Orleans 19 patterns × 8 lists, UK 6 lists 25 × 6
+    assert LCMCR().resolved_hmc_steps(load("SparseMSE_NewOrl.csv")) == 40
+    assert LCMCR().resolved_hmc_steps(load("SparseMSE_UKdat.csv")) == 40
     assert LCMCR().resolved_hmc_steps(colombia) == 0
     assert LCMCR(hmc_steps=10).resolved_hmc_steps(colombia) == 10
     assert LCMCR(hmc_steps=0).resolved_hmc_steps(korea) == 0

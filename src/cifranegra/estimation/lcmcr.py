@@ -228,7 +228,7 @@ class LCMCR:
         and did not resolve its modes; docs/notes/issue-3.md)."""
         if self.hmc_steps is not None:
             return self.hmc_steps
-        work = int(histories.masks().sum()) * histories.n_lists
+        work = len(histories.masks()) * histories.n_lists  # observed patterns × lists
         return HMC_STEPS if work <= HMC_MAX_WORK else 0
 
     def _crowded(self, index: int) -> bool:
