@@ -227,6 +227,14 @@ def bench_netherlands(seed: int) -> None:
         ("scale moves only (session 3 default)", {**SCALE_ONLY, "chains": 8}),
         ("default (scale, label swaps, HMC)", {"chains": 8}),
         (
+            "plain + tempering (6 replicas, hottest 0.05)",
+            {**PLAIN, "chains": 8, "temperatures": 6, "hottest": 0.05, "burn_in": 5000},
+        ),
+        (
+            "scale moves only + tempering",
+            {**SCALE_ONLY, "chains": 8, "temperatures": 6, "hottest": 0.05, "burn_in": 5000},
+        ),
+        (
             "default + tempering (6 replicas, hottest 0.05)",
             {"chains": 8, "temperatures": 6, "hottest": 0.05, "burn_in": 5000},
         ),
@@ -247,6 +255,27 @@ def bench_netherlands(seed: int) -> None:
             f"| {label} | {kw['chains']} | {res.estimate:.0f} [{iv.lower:.0f}, {iv.upper:.0f}] "
             f"| {d['rhat']:.2f} | {modes} | {switches} | {low.mean():.3f} |"
         )
+
+
+def bench_tuning(seed: int) -> None:
+    """Cost per effective draw of N (CPU µs) for a few Hamiltonian settings (16 chains x 200,000 sweeps)."""
+    print("\n## LCMCR: Hamiltonian settings (CPU us per effective draw of N; 16 chains x 200,000 sweeps)\n")
+    configs: list[dict[str, int]] = [
+        {},
+        {"hmc_every": 16},
+        {"hmc_steps": 80, "hmc_every": 16},
+        {"hmc_steps": 20, "hmc_every": 8},
+    ]
+    print("| table | " + " | ".join(str(c or "default (40 steps / 8 sweeps)") for c in configs) + " |")
+    print("|---" * (len(configs) + 1) + "|")
+    tables = ("modslavmse_UKdat_4.csv", "MultipleSystemsEstimation_Kosovo.csv", "MultipleSystemsEstimation_Korea.csv")
+    for name in tables:
+        h = load(name)
+        cells = []
+        for m in configs:
+            tau, se, us, _ = chain_tau(h, seed, m, 16, 200_000)
+            cells.append(f"{tau * us:.0f} (IAT {tau:.1f} ±{se:.0%}, {us:.1f} us)")
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
 def bench_dga() -> None:
@@ -291,7 +320,7 @@ def bench_dga() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["lcmcr", "sweep", "dga", "colombia", "netherlands"])
+    ap.add_argument("--only", choices=["lcmcr", "sweep", "dga", "colombia", "netherlands", "tuning"])
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--samples", type=int, default=1000)
@@ -308,6 +337,8 @@ def main() -> None:
         bench_colombia(args.seed)
     if args.only in (None, "netherlands"):
         bench_netherlands(args.seed)
+    if args.only in (None, "tuning"):
+        bench_tuning(args.seed)
 
 
 if __name__ == "__main__":
