@@ -257,6 +257,29 @@ def bench_netherlands(seed: int) -> None:
         )
 
 
+def bench_netherlands_alpha(seed: int) -> None:
+    """Netherlands with alpha held fixed: each sampler's chains (4, alternating crowded/sparse starts)."""
+    h = load("SparseMSE_Ned.csv")
+    print("\n## Netherlands, alpha fixed (4 chains x 2,000 draws, thin 10, burn-in 5,000)\n")
+    print("| alpha | sampler | 10/50/90% quantiles | R-hat | chain medians | share < 90,000 |")
+    print("|---|---|---|---|---|---|")
+    samplers: list[tuple[str, dict[str, int]]] = [
+        ("plain", PLAIN),
+        ("scale only", SCALE_ONLY),
+        ("plain + swaps", {**PLAIN, "swap_moves": 2}),
+        ("plain + HMC", {**PLAIN, "hmc_steps": 40}),
+        ("default", {}),
+    ]
+    for a in (26.0, 3.0, 0.3):
+        for label, m in samplers:
+            res = LCMCR(alpha=a, chains=4, samples=2000, burn_in=5000, thin=10, init="alternate", **m).fit(h, rng=seed)
+            n = np.asarray(res.draws).reshape(4, -1)
+            q = ", ".join(f"{x:,.0f}" for x in np.quantile(n, [0.1, 0.5, 0.9]))
+            meds = ", ".join(f"{x:,.0f}" for x in res.diagnostics["chain_medians"])
+            rh = res.diagnostics["rhat"]
+            print(f"| {a} | {label} | {q} | {rh:.2f} | {meds} | {(n < 90000).mean():.3f} |", flush=True)
+
+
 def bench_tuning(seed: int) -> None:
     """Cost per effective draw of N (CPU µs) for a few Hamiltonian settings (16 chains x 200,000 sweeps)."""
     print("\n## LCMCR: Hamiltonian settings (CPU us per effective draw of N; 16 chains x 200,000 sweeps)\n")
@@ -320,7 +343,9 @@ def bench_dga() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["lcmcr", "sweep", "dga", "colombia", "netherlands", "tuning"])
+    ap.add_argument(
+        "--only", choices=["lcmcr", "sweep", "dga", "colombia", "netherlands", "netherlands-alpha", "tuning"]
+    )
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--samples", type=int, default=1000)
@@ -337,6 +362,8 @@ def main() -> None:
         bench_colombia(args.seed)
     if args.only in (None, "netherlands"):
         bench_netherlands(args.seed)
+    if args.only in (None, "netherlands-alpha"):
+        bench_netherlands_alpha(args.seed)
     if args.only in (None, "tuning"):
         bench_tuning(args.seed)
 
