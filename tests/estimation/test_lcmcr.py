@@ -585,7 +585,7 @@ def test_hamiltonian_gradient_is_the_gradient(name: str, k: int) -> None:
     n_lists = pat.shape[1]
     d = n_lists * k + k - 1
     rng = np.random.default_rng(7)
-    scratch = (np.empty((n_lists, k)), np.empty((n_lists, k)), np.empty((4, k)))
+    scratch = (np.empty((n_lists, k)), np.empty((n_lists, k)), np.empty((5, k)))
     for _ in range(3):
         x = rng.normal(0.0, 1.5, d)
         g = np.empty(d)

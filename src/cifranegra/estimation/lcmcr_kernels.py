@@ -526,8 +526,9 @@ def hmc_logp_grad(
     want_lp: bool,
 ) -> float:
     """Log target (if ``want_lp``, else 0) and its gradient ``g`` at ``x``; -inf when a pattern's
-    probability underflows. Fills ``lam``/``l1`` (lam, 1 - lam) and ``kv[0]`` (pi) for ``x``.
-    Classes are the innermost loop (the branch on the pattern hoisted out), as the sweep's."""
+    probability underflows. Fills ``lam`` and ``kv[0]`` (pi) for ``x``; ``l1`` and ``kv[1:5]`` are
+    scratch (``kv`` has 5 rows of K). Classes are the innermost loop (the branch on the pattern
+    hoisted out), as in the sweep."""
     n_pat, n_lists = patterns.shape
     pi = kv[0]
     vv = kv[1]
@@ -571,14 +572,30 @@ def hmc_logp_grad(
         else:
             pi[c] = acc
         gc[c] = 0.0  # d loglik / d log pi_c
+    # f_pc = pi_c prod_{j not in p} (1 - lam_jc) prod_{j in p} lam_jc = base_c × prod_{j in p} odds_jc with
+    # base_c = pi_c prod_j (1 - lam_jc) = P(class c and never seen): each pattern costs only its
+    # lists. The gradient in logit lam_jc is sum_p w_pc x_pj - lam_jc sum_p w_pc (- unseen term),
+    # w_pc = n_p P(c | p): accumulate the first sum per pattern, subtract lam × the class total once.
+    base = kv[4]
+    for c in range(k):
+        base[c] = pi[c]
+    for j in range(n_lists):
+        for c in range(k):
+            base[c] *= l1[j, c]
+    for c in range(k):
+        # far outside the sampler's range (sum over lists of softplus(logit lam) > ~640): the odds
+        # product below would lose the pattern probabilities; reject the trajectory (it cannot end
+        # an accepted move there anyway)
+        if pi[c] > 1e-280 and not base[c] > 1e-280 * pi[c]:
+            return -np.inf
+    for j in range(n_lists):
+        for c in range(k):
+            l1[j, c] = lam[j, c] / l1[j, c]  # l1 now holds the odds
     for p in range(n_pat):
         for c in range(k):
-            f[c] = pi[c]
+            f[c] = base[c]
         for j in range(n_lists):
             if patterns[p, j]:
-                for c in range(k):
-                    f[c] *= lam[j, c]
-            else:
                 for c in range(k):
                     f[c] *= l1[j, c]
         tot = 0.0
@@ -595,19 +612,11 @@ def hmc_logp_grad(
         for j in range(n_lists):
             if patterns[p, j]:
                 for c in range(k):
-                    g[j * k + c] += f[c] * l1[j, c]
-            else:
-                for c in range(k):
-                    g[j * k + c] -= f[c] * lam[j, c]
-    # - n log P(seen), P(seen) = 1 - sum_c pi_c prod_j (1 - lam_jc)
-    for c in range(k):
-        f[c] = pi[c]
-    for j in range(n_lists):
-        for c in range(k):
-            f[c] *= l1[j, c]
+                    g[j * k + c] += f[c]
+    # - n log P(seen), P(seen) = 1 - sum_c base_c
     p0 = 0.0
     for c in range(k):
-        p0 += f[c]
+        p0 += base[c]
     s = 1.0 - p0
     if not s > 1e-300:
         return -np.inf
@@ -615,11 +624,10 @@ def hmc_logp_grad(
         lp -= n_obs * math.log(s)
     sc = n_obs / s
     for c in range(k):
-        f[c] *= sc
-        gc[c] += f[c]
+        gc[c] += base[c] * sc
     for j in range(n_lists):
         for c in range(k):
-            g[j * k + c] -= f[c] * lam[j, c]
+            g[j * k + c] -= lam[j, c] * gc[c]
     # chain rule to the sticks: d log pi_c / d logit V_d = 1 - V_d (c = d), -V_d (c > d)
     suffix = 0.0
     for c in range(k - 1, -1, -1):
@@ -1130,7 +1138,7 @@ def run_chain(
         hs[r, 0] = math.log(HMC_STEP0)
     lam_t = np.empty((n_lists, k))
     l1_t = np.empty((n_lists, k))
-    kv = np.empty((4, k))
+    kv = np.empty((5, k))
     total = burn_in + samples * thin
     saved = 0
     for it in range(total):
@@ -1421,7 +1429,7 @@ def hmc_only_chain(
     buf = np.zeros((7, d))
     lam_t = np.empty((n_lists, k))
     l1_t = np.empty((n_lists, k))
-    kv = np.empty((4, k))
+    kv = np.empty((5, k))
     out = np.empty(samples, dtype=np.int64)
     for it in range(burn_in + samples):
         if it == burn_in // 2:
