@@ -223,9 +223,9 @@ class LCMCR:
     def resolved_hmc_steps(self, histories: CaptureHistories) -> int:
         """Leapfrog steps of the Hamiltonian move: ``hmc_steps`` if set, else ``HMC_STEPS`` when
         a leapfrog step is cheap against a sweep (observed patterns × lists ≤ ``HMC_MAX_WORK``: all
-        the reference tables, 18–152) and 0 (off) on larger tables, where the gradient costs about a
-        full sweep per step (20-list Colombia stratum: 2,060; the move there multiplied the time 4.7×
-        and did not resolve its modes; docs/notes/issue-3.md)."""
+        the reference tables, 56–152) and 0 (off) on larger tables, where a step costs a large share
+        of a sweep (20-list Colombia stratum: 2,060; the move there multiplied the time 2.4× and did
+        not resolve its modes; docs/notes/issue-3.md)."""
         if self.hmc_steps is not None:
             return self.hmc_steps
         work = len(histories.masks()) * histories.n_lists  # observed patterns × lists
