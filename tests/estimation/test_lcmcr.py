@@ -111,6 +111,16 @@ def test_plain_gibbs_sampler_of_the_paper_is_available() -> None:
     assert res.estimate == pytest.approx(137, rel=0.05)
 
 
+def _central_jacobian(fn: Any, x: np.ndarray, eps: float) -> np.ndarray:
+    """Jacobian of ``fn`` (R^n -> R^n) at ``x`` by central differences, one column per coordinate."""
+    jac = np.empty((x.size, x.size))
+    for i in range(x.size):
+        step = np.zeros(x.size)
+        step[i] = eps
+        jac[:, i] = (fn(x + step) - fn(x - step)) / (2 * eps)
+    return jac
+
+
 @pytest.mark.parametrize("k", [2, 3, 4, 6])
 def test_simplex_reweighting_jacobian(k: int) -> None:
     """The scale move reweights the class weights, pi'_c = pi_c r_c / sum_d pi_d r_d; its ratio uses
@@ -124,12 +134,7 @@ def test_simplex_reweighting_jacobian(k: int) -> None:
         full = np.append(free, 1.0 - free.sum())
         return (r * full / (r @ full))[:-1]
 
-    eps = 1e-6
-    jac = np.empty((k - 1, k - 1))
-    for i in range(k - 1):
-        step = np.zeros(k - 1)
-        step[i] = eps
-        jac[:, i] = (reweight(pi[:-1] + step) - reweight(pi[:-1] - step)) / (2 * eps)
+    jac = _central_jacobian(reweight, pi[:-1], 1e-6)
     assert abs(np.linalg.det(jac)) == pytest.approx(np.prod(r) / (r @ pi) ** k, rel=1e-6)
 
 
@@ -501,19 +506,12 @@ def _stick_log_density_via_sticks(pi: np.ndarray, alpha: float) -> float:
     the sticks V_c = pi_c / (1 - pi_1 - ... - pi_{c-1}) times |det dV/dpi| by central differences."""
     from scipy.stats import beta
 
-    k = pi.size
-
     def sticks(free: np.ndarray) -> np.ndarray:
         full = np.append(free, 1.0 - free.sum())
         tails = 1.0 - np.concatenate([[0.0], np.cumsum(full)[:-1]])
         return (full / tails)[:-1]
 
-    eps = 1e-7
-    jac = np.empty((k - 1, k - 1))
-    for i in range(k - 1):
-        step = np.zeros(k - 1)
-        step[i] = eps
-        jac[:, i] = (sticks(pi[:-1] + step) - sticks(pi[:-1] - step)) / (2 * eps)
+    jac = _central_jacobian(sticks, pi[:-1], 1e-7)
     return float(beta.logpdf(sticks(pi[:-1]), 1.0, alpha).sum() + np.log(abs(np.linalg.det(jac))))
 
 

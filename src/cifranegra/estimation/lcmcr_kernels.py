@@ -443,6 +443,13 @@ def _scale_moves(
 
 
 # ------------------------------------------------------------------------- label swaps
+@numba.njit(cache=True, nogil=True, inline="always")
+def _logaddexp(a: float, b: float) -> float:
+    """log(e^a + e^b) without overflow or loss when one term is tiny (tails of the class weights)."""
+    mx = max(a, b)
+    return mx + math.log(math.exp(a - mx) + math.exp(b - mx))
+
+
 @numba.njit(cache=True, nogil=True)
 def log_stick_prior(log_pi: np.ndarray, k: int, alpha: float) -> float:
     """Log density (up to a constant) of the truncated stick-breaking prior of the class weights on
@@ -452,8 +459,7 @@ def log_stick_prior(log_pi: np.ndarray, k: int, alpha: float) -> float:
     lp = (alpha - 1.0) * log_pi[k - 1]
     suf = log_pi[k - 1]
     for c in range(k - 2, 0, -1):
-        mx = max(suf, log_pi[c])
-        suf = mx + math.log(math.exp(suf - mx) + math.exp(log_pi[c] - mx))
+        suf = _logaddexp(suf, log_pi[c])
         lp -= suf
     return lp
 
@@ -681,8 +687,7 @@ def _hmc_move(
     suf = log_pi[k - 1]
     for c in range(k - 2, -1, -1):
         x0[n_lists * k + c] = log_pi[c] - suf
-        mx = max(suf, log_pi[c])
-        suf = mx + math.log(math.exp(suf - mx) + math.exp(log_pi[c] - mx))
+        suf = _logaddexp(suf, log_pi[c])
     lp0 = hmc_logp_grad(patterns, pcounts, n_obs, k, alpha, x0, g0, lam_t, l1_t, kv, True)
     if not lp0 > -np.inf:
         return
