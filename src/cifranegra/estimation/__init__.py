@@ -8,7 +8,16 @@ importing the package does not pay for the compiled samplers.
 from importlib import import_module
 from typing import Any
 
-from cifranegra.estimation.api import METHODS, estimate, register
+from cifranegra.estimation.api import (
+    METHODS,
+    ListLimits,
+    check_estimator,
+    check_lists,
+    estimate,
+    list_limits,
+    max_lists,
+    register,
+)
 from cifranegra.estimation.histories import CaptureDataWarning, CaptureHistories, StrataTables
 from cifranegra.estimation.models import HierarchicalModel, enumerate_models
 from cifranegra.estimation.result import EstimateResult, Interval
@@ -45,13 +54,18 @@ __all__ = [
     "HierarchicalModel",
     "Independence",
     "Interval",
+    "ListLimits",
     "LogLinear",
     "Petersen",
     "SampleCoverage",
     "SaturatedMinusTop",
     "StrataTables",
+    "check_estimator",
+    "check_lists",
     "compare",
     "enumerate_models",
     "estimate",
+    "list_limits",
+    "max_lists",
     "register",
 ]

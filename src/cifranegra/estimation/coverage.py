@@ -104,6 +104,12 @@ class SampleCoverage:
     ``n_boot`` bootstrap replicates for the standard error (0 for none), ``level`` of the interval.
     """
 
+    min_lists = 3
+    max_lists = 20
+    lists_limit_reason = (
+        "each bootstrap replicate is a dense 2^K table (1000 replicates × 2^20 cells is 8 GiB)"
+    )
+
     def __init__(self, *, variant: str = "high", n_boot: int = 1000, level: float = 0.95) -> None:
         if variant not in VARIANTS:
             raise InputError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")

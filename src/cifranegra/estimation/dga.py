@@ -125,6 +125,13 @@ class DGA:
     ``top_models`` how many models to list in the result.
     """
 
+    min_lists = 3
+    max_lists = MAX_LISTS
+    lists_limit_reason = (
+        "it enumerates every decomposable graph on the lists: 617,675 graphs at 7 lists, "
+        "30.9 million at 8 (gigabytes, and hours)"
+    )
+
     def __init__(
         self,
         *,

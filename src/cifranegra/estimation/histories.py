@@ -22,6 +22,24 @@ import pandas as pd
 
 from cifranegra.errors import InputError, Problem, ValidationError
 
+#: Largest number of lists a :class:`CaptureHistories` holds. The table is dense, 2^K counts: at
+#: 24 lists that is 2^24 × 8 bytes = 128 MiB per table (and as much again while it is built, per
+#: stratum), beyond which memory, not statistics, decides; the methods' own limits are lower
+#: (docs/estimation.md). ``describe`` summarizes wider tables from their observed patterns only.
+MAX_LISTS = 24
+
+
+def check_table_size(n_lists: int, source: str | None = None) -> None:
+    """Refuse, before anything is allocated, a table of more than :data:`MAX_LISTS` lists."""
+    if n_lists > MAX_LISTS:
+        where = f"{source}: " if source else ""
+        raise InputError(
+            f"{where}{n_lists} lists: a capture-history table holds one count for each of the 2^K "
+            f"patterns, and cifranegra estimates from at most {MAX_LISTS} lists (2^{MAX_LISTS} cells, "
+            f"128 MiB). Merge lists that hold the same kind of source, or leave out small lists; "
+            "`cifranegra describe` can still summarize the table"
+        )
+
 
 class CaptureDataWarning(UserWarning):
     """Something in the capture data was adjusted or is worth knowing (e.g. duplicate patterns summed)."""
@@ -61,8 +79,9 @@ class CaptureHistories:
     notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        counts = np.asarray(self.counts)
         k = len(self.lists)
+        check_table_size(k, self.source)
+        counts = np.asarray(self.counts)
         if counts.shape != (2**k,):
             raise InputError(f"counts must have length 2**{k} = {2**k}, got shape {counts.shape}")
         if not np.issubdtype(counts.dtype, np.integer) and (
@@ -91,6 +110,7 @@ class CaptureHistories:
         """From a mask-indexed array of length 2^K, or a mapping pattern → count (patterns as 0/1 tuples
         or strings such as ``"101"``, list 1 first)."""
         k = len(lists)
+        check_table_size(k, source)
         if isinstance(counts, Mapping):
             arr = np.zeros(2**k, dtype=np.int64)
             for pattern, c in counts.items():
@@ -467,6 +487,7 @@ def _from_frame(
     if problems:
         raise ValidationError(problems, summary=f"{source or 'the table'} cannot be read")
     lists = list(lists)
+    check_table_size(len(lists), source)
     if len(lists) < 2:
         raise ValidationError(
             [

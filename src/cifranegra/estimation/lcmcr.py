@@ -62,7 +62,7 @@ from cifranegra.estimation.diagnostics import (
     require_usable,
     rhat,
 )
-from cifranegra.estimation.histories import CaptureHistories
+from cifranegra.estimation.histories import MAX_LISTS, CaptureHistories
 from cifranegra.estimation.result import EstimateResult, Interval, percentile_interval
 
 #: The R LCMCR settings of the reference runs (K* = 10, a_alpha = b_alpha = 0.25) and HRDAG's
@@ -118,6 +118,13 @@ class LCMCR:
     sparse, so that R-hat sees modes reached from both), ``workers`` (threads; default one per core
     up to ``chains``), ``level`` of the reported interval.
     """
+
+    min_lists = 3
+    max_lists = MAX_LISTS
+    lists_limit_reason = (
+        f"the sampler works on observed patterns, but the capture-history table it reads holds all "
+        f"2^K patterns (128 MiB at {MAX_LISTS} lists)"
+    )
 
     def __init__(
         self,

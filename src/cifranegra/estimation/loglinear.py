@@ -27,7 +27,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import optimize, stats
@@ -83,6 +83,12 @@ class LogLinear:
     MultipleSystemsEstimation), ``bootstrap_interval`` bca/percentile, ``workers`` (processes for the
     bootstrap; results do not depend on it).
     """
+
+    max_lists: ClassVar[int] = MAX_LISTS
+    lists_limit_reason: ClassVar[str] = (
+        f"a log-linear fit works on the 2^K-cell design (2^{MAX_LISTS} rows × up to "
+        f"{1 + MAX_LISTS + MAX_LISTS * (MAX_LISTS - 1) // 2} columns at {MAX_LISTS} lists)"
+    )
 
     select: str = "auto"
     model: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from scipy import stats
 
@@ -42,6 +42,10 @@ def _lognormal_interval(observed: int, est: float, var: float, level: float) -> 
 class Petersen:
     """Lincoln–Petersen estimator for two lists."""
 
+    min_lists: ClassVar[int] = 2
+    max_lists: ClassVar[int] = 2
+    lists_limit_reason: ClassVar[str] = "a two-list estimator"
+
     level: float = 0.95
 
     def fit(self, histories: CaptureHistories, rng: Any = None) -> EstimateResult:
@@ -59,6 +63,10 @@ class Petersen:
 @dataclass(frozen=True)
 class Chapman:
     """Chapman's bias-corrected two-list estimator."""
+
+    min_lists: ClassVar[int] = 2
+    max_lists: ClassVar[int] = 2
+    lists_limit_reason: ClassVar[str] = "a two-list estimator"
 
     level: float = 0.95
 
