@@ -6,7 +6,8 @@
   ``1``/``2``);
 - forms of exploitation: the 11 fractions of art. 10 of the Ley General para Prevenir, Sancionar y
   Erradicar los Delitos en Materia de Trata de Personas, plus ``other`` and ``unknown``, with the
-  crosswalk to HTCDS v2, CTDC and UNODC GLOTIP (``data/exploitation_crosswalk.csv``);
+  crosswalk to HTCDS v2, CTDC and UNODC GLOTIP (``data/exploitation_crosswalk.csv``), read from
+  the phrasings agencies use (``data/exploitation_vocabulary.csv``, each with its source);
 - nationality: ISO 3166-1 alpha-3;
 - age groups: ``0-17`` / ``18+`` / ``unknown`` and CTDC's ``ageBroad`` bands.
 """
@@ -28,6 +29,7 @@ __all__ = [
     "State",
     "ctdc_age_band",
     "exploitation_crosswalk",
+    "exploitation_vocabulary",
     "normalize_nationality",
     "normalize_state",
     "parse_exploitation",
@@ -448,168 +450,237 @@ EXPLOITATION_CODES: tuple[str, ...] = (
     "unknown",
 )
 
-_EXPLOITATION_ALIASES: dict[str, tuple[str, ...]] = {
-    "slavery": ("ESCLAVITUD", "SLAVERY", "LA ESCLAVITUD"),
-    "servitude": (
-        "CONDICION DE SIERVO",
-        "SERVIDUMBRE",
-        "SERVITUDE",
-        "SIERVO",
-        "LA CONDICION DE SIERVO",
-    ),
-    "sexual_exploitation": (
-        "EXPLOTACION SEXUAL",
-        "PROSTITUCION",
-        "PROSTITUCION AJENA",
-        "PROSTITUCION AJENA U OTRAS FORMAS DE EXPLOTACION SEXUAL",
-        "SEXUAL EXPLOITATION",
-        "SEXUALEXPLOITATION",
-        "SEXUAL",
-        "PORNOGRAFIA",
-        "PORNOGRAFIA INFANTIL",
-        "TURISMO SEXUAL",
-        "LA PROSTITUCION AJENA U OTRAS FORMAS DE EXPLOTACION SEXUAL",
-    ),
-    "labour_exploitation": (
-        "EXPLOTACION LABORAL",
-        "LABOUR EXPLOITATION",
-        "LABOR EXPLOITATION",
-        "LA EXPLOTACION LABORAL",
-        "LABORAL",
-    ),
-    "forced_labour": (
-        "TRABAJO FORZADO",
-        "TRABAJOS FORZADOS",
-        "TRABAJO O SERVICIOS FORZADOS",
-        "EL TRABAJO O SERVICIOS FORZADOS",
-        "SERVICIOS FORZADOS",
-        "FORCED LABOUR",
-        "FORCED LABOR",
-        "FORCEDLABOUR",
-        "CHILDLABOUR",
-        "CHILD LABOUR",
-    ),
-    "forced_begging": (
-        "MENDICIDAD",
-        "MENDICIDAD FORZOSA",
-        "MENDICIDAD FORZADA",
-        "FORCED BEGGING",
-        "FORCEDBEGGING",
-        "BEGGING",
-        "LA MENDICIDAD FORZOSA",
-    ),
-    "forced_criminality_minors": (
-        "UTILIZACION DE PERSONAS MENORES DE DIECIOCHO ANOS EN ACTIVIDADES DELICTIVAS",
-        "LA UTILIZACION DE PERSONAS MENORES DE DIECIOCHO ANOS EN ACTIVIDADES DELICTIVAS",
-        "ACTIVIDADES DELICTIVAS",
-        "UTILIZACION DE MENORES EN ACTIVIDADES DELICTIVAS",
-        "FORCED CRIMINALITY",
-        "FORCED CRIMINAL ACTIVITY",
-        "FORCED CRIMINALITY MINORS",
-    ),
-    "illegal_adoption": (
-        "ADOPCION ILEGAL",
-        "ADOPCION ILEGAL DE PERSONA MENOR DE DIECIOCHO ANOS",
-        "LA ADOPCION ILEGAL DE PERSONA MENOR DE DIECIOCHO ANOS",
-        "ILLEGAL ADOPTION",
-        "FORCEDADOPTION",
-        "FORCED ADOPTION",
-    ),
-    "forced_marriage": (
-        "MATRIMONIO FORZOSO",
-        "MATRIMONIO FORZADO",
-        "MATRIMONIO SERVIL",
-        "MATRIMONIO FORZOSO O SERVIL",
-        "EL MATRIMONIO FORZOSO O SERVIL",
-        "FORCED MARRIAGE",
-        "FORCEDMARRIAGE",
-    ),
-    "organ_trafficking": (
-        "TRAFICO DE ORGANOS",
-        "TRAFICO DE ORGANOS TEJIDOS Y CELULAS",
-        "TRAFICO DE ORGANOS TEJIDOS Y CELULAS DE SERES HUMANOS VIVOS",
-        "ORGAN REMOVAL",
-        "ORGANREMOVAL",
-        "ORGAN TRAFFICKING",
-    ),
-    "biomedical_experimentation": (
-        "EXPERIMENTACION BIOMEDICA",
-        "EXPERIMENTACION BIOMEDICA ILICITA",
-        "EXPERIMENTACION BIOMEDICA ILICITA EN SERES HUMANOS",
-        "BIOMEDICAL EXPERIMENTATION",
-    ),
-    "other": ("OTRA", "OTRO", "OTRAS", "OTHER", "OTRA FORMA", "OTRAS FORMAS"),
-    "unknown": (
-        "",
-        "NO ESPECIFICADO",
-        "NO ESPECIFICADA",
-        "DESCONOCIDO",
-        "DESCONOCIDA",
-        "UNKNOWN",
-        "NOT SPECIFIED",
-        "NS",
-        "ND",
-        "NE",
-        "N E",
-        "N D",
-        "SIN DATO",
-        "SIN DATOS",
-        "NO SE SABE",
-        "SE DESCONOCE",
-        "POR DETERMINAR",
-        "NA",
-        "N A",
-    ),
-}
-_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI")
+@dataclass(frozen=True)
+class ExploitationPhrase:
+    """One way agencies write a form of exploitation, the code it means and why
+    (``data/exploitation_vocabulary.csv``)."""
+
+    phrase: str
+    code: str
+    source: str
+
+
+@cache
+def exploitation_vocabulary() -> tuple[ExploitationPhrase, ...]:
+    """Every phrase :func:`parse_exploitation` reads as a whole, with its code and its source.
+
+    The bundled vocabulary (``data/exploitation_vocabulary.csv``: Ley General art. 10 and the articles
+    behind each fraction, HTCDS v2, CTDC, UNODC GLOTIP, SESNSP, Mexican usage) plus, from the
+    crosswalk, each fraction's legal label and the SESNSP subtypes recorded under it, and each
+    code's own words (``"forced labour"``).
+    """
+    out = [
+        ExploitationPhrase(row["phrase"], row["code"], row["source"])
+        for row in read_rows("exploitation_vocabulary.csv")
+    ]
+    for form in exploitation_crosswalk():
+        out.append(ExploitationPhrase(form.code.replace("_", " "), form.code, "project code"))
+    for row in read_rows("exploitation_crosswalk.csv"):
+        code = row["project_code"]
+        if code not in EXPLOITATION_CODES:
+            continue
+        fraction = f"LGT art. 10 fr. {row['mx_lgt_art10_fraction']}"
+        out.append(ExploitationPhrase(row["mx_label_es"], code, f"{fraction} (crosswalk mx_label_es)"))
+        for subtype in row["sesnsp_cnsp_38_15_subtypes_seen"].split(";"):
+            subtype = subtype.strip().rstrip(".").strip()
+            if subtype:
+                out.append(ExploitationPhrase(subtype, code, f"{fraction} (crosswalk SESNSP subtype)"))
+    return tuple(out)
+
+
+def _ex_key(s: str) -> str:
+    """Comparison key of a phrase: case, accents and punctuation folded, Ñ read as N."""
+    return _key(s).replace("Ñ", "N")
 
 
 @cache
 def _exploitation_lookup() -> dict[str, str]:
     table: dict[str, str] = {}
-    for i, code in enumerate(EXPLOITATION_CODES[:11]):
-        roman = _ROMAN[i]
-        for alias in (
-            roman,
-            f"FR {roman}",
-            f"FRACCION {roman}",
-            f"ART 10 {roman}",
-            f"ART 10 FR {roman}",
-            f"ART 10 FRACCION {roman}",
-        ):
-            table[alias] = code
-    for code, aliases in _EXPLOITATION_ALIASES.items():
-        table[_key(code.replace("_", " "))] = code
-        for alias in aliases:
-            table[_key(alias)] = code
+    for entry in exploitation_vocabulary():
+        if entry.code not in EXPLOITATION_CODES:  # pragma: no cover - guarded by a test
+            raise ValueError(f"exploitation_vocabulary.csv: unknown code {entry.code!r}")
+        key = _ex_key(entry.phrase)
+        if table.get(key, entry.code) != entry.code:  # pragma: no cover - guarded by a test
+            raise ValueError(f"exploitation vocabulary: {entry.phrase!r} maps to two codes")
+        table[key] = entry.code
+        table.setdefault(key.replace(" ", ""), entry.code)  # "SexualExploitation" written apart
     return table
 
 
-_SPLIT = re.compile(r"[;|/+\n]|,(?![^()]*\))")
+_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI")
+_FRACTION_NUMBER: dict[str, int] = {r: i for i, r in enumerate(_ROMAN)} | {
+    str(i + 1): i for i in range(len(_ROMAN))
+}
+_ART10 = r"(?:ART|ARTS|ARTICULO) 10"
+_FR = r"(?:FR|FRS|FRAC|FRACC|FRACCION|FRACCIONES)"
+_NUM = r"(?P<num>[IVX]{1,4}|\d{1,2})"
+_OF_ART10 = rf"(?: DEL? {_ART10})?"
+#: "III", "fr. 3", "art. 10 fracción III", "fracción III del artículo 10", then optionally a label
+_FRACTION_FIRST = re.compile(
+    rf"^(?P<art>{_ART10} )?(?P<fr>{_FR} )?{_NUM}{_OF_ART10}(?: (?P<rest>.+))?$"
+)
+#: a label followed by its fraction: "explotación sexual (art. 10 fr. III)"
+_FRACTION_LAST = re.compile(rf"^(?P<rest>.+?) (?:{_ART10} )?{_FR} {_NUM}{_OF_ART10}$")
+#: words agencies put before the form itself, folded; stripped one at a time, longest first
+_LEAD_WORDS: tuple[str, ...] = tuple(
+    sorted(
+        (
+            "DELITO DE",
+            "DELITO",
+            "TRATA DE PERSONAS",
+            "TRATA DE PERSONA",
+            "TRATA",
+            "CON FINES DE",
+            "CON FIN DE",
+            "CON EL FIN DE",
+            "CON LA FINALIDAD DE",
+            "CON FINALIDAD DE",
+            "CON EL PROPOSITO DE",
+            "CON PROPOSITO DE",
+            "FINES DE",
+            "FINALIDAD DE",
+            "EN SU MODALIDAD DE",
+            "EN LA MODALIDAD DE",
+            "EN MODALIDAD DE",
+            "MODALIDAD DE",
+            "MODALIDAD",
+            "TIPO DE EXPLOTACION",
+            "FORMA DE EXPLOTACION",
+            "EXPLOTACION MEDIANTE",
+            "EXPLOTACION POR",
+            "EXPLOTACION A TRAVES DE",
+            "EXPLOTACION EN",
+            "EXPLOTACION",
+            "PARA",
+            "POR",
+            "LA",
+            "EL",
+            "LOS",
+            "LAS",
+            "TRAFFICKING IN PERSONS FOR THE PURPOSE OF",
+            "TRAFFICKING IN PERSONS FOR",
+            "HUMAN TRAFFICKING FOR THE PURPOSE OF",
+            "HUMAN TRAFFICKING FOR",
+            "TRAFFICKING FOR THE PURPOSE OF",
+            "TRAFFICKING FOR",
+            "FOR THE PURPOSE OF",
+            "FOR",
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+
+
+def _fraction_code(m: re.Match[str]) -> str | None:
+    index = _FRACTION_NUMBER.get(m["num"])
+    return None if index is None else EXPLOITATION_CODES[index]
+
+
+_MAX_LEAD_WORDS = 6  # lead words stripped from one phrase at most (bounds the work on any input)
+
+
+@lru_cache(maxsize=20_000)
+def _resolve(
+    key: str,
+    *,
+    bare_fraction: bool = True,
+    fractions: bool = True,
+    leads_left: int = _MAX_LEAD_WORDS,
+) -> str | None:
+    """Code of one folded phrase, or ``None``. Never guesses: a phrase is a known label, a
+    fraction (bare roman numerals only when ``bare_fraction``; arabic ones only after "fr." or
+    "art. 10"), a fraction with a label that agrees with it (``fractions``), or known lead words
+    before either."""
+    table = _exploitation_lookup()
+    if key in table:
+        return table[key]
+    if fractions:
+        return _resolve_fraction(key, bare_fraction=bare_fraction, leads_left=leads_left)
+    return _resolve_lead_words(key, fractions=False, leads_left=leads_left)
+
+
+def _resolve_fraction(key: str, *, bare_fraction: bool, leads_left: int) -> str | None:
+    """:func:`_resolve` for a phrase that may name its fraction before or after its label."""
+    m = _FRACTION_FIRST.match(key)
+    if m:
+        code = _fraction_code(m)
+        if m["rest"] is None:
+            explicit = bool(m["art"] or m["fr"])
+            bare_ok = bare_fraction and not m["num"].isdigit()
+            return code if code and (explicit or bare_ok) else None
+        if code and _resolve(m["rest"], fractions=False, leads_left=leads_left) == code:
+            return code
+    m = _FRACTION_LAST.match(key)
+    if m:
+        code = _fraction_code(m)
+        if code and _resolve(m["rest"], fractions=False, leads_left=leads_left) == code:
+            return code
+    return _resolve_lead_words(key, fractions=True, leads_left=leads_left)
+
+
+def _resolve_lead_words(key: str, *, fractions: bool, leads_left: int) -> str | None:
+    """:func:`_resolve` of what follows known lead words ("trata de personas con fines de")."""
+    if leads_left <= 0:
+        return None
+    codes = {
+        _resolve(
+            key[len(lead) + 1 :],
+            bare_fraction=False,
+            fractions=fractions,
+            leads_left=leads_left - 1,
+        )
+        for lead in _LEAD_WORDS
+        if key.startswith(lead + " ")
+    }
+    codes.discard(None)
+    return codes.pop() if len(codes) == 1 else None
+
+
+#: ";", "|", "+", a new line, or "/" (but not the one of "y/o")
+_STRONG_SPLIT = re.compile(r"[;|+\n]|/(?!\s*o\b)", re.IGNORECASE)
+#: "," outside parentheses and not right after "art. 10" ("Art. 10, fracción III")
+_COMMA_SPLIT = re.compile(
+    r"(?<!\bart\. 10)(?<!\bart 10)(?<!\bart\.10)(?<!\bart10)"
+    r"(?<!\bartículo 10)(?<!\barticulo 10),(?![^()]*\))",
+    re.IGNORECASE,
+)
+#: "y", "e" or "y/o" between two forms (after folding)
+_AND_SPLIT = re.compile(r"\bY O\b|\b[YE]\b")
+
+
+def _resolve_and(key: str) -> list[str] | None:
+    """Codes of "X y Y" inside one part, when every side is recognised; else ``None``."""
+    sides = [s.strip() for s in _AND_SPLIT.split(key)]
+    sides = [s for s in sides if s]
+    if len(sides) < 2:
+        return None
+    codes = [_resolve(s) for s in sides]
+    return [c for c in codes if c] if all(codes) else None
 
 
 @lru_cache(maxsize=20_000)
 def _parse_exploitation(text: str) -> tuple[str | None, tuple[str, ...]]:
-    table = _exploitation_lookup()
-    whole = _key(text)
-    if whole in table:
-        return table[whole], ()
+    whole = _resolve(_ex_key(text))
+    if whole is not None:
+        return whole, ()
     found: set[str] = set()
     bad: list[str] = []
-    for part in _SPLIT.split(text):
-        key = _key(part)
-        if key in ("", "Y", "E"):
-            continue
-        code = table.get(key)
-        if code is None:
-            # "X y Y" inside one cell
-            sub = [table.get(_key(p)) for p in re.split(r"\bY\b", key)]
-            if len(sub) > 1 and all(sub):
-                found.update(c for c in sub if c)
-                continue
-            bad.append(part.strip())
-        else:
+    for strong in _STRONG_SPLIT.split(text):
+        code = _resolve(_ex_key(strong))
+        if code is not None:
             found.add(code)
+            continue
+        for part in _COMMA_SPLIT.split(strong):
+            key = _ex_key(part)
+            if key in ("", "Y", "E"):
+                continue
+            code = _resolve(key)
+            codes = [code] if code is not None else _resolve_and(key)
+            if codes is None:
+                bad.append(part.strip())
+            else:
+                found.update(codes)
     if len(found) > 1:
         found.discard("unknown")
     if not found and not bad:
@@ -622,10 +693,14 @@ def parse_exploitation(value: object) -> tuple[str | None, tuple[str, ...]]:
     """Forms of exploitation in one cell → (``"|"``-joined codes in fraction order,
     unrecognised parts).
 
-    Accepts codes, fractions (``"III"``, ``"Fr. III"``), Spanish labels of art. 10 and their short
-    forms, English and HTCDS names, separated by ``;``, ``,``, ``|``, ``/`` or ``+``. Missing or
-    "no especificado" gives ``"unknown"`` (a normal value). When a part is not recognised the
-    codes are those that were, or ``None`` when none was.
+    Reads the forms as agencies write them: the fractions of art. 10 (``"III"``, ``"Fr. 3"``,
+    ``"art. 10, fracción III"``), their legal labels and short forms, SESNSP categories, common
+    Mexican phrasings (``"Trabajo forzoso"``, ``"ESCI"``, ``"Reclutamiento forzado"``), English,
+    HTCDS and CTDC names (see :func:`exploitation_vocabulary`), with or without accents, in any case,
+    after lead words such as ``"Trata de personas con fines de"``; several forms separated by
+    ``;``, ``,``, ``|``, ``/``, ``+`` or ``y``. Missing, "no especificado" or a bare
+    ``"Trata de personas"`` gives ``"unknown"`` (a normal value). Nothing is guessed: when a part
+    is not recognised the codes are those that were, or ``None`` when none was.
     """
     if value is None or (isinstance(value, float) and value != value):
         return "unknown", ()
