@@ -29,6 +29,9 @@ from scipy.special import gammaln
 from cifranegra.estimation.models import HierarchicalModel, ModelSpace, master_columns
 
 _RANK_TOL = 1e-9
+#: status of a model whose extended MLE exists but whose fit failed numerically from both starts
+#: (warm and R glm's); it is left out of selection and listed with the excluded models
+FAILED = 4
 
 
 def margins(counts: np.ndarray) -> np.ndarray:
@@ -147,6 +150,33 @@ class BatchFit:
     converged: np.ndarray  # (B,) bool
     iterations: int
     model_iterations: np.ndarray  # (B,) iterations each model needed
+    singular_steps: np.ndarray  # (B,) Newton steps taken by least squares (singular X'WX)
+
+
+def solve_batch(A: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Solve the stacked systems ``A[b] x = rhs[b]``; where ``A[b]`` is singular (to working
+    precision), take the minimum-norm least-squares solution instead.
+
+    In an IRLS step ``A = X'WX`` and ``rhs = X'Wz``: the normal equations of a weighted least-squares
+    problem, which always has solutions; when fitted means underflow on the only cells that inform
+    some term (a warm start far from the optimum does this), ``X'WX`` loses rank and the
+    minimum-norm solution (the pseudo-inverse, as R's ``glm`` drops aliased columns) is still a
+    minimizer of the weighted least squares, so the step stays a Newton step on the identified
+    directions. Returns the solutions and a bool mask of the systems solved by least squares.
+    """
+    singular = np.zeros(A.shape[0], dtype=bool)
+    try:
+        return np.linalg.solve(A, rhs), singular
+    except np.linalg.LinAlgError:
+        pass
+    out = np.empty(rhs.shape)
+    for b in range(A.shape[0]):
+        try:
+            out[b] = np.linalg.solve(A[b], rhs[b])
+        except np.linalg.LinAlgError:
+            singular[b] = True
+            out[b] = np.linalg.lstsq(A[b], rhs[b], rcond=None)[0]
+    return out, singular
 
 
 def _superset_sums(f: np.ndarray, k: int) -> None:
@@ -220,6 +250,7 @@ def fit_batch(
     dev = np.zeros(B)
     converged = np.zeros(B, dtype=bool)
     n_iter = np.full(B, max_iter)
+    n_singular = np.zeros(B, dtype=np.int64)
     active = np.arange(B)
     it = 0
     union, keep, add = _cross_index(cols, colmask)
@@ -260,7 +291,9 @@ def fit_batch(
             g[:, first:] = w * (etaa + (Ya - mua) / mua)
             _superset_sums(g, k)
             rhs = gather(g, cols, rows) * cma
-            b_new = np.linalg.solve(A, rhs[:, :, None])[:, :, 0] * cma
+            sol, sing = solve_batch(A, rhs[:, :, None])
+            b_new = sol[:, :, 0] * cma
+            n_singular[a[sing]] += 1
             beta[a] = b_new
             g = np.zeros((a.size, 2**k))
             if per_model:
@@ -285,11 +318,13 @@ def fit_batch(
             A = cross(mu * rm, None)
             e0 = np.zeros((B, p, 1))
             e0[:, 0, 0] = 1.0
-            var0 = np.linalg.solve(A, e0)[:, 0, 0]
+            sol, sing = solve_batch(A, e0)
+            # a singular information matrix at the optimum leaves the intercept's variance undefined
+            var0 = np.where(sing, np.nan, sol[:, 0, 0])
         else:
             var0 = np.full(B, np.nan)
         ll = np.sum((Y * eta - mu - gammaln(Y + 1.0)) * rm, axis=1)
-    return BatchFit(beta, mu * rm, ll, dev, var0, converged, it, n_iter)
+    return BatchFit(beta, mu * rm, ll, dev, var0, converged, it, n_iter, n_singular)
 
 
 @dataclass(frozen=True)
@@ -481,6 +516,11 @@ def _compact(colarr: np.ndarray, sel: np.ndarray, est: np.ndarray) -> tuple[np.n
     return cols, est[sel].reshape(B, p)
 
 
+def _compact_any(colarr: np.ndarray, sel: np.ndarray, est: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Like :func:`_compact`, one model at a time (rows may differ in size)."""
+    return [colarr[r] for r in sel], [e[r] for e, r in zip(est, sel, strict=True)]
+
+
 def _row_keys(mat: np.ndarray) -> list[bytes]:
     packed = np.packbits(mat, axis=1)
     return [r.tobytes() for r in packed]
@@ -531,6 +571,7 @@ def fit_model_set(
     ll = np.full(M, np.nan)
     dev = np.full(M, np.nan)
     conv = np.zeros(M, dtype=bool)
+    singular = np.zeros(M, dtype=bool)
     for lev in np.unique(level):
         idx = np.flatnonzero((level == lev) & ok)
         for s in range(0, idx.size, chunk):
@@ -553,6 +594,23 @@ def fit_model_set(
             ll[sub] = fit.log_likelihood
             dev[sub] = fit.deviance
             conv[sub] = fit.converged
+            singular[sub] = fit.singular_steps > 0
+    # a warm start can lead Newton's method astray (through singular steps); refit from R glm's start
+    retry = np.flatnonzero(ok & (~np.isfinite(ll) | ~np.isfinite(intercept) | (singular & ~conv)))
+    if retry.size:
+        cols_r, est_r = _compact_any(colarr, colsel[retry], est[retry])
+        for b, i in enumerate(retry):
+            fit = fit_batch(
+                k, cols_r[b][None, :], y[None, :], est_r[b][None, :], kept[i][None, :], variance=False,
+                tol=selection_tol,
+            )
+            if np.isfinite(fit.log_likelihood[0]) and np.isfinite(fit.beta[0, 0]):
+                mu_all[i], intercept[i], conv[i] = fit.mu[0], fit.beta[0, 0], fit.converged[0]
+                ll[i], dev[i] = fit.log_likelihood[0], fit.deviance[0]
+        failed = retry[~(np.isfinite(ll[retry]) & np.isfinite(intercept[retry]))]
+        status = status.copy()
+        status[failed] = FAILED
+        ok = status == 0
     n_obs = y.sum()
     with np.errstate(over="ignore"):
         dark = np.exp(intercept)
@@ -658,10 +716,19 @@ def fit_tables(
             start = np.where((start > 0) & kept, start, yy + 0.1)
         cols_sub, est_sub = _compact(colarr, sel, est)
         fit = fit_batch(k, cols_sub, yy, est_sub, kept, mu_start=start, variance=False, tol=selection_tol)
-        ab = n_obs[t_] + np.exp(fit.beta[:, 0])
-        abundance[t_, m_] = ab
-        bic[t_, m_] = n_params[m_] * np.log(n_obs[t_]) - 2.0 * fit.log_likelihood
-        aic[t_, m_] = 2.0 * n_params[m_] - 2.0 * fit.log_likelihood
+        b0, ll = fit.beta[:, 0].copy(), fit.log_likelihood.copy()
+        # warm starts that went astray (non-finite, or stuck after singular steps): refit from y + 0.1
+        redo = np.flatnonzero(~np.isfinite(b0) | ~np.isfinite(ll) | ((fit.singular_steps > 0) & ~fit.converged))
+        if start is not None and redo.size:
+            again = fit_batch(k, cols_sub[redo], yy[redo], est_sub[redo], kept[redo], variance=False, tol=selection_tol)
+            b0[redo], ll[redo] = again.beta[:, 0], again.log_likelihood
+        bad = ~np.isfinite(b0) | ~np.isfinite(ll)
+        status[t_[bad], m_[bad]] = FAILED
+        with np.errstate(over="ignore", invalid="ignore"):
+            ab = np.where(bad, np.nan, n_obs[t_] + np.exp(b0))
+            abundance[t_, m_] = ab
+            bic[t_, m_] = np.where(bad, np.nan, n_params[m_] * np.log(n_obs[t_]) - 2.0 * ll)
+            aic[t_, m_] = np.where(bad, np.nan, 2.0 * n_params[m_] - 2.0 * ll)
     return TablesFit(status, abundance, bic, aic)
 
 

@@ -52,6 +52,7 @@ STATUS_TEXT = {
     1: "no extended MLE (the data cannot bound some parameter)",
     2: "not identifiable (too few informative cells for the parameters)",
     3: "no extended MLE and not identifiable",
+    F.FAILED: "the fit failed numerically (no finite solution from a warm start nor from R glm's start)",
 }
 MAX_LISTS = 15  # 2^15 cells; beyond, use a latent-class model
 
@@ -161,6 +162,14 @@ class LogLinear:
             chosen = select_by_criterion(h, max_order, criterion=select, workers=self.workers)
         else:
             chosen = select_stepwise(h, self.pthresh)
+        if chosen.all_fits is not None:
+            failed = [chosen.all_fits.space.model(int(i)).notation()
+                      for i in np.flatnonzero(chosen.all_fits.status == F.FAILED)]
+            if failed:
+                warnings_.append(
+                    f"{len(failed)} candidate model(s) could not be fitted numerically and were left out "
+                    f"of the selection (first: {', '.join(failed[:3])}); see the excluded models"
+                )
         interval_kind = self.interval
         if interval_kind == "auto":
             interval_kind = "profile" if select == "fixed" else "bootstrap"
@@ -373,7 +382,14 @@ def select_by_criterion(
             }
         )
     bad = np.flatnonzero(res.status != 0)
-    excluded = [{"model": res.space.model(int(i)).notation(), "status": int(res.status[i])} for i in bad[:200]]
+    excluded = [
+        {
+            "model": res.space.model(int(i)).notation(),
+            "status": int(res.status[i]),
+            "reason": STATUS_TEXT[int(res.status[i])],
+        }
+        for i in bad[:200]
+    ]
     return Selected(model, fit.abundance, fit, rows, len(res.space), int(bad.size), excluded, [], res)
 
 
@@ -434,6 +450,11 @@ def select_stepwise(h: CaptureHistories, pthresh: float = 0.02, cache: F.StatusC
 # ---------------------------------------------------------------------- intervals
 def wald_interval(h: CaptureHistories, fit: F.SingleFit, level: float) -> tuple[float, float]:
     """Normal interval on the log dark figure, shifted by the observed count (SparseMSE)."""
+    if not math.isfinite(fit.intercept_se):
+        raise ModelError(
+            f"model {fit.model.notation()}: the information matrix is singular at the fit, so the Wald "
+            "interval is not defined; use --interval profile or bootstrap"
+        )
     z = stats.norm.ppf(0.5 + level / 2)
     lo = h.observed + math.exp(fit.intercept - z * fit.intercept_se)
     hi = h.observed + math.exp(fit.intercept + z * fit.intercept_se)
@@ -473,7 +494,8 @@ def profile_interval(h: CaptureHistories, fit: F.SingleFit, level: float) -> tup
     n = h.observed
     crit = stats.chi2.ppf(level, 1) / 2.0
     m0 = max(fit.dark_figure, 1e-9)
-    se = math.sqrt(max(m0 + m0 * m0 * fit.intercept_se**2, 1.0))
+    var_b0 = fit.intercept_se**2 if math.isfinite(fit.intercept_se) else 1.0  # only sizes the first grid
+    se = math.sqrt(max(m0 + m0 * m0 * var_b0, 1.0))
     top = m0 + 8 * se + 10
     grid = np.unique(np.concatenate([np.linspace(0, top, 161), [m0]]))
     ll = _profile_loglik(h, fit, grid)
