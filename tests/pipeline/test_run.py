@@ -10,15 +10,15 @@ from pipeline_helpers import PROJECT, write_lists
 
 from cifranegra.cli import main
 from cifranegra.errors import ModelError, ValidationError
-from cifranegra.pipeline import run_project
+from cifranegra.pipeline import run_project, tabulate
 
 
 def test_run_writes_results(project_dir, small_records):
     steps = []
     result = run_project(project_dir / "project.toml", progress=lambda s, d, t: steps.append(s))
     out = project_dir / "out"
-    for name in ("results.json", "estimates.csv", "capture_histories.csv", "entities.csv",
-                 "linkage_model.json"):
+    for name in ("results.json", "estimates.csv", "capture_histories.csv", "capture_histories_by_stratum.csv",
+                 "entities.csv", "linkage_model.json"):
         assert (out / name).exists(), name
     entities = pd.read_csv(out / "entities.csv", dtype={"record_id": str})
     assert len(entities) == len(small_records)  # no record lost
@@ -109,10 +109,14 @@ def test_incompatible_lists_are_refused(tmp_path, small_records):
 
 
 def test_a_single_list_is_refused(tmp_path, small_records):
+    """At load, before any linkage (it used to be refused only after it); tabulate refuses too."""
     lists = write_lists(tmp_path, small_records[small_records["source"] == "L1"])
     (tmp_path / "project.toml").write_text(PROJECT.format(lists=lists), encoding="utf-8")
-    with pytest.raises(ModelError, match="at least two lists"):
+    with pytest.raises(ValidationError, match="at least two lists"):
         run_project(tmp_path / "project.toml", write=False)
+    entities = small_records.assign(entity_id=small_records["person_id"])
+    with pytest.raises(ModelError, match="at least two lists"):
+        tabulate(entities[entities["source"] == "L1"], ["L1"])
 
 
 @pytest.mark.slow

@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("project", metavar="PROJECT", help="project file (TOML)")
     p.add_argument("--output", "-o", metavar="DIR", help="output folder (default: the project's `output`)")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="let the project file name lists, mappings and an output folder outside its own "
+                   "folder (only for a project file you trust)")
     add_display_options(p)
     p.set_defaults(func=run)
 
@@ -90,7 +93,8 @@ def make_progress(quiet: bool) -> tuple[Callable[[str, int, int], None] | None, 
 def execute(project, output, args) -> int:
     progress, close = make_progress(args.quiet)
     try:
-        result = run_project(project, output=output, progress=progress)
+        result = run_project(project, output=output, progress=progress,
+                             allow_outside=getattr(args, "allow_outside", False))
     finally:
         close()
     if args.json:

@@ -13,6 +13,9 @@ Example::
     mapping = "lists/fgr.json"    # optional: mapping file, or an inline table [lists.mapping]
     # encoded = true              # the file is an encoded list (private linkage)
 
+    [ingest]
+    unrecognised = "error"        # or "unknown": keep records whose code-list value is not recognised
+
     [linkage]                     # any key of cifranegra.linkage.LinkageSettings
     engine = "duckdb"             # or "spark"
     threshold = 0.5
@@ -26,17 +29,25 @@ Example::
     [estimation.options.loglinear]   # passed to cifranegra.estimation.estimate
     interval = "bootstrap"
     n_boot = 200
+
+Paths (lists, mappings, ``output``) must lie inside the project file's folder, after symbolic links
+and ``..`` are resolved: a project file received from someone else cannot read or write elsewhere.
+Only the person running it can allow that (``load_project(..., allow_outside=True)``, ``cifranegra
+run --allow-outside``); the file itself cannot opt in.
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cifranegra.errors import InputError, Problem, ValidationError
+from cifranegra.estimation.histories import MAX_LISTS as HISTORIES_MAX_LISTS
 from cifranegra.linkage import LinkageSettings
 
 if sys.version_info >= (3, 11):
@@ -48,9 +59,23 @@ else:  # pragma: no cover
         tomllib = None
 
 STRATA = ("year", "sex", "age_group", "state", "exploitation")
-_TOP_KEYS = {"name", "seed", "output", "lists", "linkage", "tabulation", "estimation", "description"}
+#: What to do with a code-list value (sex, state, exploitation...) that is not recognised: refuse the
+#: list ("error") or keep the record with that field unknown ("unknown"), counted in the results.
+UNRECOGNISED = ("error", "unknown")
+#: Most lists a run takes: every capture-history table is a dense array of 2^K counts, one per
+#: stratum (2^24 counts = 128 MiB a table); most estimators set lower limits (list_limits).
+MAX_LISTS = HISTORIES_MAX_LISTS
+_TOP_KEYS = {"name", "seed", "output", "lists", "ingest", "linkage", "tabulation", "estimation", "description"}
 _LIST_KEYS = {"source", "path", "mapping", "encoded", "description"}
+_INGEST_KEYS = {"unrecognised"}
+_TABULATION_KEYS = {"strata"}
 _ESTIMATION_KEYS = {"methods", "level", "options", "linkage_sensitivity"}
+#: Column names a list's source cannot take: they are columns of the capture-history tables written.
+_RESERVED_SOURCES = {"count", "stratum", *STRATA}
+_OUTSIDE_FIX = ("a project file may only name files and folders inside its own folder; move it there, or, "
+                "if you trust this project file, run it with `cifranegra run --allow-outside`")
+
+_Bad = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -86,6 +111,9 @@ class Project:
     #: re-estimates N-hat overall with the first method (point estimates): how much the answer
     #: depends on the linkage decision, which no interval contains. Plaintext linkage only.
     linkage_sensitivity: tuple[float, ...] = (0.8, 0.9, 0.95)
+    #: ``[ingest] unrecognised``: "error" (refuse a list with an unrecognised code-list value) or
+    #: "unknown" (keep the record with that field unknown; the run counts them per list and column).
+    on_unrecognised: str = "error"
 
     @property
     def encoded(self) -> bool:
@@ -98,6 +126,7 @@ class Project:
             "seed": self.seed,
             "output": str(self.output),
             "lists": [s.to_dict() for s in self.lists],
+            "ingest": {"unrecognised": self.on_unrecognised},
             "linkage": self.linkage.to_dict(),
             "private_linkage": dict(self.private_linkage),
             "tabulation": {"strata": list(self.strata)},
@@ -111,45 +140,177 @@ class Project:
         }
 
 
-def load_project(path: str | Path, *, check_files: bool = True) -> Project:
+def load_project(path: str | Path, *, check_files: bool = True, allow_outside: bool = False) -> Project:
     """Read and validate a project file; every problem is reported at once
-    (:class:`~cifranegra.errors.ValidationError`)."""
+    (:class:`~cifranegra.errors.ValidationError`).
+
+    ``allow_outside``: let list, mapping and output paths leave the project file's folder (the
+    caller's decision, never the file's: ``cifranegra run --allow-outside``).
+    """
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: the project file does not exist; check the path (try `cifranegra demo`)")
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder; give the project file (TOML) itself, e.g. {p / 'project.toml'}")
     if tomllib is None:  # pragma: no cover
         raise InputError("reading project files on Python 3.10 needs tomli: pip install tomli")
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: the project file cannot be read ({exc})") from None
+    except OSError as exc:
+        raise InputError(f"{p}: the project file cannot be read ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: the project file is not UTF-8 text; save it as UTF-8 (a TOML file)") from None
     except tomllib.TOMLDecodeError as exc:
+        # the parser's message names a line and column, never the line's text
         raise InputError(f"{p}: the project file is not valid TOML ({exc})") from None
-    return project_from_dict(data, base=p.parent, file=str(p), check_files=check_files)
+    return project_from_dict(data, base=p.parent, file=str(p), check_files=check_files, allow_outside=allow_outside)
 
 
 def project_from_dict(
-    data: Mapping[str, Any], *, base: Path | None = None, file: str | None = None, check_files: bool = True
+    data: Mapping[str, Any],
+    *,
+    base: Path | None = None,
+    file: str | None = None,
+    check_files: bool = True,
+    allow_outside: bool = False,
 ) -> Project:
-    """A :class:`Project` from a parsed project file; relative paths resolve against ``base``."""
-    base = base or Path.cwd()
+    """A :class:`Project` from a parsed project file; relative paths resolve against ``base``, and
+    every path must stay inside ``base`` unless ``allow_outside``."""
+    base = (base or Path.cwd()).resolve()
     problems: list[Problem] = []
 
     def bad(column: str | None, message: str, code: str = "project") -> None:
         problems.append(Problem(file, None, column, "error", code, message))
 
-    unknown = sorted(set(data) - _TOP_KEYS)
+    def place(raw: str, key: str, what: str) -> Path | None:
+        """``raw`` resolved against the project folder; None (and a problem) when it leaves it."""
+        try:
+            resolved = (base / raw).resolve()
+        except (OSError, ValueError, RuntimeError):  # a NUL byte, a symbolic-link loop
+            bad(key, f"{what} {raw!r} is not a usable path; name a file inside the project folder")
+            return None
+        if not allow_outside and not resolved.is_relative_to(base):
+            bad(key, f"{what} {raw!r} is outside the project folder {base}: {_OUTSIDE_FIX}", code="outside_project")
+            return None
+        return resolved
+
+    unknown = sorted(map(str, set(data) - _TOP_KEYS))
     if unknown:
         bad(None, f"unknown key(s) {unknown}; valid keys are {', '.join(sorted(_TOP_KEYS))}")
-    name = str(data.get("name", "cifranegra-project"))
+    name = data.get("name", "cifranegra-project")
+    if not isinstance(name, str) or not name.strip():
+        bad("name", "name must be a text such as name = \"cdmx-2023\"")
+        name = "cifranegra-project"
     seed = data.get("seed", 20240601)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        bad("seed", f"seed must be a non-negative integer, not {seed!r}")
+        bad("seed", f"seed must be a non-negative whole number, not {seed!r}")
         seed = 0
     raw_lists = data.get("lists", [])
+    lists = _lists(raw_lists, bad, place, check_files)
+    n_declared = len(raw_lists) if isinstance(raw_lists, list) else 0
+    ingest = _table(data, "ingest", bad)
+    _unknown_keys(ingest, _INGEST_KEYS, "ingest", bad)
+    on_unrecognised = ingest.get("unrecognised", "error")
+    if on_unrecognised not in UNRECOGNISED:
+        bad("ingest.unrecognised", f"unrecognised must be \"error\" (refuse a list with a value that is not "
+            f"recognised) or \"unknown\" (keep the record with that field unknown), not {on_unrecognised!r}")
+        on_unrecognised = "error"
+
+    link_raw = dict(_table(data, "linkage", bad))
+    private = link_raw.pop("private", {})
+    if not isinstance(private, Mapping):
+        bad("linkage.private", "[linkage.private] must be a table of options of the private linkage")
+        private = {}
+    _check_private(private, bad)
+    try:
+        linkage = LinkageSettings.from_dict({"seed": seed, **link_raw})
+    except InputError as exc:
+        bad("linkage", str(exc))
+        linkage = LinkageSettings()
+    except (TypeError, ValueError):
+        bad("linkage", "[linkage] holds a value of the wrong type; see docs/linkage.md for each setting")
+        linkage = LinkageSettings()
+
+    tab = _table(data, "tabulation", bad)
+    _unknown_keys(tab, _TABULATION_KEYS, "tabulation", bad)
+    strata = _names(tab.get("strata", []), "tabulation.strata", bad)
+    wrong = [s for s in strata if s not in STRATA]
+    if wrong:
+        bad("tabulation.strata", f"unknown stratum column(s) {wrong}; choose among {', '.join(STRATA)}")
+        strata = [s for s in strata if s in STRATA]
+    if len(set(strata)) < len(strata):
+        bad("tabulation.strata", "a stratum column is named twice; name each once")
+        strata = list(dict.fromkeys(strata))
+
+    methods, options, level, sens = _estimation(_table(data, "estimation", bad), bad, n_lists=n_declared)
+
+    raw_output = data.get("output", "results")
+    output: Path | None = None
+    if not isinstance(raw_output, str) or not raw_output.strip():
+        bad("output", "output must be the name of a folder, such as output = \"results\"")
+    else:
+        output = place(raw_output, "output", "output folder")
+    if problems:
+        raise ValidationError(problems=problems, summary=f"{file or 'the project'}: the project file has problems")
+    return Project(
+        name=name,
+        lists=tuple(lists),
+        linkage=linkage,
+        strata=tuple(strata),
+        methods=tuple(methods),
+        method_options=options,
+        level=level,
+        seed=int(seed),
+        output=output or base / "results",
+        private_linkage=dict(private),
+        path=Path(file) if file else None,
+        linkage_sensitivity=sens,
+        on_unrecognised=str(on_unrecognised),
+    )
+
+
+def _table(data: Mapping[str, Any], key: str, bad: _Bad) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        bad(key, f"{key} must be a table: a [{key}] section with its keys")
+        return {}
+    return value
+
+
+def _unknown_keys(table: Mapping[str, Any], valid: set[str], where: str, bad: _Bad) -> None:
+    extra = sorted(map(str, set(table) - valid))
+    if extra:
+        hints = [h for k in extra for h in difflib.get_close_matches(k, sorted(valid), n=1)]
+        hint = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
+        bad(where, f"unknown key(s) {extra}{hint}; valid keys are {', '.join(sorted(valid))}")
+
+
+def _names(value: Any, key: str, bad: _Bad) -> list[str]:
+    """A list of names (a single name is a list of one)."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        bad(key, f"{key.split('.')[-1]} must be a list of names, such as [\"sex\"]")
+        return []
+    return list(value)
+
+
+def _lists(
+    raw_lists: Any, bad: _Bad, place: Callable[[str, str, str], Path | None], check_files: bool
+) -> list[ListSpec]:
+    """The [[lists]] tables: sources unique, files inside the project folder and present."""
     if not isinstance(raw_lists, list) or not raw_lists:
         bad("lists", "the project names no agency lists; add one [[lists]] table per agency file")
-        raw_lists = []
+        return []
+    if len(raw_lists) == 1:
+        bad("lists", "the project names one agency list; multiple systems estimation needs at least two "
+            "lists that overlap: add a [[lists]] table for each other agency's file", code="too_few_lists")
+    if len(raw_lists) > MAX_LISTS:
+        bad("lists", f"the project names {len(raw_lists)} lists; a run takes at most {MAX_LISTS}, because each "
+            f"capture-history table holds 2^K counts (2^{len(raw_lists)} here): merge lists of the same kind "
+            "of agency into one", code="too_many_lists")
     lists: list[ListSpec] = []
     seen: set[str] = set()
     for i, item in enumerate(raw_lists, start=1):
@@ -157,13 +318,14 @@ def project_from_dict(
         if not isinstance(item, Mapping):
             bad(where, "each [[lists]] entry must be a table with source and path")
             continue
-        extra = sorted(set(item) - _LIST_KEYS)
-        if extra:
-            bad(where, f"unknown key(s) {extra}; valid keys are {', '.join(sorted(_LIST_KEYS))}")
+        _unknown_keys(item, _LIST_KEYS, where, bad)
         source = item.get("source")
         if not source or not isinstance(source, str):
             bad(f"{where}.source", "every list needs a source (the agency id), e.g. source = \"FGR\"")
             source = f"list{i}"
+        elif source in _RESERVED_SOURCES:
+            bad(f"{where}.source", f"source {source!r} is the name of a column of the results; "
+                "call the agency something else, e.g. its acronym")
         if source in seen:
             bad(f"{where}.source", f"source {source!r} appears twice; each list needs its own id")
         seen.add(source)
@@ -171,17 +333,15 @@ def project_from_dict(
         if not raw_path or not isinstance(raw_path, str):
             bad(f"{where}.path", f"list {source!r} has no path to its file")
             continue
-        fpath = (base / raw_path).resolve() if not Path(raw_path).is_absolute() else Path(raw_path)
-        if check_files and not fpath.exists():
-            bad(f"{where}.path", f"list {source!r}: file {fpath} does not exist; check the path "
-                "(relative paths are read from the project file's folder)", code="missing_file")
+        fpath = place(raw_path, f"{where}.path", f"list {source!r}: file")
+        if fpath is not None and check_files:
+            _check_file(fpath, f"{where}.path", f"list {source!r}: file", bad)
         mapping: Path | dict[str, Any] | None = None
         raw_map = item.get("mapping")
         if isinstance(raw_map, str):
-            mapping = (base / raw_map).resolve() if not Path(raw_map).is_absolute() else Path(raw_map)
-            if check_files and not mapping.exists():
-                bad(f"{where}.mapping", f"list {source!r}: mapping file {mapping} does not exist",
-                    code="missing_file")
+            mapping = place(raw_map, f"{where}.mapping", f"list {source!r}: mapping file")
+            if mapping is not None and check_files:
+                _check_file(mapping, f"{where}.mapping", f"list {source!r}: mapping file", bad)
         elif isinstance(raw_map, Mapping):
             mapping = dict(raw_map)
         elif raw_map is not None:
@@ -190,47 +350,55 @@ def project_from_dict(
         if not isinstance(encoded, bool):
             bad(f"{where}.encoded", "encoded must be true or false")
             encoded = False
-        lists.append(ListSpec(source=source, path=fpath, mapping=mapping, encoded=encoded))
+        if fpath is not None:
+            lists.append(ListSpec(source=source, path=fpath, mapping=mapping, encoded=encoded))
     if lists and len({s.encoded for s in lists}) > 1:
         enc = [s.source for s in lists if s.encoded]
         bad("lists", f"lists {enc} are encoded and the others are not; encoded lists can only be linked "
             "to encoded lists: encode every list with the same secret (`cifranegra encode`) or none")
+    return lists
 
-    link_raw = dict(data.get("linkage", {}) or {})
-    private = link_raw.pop("private", {}) or {}
-    try:
-        linkage = LinkageSettings.from_dict({"seed": seed, **link_raw})
-    except InputError as exc:
-        bad("linkage", str(exc))
-        linkage = LinkageSettings()
 
-    tab = data.get("tabulation", {}) or {}
-    strata = tab.get("strata", [])
-    if isinstance(strata, str):
-        strata = [strata]
-    wrong = [s for s in strata if s not in STRATA]
-    if wrong:
-        bad("tabulation.strata", f"unknown stratum column(s) {wrong}; choose among {', '.join(STRATA)}")
-        strata = [s for s in strata if s in STRATA]
+def _check_file(path: Path, key: str, what: str, bad: _Bad) -> None:
+    if not path.exists():
+        bad(key, f"{what} {path} does not exist; check the path "
+            "(relative paths are read from the project file's folder)", code="missing_file")
+    elif not path.is_file():
+        bad(key, f"{what} {path} is not a file (a folder?); name the file itself", code="missing_file")
 
-    est = data.get("estimation", {}) or {}
-    stray_keys = sorted(set(est) - _ESTIMATION_KEYS)
-    if stray_keys:
-        bad("estimation", f"unknown key(s) {stray_keys}; valid keys are {', '.join(sorted(_ESTIMATION_KEYS))}")
-    sens = est.get("linkage_sensitivity", list(Project.linkage_sensitivity))
+
+def _check_private(private: Mapping[str, Any], bad: _Bad) -> None:
+    """[linkage.private] keys are the options of the private linkage (link_encoded)."""
+    if not private:
+        return
+    from cifranegra.linkage.private import link_encoded
+
+    valid = {p for p in inspect.signature(link_encoded).parameters if p not in ("lists", "strata")}
+    _unknown_keys(private, valid, "linkage.private", bad)
+
+
+def _estimation(
+    est: Mapping[str, Any], bad: _Bad, *, n_lists: int
+) -> tuple[list[str], dict[str, dict[str, Any]], float, tuple[float, ...]]:
+    """Methods (known, with valid options, fit for ``n_lists`` lists), level and linkage sensitivity."""
+    _unknown_keys(est, _ESTIMATION_KEYS, "estimation", bad)
+    default_sens = list(Project.linkage_sensitivity)
+    sens = est.get("linkage_sensitivity", default_sens)
     if not isinstance(sens, list) or not all(
         isinstance(t, (int, float)) and not isinstance(t, bool) and 0.5 <= float(t) < 1 for t in sens
     ):
         bad("estimation.linkage_sensitivity", f"linkage_sensitivity must be a list of match-probability "
             f"thresholds from 0.5 up to (not including) 1, such as [0.8, 0.9, 0.95], or [] for none; got {sens!r}")
         sens = []
-    methods = est.get("methods", ["loglinear"])
-    if isinstance(methods, str):
-        methods = [methods]
-    if not methods:
+    methods = _names(est.get("methods", ["loglinear"]), "estimation.methods", bad)
+    if not methods and "methods" in est:
         bad("estimation.methods", "name at least one estimation method, e.g. methods = [\"loglinear\"]")
+    if len(set(methods)) < len(methods):
+        bad("estimation.methods", "a method is named twice; name each once (its options go in "
+            "[estimation.options.METHOD])")
+        methods = list(dict.fromkeys(methods))
     level = est.get("level", 0.95)
-    if not isinstance(level, (int, float)) or not 0 < float(level) < 1:
+    if not isinstance(level, (int, float)) or isinstance(level, bool) or not 0 < float(level) < 1:
         bad("estimation.level", f"level must be a probability such as 0.95, not {level!r}")
         level = 0.95
     options = est.get("options", {}) or {}
@@ -240,23 +408,29 @@ def project_from_dict(
     stray = sorted(set(options) - set(methods))
     if stray:
         bad("estimation.options", f"options given for method(s) {stray} that are not in methods")
+    opts = {str(k): dict(v) for k, v in options.items()}
+    for method in methods:
+        _check_method(method, opts.get(method, {}), n_lists, bad)
+    return methods, opts, float(level), tuple(sorted({float(t) for t in sens}))
 
-    output = Path(str(data.get("output", "results")))
-    if not output.is_absolute():
-        output = base / output
-    if problems:
-        raise ValidationError(problems=problems, summary=f"{file or 'the project'}: the project file has problems")
-    return Project(
-        name=name,
-        lists=tuple(lists),
-        linkage=linkage,
-        strata=tuple(strata),
-        methods=tuple(str(m) for m in methods),
-        method_options={k: dict(v) for k, v in options.items()},
-        level=float(level),
-        seed=int(seed),
-        output=output,
-        private_linkage=dict(private),
-        path=Path(file) if file else None,
-        linkage_sensitivity=tuple(sorted({float(t) for t in sens})),
-    )
+
+def _check_method(method: str, options: Mapping[str, Any], n_lists: int, bad: _Bad) -> None:
+    """The method exists, takes these options, and fits ``n_lists`` lists (before any linkage)."""
+    from cifranegra.estimation import check_estimator, list_limits
+
+    key = f"estimation.options.{method}" if options else "estimation.methods"
+    if "seed" in options:
+        bad(f"estimation.options.{method}", "seed is set once for the whole project (the top-level `seed`); "
+            f"remove it from [estimation.options.{method}]")
+        options = {k: v for k, v in options.items() if k != "seed"}
+    try:
+        check_estimator(method, options)
+    except InputError as exc:
+        bad(key, str(exc), code="estimation")
+        return
+    low, high, reason = list_limits(method)
+    if n_lists >= 2 and not low <= n_lists <= high:  # fewer than two: refused once, under `lists`
+        takes = f"exactly {low}" if low == high else (f"at least {low}" if n_lists < low else f"at most {high}")
+        bad("estimation.methods", f"method {method!r} takes {takes} lists ({reason}) and the project names "
+            f"{n_lists}; choose another method (see docs/estimation.md) or "
+            + ("add lists" if n_lists < low else "merge lists of the same kind of agency"), code="list_limit")

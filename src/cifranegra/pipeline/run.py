@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +52,9 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     #: N-hat overall at other linkage thresholds (:func:`linkage_sensitivity`); empty when not run.
     sensitivity: list[dict[str, Any]] = field(default_factory=list)
+    #: Code-list values not recognised and set to unknown (``[ingest] unrecognised = "unknown"``):
+    #: one entry per list and column with the number of rows.
+    unrecognised: list[dict[str, Any]] = field(default_factory=list)
 
     def estimates_frame(self) -> pd.DataFrame:
         """One row per (stratum, method): estimate, interval, observed, model, error."""
@@ -66,6 +72,7 @@ class RunResult:
             },
             "estimates": self.estimates,
             "linkage_sensitivity": self.sensitivity,
+            "unrecognised_as_unknown": self.unrecognised,
             "results": [r.to_dict() for r in self.results],
             "warnings": self.warnings,
             "outputs": self.outputs,
@@ -132,35 +139,130 @@ def _noop(step: str, done: int, total: int) -> None:
 def read_project_lists(
     project: Project, progress: ProgressCallback = _noop
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Read, validate and normalize every plaintext list; all problems of all lists at once."""
+    """Read, validate and normalize every plaintext list; all problems of all lists at once.
+
+    With ``[ingest] unrecognised = "unknown"`` a code-list value that is not recognised leaves the
+    record in with that field unknown; each input's ``unrecognised_as_unknown`` counts them per column.
+    """
     from cifranegra.ingest import read_list
 
     frames: list[pd.DataFrame] = []
     problems: list[Problem] = []
     inputs: list[dict[str, Any]] = []
     n = len(project.lists)
+    # "error" is read_list's own default; the keyword is passed only when the project asks otherwise
+    extra = {} if project.on_unrecognised == "error" else {"on_unrecognised": project.on_unrecognised}
     for i, spec in enumerate(project.lists):
         progress(f"reading {spec.source}", i, n)
         try:
-            df, report = read_list(spec.path, spec.mapping, spec.source, on_error="report")
+            df, report = read_list(spec.path, spec.mapping, spec.source, on_error="report", **extra)
         except ValidationError as exc:
             problems.extend(exc.problems)
             continue
         except InputError as exc:
             problems.append(Problem(str(spec.path), None, None, "error", "unusable_input", str(exc)))
             continue
+        except OSError as exc:
+            problems.append(Problem(str(spec.path), None, None, "error", "unusable_input",
+                                    f"the file cannot be read ({exc.strerror or type(exc).__name__}); "
+                                    "check that it exists and that you may read it"))
+            continue
         problems.extend(p for p in report.problems if p.severity == "error")
         df = df.copy()
         df["source"] = spec.source
         frames.append(df)
         inputs.append({"source": spec.source, "file": str(spec.path), "sha256": _sha256(spec.path),
-                       "records": len(df)})
+                       "records": len(df), "unrecognised_as_unknown": _unrecognised_counts(report.problems)})
     progress("reading lists", n, n)
     if problems:
         raise ValidationError(problems=problems, summary="the agency lists have errors")
     records = pd.concat(frames, ignore_index=True)
     check_compatible(records, {s.source: str(s.path) for s in project.lists})
     return records, inputs
+
+
+def _unrecognised_counts(problems: Sequence[Problem]) -> dict[str, int | None]:
+    """Rows whose value was set to unknown, per column, from the ingest warnings
+    (code ``unrecognised_as_unknown``, whose message starts with the number of rows)."""
+    out: dict[str, int | None] = {}
+    for p in problems:
+        if p.code == "unrecognised_as_unknown":
+            m = re.search(r"\d[\d,]*", p.message)
+            rows = int(m.group().replace(",", "")) if m else None
+            column = p.column or "?"
+            prev = out.get(column)
+            out[column] = None if rows is None else (prev or 0) + rows
+    return out
+
+
+def check_output(output: Path) -> list[Problem]:
+    """The output folder is a folder that can be created and written: tried now (a folder and a
+    temporary file made and removed), so that a run never fails there after the linkage."""
+    where = str(output)
+    fix = "choose another folder with -o DIR (or `output` in the project file)"
+    if output.exists() and not output.is_dir():
+        return [Problem(where, None, None, "error", "output_not_folder",
+                        f"the output {output} is a file, not a folder; {fix}")]
+    created: list[Path] = []
+    folder = output
+    while not folder.exists() and folder != folder.parent:
+        created.append(folder)
+        folder = folder.parent
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output, prefix=".cifranegra-write-test-"):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        return [Problem(where, None, None, "error", "output_not_writable",
+                        f"the output folder {output} cannot be created or written ({why}); {fix}")]
+    finally:
+        for made in created:  # nothing is left behind by the check itself
+            try:
+                made.rmdir()
+            except OSError:
+                break
+    return []
+
+
+def check_strata(project: Project, records: pd.DataFrame) -> list[Problem]:
+    """Every stratum is recorded in some list, and the capture-history tables fit in memory
+    (2^K counts of 8 bytes per stratum: at most as many strata as records, or as value combinations)."""
+    problems: list[Problem] = []
+    file = str(project.path) if project.path else None
+    for s in project.strata:
+        col = "registration_date" if s == "year" else s
+        values = records[col] if col in records.columns else pd.Series(dtype=object)
+        if not values.map(lambda v: not _unknown(v)).any():
+            what = "registration date" if s == "year" else s
+            problems.append(Problem(file, None, "tabulation.strata", "error", "stratum_not_recorded",
+                                    f"stratum {s!r}: no list records a {what}, so every person would be in "
+                                    "its unknown stratum; map that column in the lists or remove "
+                                    f"{s!r} from [tabulation] strata"))
+    n_tables = 1
+    if project.strata and not problems:
+        combos = 1
+        for s in project.strata:
+            col = "registration_date" if s == "year" else s
+            combos *= int(records[col].nunique(dropna=True)) + 1
+        n_tables += min(combos, len(records))
+    need = 8 * 2 ** len(project.lists) * n_tables
+    free = _free_memory()
+    if free is not None and need > free // 2:
+        problems.append(Problem(file, None, "lists", "error", "not_enough_memory",
+                                f"{len(project.lists)} lists in up to {n_tables} tables (overall and per stratum) "
+                                f"need about {need / 2**30:.1f} GiB for the capture histories (2^K counts each), "
+                                f"more than half of the {free / 2**30:.1f} GiB of memory free: use fewer strata "
+                                "or merge lists"))
+    return problems
+
+
+def _free_memory() -> int | None:
+    """Bytes of physical memory available now (None where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not Linux
+        return None
 
 
 def check_compatible(records: pd.DataFrame, files: Mapping[str, str] | None = None) -> None:
@@ -354,6 +456,12 @@ def estimate_all(
                         for m in project.methods)
             continue
         tables.append((label, h))
+    for key, why in sorted(getattr(strata_h, "skipped", {}).items(), key=lambda kv: tuple(map(str, kv[0]))):
+        # strata whose table cannot be used at all (e.g. one list left): reported, never dropped silently
+        label = " | ".join(f"{s}={v}" for s, v in zip(project.strata, key, strict=True))
+        skipped.extend({"stratum": label, "method": m, "observed": None, "estimate": None, "lower": None,
+                        "upper": None, "level": project.level, "interval_method": None, "model": None,
+                        "warnings": "", "error": f"not estimated: {why}"} for m in project.methods)
     results: list[Any] = []
     total = len(tables) * len(project.methods)
     done = 0
@@ -390,8 +498,18 @@ def estimate_all(
 
 
 def write_results(result: RunResult, output: Path) -> dict[str, str]:
-    """results.json, estimates.csv, capture_histories.csv, entities.csv, linkage_model.json and,
-    when computed, linkage_sensitivity.csv."""
+    """results.json, estimates.csv, capture_histories.csv (the whole table, ready for `cifranegra
+    estimate`), capture_histories_by_stratum.csv (when stratified: one column per stratum, ready for
+    `cifranegra estimate --strata ...`), entities.csv, linkage_model.json and, when computed,
+    linkage_sensitivity.csv."""
+    try:
+        return _write_results(result, output)
+    except OSError as exc:
+        raise InputError(f"the results cannot be written to {output} ({exc.strerror or type(exc).__name__}); "
+                         "choose another folder with -o DIR (or `output` in the project file)") from None
+
+
+def _write_results(result: RunResult, output: Path) -> dict[str, str]:
     output.mkdir(parents=True, exist_ok=True)
     paths = {
         "results_json": output / "results.json",
@@ -400,6 +518,8 @@ def write_results(result: RunResult, output: Path) -> dict[str, str]:
         "entities_csv": output / "entities.csv",
         "linkage_json": output / "linkage_model.json",
     }
+    if result.strata_histories:
+        paths["capture_histories_by_stratum_csv"] = output / "capture_histories_by_stratum.csv"
     if result.sensitivity:
         paths["linkage_sensitivity_csv"] = output / "linkage_sensitivity.csv"
     out = {k: str(v) for k, v in paths.items()}
@@ -407,11 +527,10 @@ def write_results(result: RunResult, output: Path) -> dict[str, str]:
     result.estimates_frame().to_csv(paths["estimates_csv"], index=False)
     if result.sensitivity:
         pd.DataFrame(result.sensitivity).to_csv(paths["linkage_sensitivity_csv"], index=False)
-    frames = [result.histories.to_frame().assign(stratum="all")]
-    for key, h in result.strata_histories.items():
-        frames.append(h.to_frame().assign(stratum=" | ".join(
-            f"{s}={v}" for s, v in zip(result.project.strata, key, strict=True))))
-    pd.concat(frames, ignore_index=True).to_csv(paths["capture_histories_csv"], index=False)
+    result.histories.to_frame().to_csv(paths["capture_histories_csv"], index=False)
+    if result.strata_histories:
+        histories_by_stratum(result.project.strata, result.strata_histories, result.histories.lists).to_csv(
+            paths["capture_histories_by_stratum_csv"], index=False)
     # record ids and person ids only: no name, CURP or birth date leaves the run
     result.entities.to_csv(paths["entities_csv"], index=False)
     paths["linkage_json"].write_text(
@@ -423,27 +542,59 @@ def write_results(result: RunResult, output: Path) -> dict[str, str]:
     return out
 
 
+def histories_by_stratum(
+    strata: Sequence[str], tables: Mapping[tuple[Any, ...], CaptureHistories], lists: Sequence[str]
+) -> pd.DataFrame:
+    """One row per stratum and observed pattern: a column per stratum, a 0/1 column per list, ``count``.
+
+    A list that has no one in a stratum is 0 there (the stratum's table leaves it out).
+    """
+    frames = []
+    for key, h in tables.items():
+        frame = h.to_frame().reindex(columns=[*lists, "count"], fill_value=0)
+        for s, v in zip(strata, key, strict=True):
+            frame[s] = v
+        frames.append(frame[[*strata, *lists, "count"]])
+    if not frames:
+        return pd.DataFrame(columns=[*strata, *lists, "count"])
+    return pd.concat(frames, ignore_index=True)
+
+
 def run_project(
     project: Project | str | Path,
     *,
     output: str | Path | None = None,
     progress: ProgressCallback | None = None,
     write: bool = True,
+    allow_outside: bool = False,
 ) -> RunResult:
     """Run a project end to end and write its results (unless ``write=False``).
 
-    ``project``: a :class:`Project` or the path of a project file; ``output`` overrides the
-    project's output folder; ``progress`` receives (step, done, total).
+    ``project``: a :class:`Project` or the path of a project file (read with ``allow_outside``, see
+    :func:`~cifranegra.pipeline.load_project`); ``output`` overrides the project's output folder;
+    ``progress`` receives (step, done, total). Everything that can be checked before the linkage is
+    checked first and reported together: the output folder, the lists, the strata, the memory.
     """
     prog = progress or _noop
     if not isinstance(project, Project):
-        project = load_project(project)
+        project = load_project(project, allow_outside=allow_outside)
+    out_dir = Path(output) if output is not None else project.output
+    problems = check_output(out_dir) if write else []
     records = None
     inputs: list[dict[str, Any]] = []
     if not project.encoded:
-        records, inputs = read_project_lists(project, prog)
+        try:
+            records, inputs = read_project_lists(project, prog)
+        except ValidationError as exc:
+            if not problems:
+                raise
+            problems.extend(exc.problems)
+        if records is not None:
+            problems.extend(check_strata(project, records))
     else:
         inputs = [{"source": s.source, "file": str(s.path), "sha256": _sha256(s.path)} for s in project.lists]
+    if problems:
+        raise ValidationError(problems=problems, summary="the run cannot start; nothing was linked")
     link_result: LinkageResult | None = None
     if project.encoded:
         entities, linkage = _link_encoded(project, prog)
@@ -461,15 +612,26 @@ def run_project(
     sensitivity: list[dict[str, Any]] = []
     if link_result is not None and project.linkage_sensitivity:
         sensitivity = linkage_sensitivity(project, link_result, lists, prog)
-    run_warnings = []
+    unrecognised = [{"source": i["source"], "column": col, "rows": n}
+                    for i in inputs for col, n in i.get("unrecognised_as_unknown", {}).items()]
+    result = RunResult(project=project, entities=entities, histories=histories, strata_histories=strata_h,
+                       estimates=rows, results=results, linkage=linkage, inputs=inputs,
+                       warnings=_run_warnings(linkage, unrecognised), sensitivity=sensitivity,
+                       unrecognised=unrecognised)
+    if write:
+        write_results(result, out_dir)
+    return result
+
+
+def _run_warnings(linkage: Mapping[str, Any], unrecognised: Sequence[Mapping[str, Any]]) -> list[str]:
+    out = []
     if linkage.get("records_without_identifiers"):
-        run_warnings.append(
+        out.append(
             f"{linkage['records_without_identifiers']} record(s) carry no identifier and count as "
             "distinct persons; they may inflate the estimate"
         )
-    result = RunResult(project=project, entities=entities, histories=histories, strata_histories=strata_h,
-                       estimates=rows, results=results, linkage=linkage, inputs=inputs, warnings=run_warnings,
-                       sensitivity=sensitivity)
-    if write:
-        write_results(result, Path(output) if output is not None else project.output)
-    return result
+    for u in unrecognised:
+        rows = "some" if u["rows"] is None else str(u["rows"])
+        out.append(f"list {u['source']!r}, column {u['column']!r}: {rows} value(s) not recognised were set to "
+                   "unknown ([ingest] unrecognised = \"unknown\"); the records are kept with that field unknown")
+    return out

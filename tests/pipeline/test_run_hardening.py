@@ -1,0 +1,207 @@
+"""Issue 12, the run: everything that can be checked before the linkage is checked before it and
+reported together; the user's mistakes end in a clear message, never a traceback; the run's
+capture-history files feed `cifranegra estimate` as they are."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pytest
+from pipeline_helpers import PROJECT, write_lists
+
+import cifranegra.pipeline.run as run_module
+from cifranegra.cli import main
+from cifranegra.errors import Problem, ValidationError
+from cifranegra.pipeline import load_project, run_project
+from cifranegra.pipeline.run import _unrecognised_counts, check_output, histories_by_stratum
+
+
+@pytest.fixture()
+def no_linkage(monkeypatch):
+    """Any call of the linkage fails the test: these checks must come before it."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the linkage started")
+
+    monkeypatch.setattr(run_module, "link_records", refuse)
+
+
+def _codes(exc: pytest.ExceptionInfo[ValidationError]) -> set[str]:
+    return {p.code for p in exc.value.problems}
+
+
+def test_output_that_is_a_file_is_refused_before_linkage(project_dir, no_linkage, capsys):
+    (project_dir / "out").write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ValidationError) as exc:
+        run_project(project_dir / "project.toml")
+    assert _codes(exc) == {"output_not_folder"}
+    assert main(["run", str(project_dir / "project.toml"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "-o DIR" in err and "Traceback" not in err
+
+
+def test_output_that_cannot_be_created_is_refused_before_linkage(project_dir, no_linkage, capsys):
+    (project_dir / "blocker").write_text("x", encoding="utf-8")
+    target = project_dir / "blocker" / "results"  # its parent is a file: no one can create it
+    assert main(["run", str(project_dir / "project.toml"), "-q", "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be created or written" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere")
+def test_output_folder_without_write_permission(project_dir, no_linkage):  # pragma: no cover - as root
+    locked = project_dir / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        with pytest.raises(ValidationError) as exc:
+            run_project(project_dir / "project.toml", output=locked / "out")
+        assert _codes(exc) == {"output_not_writable"}
+    finally:
+        locked.chmod(0o700)
+
+
+def test_output_check_leaves_nothing_behind(tmp_path):
+    assert check_output(tmp_path / "a" / "b" / "c") == []
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    assert check_output(tmp_path / "kept") == []
+    assert list((tmp_path / "kept").iterdir()) == []
+
+
+def test_problems_before_linkage_are_reported_together(project_dir, no_linkage):
+    """An unwritable output and a bad list: both in one message, and the linkage never starts."""
+    (project_dir / "out").write_text("x", encoding="utf-8")
+    (project_dir / "L2.csv").write_text("given_names,sex\nJUAN,purple\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as exc:
+        run_project(project_dir / "project.toml")
+    codes = _codes(exc)
+    assert "output_not_folder" in codes and len(codes) > 1
+    assert "nothing was linked" in str(exc.value)
+
+
+def test_a_stratum_no_list_records_is_refused_before_linkage(tmp_path, small_records, no_linkage):
+    lists = write_lists(tmp_path, small_records, drop=("sex",))
+    (tmp_path / "project.toml").write_text(PROJECT.format(lists=lists), encoding="utf-8")
+    with pytest.raises(ValidationError) as exc:
+        run_project(tmp_path / "project.toml", write=False)
+    assert _codes(exc) == {"stratum_not_recorded"}
+    assert "remove 'sex' from [tabulation] strata" in str(exc.value)
+
+
+def test_not_enough_memory_for_the_tables_is_refused_before_linkage(project_dir, no_linkage, monkeypatch):
+    monkeypatch.setattr(run_module, "_free_memory", lambda: 10)
+    with pytest.raises(ValidationError) as exc:
+        run_project(project_dir / "project.toml", write=False)
+    assert _codes(exc) == {"not_enough_memory"}
+    assert "fewer strata or merge lists" in str(exc.value)
+
+
+def test_a_single_list_and_an_unknown_method_never_reach_linkage(tmp_path, small_records, no_linkage, capsys):
+    lists = write_lists(tmp_path, small_records[small_records["source"] == "L1"])
+    (tmp_path / "one.toml").write_text(PROJECT.format(lists=lists), encoding="utf-8")
+    assert main(["run", str(tmp_path / "one.toml"), "-q"]) == 2
+    lists = write_lists(tmp_path, small_records)
+    (tmp_path / "bad.toml").write_text(
+        PROJECT.format(lists=lists).replace('"chapman", "loglinear"', '"lcmc"'), encoding="utf-8")
+    assert main(["run", str(tmp_path / "bad.toml"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "at least two" in err and "unknown method 'lcmc'" in err and "Traceback" not in err
+
+
+def test_tiny_lists_end_in_a_result_or_a_clear_message(tmp_path, small_records, capsys):
+    """Two lists of a few records (Splink's training has almost nothing to learn from)."""
+    tiny = small_records.groupby("source", sort=True).head(4)
+    lists = write_lists(tmp_path, tiny)
+    (tmp_path / "project.toml").write_text(
+        PROJECT.format(lists=lists).replace('strata = ["sex"]', "strata = []"), encoding="utf-8")
+    code = main(["run", str(tmp_path / "project.toml"), "-q", "-o", str(tmp_path / "out")])
+    out = capsys.readouterr()
+    assert code in (0, 2), out.err
+    assert "Traceback" not in out.err and "internal error" not in out.err
+
+
+def test_capture_histories_feed_cifranegra_estimate(project_dir, capsys):
+    """The run's capture_histories.csv is read by `cifranegra estimate` as it is, and gives the same
+    estimate; capture_histories_by_stratum.csv with --strata gives each stratum's."""
+    result = run_project(project_dir / "project.toml")
+    out = project_dir / "out"
+    capsys.readouterr()
+    assert main(["estimate", str(out / "capture_histories.csv"), "--method", "chapman", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    row = next(e for e in result.estimates if e["stratum"] == "all" and e["method"] == "chapman")
+    assert body["estimate"] == pytest.approx(row["estimate"], rel=1e-12)
+    assert body["observed"] == result.histories.observed
+    by = pd.read_csv(out / "capture_histories_by_stratum.csv")
+    assert list(by.columns) == ["sex", "L1", "L2", "count"]
+    assert main(["estimate", str(out / "capture_histories_by_stratum.csv"), "--strata", "sex",
+                 "--method", "chapman", "--json"]) == 0
+    strata = json.loads(capsys.readouterr().out)["strata"]
+    assert by["count"].sum() == result.histories.observed  # every person, unknown sex included
+    compared = 0
+    for s in strata:
+        row = next(e for e in result.estimates if e["stratum"] == f"sex={s['stratum']['sex']}"
+                   and e["method"] == "chapman")
+        if row["estimate"] is None:  # the run does not estimate persons of unknown sex on their own
+            assert s["stratum"]["sex"] == "unknown"
+            continue
+        assert s["estimate"] == pytest.approx(row["estimate"], rel=1e-12)
+        compared += 1
+    assert compared == 2
+
+
+def test_histories_by_stratum_fills_a_list_missing_from_a_stratum():
+    from cifranegra.estimation import CaptureHistories
+
+    a = CaptureHistories.from_frame(pd.DataFrame({"L1": [1, 0, 1], "L2": [0, 1, 1], "count": [3, 4, 5]}))
+    b = CaptureHistories.from_frame(pd.DataFrame({"L1": [1, 0], "L3": [0, 1], "count": [2, 1]}))
+    frame = histories_by_stratum(["sex"], {("female",): a, ("male",): b}, ["L1", "L2", "L3"])
+    assert frame.to_dict(orient="list") == {"sex": ["female"] * 3 + ["male"] * 2, "L1": [1, 0, 1, 1, 0],
+                                            "L2": [0, 1, 1, 0, 0], "L3": [0, 0, 0, 0, 1],
+                                            "count": [3, 4, 5, 2, 1]}
+
+
+def test_unrecognised_counts_from_the_ingest_warnings():
+    problems = [
+        Problem("a.csv", None, "exploitation", "warning", "unrecognised_as_unknown",
+                "12 row(s) hold a value that is not recognised; set to unknown (rows 3, 5, 9, ...)"),
+        Problem("a.csv", None, "sex", "warning", "unrecognised_as_unknown", "1 row(s) ..."),
+        Problem("a.csv", 4, "sex", "warning", "other", "7 something"),
+    ]
+    assert _unrecognised_counts(problems) == {"exploitation": 12, "sex": 1}
+
+
+def test_unrecognised_values_kept_as_unknown_are_counted(project_dir, small_records):
+    """[ingest] unrecognised = "unknown": the records stay, and the run says how many values per list and
+    column were set to unknown."""
+    l1 = pd.read_csv(project_dir / "L1.csv", dtype=str)
+    l1.loc[:4, "exploitation"] = "cosecha de aguacate"
+    l1.to_csv(project_dir / "L1.csv", index=False)
+    text = (project_dir / "project.toml").read_text(encoding="utf-8")
+    with pytest.raises(ValidationError):
+        run_project(project_dir / "project.toml", write=False)
+    (project_dir / "project.toml").write_text(text + '\n[ingest]\nunrecognised = "unknown"\n', encoding="utf-8")
+    project = load_project(project_dir / "project.toml")
+    result = run_project(project, output=project_dir / "out")
+    assert len(result.entities) == len(small_records)
+    assert result.unrecognised == [{"source": "L1", "column": "exploitation", "rows": 5}]
+    assert any("5 value(s) not recognised" in w for w in result.warnings)
+    assert "not recognised" in result.summary_text()
+    body = json.loads((project_dir / "out" / "results.json").read_text(encoding="utf-8"))
+    assert body["unrecognised_as_unknown"] == result.unrecognised
+
+
+def test_strata_that_cannot_be_used_are_reported(project_dir):
+    """A stratum whose table is refused at tabulation (StrataTables.skipped) is a row with its reason,
+    not silently left out."""
+    from cifranegra.estimation import CaptureHistories, StrataTables
+
+    project = load_project(project_dir / "project.toml")
+    whole = CaptureHistories.from_frame(pd.DataFrame({"L1": [1, 0, 1], "L2": [0, 1, 1], "count": [30, 40, 20]}))
+    tables = StrataTables({("female",): whole})
+    tables.skipped[("male",)] = "only one list has anyone in this stratum"
+    rows, _ = run_module.estimate_all(project, whole, tables)
+    male = [r for r in rows if r["stratum"] == "sex=male"]
+    assert [r["method"] for r in male] == ["chapman", "loglinear"]
+    assert all(r["estimate"] is None and "only one list" in r["error"] for r in male)
