@@ -1,17 +1,33 @@
 """The ``cifranegra`` command line: thin; parse, call one application function, render.
 
-Errors a user can cause (:class:`~cifranegra.errors.CifranegraError`) are translated here, in one
-place, into a message on stderr and exit code 2 — never a traceback. Each sub-command lives in its
-own module exposing ``register(subparsers)``; add new modules to ``_COMMANDS``.
+Errors are translated here, in one place, into one line on stderr and an exit code — never a
+traceback, and never an exception's own message unless cifranegra wrote it (a library's message
+may quote a cell of the data):
+
+- :class:`~cifranegra.errors.CifranegraError` (the user's input or options): its message, exit 2;
+- an operating-system error on a path the user gave (permission denied, no space left, a folder
+  where a file is expected...): the path, the reason and the fix, exit 2;
+- :class:`MemoryError`: what ran out and what to try, exit 2;
+- anything else is a bug: its type and where it was raised, no message, exit 3.
+
+``CIFRANEGRA_DEBUG=1`` lets unexpected exceptions propagate with their traceback (for developers,
+on test data only: a traceback may show data values). Each sub-command lives in its own module
+exposing ``register(subparsers)``; add new modules to ``_COMMANDS``.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
+import re
 import sys
+import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from cifranegra._version import __version__
 from cifranegra.errors import CifranegraError
@@ -30,14 +46,38 @@ _COMMANDS: tuple[str, ...] = (
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # e.g. `validate` found errors in the data
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = 2  # the input, options or environment cannot be used as given
+EXIT_INTERNAL = 3  # a bug in cifranegra: an exception nobody expected
+EXIT_INTERRUPTED = 130
+
+DEBUG_ENV_VAR = "CIFRANEGRA_DEBUG"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # .../cifranegra
+
+
+_SECRET_LIKE = re.compile(r"[0-9a-fA-F]{32,}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error never echoes what looks like a secret (a long run of hex
+    digits typed as an option's value) and says where the secret goes instead."""
+
+    def error(self, message: str) -> NoReturn:
+        if _SECRET_LIKE.search(message):
+            message = _SECRET_LIKE.sub("<a secret-like value, not shown>", message)
+            message += ("; never type the secret on the command line: give --secret-file FILE or set "
+                        "the environment variable CIFRANEGRA_SECRET")
+        super().error(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cifranegra",
         description="Estimate the hidden number of victims from overlapping agency lists "
         "(multiple systems estimation).",
+        epilog="Exit codes: 0 done; 1 findings (validate found errors); 2 unusable input, options or "
+        "environment (the message says what to change); 3 internal error (a bug: please report it "
+        "with the command you ran, not your data); 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"cifranegra {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -47,31 +87,197 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _format_warning(message: Warning | str, category: type[Warning], *args: object, **kw: object) -> str:
-    return f"warning: {message}\n"
+# --- warnings ---------------------------------------------------------------------------------------
+
+
+def _in_package(filename: str) -> bool:
+    try:
+        return Path(filename).resolve().is_relative_to(_PACKAGE_DIR)
+    except (OSError, ValueError):
+        return False
+
+
+def _format_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    """One line per warning. cifranegra's own warnings are shown; a library's message is withheld
+    (it may quote a value of the data) and only its kind and place are named."""
+    ours = category.__module__.startswith("cifranegra") or (
+        category is UserWarning and _in_package(filename)
+    )
+    if ours:
+        return f"warning: {message}\n"
+    return (
+        f"warning: {category.__name__} at {_module_name(filename)}:{lineno} (a library's message, not "
+        f"shown as it may quote data; set {DEBUG_ENV_VAR}=1 to see it on test data)\n"
+    )
+
+
+def _format_warning_debug(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    return f"warning: {category.__name__} at {_module_name(filename)}:{lineno}: {message}\n"
+
+
+# --- where an exception was raised -----------------------------------------------------------------
+
+
+def _module_name(filename: str) -> str:
+    """A dotted module name for a source file (``cifranegra.ingest.lists``, ``pandas.core.frame``)."""
+    path = Path(filename)
+    parts = list(path.with_suffix("").parts)
+    for anchor in ("site-packages", "dist-packages"):
+        if anchor in parts:
+            parts = parts[len(parts) - parts[::-1].index(anchor) :]
+            break
+    else:
+        if _in_package(filename):
+            rel = path.resolve().with_suffix("").relative_to(_PACKAGE_DIR.parent)
+            parts = list(rel.parts)
+        else:
+            parts = parts[-2:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts) or path.name
+
+
+def exception_location(exc: BaseException) -> str:
+    """``module:line`` where ``exc`` was raised: the innermost cifranegra frame, followed by the
+    innermost frame overall when that lies in a library (``... via pandas.core.frame:123``)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown place"
+    ours = [f for f in frames if _in_package(f.filename)]
+    last = frames[-1]
+    if not ours:
+        return f"{_module_name(last.filename)}:{last.lineno}"
+    where = f"{_module_name(ours[-1].filename)}:{ours[-1].lineno}"
+    if last is not ours[-1]:
+        where += f" via {_module_name(last.filename)}:{last.lineno}"
+    return where
+
+
+# --- operating-system errors on the user's paths ---------------------------------------------------
+
+_OS_FIXES: dict[int, str] = {
+    errno.EACCES: "permission denied; check that you may read (or write) it, or choose another path",
+    errno.EPERM: "operation not permitted; check its permissions, or choose another path",
+    errno.EROFS: "it is on a read-only file system; choose a folder you can write to",
+    errno.ENOSPC: "no space left on the device; free some space or choose another output folder",
+    errno.EDQUOT: "disk quota exceeded; free some space or choose another output folder",
+    errno.EISDIR: "it is a folder where a file is expected; give a file name",
+    errno.ENOTDIR: "a part of this path is a file, not a folder; check the path",
+    errno.ENOENT: "no such file or folder; check the path (and that its folder exists)",
+    errno.EEXIST: "it already exists; choose another path or remove it first",
+    errno.ENAMETOOLONG: "the path is too long; choose a shorter one",
+    errno.ENOTEMPTY: "the folder is not empty; choose an empty or new folder",
+    errno.ELOOP: "too many symbolic links; check the path",
+    errno.EMFILE: "too many open files; raise the limit (ulimit -n) or use fewer lists",
+}
+
+
+def _user_paths(args: argparse.Namespace | None) -> list[Path]:
+    """The paths the user named (every string option and argument), resolved, with their folders."""
+    if args is None:
+        return []
+    found: list[Path] = []
+
+    def strings(value: object) -> Iterator[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, list | tuple):
+            for v in value:
+                yield from strings(v)
+
+    for value in vars(args).values():
+        for text in strings(value):
+            if not text or "\0" in text:
+                continue
+            try:
+                path = Path(text).expanduser().resolve()
+            except (OSError, RuntimeError, ValueError):
+                continue
+            found.append(path)
+            found.append(path.parent)
+    return found
+
+
+def _os_error_message(exc: OSError, args: argparse.Namespace | None) -> str | None:
+    """A one-line message for an OSError on a path the user gave, or ``None`` when it is not the
+    user's (then it is an internal error)."""
+    fix = _OS_FIXES.get(exc.errno or -1)
+    if fix is None:
+        return None
+    names = [n for n in (exc.filename, exc.filename2) if isinstance(n, str | bytes | os.PathLike)]
+    if not names:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return fix[0].upper() + fix[1:]
+        return None
+    name = os.fsdecode(names[0])
+    try:
+        resolved = Path(name).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if not any(resolved == p or resolved.is_relative_to(p) for p in _user_paths(args)):
+        return None
+    return f"{name!r}: {fix}"
+
+
+# --- entry point -----------------------------------------------------------------------------------
+
+
+def _internal_error(exc: BaseException) -> int:
+    print(
+        f"cifranegra: internal error ({type(exc).__name__} in {exception_location(exc)}); this is a bug — "
+        "please report it with the command you ran, not your data",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``cifranegra`` command; returns the exit code."""
-    warnings.formatwarning = _format_warning
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_BAD_INPUT
+    """Entry point of the ``cifranegra`` command; returns the exit code (see the module docstring)."""
+    debug = bool(os.environ.get(DEBUG_ENV_VAR))
+    warnings.formatwarning = _format_warning_debug if debug else _format_warning
+    args: argparse.Namespace | None = None
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_BAD_INPUT
         code = args.func(args)
     except CifranegraError as exc:
         print(f"cifranegra: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         print("cifranegra: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and the like
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except MemoryError as exc:
+        if debug:
+            raise
+        print(
+            f"cifranegra: error: out of memory (in {exception_location(exc)}): these data need more memory "
+            "than this machine has; use fewer lists or strata, split the data, or use a larger machine "
+            "(and please report it: cifranegra should have refused before allocating)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        if debug:
+            raise
+        message = _os_error_message(exc, args)
+        if message is None:
+            return _internal_error(exc)
+        print(f"cifranegra: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        if debug:
+            raise
+        return _internal_error(exc)
     return int(code or EXIT_OK)
 
 

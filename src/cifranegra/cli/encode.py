@@ -2,12 +2,14 @@
 
 Reads, validates and normalizes the agency's list on its own machine, then writes only encodings,
 blocking keys and the agreed stratum fields (docs/private-linkage.md). The secret comes from a file
-(``--secret-file``) or the environment (``CIFRANEGRA_SECRET``), never from the command line.
+(``--secret-file``) or the environment (``CIFRANEGRA_SECRET``), never from the command line: the
+parser takes no abbreviated options, so ``--secret VALUE`` is an error rather than a file name.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Validate and normalize an agency list, then write a Parquet file holding only "
         "keyed Bloom-filter encodings, keyed blocking signatures and the agreed stratum fields. "
         "The shared secret is read from --secret-file or the environment variable CIFRANEGRA_SECRET.",
+        allow_abbrev=False,
     )
     p.add_argument("list", nargs="?", metavar="LIST", help="the agency list (CSV, XLSX or Parquet)")
     p.add_argument("--mapping", metavar="M", help="column mapping file for LIST (see docs/ingest.md)")
@@ -28,13 +31,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--secret-file", metavar="F", help="file holding the study's shared secret (hex)")
     p.add_argument("--project", metavar="NAME",
                    help="study name agreed by all agencies (the project salt; same as the project file's name)")
-    p.add_argument("-o", "--output", metavar="OUT", help="the encoded Parquet file to write")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="the encoded Parquet file to write (its folder must exist)")
     p.add_argument("--renumber", action="store_true",
                    help="replace record ids by 1..n (when the ids themselves could identify someone)")
+    p.add_argument("--unrecognised", choices=("error", "unknown"), default="error",
+                   help="a sex, state or form of exploitation that is not recognised: 'error' refuses the list "
+                        "(default), 'unknown' keeps the record with that field unknown and counts them")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--new-secret", metavar="FILE",
-                   help="create FILE holding a fresh 256-bit secret (readable by its owner only) and stop")
+                   help="create FILE holding a fresh 256-bit secret (readable by its owner only; its folder "
+                        "must exist) and stop")
     p.set_defaults(func=run)
+
+
+def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str] | None) -> bool:
+    if b is None:
+        return False
+    try:
+        return Path(a).resolve() == Path(b).resolve() or (Path(b).exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def _check_output(args: argparse.Namespace) -> Path:
+    """OUT checked before the secret or the list is read: fail fast, never overwrite an input."""
+    from cifranegra.ingest.encoded import check_output_path
+
+    out = check_output_path(args.output, what="encoded file", option="-o/--output",
+                            example="list.encoded.parquet")
+    for flag, other in (("LIST", args.list), ("--mapping", args.mapping), ("--secret-file", args.secret_file)):
+        if _same_file(out, other):
+            raise InputError(f"-o/--output is the same file as {flag}; choose another name for the encoded file "
+                             "(--force never overwrites an input)")
+    if out.exists() and not args.force:
+        raise InputError(f"{str(out)!r} exists; choose another -o/--output or pass --force")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,18 +81,19 @@ def run(args: argparse.Namespace) -> int:
                                         ("-o/--output", args.output)) if not value]
     if missing:
         raise InputError(f"encode needs {', '.join(missing)}; see `cifranegra encode --help`")
-    out = Path(args.output)
-    if out.exists() and not args.force:
-        raise InputError(f"{str(out)!r} exists; choose another -o/--output or pass --force")
+    out = _check_output(args)
     secret = read_secret(args.secret_file)  # before reading the list: fail fast on a bad secret
 
     from cifranegra.ingest import read_list
     from cifranegra.linkage.private import encode_records
 
-    records, _report = read_list(args.list, args.mapping, args.source)
+    records, report = read_list(args.list, args.mapping, args.source, on_unrecognised=args.unrecognised)
     encoded = encode_records(records, secret, args.project, source=args.source,
                              renumber=args.renumber, file=str(args.list))
     write_encoded(encoded, out)
+    for prob in report.warnings:
+        if prob.code == "unrecognised_as_unknown":
+            print(f"warning: {prob}", file=sys.stderr)
     print(f"encoded {len(encoded)} records of {', '.join(encoded.sources)} into {out} "
           f"(spec {encoded.spec.version}, key check {encoded.key_check})", file=sys.stderr)
     return 0

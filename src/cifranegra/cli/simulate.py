@@ -1,27 +1,35 @@
-"""``cifranegra simulate DIR``: synthetic Mexican victims, agencies' lists and the truth."""
+"""``cifranegra simulate DIR``: synthetic Mexican victims, agencies' lists, a ready project file and
+the truth (docs/synthetic.md)."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
+import math
 import sys
+from pathlib import Path
 
-from cifranegra.datasets.synthetic import simulate
+from cifranegra.datasets.synthetic.simulate import MAX_AGENCIES, MAX_PERSONS, prepare_folder, simulate
 from cifranegra.errors import InputError
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "simulate",
-        help="write a synthetic population's agency lists and the truth",
+        help="write a synthetic population's agency lists, a ready project file and the truth",
         description="Simulate victims with Mexican names, dates, states and CURPs, K agencies "
         "that record them with heterogeneous probabilities, referrals and recording errors, and "
-        "write each agency's file in its own format with truth.csv and truth_by_stratum.csv.",
+        "write DIR/project.toml, each agency's file in its own format under DIR/lists/, and the "
+        "truth (truth.csv, truth_by_stratum.csv, persons.csv with every name) under DIR/truth/. "
+        "Then: cifranegra run DIR/project.toml.",
     )
     p.add_argument("directory", metavar="DIR", help="output folder (created if needed)")
-    p.add_argument("--persons", type=int, default=5000, help="true N (default 5000)")
-    p.add_argument("--agencies", type=int, default=6, help="number of agencies K (default 6)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--persons", type=int, default=5000,
+                   help=f"true N, from 1 to {MAX_PERSONS:,} (default 5000)")
+    p.add_argument("--agencies", type=int, default=6,
+                   help=f"number of agencies K, from 1 to {MAX_AGENCIES} (default 6)")
+    p.add_argument("--seed", type=int, default=0, help="random seed, a whole number ≥ 0 (default 0)")
     p.add_argument(
         "--error-scale",
         type=float,
@@ -35,21 +43,43 @@ def register(subparsers) -> None:
         default=("2023-01-01", "2023-12-31"),
         help="registration period, ISO dates (default the year 2023)",
     )
+    p.add_argument("--no-persons", action="store_true",
+                   help="do not write truth/persons.csv (the population with every name and CURP)")
+    p.add_argument("--force", action="store_true", help="overwrite the files of an earlier simulation in DIR")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    if args.persons < 1 or args.agencies < 1:
-        raise InputError("--persons and --agencies must be at least 1")
-    if args.error_scale < 0:
-        raise InputError("--error-scale must not be negative")
+def _check(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
+    """Every option checked before anything is drawn or allocated; returns the period."""
+    if not 1 <= args.persons <= MAX_PERSONS:
+        raise InputError(
+            f"--persons must be from 1 to {MAX_PERSONS:,}, not {args.persons:,}: every simulated person is "
+            "held in memory (about 1.5 KB each), and the largest estimate of people in modern slavery in "
+            "Mexico (about 850,000) fits below the limit"
+        )
+    if not 1 <= args.agencies <= MAX_AGENCIES:
+        raise InputError(
+            f"--agencies must be from 1 to {MAX_AGENCIES}, not {args.agencies}: K lists give 2^K capture "
+            f"patterns, and {MAX_AGENCIES} lists is the largest real table the estimators are checked on"
+        )
+    if args.seed < 0:
+        raise InputError(f"--seed must be a whole number of at least 0, not {args.seed}")
+    if not math.isfinite(args.error_scale) or args.error_scale < 0:
+        raise InputError("--error-scale must be a number of at least 0 (1 for the default rates, 0 for none)")
     try:
         period = (dt.date.fromisoformat(args.period[0]), dt.date.fromisoformat(args.period[1]))
     except ValueError:
         raise InputError("--period takes two ISO dates, e.g. 2023-01-01 2023-12-31") from None
     if period[1] < period[0]:
         raise InputError("--period: the end is before the start")
+    return period
+
+
+def run(args: argparse.Namespace) -> int:
+    period = _check(args)
+    # the folder is checked (and created) before anything is drawn: a large population takes minutes
+    prepare_folder(args.directory, overwrite=args.force, planned=("project.toml", "manifest.json", "lists", "truth"))
     sim = simulate(
         n_persons=args.persons,
         n_agencies=args.agencies,
@@ -57,14 +87,24 @@ def run(args) -> int:
         error_scale=args.error_scale,
         period=period,
     )
-    manifest = sim.write(args.directory)
+    manifest = sim.write(args.directory, persons=not args.no_persons, layout="project", overwrite=args.force)
     if args.json:
         json.dump(manifest, sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
         return 0
+    d = Path(args.directory)
     print(f"true N {sim.n_persons}, recorded by at least one agency {sim.n_observed}")
     for entry in manifest["lists"]:  # type: ignore[attr-defined]
-        extra = f" (mapping {entry['mapping']})" if "mapping" in entry else ""
-        print(f"  {entry['source']:20s} {entry['n_records']:>8d} records  {entry['file']}{extra}")
-    print(f"truth: {args.directory}/truth.csv, {args.directory}/truth_by_stratum.csv")
+        extra = f" (mapping {d / entry['mapping']})" if "mapping" in entry else ""
+        print(f"  {entry['source']:20s} {entry['n_records']:>8d} records  {d / entry['file']}{extra}")
+    truth = [str(d / str(manifest[k])) for k in ("truth", "truth_by_stratum", "persons") if manifest[k]]
+    print(f"truth: {', '.join(truth)}" + (" (persons.csv: every name)" if manifest["persons"] else ""))
+    print(f"check the lists: {validate_command(d, manifest)}")
+    print(f"then estimate:   cifranegra run {d / 'project.toml'}")
     return 0
+
+
+def validate_command(directory: Path, manifest: dict[str, object]) -> str:
+    """The `cifranegra validate` command line for the lists just written (one glob per format)."""
+    suffixes = dict.fromkeys(str(e["file"]).rsplit(".", 1)[-1] for e in manifest["lists"])  # type: ignore[attr-defined]
+    return "cifranegra validate " + " ".join(str(directory / "lists" / f"*.{s}") for s in suffixes)

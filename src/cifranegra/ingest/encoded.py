@@ -45,10 +45,20 @@ def read_secret(path: str | os.PathLike[str] | None = None, environ: dict[str, s
             )
         return LinkageSecret.from_hex(text, origin=f"environment variable {SECRET_ENV_VAR}")
     name = str(path)
+    if _looks_like_secret(name):
+        # `--secret-file 3fa9...` (or an abbreviated `--secret 3fa9...`): the secret itself was typed on
+        # the command line; never echo it, and say why it must not be there
+        raise InputError(
+            "the value given to --secret-file looks like a secret itself, not a file name; never type the "
+            "secret on the command line (it stays in the shell history and the process list): save it in "
+            f"a file and give that file, or set the environment variable {SECRET_ENV_VAR}"
+        )
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
         raise InputError(f"secret file {name!r} not found; check the path given to --secret-file") from None
+    except IsADirectoryError:
+        raise InputError(f"secret file {name!r} is a folder; give the file holding the secret") from None
     except OSError as exc:
         raise InputError(f"cannot read secret file {name!r}: {exc.strerror}") from None
     try:
@@ -61,12 +71,42 @@ def read_secret(path: str | os.PathLike[str] | None = None, environ: dict[str, s
     return LinkageSecret.from_hex(text, origin=f"secret file {name!r}")
 
 
+def _looks_like_secret(text: str) -> bool:
+    """True for a long run of hex digits with no path separator: a secret, not a file name."""
+    digits = text.strip()
+    return len(digits) >= 32 and "/" not in digits and all(c in "0123456789abcdefABCDEF" for c in digits)
+
+
+def check_output_path(path: str | os.PathLike[str], *, what: str, option: str, example: str) -> Path:
+    """``path`` as a new file to write: its folder must exist and it must not be a folder.
+
+    A missing folder is an error rather than created: it is most often a typo, and a file written
+    where nobody looks (an encoded list, a secret) is worse than a clear refusal.
+    """
+    out = Path(path)
+    if out.is_dir():
+        raise InputError(f"{option} {str(out)!r} is a folder; give the name of the {what} to write in it, "
+                         f"e.g. {str(out / example)!r}")
+    folder = out.parent
+    if not folder.exists():
+        raise InputError(f"{option} {str(out)!r}: the folder {str(folder)!r} does not exist; create it first "
+                         "or choose another path")
+    if not folder.is_dir():
+        raise InputError(f"{option} {str(out)!r}: {str(folder)!r} is a file, not a folder; check the path")
+    return out
+
+
 def write_new_secret(path: str | os.PathLike[str]) -> None:
-    """Create ``path`` holding a fresh 256-bit secret (hex), readable by its owner only; never overwrites."""
+    """Create ``path`` holding a fresh 256-bit secret (hex), readable by its owner only; never
+    overwrites, never creates a folder."""
+    check_output_path(path, what="secret file", option="--new-secret", example="study.secret")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise InputError(f"{str(path)!r} already exists; a secret file is never overwritten") from None
+    except OSError as exc:
+        raise InputError(f"cannot create the secret file {str(path)!r}: {exc.strerror}; choose a folder you "
+                         "can write to") from None
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(generate_secret() + "\n")
 
@@ -106,7 +146,22 @@ def write_encoded(encoded: EncodedList, path: str | os.PathLike[str]) -> None:
     kept = dict(table.schema.metadata or {})  # pandas' own metadata restores dtypes (nullable ints)
     kept[METADATA_KEY] = json.dumps(meta, sort_keys=True).encode("utf-8")
     table = table.replace_schema_metadata(kept)
-    pq.write_table(table, path)
+    _write_atomically(table, Path(path))
+
+
+def _write_atomically(table: pa.Table, out: Path) -> None:
+    """Write to a temporary file in the same folder, then rename: a failed write (no space left)
+    leaves neither a truncated file nor, with ``--force``, a destroyed earlier one."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, out)
+    except OSError as exc:  # pyarrow's errors carry no file name: say which one
+        reason = os.strerror(exc.errno) if exc.errno else "the file system refused it"
+        raise InputError(f"cannot write the encoded file {str(out)!r}: {reason}; choose a folder you can write "
+                         "to, with enough free space") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_encoded(path: str | os.PathLike[str]) -> EncodedList:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,10 +23,25 @@ from cifranegra.datasets.synthetic.profiles import (
     default_referrals,
 )
 from cifranegra.datasets.synthetic.recording import make_records
+from cifranegra.errors import InputError
 
-__all__ = ["SimulatedLists", "simulate"]
+__all__ = ["MAX_AGENCIES", "MAX_PERSONS", "SimulatedLists", "simulate"]
 
 _EXT = {"csv": ".csv", "xlsx": ".xlsx", "parquet": ".parquet"}
+
+#: Largest population :func:`simulate` draws. Every person is held in memory with names, dates and
+#: CURP (about 1.5 KB each: 2,000,000 persons need about 3 GB and 3 minutes), and the largest
+#: estimate of people in modern slavery in Mexico (Walk Free 2023: about 850,000) fits well below it.
+MAX_PERSONS = 2_000_000
+#: Most agencies :func:`simulate` writes lists for: the capture histories of K lists have 2^K
+#: patterns, and 20 lists is the largest real table the estimators are checked on (Colombia).
+MAX_AGENCIES = 20
+_WHY_PERSONS = "every person is held in memory, about 1.5 KB each"
+_WHY_AGENCIES = "K lists give 2^K capture patterns; 20 is the largest real table the estimators are checked on"
+
+#: Layouts of :meth:`SimulatedLists.write`: ``flat`` (every file in one folder, as the bundled demo)
+#: or ``project`` (``lists/``, ``truth/``, ``project.toml``, ``manifest.json``).
+LAYOUTS = ("flat", "project")
 
 
 @dataclass
@@ -68,22 +84,77 @@ class SimulatedLists:
             df.value_counts().rename("count").reset_index().sort_values(ids).reset_index(drop=True)
         )
 
-    def write(self, directory: str | Path, *, persons: bool = True) -> dict[str, object]:
-        """Write each agency's file (its format and encoding), ``truth.csv``,
-        ``truth_by_stratum.csv``, ``persons.csv`` (unless ``persons=False``), a mapping file for
-        each agency whose headers need one (``<id>.mapping.json``) and ``manifest.json``; returns
-        the manifest."""
+    def write(
+        self,
+        directory: str | Path,
+        *,
+        persons: bool = True,
+        layout: str = "flat",
+        overwrite: bool = True,
+        name: str | None = None,
+    ) -> dict[str, object]:
+        """Write each agency's file (its format and encoding), a mapping file for each agency whose
+        headers need one (``<id>.mapping.json``, next to its list), ``truth.csv``,
+        ``truth_by_stratum.csv``, ``persons.csv`` (unless ``persons=False``) and ``manifest.json``;
+        returns the manifest, whose paths are relative to ``directory``.
+
+        ``layout="flat"`` puts every file in ``directory`` (the bundled demo). ``layout="project"``
+        keeps the agency lists in ``lists/`` and the truth and the persons (every name) in
+        ``truth/``, and writes ``project.toml`` (study ``name``, default the folder's name) so that
+        ``cifranegra run DIR/project.toml`` works as written. ``overwrite=False`` refuses, before
+        writing anything, a folder that is not empty. Errors are :class:`InputError` naming the
+        path and the fix.
+        """
+        if layout not in LAYOUTS:
+            raise InputError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        lists_dir, truth_dir = (out / "lists", out / "truth") if layout == "project" else (out, out)
+        plan = self._plan(out, lists_dir, truth_dir, persons=persons, project=layout == "project")
+        prepare_folder(out, overwrite=overwrite, planned=plan)
+        try:
+            _remove_stale(out, keep=plan)
+            return self._write_files(out, lists_dir, truth_dir, persons=persons, layout=layout, name=name)
+        except OSError as exc:
+            where = exc.filename if isinstance(exc.filename, str) else str(out)
+            reason = exc.strerror or type(exc).__name__
+            raise InputError(
+                f"cannot write the simulated lists: {where!r}: {reason}; choose a folder you can write to "
+                "(with enough free space)"
+            ) from None
+
+    def _plan(self, out: Path, lists_dir: Path, truth_dir: Path, *, persons: bool, project: bool) -> list[str]:
+        """The files :meth:`write` writes, relative to ``out`` (POSIX separators)."""
+        paths = []
+        for prof in self.profiles:
+            paths.append(lists_dir / f"{prof.id}{_EXT[prof.file_format]}")
+            if prof.needs_mapping:
+                paths.append(lists_dir / f"{prof.id}.mapping.json")
+        paths += [truth_dir / "truth.csv", truth_dir / "truth_by_stratum.csv"]
+        if persons:
+            paths.append(truth_dir / "persons.csv")
+        paths.append(out / "manifest.json")
+        if project:
+            paths.append(out / "project.toml")
+        return [p.relative_to(out).as_posix() for p in paths]
+
+    def _write_files(
+        self, out: Path, lists_dir: Path, truth_dir: Path, *, persons: bool, layout: str, name: str | None
+    ) -> dict[str, object]:
+        for folder in (out, lists_dir, truth_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+        def rel(path: Path) -> str:
+            return path.relative_to(out).as_posix()
+
         files = []
         for prof in self.profiles:
             df = self.lists[prof.id]
-            path = out / f"{prof.id}{_EXT[prof.file_format]}"
+            path = lists_dir / f"{prof.id}{_EXT[prof.file_format]}"
             _write_table(df, path, prof)
             entry: dict[str, object] = {
                 "source": prof.id,
                 "name": prof.name,
-                "file": path.name,
+                "file": rel(path),
                 "format": prof.file_format,
                 "n_records": len(df),
             }
@@ -91,7 +162,7 @@ class SimulatedLists:
                 entry["encoding"] = prof.encoding
                 entry["delimiter"] = prof.delimiter
             if prof.needs_mapping:
-                mpath = out / f"{prof.id}.mapping.json"
+                mpath = lists_dir / f"{prof.id}.mapping.json"
                 mapping = {
                     "source": prof.id,
                     "columns": {h: f for f, h in prof.columns.items()},
@@ -100,29 +171,106 @@ class SimulatedLists:
                 mpath.write_text(
                     json.dumps(mapping, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
                 )
-                entry["mapping"] = mpath.name
+                entry["mapping"] = rel(mpath)
             files.append(entry)
-        self.truth.to_csv(out / "truth.csv", index=False)
-        self.truth_by_stratum.to_csv(out / "truth_by_stratum.csv", index=False)
+        self.truth.to_csv(truth_dir / "truth.csv", index=False)
+        self.truth_by_stratum.to_csv(truth_dir / "truth_by_stratum.csv", index=False)
         if persons:
             people = self.persons.copy()
             for c in ("birth_date", "reference_date"):
                 people[c] = pd.to_datetime(people[c]).dt.strftime("%Y-%m-%d")
-            people.to_csv(out / "persons.csv", index=False)
-        manifest = {
+            people.to_csv(truth_dir / "persons.csv", index=False)
+        manifest: dict[str, object] = {
             "generator": f"cifranegra {__version__} cifranegra.datasets.synthetic.simulate",
             "parameters": self.parameters,
             "n_persons": self.n_persons,
             "n_observed": self.n_observed,
             "lists": files,
-            "truth": "truth.csv",
-            "truth_by_stratum": "truth_by_stratum.csv",
-            "persons": "persons.csv" if persons else None,
+            "truth": rel(truth_dir / "truth.csv"),
+            "truth_by_stratum": rel(truth_dir / "truth_by_stratum.csv"),
+            "persons": rel(truth_dir / "persons.csv") if persons else None,
         }
+        if layout == "project":
+            manifest["project"] = "project.toml"
+            study = name or _study_name(out)
+            (out / "project.toml").write_text(self._project_toml(study, files), encoding="utf-8")
         (out / "manifest.json").write_text(
             json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
         )
         return manifest
+
+    def _project_toml(self, study: str, files: list[dict[str, object]]) -> str:
+        """A ready project file for the lists (``cifranegra run``; docs/pipeline.md)."""
+        seed = self.parameters.get("seed")
+        lines = [
+            f"# A synthetic study written by `cifranegra simulate` (cifranegra {__version__}): "
+            f"{self.n_persons:,} fictitious persons,",
+            f"# {len(files)} agencies. Run it with `cifranegra run project.toml`; compare the estimates with",
+            "# truth/truth_by_stratum.csv (true N by state, sex and age group).",
+            f"name = {json.dumps(study)}",
+            f"seed = {seed if isinstance(seed, int) else 0}",
+            'output = "results"',
+        ]
+        for entry in files:
+            lines += ["", "[[lists]]", f"source = {json.dumps(entry['source'])}", f"path = {json.dumps(entry['file'])}"]
+            if "mapping" in entry:
+                lines.append(f"mapping = {json.dumps(entry['mapping'])}")
+        lines += ["", "[tabulation]", 'strata = ["sex"]', "", "[estimation]", 'methods = ["loglinear"]', ""]
+        return "\n".join(lines)
+
+
+def prepare_folder(directory: str | Path, *, overwrite: bool, planned: Sequence[str] = ()) -> None:
+    """Create ``directory`` (and its parents) for :meth:`SimulatedLists.write` and check, before
+    anything is simulated, that it is a folder, writable, and empty unless ``overwrite``.
+
+    ``planned``: the files about to be written (relative), named when they exist already. Raises
+    :class:`InputError` naming the folder and the fix.
+    """
+    out = Path(directory)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{str(out)!r} is a file, not a folder; give a new or empty folder for the lists")
+    if not overwrite and out.is_dir() and any(out.iterdir()):
+        existing = [rel for rel in planned if (out / rel).exists()]
+        held = f"already holds {', '.join(existing[:3])}" + (" and more" if len(existing) > 3 else "")
+        raise InputError(
+            f"{str(out)!r} {held if existing else 'is not empty'}; give a new or empty folder, or pass "
+            "--force to write into it (the files of an earlier simulation are overwritten, others kept)"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".cifranegra-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        where = exc.filename if isinstance(exc.filename, str) else str(out)
+        raise InputError(
+            f"cannot write into {str(out)!r} ({where!r}: {exc.strerror or type(exc).__name__}); choose a "
+            "folder you can write to"
+        ) from None
+
+
+def _remove_stale(out: Path, keep: Sequence[str]) -> None:
+    """Remove the files an earlier simulation listed in ``out/manifest.json`` that this one does
+    not write (lists of agencies no longer simulated), so that the folder holds one simulation."""
+    try:
+        old = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        named = [e.get(k) for e in old.get("lists", []) for k in ("file", "mapping")]
+        named += [old.get(k) for k in ("truth", "truth_by_stratum", "persons", "project")]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return
+    root = out.resolve()
+    for rel in named:
+        if not isinstance(rel, str) or rel in keep:
+            continue
+        path = (out / rel).resolve()
+        if path.is_relative_to(root) and path.is_file():
+            path.unlink()
+
+
+def _study_name(folder: Path) -> str:
+    """The folder's own name as the study name (the salt of private linkage), or ``simulated``."""
+    name = os.path.basename(os.path.abspath(folder))
+    return name if name and name.isprintable() else "simulated"
 
 
 def _write_table(df: pd.DataFrame, path: Path, prof: AgencyProfile) -> None:
@@ -161,11 +309,13 @@ def simulate(
     (default :func:`default_referrals`); ``errors`` replaces every agency's recording-error rates,
     ``error_scale`` multiplies them; ``period``: registration dates. Deterministic by ``seed``.
     """
-    if n_persons < 1:
-        raise ValueError("n_persons must be at least 1")
+    if not 1 <= n_persons <= MAX_PERSONS:
+        raise InputError(f"n_persons must be from 1 to {MAX_PERSONS:,}, not {n_persons:,} ({_WHY_PERSONS})")
+    if not 1 <= n_agencies <= MAX_AGENCIES:
+        raise InputError(f"n_agencies must be from 1 to {MAX_AGENCIES}, not {n_agencies} ({_WHY_AGENCIES})")
+    if isinstance(seed, int | np.integer) and seed < 0:
+        raise InputError(f"seed must be a whole number of at least 0, not {seed}")
     base = list(profiles) if profiles is not None else default_profiles()
-    if n_agencies < 1:
-        raise ValueError("n_agencies must be at least 1")
     chosen: list[AgencyProfile] = []
     for k in range(n_agencies):
         prof = base[k % len(base)]
