@@ -12,6 +12,7 @@ linkage. Every problem in the input is collected and reported at once.
 from __future__ import annotations
 
 import hashlib
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,13 +46,38 @@ class CaptureDataWarning(UserWarning):
     """Something in the capture data was adjusted or is worth knowing (e.g. duplicate patterns summed)."""
 
 
-def _show(value: Any) -> str:
-    """A value as the user wrote it: numbers plain, text quoted."""
+#: Largest count of people, in one row and in the whole table: more than any country but two has
+#: inhabitants, and far enough below 2^53 (where float64, in which the fits work, stops counting
+#: people exactly) that estimates a million times the observed count stay exact.
+MAX_COUNT = 10**9
+
+#: words that may stand for 0/1 in a list column; the only text a message quotes back
+_KNOWN_WORDS = frozenset(
+    {"yes", "no", "y", "n", "si", "sí", "true", "false", "t", "f", "x", "-", "na", "n/a", "nd", "s/d", ".", "nan"}
+)
+
+
+def _show(value: Any) -> str | None:
+    """A cell's value as a message may quote it, or None when it must not be shown: small numbers
+    as written and a few known words quoted; any other text, long number or date stays hidden (a
+    misaligned row can put a name, a CURP or a birth date in any column)."""
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        if math.isnan(value) or math.isinf(value) or abs(value) >= 100_000:
+            return None
+        return str(int(value)) if float(value).is_integer() else f"{value:g}"
+    text = str(value)
+    return repr(text) if text.strip().lower() in _KNOWN_WORDS else None
+
+
+def _kind(value: Any) -> str:
+    """What a hidden value is, in words."""
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return "a large number" if math.isfinite(float(value)) else "not a finite number"
+    return "text"
 
 
 def _popcount(masks: np.ndarray) -> np.ndarray:
@@ -88,6 +114,11 @@ class CaptureHistories:
             not np.all(np.isfinite(counts)) or np.any(counts != np.round(counts))
         ):
             raise InputError("capture counts must be whole numbers")
+        if counts.size and (float(np.max(counts)) > MAX_COUNT or float(np.sum(counts, dtype=float)) > MAX_COUNT):
+            raise InputError(
+                f"capture counts add up to more than {MAX_COUNT:,} people, the limit cifranegra estimates "
+                "from (float64 fits count people exactly only well below 2^53); check the counts"
+            )
         counts = counts.astype(np.int64)
         counts.setflags(write=False)
         object.__setattr__(self, "counts", counts)
@@ -426,6 +457,14 @@ def _check_table(lists: tuple[str, ...], counts: np.ndarray, source: str | None)
     return problems
 
 
+def _is_blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
 class StrataTables(dict[tuple[Any, ...], CaptureHistories]):
     """Tables by stratum; ``skipped`` maps strata that cannot be used to the reason."""
 
@@ -465,8 +504,9 @@ def _from_frame(
                 count,
                 "error",
                 "missing_count",
-                f"no {count!r} column: an aggregated table needs one count per pattern "
-                "(or read one row per person with count=None / --per-person)",
+                f"no {count!r} column: an aggregated table needs one count per pattern; name the count "
+                "column with --count COL, or, for one row per person, pass --per-person "
+                "(count=None in Python)",
             )
         )
     if lists is None:
@@ -512,6 +552,14 @@ def _from_frame(
         bad = ~num.isin([0, 1]) | num.isna()
         shown = 3 if bad.mean() > 0.5 else 100
         for r in np.flatnonzero(bad.to_numpy())[:shown]:
+            v = col.iloc[r]
+            quoted = _show(v)
+            if _is_blank(v):
+                what = "is empty"
+            elif quoted is None:
+                what = f"is {_kind(v)}, not 0 or 1 (not shown: it may identify someone)"
+            else:
+                what = f"{quoted} is not 0 or 1"
             problems.append(
                 Problem(
                     source,
@@ -519,7 +567,7 @@ def _from_frame(
                     c,
                     "error",
                     "not_binary",
-                    f"value {_show(col.iloc[r])} is not 0 or 1; list columns hold 0 (not on the list) or 1 (on it)",
+                    f"value {what}; list columns hold 0 (not on the list) or 1 (on it)",
                 )
             )
         if bad.sum() > shown:
@@ -538,13 +586,27 @@ def _from_frame(
     if count is not None:
         col = df[count]
         num = pd.to_numeric(col, errors="coerce")
-        bad_nan = num.isna().to_numpy()
         numv = num.to_numpy(dtype=float)
+        bad_nan = ~np.isfinite(numv)
         with np.errstate(invalid="ignore"):
             bad_neg = ~bad_nan & (numv < 0)
-            bad_frac = ~bad_nan & (numv != np.round(numv))
-        for r in np.flatnonzero(bad_nan | bad_neg | bad_frac)[:100]:
-            why = "is not a number" if bad_nan[r] else "is negative" if bad_neg[r] else "is not a whole number"
+            bad_huge = ~bad_nan & (numv > MAX_COUNT)
+            bad_frac = ~bad_nan & ~bad_huge & (numv != np.round(numv))
+        bad_any = bad_nan | bad_neg | bad_huge | bad_frac
+        for r in np.flatnonzero(bad_any)[:100]:
+            v = col.iloc[r]
+            quoted = _show(v)
+            if _is_blank(v):
+                why = "is empty"
+            elif bad_nan[r]:
+                hidden = "is text, not a number (not shown: it may identify someone)"
+                why = "is infinite" if np.isinf(numv[r]) else (f"{quoted} is not a number" if quoted else hidden)
+            elif bad_neg[r]:
+                why = f"{quoted} is negative" if quoted else "is negative"
+            elif bad_huge[r]:
+                why = f"is above the limit of {MAX_COUNT:,} people"
+            else:
+                why = f"{quoted} is not a whole number" if quoted else "is not a whole number"
             problems.append(
                 Problem(
                     source,
@@ -552,10 +614,27 @@ def _from_frame(
                     count,
                     "error",
                     "bad_count",
-                    f"count {_show(col.iloc[r])} {why}; counts are whole numbers of people ≥ 0",
+                    f"count {why}; counts are whole numbers of people from 0 to {MAX_COUNT:,}",
                 )
             )
-        cnt = np.where(bad_nan, 0, numv).astype(np.int64)
+        if bad_any.sum() > 100:
+            problems.append(
+                Problem(source, None, count, "error", "bad_count", f"{int(bad_any.sum()) - 100} more bad counts")
+            )
+        cnt = np.where(bad_any, 0, numv).astype(np.int64)
+        if not bad_any.any() and float(numv.sum()) > MAX_COUNT:
+            problems.append(
+                Problem(
+                    source,
+                    None,
+                    count,
+                    "error",
+                    "too_many_people",
+                    f"the counts add up to more than {MAX_COUNT:,} people, the limit cifranegra "
+                    "estimates from (float64 fits count people exactly only well below 2^53); "
+                    "check the count column",
+                )
+            )
     else:
         cnt = np.ones(len(df), dtype=np.int64)
     mask = np.zeros(len(df), dtype=np.int64)

@@ -1,4 +1,10 @@
-"""Read capture-history tables (aggregated or one row per person) from CSV, XLSX or Parquet files."""
+"""Read capture-history tables (aggregated or one row per person) from CSV, XLSX or Parquet files.
+
+Whatever the file holds, the outcome is a table or a :class:`~cifranegra.errors.ValidationError`
+listing every problem by row and column: misaligned rows (wrong number of fields), repeated
+headers, values that are not 0/1, counts that are empty, negative, fractional, infinite or above
+:data:`~cifranegra.estimation.histories.MAX_COUNT`. No message quotes a cell's text.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +21,28 @@ from cifranegra.ingest.readers import read_table
 
 def _numeric(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
-    for c in out.columns:
-        conv = pd.to_numeric(out[c], errors="coerce")
-        # keep text where it is not a number, so errors can quote it
-        out[c] = conv.where(conv.notna() | out[c].isna(), out[c])
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
+        conv = pd.to_numeric(col, errors="coerce")
+        # keep text where it is not a number, so errors can say what kind of value it is
+        out.isetitem(i, conv.where(conv.notna() | col.isna(), col).to_numpy())
     return out
+
+
+def _header_problems(columns: list[str], name: str) -> list[Problem]:
+    problems = []
+    seen: dict[str, int] = {}
+    for i, c in enumerate(columns, start=1):
+        if not c:
+            problems.append(Problem(name, None, None, "error", "blank_header",
+                                    f"column {i} has no header; name it (a list name, 'count' or a stratum)"))
+        elif c in seen:
+            problems.append(Problem(name, None, c, "error", "duplicate_header",
+                                    f"columns {seen[c]} and {i} have the same header; every column needs its own "
+                                    "name: rename or remove the repeated one"))
+        else:
+            seen[c] = i
+    return problems
 
 
 def read_capture_histories(
@@ -30,14 +53,43 @@ def read_capture_histories(
     strata: Sequence[str] = (),
 ) -> CaptureHistories | dict[tuple[Any, ...], CaptureHistories]:
     """A capture-history table from a file: one 0/1 column per list plus ``count`` (aggregated), or one
-    row per person (``count=None``); with ``strata``, one table per stratum (a dict).
+    row per person (``count=None``; ``--per-person`` on the command line); with ``strata``, one
+    table per stratum (a dict).
 
     Without ``count`` in the file and with every column 0/1, the file is read one row per person.
     """
     df, _ = read_table(path)
     name = Path(path).name
+    read_errors = [p for p in df.attrs.get("read_problems", []) if p.severity == "error"]
+    columns = [str(c).strip() for c in df.columns]
+    header = _header_problems(columns, name)
+    if header:
+        raise ValidationError([*header, *read_errors], summary=f"{name} cannot be read")
     df = _numeric(df)
-    df.columns = [str(c).strip() for c in df.columns]
+    df.columns = columns
+    if read_errors:
+        # misaligned rows are not checked cell by cell (their values may sit under the wrong column);
+        # the other rows are, so that every problem is reported at once
+        bad_rows = {p.row for p in read_errors if p.row is not None}
+        keep = [i for i in range(len(df)) if i + 1 not in bad_rows]
+        problems = list(read_errors)
+        try:
+            _build(df.iloc[keep].reset_index(drop=True), name, lists, count, strata)
+        except ValidationError as exc:
+            renumber = dict(enumerate((i + 1 for i in keep), start=1))
+            problems += [
+                Problem(p.file, renumber.get(p.row, p.row) if p.row is not None else None, p.column,
+                        p.severity, p.code, p.message)
+                for p in exc.problems
+                if p.row is not None  # table-wide findings would describe the table without those rows
+            ]
+        raise ValidationError(problems, summary=f"{name} cannot be used")
+    return _build(df, name, lists, count, strata)
+
+
+def _build(
+    df: pd.DataFrame, name: str, lists: Sequence[str] | None, count: str | None, strata: Sequence[str]
+) -> CaptureHistories | dict[tuple[Any, ...], CaptureHistories]:
     if count is not None and count not in df.columns:
         others = [c for c in df.columns if c not in strata]
         if others and all(df[c].isin([0, 1]).all() for c in others):
@@ -50,9 +102,11 @@ def read_capture_histories(
         return CaptureHistories.from_frame(df, lists=lists, count=count, source=name)
     except ValidationError as exc:
         # a text column among the lists is most likely a stratum: say so
-        hints = []
+        hints: list[str] = []
         for p in exc.problems:
-            if p.code == "not_binary" and p.column and df[p.column].map(lambda v: isinstance(v, str)).any():
+            if p.code == "not_binary" and p.column is not None and p.column in df.columns and df[p.column].map(
+                lambda v: isinstance(v, str)
+            ).any():
                 hints.append(p.column)
         if hints:
             cols = sorted(set(hints))
@@ -60,4 +114,3 @@ def read_capture_histories(
                             f"column(s) {cols} hold text: if they are strata, pass --strata {' '.join(cols)}")
             raise ValidationError([*exc.problems, extra], summary=exc.summary) from None
         raise
-

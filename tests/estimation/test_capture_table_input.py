@@ -1,0 +1,137 @@
+"""Capture-history files that are wrong in every way a fuzzer found: always a ValidationError that
+names row and column, never a traceback, never a cell's text (issue 12, items 1, 5 and 6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cifranegra.errors import InputError, ValidationError
+from cifranegra.estimation import CaptureHistories
+from cifranegra.estimation.histories import MAX_COUNT
+from cifranegra.ingest import capture_table
+from cifranegra.ingest.capture_table import read_capture_histories
+
+CURP = "QUIZ850101HDFRRL09"
+
+
+def _read(tmp_path: Path, text: str, **kw: object) -> object:
+    f = tmp_path / "t.csv"
+    f.write_text(text, encoding="utf-8")
+    return read_capture_histories(f, **kw)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a,b,count\n1,0,-3\n0,1,4\n1,1,2\n", "row 1, column 'count': count -3 is negative"),
+        ("a,b,count\n1,0,3\n0,1,4.5\n1,1,2\n", "row 2, column 'count': count 4.5 is not a whole number"),
+        ("a,b,count\n1,0,\n0,1,4\n1,1,2\n", "row 1, column 'count': count is empty"),
+        ("a,b,count\n1,0,nan\n0,1,4\n1,1,2\n", "row 1, column 'count': count 'nan' is not a number"),
+        ("a,b,count\n1,0,3\n0,1,inf\n1,1,2\n", "row 2, column 'count': count is infinite"),
+        ("a,b,count\n1,0,3\n0,1,-inf\n1,1,2\n", "row 2, column 'count': count is infinite"),
+        ("a,b,count\n1,0,1e300\n0,1,4\n1,1,2\n", "row 1, column 'count': count is above the limit of 1,000,000,000"),
+        ("a,b,count\n1,0,-1e300\n0,1,4\n1,1,2\n", "row 1, column 'count': count is negative"),
+        ("a,b,count\n1,0,3\n0,,4\n1,1,2\n", "row 2, column 'b': value is empty"),
+        ("a,b,count\n1,0,3\n0,x,4\n1,1,2\n", "row 2, column 'b': value 'x' is not 0 or 1"),
+        ("a,b,count\n1,0,3\n0,2,4\n1,1,2\n", "row 2, column 'b': value 2 is not 0 or 1"),
+        ("a,b,count\n1,0,3\n0,0,4\n1,1,2\n", "row 2: pattern of all zeros with count 4"),
+        ("a,b,count\n1,0,600000000\n0,1,600000000\n1,1,2\n", "add up to more than 1,000,000,000 people"),
+    ],
+)
+def test_bad_cells_are_named(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ValidationError) as e:
+        _read(tmp_path, text)
+    assert expected in str(e.value)
+    assert "counts must be zero or positive" not in str(e.value)  # the old, false message for 1e300
+
+
+def test_huge_count_gives_no_numpy_warning(tmp_path: Path) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow RuntimeWarning would fail here
+        with pytest.raises(ValidationError, match="above the limit"):
+            _read(tmp_path, "a,b,count\n1,0,1e300\n0,1,4\n1,1,2\n")
+
+
+def test_count_at_the_limit_is_accepted(tmp_path: Path) -> None:
+    h = _read(tmp_path, f"a,b,count\n1,0,{MAX_COUNT - 10}\n0,1,4\n1,1,2\n")
+    assert isinstance(h, CaptureHistories) and h.observed == MAX_COUNT - 4
+
+
+def test_cell_text_is_never_quoted(tmp_path: Path) -> None:
+    for text in (f"a,b,count\n1,0,{CURP}\n0,1,1\n1,1,2\n", f"a,b,count\n1,{CURP},3\n0,1,1\n1,1,2\n",
+                 "a,b,count\n1,19850101,3\n0,1,1\n1,1,2\n"):
+        with pytest.raises(ValidationError) as e:
+            _read(tmp_path, text)
+        assert CURP not in str(e.value) and "QUIZ" not in str(e.value) and "19850101" not in str(e.value)
+        assert "not shown" in str(e.value) or "above the limit" in str(e.value)
+
+
+def test_misaligned_rows_are_reported_as_such(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as e:
+        _read(tmp_path, f"a,b,count\n1,0,3\n0,1\n1,1,2,{CURP}\n0,1,-1\n")
+    msg = str(e.value)
+    assert "row 2: misaligned row" in msg and "row 3: misaligned row" in msg
+    assert "row 4, column 'count': count -1 is negative" in msg  # other rows still checked, original numbering
+    assert "has no records" not in msg  # no artefacts of leaving the misaligned rows out
+    assert CURP not in msg
+
+
+def test_duplicate_header_with_a_short_row_on_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The fuzzer's TypeError: whatever read_table lets through, a repeated header is a clear error."""
+    df = pd.DataFrame([["1", "0", "3"], ["0", "1", None]], columns=["a", "a ", "count"])
+    monkeypatch.setattr(capture_table, "read_table", lambda path: (df, None))
+    with pytest.raises(ValidationError, match="columns 1 and 2 have the same header"):
+        read_capture_histories(tmp_path / "x.csv")
+
+
+def test_a_header_named_twice_in_the_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="same header"):
+        _read(tmp_path, "a,a,count\n1,0,3\n0,1\n1,1,2\n")
+
+
+def test_per_person_table_with_gaps(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as e:
+        _read(tmp_path, "a,b\n1,0\n0,\n1,1\n0,0\n", count=None)
+    assert "row 2, column 'b': value is empty" in str(e.value)
+    assert "person row(s) are on no list" in str(e.value)
+
+
+def test_missing_count_column_message_speaks_cli(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as e:
+        _read(tmp_path, "a,b,c\n1,0,5\n0,1,2\n1,1,2\n")
+    assert "--per-person" in str(e.value) and "--count COL" in str(e.value)
+
+
+_cells = st.one_of(
+    st.sampled_from(["0", "1", "", " ", "-1", "2.5", "1e300", "-1e300", "inf", "nan", "NaN", "x", CURP,
+                     "Zorbalinda", "1985-01-01", "1,0", '"', "\t"]),
+    st.integers(-10, 10).map(str),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    header=st.lists(st.sampled_from(["a", "b", "c", "count", "a", " a", ""]), min_size=1, max_size=5),
+    rows=st.lists(st.lists(_cells, min_size=0, max_size=6), min_size=1, max_size=6),
+)
+def test_fuzzed_tables_end_in_a_table_or_a_clear_error(
+    tmp_path: Path, header: list[str], rows: list[list[str]]
+) -> None:
+    text = ",".join(header) + "\n" + "\n".join(",".join(r) for r in rows) + "\n"
+    try:
+        out = _read(tmp_path, text)
+    except InputError as e:  # ValidationError included
+        msg = str(e)
+        assert CURP not in msg and "Zorbalinda" not in msg and "1985-01-01" not in msg
+    else:
+        tables = out.values() if isinstance(out, dict) else [out]
+        for h in tables:
+            assert np.all(h.counts >= 0) and h.counts[0] == 0
