@@ -49,8 +49,11 @@ def test_unrecognised_and_duplicate_columns():
     assert cols == {"given_names": "Nombre"}
     assert {(p.code, p.severity, p.column) for p in problems} == {
         ("duplicate_column", "error", "Nombres"),
-        ("unmapped_column", "warning", "Color favorito"),
+        ("unmapped_column", "warning", "Co***"),
     }
+    # an unrecognised header may be a value (a file without a header row): named by position
+    unmapped = next(p for p in problems if p.code == "unmapped_column")
+    assert "column 3 is not recognised" in unmapped.message and "favorito" not in str(unmapped)
 
 
 def test_json_and_csv_mapping_files(tmp_path):
@@ -88,6 +91,24 @@ def test_bad_mapping_files(tmp_path):
         load_mapping(tmp_path / "nope.json")
     with pytest.raises(InputError, match="sex_convention"):
         load_mapping({"sex_convention": "xx"})
+
+
+def test_bad_csv_mapping_never_quotes_data(tmp_path):
+    """A list given as the mapping by mistake: its rows are people, never echoed."""
+    m = tmp_path / "m.csv"
+    m.write_text("nombre,curp,sexo\nZorbalinda,QUIZ900101MDFRRR09,M\n", encoding="utf-8")
+    with pytest.raises(InputError, match="row 1 has 3") as exc:
+        load_mapping(m)
+    assert "Zorbalinda" not in str(exc.value) and "QUIZ" not in str(exc.value)
+    m.write_text("Zorbalinda,Quintanilla\nNOM,given_name\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        load_mapping(m)
+    message = str(exc.value)
+    assert "Quintanilla" not in message and "Qu***" in message
+    assert "'given_name' (did you mean given_names?)" in message  # a typo is quoted
+    m.write_bytes(b"\xff\xfe\x00\x00\x81binary")
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_mapping(m)
 
 
 def test_header_key():

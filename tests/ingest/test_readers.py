@@ -61,7 +61,7 @@ def test_unusable_inputs(tmp_path):
         read_table(empty)
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(InputError, match="cannot be read"):
+    with pytest.raises(InputError, match="damaged"):
         read_table(bad)
 
 

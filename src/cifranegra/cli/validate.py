@@ -1,4 +1,5 @@
-"""``cifranegra validate FILE... [--mapping M] [--json]``: every problem of agency lists at once.
+"""``cifranegra validate FILE... [--mapping M] [--unrecognised error|unknown] [--json]``: every
+problem of agency lists at once, identifiers never shown.
 
 Exit codes: 0 clean or warnings only, 1 errors found, 2 unusable input.
 """
@@ -16,7 +17,8 @@ def register(subparsers) -> None:
         "validate",
         help="check agency lists and report every problem (identifiers masked)",
         description="Read agency lists (CSV, XLSX, Parquet), map their columns and report every "
-        "problem found, each with file, row, column, masked value, reason and fix. "
+        "problem found, each with file, row, column, reason and fix; a value is quoted only when "
+        "it is a known code (else masked), so no name, CURP or birth date is ever printed. "
         "Exit codes: 0 clean or warnings only, 1 errors found, 2 unusable input.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="agency list(s)")
@@ -24,6 +26,14 @@ def register(subparsers) -> None:
                    help="mapping file (JSON or CSV column,field) for every FILE; without it, "
                    "FILE's own <name>.mapping.json next to it is used if present")
     p.add_argument("--source", help="agency id for files without a source column")
+    p.add_argument(
+        "--unrecognised",
+        choices=("error", "unknown"),
+        default="error",
+        help="a sex, state, nationality or form of exploitation that no code list recognises: "
+        "'error' (default; the record is refused) or 'unknown' (read as unknown, the record "
+        "kept, one warning per file and column with the count)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object with 'problems'")
     p.add_argument(
         "--max-problems",
@@ -36,7 +46,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    report = validate_files(args.files, mapping=args.mapping, source=args.source)
+    report = validate_files(
+        args.files, mapping=args.mapping, source=args.source, on_unrecognised=args.unrecognised
+    )
     if args.json:
         json.dump(report.to_dict(), sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")

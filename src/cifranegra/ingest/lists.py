@@ -3,6 +3,11 @@
 :func:`read_list` returns the normalized Records frame of one file and its :class:`ListReport`;
 :func:`read_lists` concatenates several; :func:`validate_files` only reports, for ``cifranegra
 validate``. No row is dropped: a value that cannot be read becomes null and is reported.
+
+No message quotes a value that could identify someone: cell values only when they are known
+code-list values (else masked), headers only when they are recognised field names (else named by
+position), and a misaligned row (a field count that differs from the header's) is reported by its
+row number and field counts alone; its cells are not checked one by one.
 """
 
 from __future__ import annotations
@@ -15,9 +20,16 @@ from pathlib import Path
 import pandas as pd
 
 from cifranegra.errors import InputError, Problem, ValidationError
-from cifranegra.ingest.mapping import ColumnMapping, header_key, load_mapping, map_columns
+from cifranegra.ingest.mapping import (
+    ColumnMapping,
+    header_key,
+    header_label,
+    load_mapping,
+    map_columns,
+)
 from cifranegra.ingest.readers import Provenance, read_table
 from cifranegra.schema import check_records
+from cifranegra.schema.records import check_on_unrecognised
 
 __all__ = [
     "ListReport",
@@ -124,10 +136,30 @@ def sibling_mapping(path: str | Path) -> Path | None:
     return None
 
 
+def _no_name_column(file: str, headers: list[str], mapping: ColumnMapping) -> InputError:
+    """The error for a file with no name or CURP column; it quotes only recognised headers (in a
+    file without a header row the first record stands where the headers should be)."""
+    known = [(h, header_label(h, mapping)) for h in headers]
+    recognised = [f"{h!r} ({f})" for h, f in known if f is not None and f != "ignore"]
+    others = [str(i) for i, (_, f) in enumerate(known, start=1) if f is None]
+    parts = []
+    if recognised:
+        parts.append("recognised: " + ", ".join(recognised[:12]))
+    if others:
+        more = f" and {len(others) - 12} more" if len(others) > 12 else ""
+        parts.append("not recognised: column(s) " + ", ".join(others[:12]) + more)
+    return InputError(
+        f"{file}: no column was recognised as a name or a CURP ({'; '.join(parts)}); if the "
+        "file has no header row, add one; otherwise give a mapping file (--mapping) naming "
+        "which column holds which field"
+    )
+
+
 def _check_file(
     path: str | Path,
     mapping: ColumnMapping,
     source: str | None,
+    on_unrecognised: str = "error",
 ) -> tuple[pd.DataFrame, ListReport]:
     if mapping.path is None and not mapping.columns and mapping.source is None:
         sibling = sibling_mapping(path)
@@ -136,13 +168,10 @@ def _check_file(
     df, prov = read_table(path)
     file = str(path)
     columns, problems = map_columns(list(df.columns), mapping, file=file)
-    problems = [*df.attrs.get("read_problems", []), *problems]
+    read_problems = list(df.attrs.get("read_problems", []))
+    problems = [*read_problems, *problems]
     if not any(f in columns for f in _IDENTIFYING_INPUTS) and len(df.columns):
-        raise InputError(
-            f"{file}: no column was recognised as a name or a CURP (columns: "
-            f"{', '.join(map(repr, list(df.columns)[:12]))}); give a mapping file (--mapping) "
-            "naming which column holds which field"
-        )
+        raise _no_name_column(file, list(df.columns), mapping)
     explicit = {header_key(k) for k in mapping.columns}
     if (
         "given_names" in columns
@@ -167,7 +196,13 @@ def _check_file(
         headers=columns,
         sex_convention=mapping.sex_convention,
         dayfirst=mapping.dayfirst,
+        on_unrecognised=on_unrecognised,
     )
+    # the cells of a misaligned row sit under the wrong headers: its one error says so, and
+    # checking them one by one would only describe (and risk quoting) misplaced values
+    misaligned = {p.row for p in read_problems if p.code == "malformed_row"}
+    if misaligned:
+        row_problems = [p for p in row_problems if p.row not in misaligned]
     records.attrs["provenance"] = [prov.to_dict()]
     report = ListReport(
         file=file,
@@ -186,6 +221,7 @@ def read_list(
     source: str | None = None,
     *,
     on_error: str = "raise",
+    on_unrecognised: str = "error",
 ) -> tuple[pd.DataFrame, ListReport]:
     """Read, validate and normalize one agency file.
 
@@ -193,13 +229,19 @@ def read_list(
     ``<name>.mapping.json`` (or ``.csv``) next to the file is used if present; ``source``: the
     agency id (default: the mapping's ``source``, else the file name without extension).
     ``on_error="raise"`` raises :class:`~cifranegra.errors.ValidationError` carrying every problem
-    when errors are found (errors block); ``"report"`` returns anyway. Returns the Records frame
+    when errors are found (errors block); ``"report"`` returns anyway. ``on_unrecognised``:
+    ``"error"`` (an unrecognised sex, state or form of exploitation is an error) or ``"unknown"``
+    (read as unknown, the record kept, one ``unrecognised_as_unknown`` warning per column; see
+    :func:`~cifranegra.schema.check_records`). Returns the Records frame
     (:data:`~cifranegra.schema.RECORD_COLUMNS`; provenance in ``df.attrs["provenance"]``) and the
     :class:`ListReport`. Raises :class:`~cifranegra.errors.InputError` for unusable input.
     """
     if on_error not in ("raise", "report"):
         raise ValueError("on_error must be 'raise' or 'report'")
-    records, report = _check_file(path, load_mapping(mapping), source)  # type: ignore[arg-type]
+    check_on_unrecognised(on_unrecognised)
+    records, report = _check_file(
+        path, load_mapping(mapping), source, on_unrecognised  # type: ignore[arg-type]
+    )
     if on_error == "raise" and not report.ok:
         raise ValidationError(problems=report.problems, summary=f"{path}: the list has errors")
     return records, report
@@ -210,12 +252,14 @@ def read_lists(
     mapping: str | Path | Mapping[str, object] | ColumnMapping | None = None,
     *,
     on_error: str = "raise",
+    on_unrecognised: str = "error",
 ) -> tuple[pd.DataFrame, list[ListReport]]:
     """:func:`read_list` for several files, concatenated (one row per record, all sources).
     With ``on_error="raise"`` every file is read before the errors of all of them are raised."""
+    check_on_unrecognised(on_unrecognised)
     frames, reports = [], []
     for p in paths:
-        df, rep = read_list(p, mapping, on_error="report")
+        df, rep = read_list(p, mapping, on_error="report", on_unrecognised=on_unrecognised)
         frames.append(df)
         reports.append(rep)
     if on_error == "raise" and any(not r.ok for r in reports):
@@ -231,14 +275,18 @@ def validate_files(
     paths: Iterable[str | Path],
     mapping: str | Path | Mapping[str, object] | ColumnMapping | None = None,
     source: str | None = None,
+    *,
+    on_unrecognised: str = "error",
 ) -> ValidationReport:
     """Every problem of every file, never raising for data problems; files that cannot be read at
-    all are listed as ``unusable_input`` errors (exit code 2)."""
+    all are listed as ``unusable_input`` errors (exit code 2). ``on_unrecognised`` as in
+    :func:`read_list`."""
+    check_on_unrecognised(on_unrecognised)
     report = ValidationReport()
     cm = load_mapping(mapping)  # type: ignore[arg-type]
     for p in paths:
         try:
-            _, rep = _check_file(p, cm, source)
+            _, rep = _check_file(p, cm, source, on_unrecognised)
         except InputError as exc:
             message = str(exc)
             if message.startswith(f"{p}: "):

@@ -13,6 +13,7 @@ or CSV with two columns ``column,field``.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import re
@@ -21,9 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cifranegra.errors import InputError, Problem
-from cifranegra.schema import INPUT_FIELDS, fold_text
+from cifranegra.schema import INPUT_FIELDS, fold_text, mask_value
 
-__all__ = ["HEADER_SYNONYMS", "ColumnMapping", "header_key", "load_mapping", "map_columns"]
+__all__ = [
+    "HEADER_SYNONYMS",
+    "ColumnMapping",
+    "header_key",
+    "header_label",
+    "load_mapping",
+    "map_columns",
+]
 
 HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     "source": (
@@ -239,6 +247,25 @@ _SYNONYM_INDEX = {header_key(s): f for f, syns in HEADER_SYNONYMS.items() for s 
 _SYNONYM_INDEX.update({header_key(f): f for f in HEADER_SYNONYMS})
 
 
+def header_label(header: str, mapping: ColumnMapping | None = None) -> str | None:
+    """The field a header is recognised as (a synonym, a field name, or a column named in the
+    mapping), else ``None``. Only recognised headers are quoted in messages: in a file without
+    a header row the "headers" are the first record's values."""
+    key = header_key(header)
+    if mapping is not None:
+        for k, v in mapping.columns.items():
+            if header_key(k) == key:
+                return v
+    return _SYNONYM_INDEX.get(key)
+
+
+def shown_header(header: str, position: int | None = None) -> str:
+    """How an unrecognised header appears in a message: masked, with its position if known
+    (``"column 3 ('Ob***')"``)."""
+    masked = mask_value(header)
+    return f"column {position} ({masked})" if position is not None else masked
+
+
 @dataclass(frozen=True)
 class ColumnMapping:
     """An explicit mapping file's content."""
@@ -263,6 +290,11 @@ def load_mapping(path: str | Path | Mapping[str, object] | None) -> ColumnMappin
         text = p.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"{p}: the mapping file cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{p}: the mapping file is not UTF-8 text; a mapping is a JSON object or a CSV of "
+            "column,field rows"
+        ) from None
     if p.suffix.lower() == ".json" or text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
@@ -270,26 +302,35 @@ def load_mapping(path: str | Path | Mapping[str, object] | None) -> ColumnMappin
             raise InputError(f"{p}: the mapping file is not valid JSON ({exc})") from None
         if not isinstance(data, dict):
             raise InputError(f"{p}: the mapping file must hold a JSON object")
-        return _from_dict(data, str(p))
+        return _from_dict(data, str(p), quote_unknown=True)
     rows = [r for r in csv.reader(io.StringIO(text)) if r and any(x.strip() for x in r)]
     if rows and header_key(rows[0][0]) in ("column", "columna", "header"):
         rows = rows[1:]
     cols = {}
-    for r in rows:
-        if len(r) < 2:
-            raise InputError(f"{p}: each mapping row needs two cells, column,field; got {r!r}")
+    for number, r in enumerate(rows, start=1):
+        if len(r) != 2 and not (len(r) > 2 and not any(x.strip() for x in r[2:])):
+            raise InputError(
+                f"{p}: each mapping row needs two cells, column,field; row {number} has "
+                f"{len(r)}: is this a list rather than a mapping file?"
+            )
         cols[r[0].strip()] = r[1].strip()
-    return _from_dict({"columns": cols}, str(p))
+    return _from_dict({"columns": cols}, str(p), quote_unknown=False)
 
 
-def _from_dict(data: dict[str, object], path: str | None) -> ColumnMapping:
+def _from_dict(
+    data: dict[str, object], path: str | None, *, quote_unknown: bool = True
+) -> ColumnMapping:
+    """The mapping in ``data``; unknown field names are quoted when ``quote_unknown`` (a JSON
+    object or dict is configuration), else only when close to a field name (a CSV given as a
+    mapping by mistake may be a list of people)."""
     columns = data.get("columns", {})
     if not isinstance(columns, dict):
         raise InputError(f"{path or 'mapping'}: 'columns' must map file headers to fields")
-    unknown = sorted({v for v in columns.values() if v not in INPUT_FIELDS and v != "ignore"})
+    unknown = sorted({str(v) for v in columns.values() if v not in INPUT_FIELDS and v != "ignore"})
     if unknown:
         raise InputError(
-            f"{path or 'mapping'}: unknown field(s) {', '.join(map(repr, unknown))}; "
+            f"{path or 'mapping'}: unknown field(s) "
+            f"{', '.join(repr(u) if quote_unknown else _unknown_field(u) for u in unknown)}; "
             "the fields are "
             f"{', '.join(INPUT_FIELDS)} (or 'ignore')"
         )
@@ -305,12 +346,22 @@ def _from_dict(data: dict[str, object], path: str | None) -> ColumnMapping:
     )
 
 
+def _unknown_field(value: str) -> str:
+    """An unknown field name as a message may show it: in full when it is close to a field name
+    (a typo), else masked (a list given as a mapping file by mistake holds data)."""
+    close = difflib.get_close_matches(value, [*INPUT_FIELDS, "ignore"], n=1, cutoff=0.75)
+    if close:
+        return f"{value!r} (did you mean {close[0]}?)"
+    return mask_value(value)
+
+
 def map_columns(
     headers: list[str], mapping: ColumnMapping | None = None, *, file: str | None = None
 ) -> tuple[dict[str, str], list[Problem]]:
     """Canonical field → the file's header, for each header recognised (the explicit mapping first,
     then the synonyms), and the problems: a field claimed by two headers (error), a mapped header
-    absent from the file (error), headers not recognised (warning; they are not read)."""
+    absent from the file (error), headers not recognised (warning; they are not read, and are
+    named by position with the header masked, since they may be data)."""
     mapping = mapping or ColumnMapping()
     result: dict[str, str] = {}
     problems: list[Problem] = []
@@ -329,18 +380,19 @@ def map_columns(
                     "such column; correct the mapping file",
                 )
             )
-    for h in headers:
+    for position, h in enumerate(headers, start=1):
         key = header_key(h)
         target = explicit.get(key) or _SYNONYM_INDEX.get(key)
         if target is None:
+            # not quoted: without a header row, the "header" is a value of the first record
             problems.append(
                 Problem(
                     file,
                     None,
-                    h,
+                    shown_header(h),
                     "warning",
                     "unmapped_column",
-                    f"column {h!r} is not recognised and is not read; name it in "
+                    f"column {position} is not recognised and is not read; name its header in "
                     "a mapping file if it holds a schema field",
                 )
             )

@@ -6,18 +6,25 @@ without the problems. Nothing is dropped: a row keeps its place, a value that ca
 null and is reported. Errors are values that cannot be interpreted (the fix is in the message);
 warnings are values that were read but look wrong (a CURP that disagrees with the person, an age
 that disagrees with the birth date...).
+
+A message quotes a cell's value only when it is harmless whatever column it sits in: a known
+code-list value (a sex, state, nationality, yes/no or exploitation code) or a number of at most
+three digits; anything else is masked (``"Zo***"``), since in a misaligned or mis-mapped row a
+name, CURP or birth date can land in any column.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cifranegra.errors import Problem
+from cifranegra.errors import InputError, Problem
 from cifranegra.schema.codes import (
     normalize_nationality,
     normalize_state,
@@ -33,13 +40,71 @@ from cifranegra.schema.nicknames import canonical_given_name
 from cifranegra.schema.text import PARTICLES, fold_text, normalize_name
 
 __all__ = [
+    "ON_UNRECOGNISED",
+    "check_on_unrecognised",
     "check_records",
     "detect_sex_convention",
     "normalize_records",
+    "shown_value",
     "split_full_name",
 ]
 
 _MAX_AGE = 120
+
+#: what to do with a value a code list does not recognise: ``"error"`` (the record is refused)
+#: or ``"unknown"`` (the field is read as unknown; one warning per column says how many)
+ON_UNRECOGNISED: tuple[str, ...] = ("error", "unknown")
+_SMALL_NUMBER = re.compile(r"[+-]?\d{1,3}")
+_BARE_ALPHA3 = re.compile(r"[A-Za-z]{3}")
+
+
+def check_on_unrecognised(value: object) -> str:
+    """``value`` if it is one of :data:`ON_UNRECOGNISED`, else :class:`InputError`."""
+    if value not in ON_UNRECOGNISED:
+        raise InputError(
+            f"unrecognised values must be handled as 'error' or 'unknown' (--unrecognised "
+            f"error|unknown), not {mask_value(value, identifying=False)}"
+        )
+    return str(value)
+
+
+@lru_cache(maxsize=8192)
+def _known_code(text: str) -> bool:
+    """Whether ``text`` is a value of one of the schema's code lists (a bare three-letter word is
+    not taken as a nationality code: it may be a name)."""
+    if parse_sex(text, "es") is not None or normalize_state(text) is not None:
+        return True
+    if yes_no_recognised(text):
+        return True
+    if normalize_nationality(text) is not None and not _BARE_ALPHA3.fullmatch(text):
+        return True
+    codes, bad = parse_exploitation(text)
+    return codes is not None and not bad
+
+
+def _quotable(value: object) -> bool:
+    """Whether a cell's value may appear in a message as it is (see the module docstring)."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, (int, np.integer)):
+        return abs(int(value)) < 1000
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number != number or (number.is_integer() and abs(number) < 1000)
+    if not isinstance(value, str):
+        return False  # dates, timestamps and anything else: masked
+    text = value.strip()
+    if len(text) > 60:
+        return False
+    return bool(_SMALL_NUMBER.fullmatch(text)) or _known_code(text)
+
+
+def shown_value(value: object, *, identifying: bool = False) -> str:
+    """A cell's value as a message may show it: quoted when it is a known code-list value or a
+    number of at most three digits (and the column is not identifying), else masked."""
+    if not identifying and _quotable(value):
+        return mask_value(value, identifying=False)
+    return mask_value(value, identifying=True)
 
 
 def _map_unique(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
@@ -122,9 +187,12 @@ def detect_sex_convention(values: pd.Series, default: str = "es") -> tuple[str, 
 
 
 class _Collector:
-    def __init__(self, file: str | None, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self, file: str | None, headers: Mapping[str, str], on_unrecognised: str = "error"
+    ) -> None:
         self.file = file
         self.headers = headers
+        self.on_unrecognised = on_unrecognised
         self.problems: list[Problem] = []
 
     def add(
@@ -140,7 +208,7 @@ class _Collector:
         identifying = column in IDENTIFYING_FIELDS
         for i in np.flatnonzero(mask):
             raw = None if values is None else values.iat[int(i)]
-            shown = mask_value(raw, identifying=identifying)
+            shown = shown_value(raw, identifying=identifying)
             self.problems.append(
                 Problem(self.file, int(i) + 1, header, severity, code, message(shown))
             )
@@ -148,6 +216,36 @@ class _Collector:
     def whole(self, column: str | None, severity: str, code: str, message: str) -> None:
         header = self.headers.get(column, column) if column else None
         self.problems.append(Problem(self.file, None, header, severity, code, message))
+
+    def unrecognised(
+        self,
+        mask: np.ndarray,
+        column: str,
+        severity: str,
+        code: str,
+        message: Callable[[Any], str],
+        values: pd.Series,
+        what: str,
+        note: str = "",
+    ) -> None:
+        """Values a code list does not recognise: one problem per row (``on_unrecognised=
+        "error"``, with ``severity``), or, with ``"unknown"``, a single warning for the column
+        saying how many rows were read as unknown and the first few row numbers."""
+        if self.on_unrecognised != "unknown":
+            self.add(mask, column, severity, code, message, values)
+            return
+        rows = np.flatnonzero(mask) + 1
+        if not len(rows):
+            return
+        first = ", ".join(map(str, rows[:5].tolist())) + (", ..." if len(rows) > 5 else "")
+        self.whole(
+            column,
+            "warning",
+            "unrecognised_as_unknown",
+            f"{len(rows)} row(s) have a {what} that is not recognised (row(s) {first}); "
+            f"the records are kept with the {what} read as unknown (--unrecognised unknown)"
+            + note,
+        )
 
 
 def _col(df: pd.DataFrame, name: str) -> pd.Series:
@@ -166,6 +264,7 @@ def check_records(
     sex_convention: str | None = None,
     dayfirst: bool = True,
     today: dt.date | None = None,
+    on_unrecognised: str = "error",
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Normalize and validate raw records in canonical columns (see
     :mod:`cifranegra.schema.fields`).
@@ -173,13 +272,19 @@ def check_records(
     ``raw``: one row per record, agency values as read (strings or numbers). ``source``: agency id
     when there is no ``source`` column. ``file`` and ``headers`` (canonical name → the file's own
     header) only locate problems. ``sex_convention`` ``"es"``/``"en"`` fixes the meaning of ``M``
-    (detected from the values when ``None``). Returns the Records frame (columns
+    (detected from the values when ``None``). ``on_unrecognised``: ``"error"`` (a sex, state or
+    form of exploitation that no code list recognises is an error on its row; an unrecognised
+    nationality or yes/no a warning) or ``"unknown"`` (each is read as unknown, the record kept,
+    and one ``unrecognised_as_unknown`` warning per column gives the count and first rows; a cell
+    of exploitation forms keeps those it recognised). Returns the Records frame (columns
     :data:`~cifranegra.schema.fields.RECORD_COLUMNS`, same rows in the same order) and every
-    problem, rows counted from 1.
+    problem, rows counted from 1. Messages never quote a value that could identify someone
+    (see :func:`shown_value`).
     """
+    check_on_unrecognised(on_unrecognised)
     n = len(raw)
     raw = raw.reset_index(drop=True)
-    c = _Collector(file, headers or {})
+    c = _Collector(file, headers or {}, on_unrecognised)
     today = today or dt.date.today()
     today64 = np.datetime64(today, "s")
     out = pd.DataFrame(index=pd.RangeIndex(n))
@@ -197,7 +302,7 @@ def check_records(
             "source",
             "error",
             "missing_source",
-            lambda v: "the agency (source) is missing; fill it in or pass source=",
+            lambda v: "the agency (source) is missing; fill it in or pass --source (source=)",
             None,
         )
         out["source"] = src.astype("string")
@@ -208,7 +313,7 @@ def check_records(
                 None,
                 "error",
                 "missing_source",
-                "no agency (source) column and no source given; pass --source or source=",
+                "no agency (source) column and no source given; pass --source (source=)",
             )
     if "record_id" in raw.columns:
         rid = _map_unique(_col(raw, "record_id"), _record_id)
@@ -383,16 +488,17 @@ def check_records(
         )
     sex = _map_unique(sex_raw, lambda v: parse_sex(v, convention))
     bad_sex = sex.isna().to_numpy()
-    c.add(
+    c.unrecognised(
         bad_sex,
         "sex",
         "error",
         "invalid_sex",
         lambda v: (
             f"sex {v} is not recognised; use H/M (hombre/mujer), F/M in English forms, "
-            "or leave it empty for unknown"
+            "or leave it empty for unknown (--unrecognised unknown reads it as unknown)"
         ),
         sex_raw,
+        "sex",
     )
     out["sex"] = pd.Categorical(sex.fillna("unknown"), categories=["female", "male", "unknown"])
     gi = _col(raw, "gender_identity")
@@ -430,41 +536,47 @@ def check_records(
     # nationality, ethnicity -------------------------------------------------------------------
     nat_raw = _col(raw, "nationality")
     nat = _map_unique(nat_raw, normalize_nationality)
-    c.add(
+    c.unrecognised(
         _present(nat_raw) & nat.isna().to_numpy(),
         "nationality",
         "warning",
         "invalid_nationality",
-        lambda v: f"nationality {v} is not recognised; use an ISO 3166 alpha-3 code (MEX, GTM...)",
+        lambda v: (
+            f"nationality {v} is not recognised and is read as unknown; use an ISO 3166 "
+            "alpha-3 code (MEX, GTM...)"
+        ),
         nat_raw,
+        "nationality",
     )
     out["nationality"] = nat.astype("string")
     for name in ("indigenous", "afro_mexican"):
         vals = _col(raw, name)
         ok = _map_unique(vals, yes_no_recognised).astype(bool).to_numpy()
-        c.add(
+        c.unrecognised(
             ~ok,
             name,
             "warning",
             "invalid_yes_no",
             lambda v: f"{v} is not sí/no; it is read as unknown",
             vals,
+            "sí/no value",
         )
         out[name] = pd.Series(_map_unique(vals, parse_yes_no), dtype="boolean")
 
     # place ------------------------------------------------------------------------------------
     st_raw = _col(raw, "state")
     st = _map_unique(st_raw, normalize_state)
-    c.add(
+    c.unrecognised(
         _present(st_raw) & st.isna().to_numpy(),
         "state",
         "error",
         "invalid_state",
         lambda v: (
             f"state {v} is not a Mexican federal entity; use its name, abbreviation or "
-            "INEGI code (01-32)"
+            "INEGI code (01-32) (--unrecognised unknown reads it as unknown)"
         ),
         st_raw,
+        "state",
     )
     out["state"] = st.astype("string")
     mun_raw = _col(raw, "municipality")
@@ -474,18 +586,22 @@ def check_records(
     ex_raw = _col(raw, "exploitation")
     parsed_ex = _map_unique(ex_raw, parse_exploitation)
     bad_ex = parsed_ex.map(lambda p: bool(p[1])).to_numpy(dtype=bool)
-    c.add(
+    c.unrecognised(
         bad_ex,
         "exploitation",
         "error",
         "invalid_exploitation",
         lambda v: (
             f"form of exploitation {v} is not recognised; use the fractions of art. 10 "
-            "(I-XI), their names, or 'no especificado'"
+            "(I-XI), their names, or 'no especificado' (--unrecognised unknown reads it as "
+            "unknown)"
         ),
         ex_raw,
+        "form of exploitation",
+        "; a cell that also names recognised forms keeps those",
     )
-    # a cell with unrecognised forms keeps those it recognised, else "unknown" (and an error)
+    # a cell with unrecognised forms keeps those it recognised, else "unknown" (and an error,
+    # or with on_unrecognised="unknown" one warning for the column)
     out["exploitation"] = parsed_ex.map(lambda p: p[0] or "unknown").astype("string")
 
     # derived ----------------------------------------------------------------------------------
