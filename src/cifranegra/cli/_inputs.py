@@ -1,4 +1,5 @@
-"""Shared CLI pieces: reading a capture-history FILE (or a bundled table) and terminal progress."""
+"""Shared CLI pieces: reading a capture-history FILE (or a bundled table), argument types, and
+terminal progress."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from cifranegra.datasets.reference import reference_path, reference_tables
 from cifranegra.errors import InputError
 from cifranegra.estimation.histories import CaptureHistories
-from cifranegra.ingest.capture_table import read_capture_histories
+from cifranegra.ingest.capture_table import describe_capture_table, read_capture_histories
 
 
 def add_input_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,6 +43,52 @@ def load(args: argparse.Namespace) -> CaptureHistories | dict[tuple[Any, ...], C
     path = resolve_path(args.file)
     return read_capture_histories(
         path,
+        lists=args.lists,
+        count=None if args.per_person else args.count,
+        strata=args.strata,
+    )
+
+
+def seed_arg(text: str) -> int:
+    """``--seed``: a whole number ≥ 0 (numpy's seeds cannot be negative)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 0, got {text[:20]!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 0, got {value}")
+    return value
+
+
+def option_value(text: str) -> tuple[str, Any]:
+    """``--option NAME=VALUE``: the value read as true/false, none, a whole number, a number, or a word."""
+    name, sep, raw = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (e.g. hottest=0.3), got {text[:40]!r}")
+    raw = raw.strip()
+    low = raw.lower()
+    value: Any
+    if low in ("true", "false"):
+        value = low == "true"
+    elif low in ("none", "null"):
+        value = None
+    else:
+        try:
+            value = int(raw)
+        except ValueError:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = raw
+    return name, value
+
+
+def load_descriptions(args: argparse.Namespace) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """What `describe` shows, per stratum, read from observed patterns only (works beyond the
+    number of lists an estimate accepts)."""
+    return describe_capture_table(
+        resolve_path(args.file),
         lists=args.lists,
         count=None if args.per_person else args.count,
         strata=args.strata,

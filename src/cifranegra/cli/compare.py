@@ -9,6 +9,7 @@ import math
 import sys
 from typing import Any
 
+from cifranegra.cli._inputs import add_input_arguments, seed_arg
 from cifranegra.errors import InputError
 
 
@@ -22,11 +23,10 @@ def register(subparsers) -> None:
         "capture-history table (0/1 column per list plus 'count'), then re-estimate with each list "
         "left out and with the --merge groups merged. A family that cannot apply says why.",
     )
-    from cifranegra.cli._inputs import add_input_arguments
-
     add_input_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (table, sensitivity, settings)")
-    p.add_argument("--seed", type=int, default=None, help="seed for every random step (default: fresh)")
+    p.add_argument("--seed", type=seed_arg, default=None,
+                   help="seed for every random step, a whole number ≥ 0 (default: fresh)")
     p.add_argument("--n-boot", type=int, default=200, metavar="B", help="bootstrap replicates (default 200)")
     p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument(
@@ -97,17 +97,28 @@ def run(args) -> int:
         return 0
     print(f"{h.source or args.file}: {h.n_lists} lists, {h.observed:,} people observed")
     print(f"{'method':36s} {'estimate':>10s} {'lower':>10s} {'upper':>10s}  interval / note")
+    footnotes: list[str] = []
     for row in result.table.to_dict(orient="records"):
+        estimate = _fmt(row.get("estimate"))
         if row["status"] == "ok":
-            note = row.get("interval_method") or ""
-            if row.get("warnings"):
+            note = row.get("interval_method") or "no interval"
+            if _present(row.get("at_observed_count")):
+                estimate += "*"
+                footnotes.append(f"* {row['label']}: {row['at_observed_count']}")
+            elif row.get("warnings"):
                 note += "  [!] " + row["warnings"].split(" | ")[0][:90]
+            if _present(row.get("interval_note")) and not row.get("interval_method"):
+                note = "no interval: " + str(row["interval_note"])[:100]
         else:
             note = f"{row['status']}: {row.get('warnings', '')[:110]}"
         print(
-            f"{row['label']:36s} {_fmt(row.get('estimate')):>10s} {_fmt(row.get('lower')):>10s} "
+            f"{row['label']:36s} {estimate:>10s} {_fmt(row.get('lower')):>10s} "
             f"{_fmt(row.get('upper')):>10s}  {note}"
         )
+    if footnotes:
+        print("\n" + "\n".join(footnotes))
+        print("  (* = the observed count: not an estimate; run `cifranegra estimate` with that --method for "
+              "the reason and what to try)")
     if len(result.sensitivity):
         sens = result.sensitivity
         fams = list(dict.fromkeys(sens["family"]))
@@ -115,7 +126,18 @@ def run(args) -> int:
         print(f"{'scenario':24s} {'observed':>9s} " + " ".join(f"{f[:18]:>18s}" for f in fams))
         for scen in dict.fromkeys(sens["scenario"]):
             sub = sens[sens["scenario"] == scen].set_index("family")
-            cells = [_fmt(sub.loc[f, "estimate"]) if f in sub.index else "-" for f in fams]
+            cells = [_cell(sub.loc[f]) if f in sub.index else "-" for f in fams]
             obs = _fmt(sub["observed"].iloc[0]) if "observed" in sub else "-"
             print(f"{scen[:24]:24s} {obs:>9s} " + " ".join(f"{c:>18s}" for c in cells))
+        if "at_observed_count" in sens and sens["at_observed_count"].map(_present).any():
+            print("  (* = the observed count: that method could not estimate this scenario)")
     return 0
+
+
+def _present(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _cell(row: Any) -> str:
+    text = _fmt(row["estimate"])
+    return text + "*" if _present(row.get("at_observed_count")) else text

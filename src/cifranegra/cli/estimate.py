@@ -3,36 +3,47 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import inspect
 import json
 import math
 import sys
 from typing import Any
 
-from cifranegra.cli._inputs import add_input_arguments, load, progress_printer
+from cifranegra.cli._inputs import (
+    add_input_arguments,
+    load,
+    option_value,
+    progress_printer,
+    seed_arg,
+)
 from cifranegra.errors import CifranegraError, InputError
 from cifranegra.estimation import api
-from cifranegra.estimation.histories import CaptureHistories
+from cifranegra.estimation.histories import CaptureHistories, TooManyListsError
 from cifranegra.estimation.result import EstimateResult
+from cifranegra.estimation.wording import flag
 
-# CLI option → keyword of the estimator spec
-_OPTIONS = {
-    "select": "select",
-    "max_order": "max_order",
-    "pthresh": "pthresh",
-    "model": "model",
-    "interval": "interval",
-    "n_boot": "n_boot",
-    "level": "level",
-    "ntop": "ntop",
-    "bootstrap_interval": "bootstrap_interval",
-    "workers": "workers",
-    "chains": "chains",
-    "samples": "samples",
-    "burn_in": "burn_in",
-    "thin": "thin",
-}
+# CLI option → keyword of the estimator spec (every flag is the keyword with dashes)
+_OPTIONS = (
+    "select",
+    "max_order",
+    "pthresh",
+    "model",
+    "interval",
+    "n_boot",
+    "level",
+    "ntop",
+    "bootstrap_interval",
+    "workers",
+    "variant",
+    "prior",
+    "delta",
+    "max_n",
+    "chains",
+    "samples",
+    "burn_in",
+    "thin",
+    "max_classes",
+    "preset",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,52 +53,75 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="estimate the number of people, seen and unseen, from overlapping lists",
         description="Multiple systems estimation from a capture-history table. Default: log-linear models "
                     "selected by BIC (≤5 lists) or stepwise (more lists), with a bootstrap interval that "
-                    "re-selects the model in every replicate.",
+                    "re-selects the model in every replicate. Each method accepts a number of lists "
+                    "(docs/estimation.md, 'Limits'); an option that does not apply to the method is an error.",
     )
     add_input_arguments(p)
     p.add_argument("--method", default="loglinear", choices=sorted(api.METHODS),
                    help="estimator family (default: loglinear)")
-    p.add_argument("--select", choices=["bic", "aic", "stepwise", "auto"], help="model selection (default: auto)")
-    p.add_argument("--max-order", type=int, help="highest interaction order considered by bic/aic")
-    p.add_argument("--pthresh", type=float, help="p-value threshold of stepwise selection (default 0.02)")
-    p.add_argument("--model", help='fixed model as a generating class, e.g. "[12,13,4]" (lists numbered from 1)')
-    p.add_argument("--interval", choices=["none", "profile", "wald", "bootstrap"],
+    g = p.add_argument_group("log-linear (loglinear, independence, saturated)")
+    g.add_argument("--select", choices=["bic", "aic", "stepwise", "auto"], help="model selection (default: auto)")
+    g.add_argument("--max-order", type=int, help="highest interaction order considered by bic/aic")
+    g.add_argument("--pthresh", type=float, help="p-value threshold of stepwise selection (default 0.02)")
+    g.add_argument("--model", help='fixed model as a generating class, e.g. "[12,13,4]" (lists numbered from 1)')
+    g.add_argument("--interval", choices=["none", "profile", "wald", "bootstrap"],
                    help="interval (default: bootstrap when the model is selected, profile when fixed)")
-    p.add_argument("--n-boot", type=int, help="bootstrap replicates (default 1000)")
-    p.add_argument("--level", type=float, help="interval level (default 0.95)")
-    p.add_argument("--ntop", type=int, help="models kept in the bootstrap (default: as MultipleSystemsEstimation)")
-    p.add_argument("--bootstrap-interval", choices=["bca", "percentile"], help="bootstrap interval type (default bca)")
-    p.add_argument("--workers", type=int, help="processes for the bootstrap/sampler (default: all cores)")
-    p.add_argument("--chains", type=int, help="MCMC chains (Bayesian methods)")
-    p.add_argument("--samples", type=int, help="posterior samples per chain (Bayesian methods)")
-    p.add_argument("--burn-in", type=int, help="burn-in iterations (Bayesian methods)")
-    p.add_argument("--thin", type=int, help="thinning (Bayesian methods)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: fresh; recorded in --json)")
+    g.add_argument("--ntop", type=int, help="models kept in the bootstrap (default: as MultipleSystemsEstimation)")
+    g.add_argument("--bootstrap-interval", choices=["bca", "percentile"], help="bootstrap interval type (default bca)")
+    g = p.add_argument_group("shared")
+    g.add_argument("--n-boot", type=int, help="bootstrap replicates (loglinear, sample-coverage; default 1000)")
+    g.add_argument("--level", type=float, help="interval level (default 0.95)")
+    g.add_argument("--workers", type=int, help="processes for the bootstrap/sampler (default: all cores)")
+    g = p.add_argument_group("sample coverage (sample-coverage)")
+    g.add_argument("--variant", choices=["high", "low", "independence"],
+                   help="Chao-Tsay estimator: high (default), low (one step, for low coverage), independence")
+    g = p.add_argument_group("decomposable-graph averaging (dga)")
+    g.add_argument("--prior", choices=["1/N", "rissanen", "uniform"], help="prior on N (default 1/N)")
+    g.add_argument("--delta", type=float, help="hyper-Dirichlet prior count per cell (default 2^-K)")
+    g.add_argument("--max-n", type=int, help="upper end of the grid for N (default: grown until the tail is empty)")
+    g = p.add_argument_group("latent classes (lcmcr)")
+    g.add_argument("--chains", type=int, help="MCMC chains (default 4)")
+    g.add_argument("--samples", type=int, help="posterior samples kept per chain (default 1000)")
+    g.add_argument("--burn-in", type=int, help="burn-in sweeps per chain (default 10000)")
+    g.add_argument("--thin", type=int, help="thinning (default 20)")
+    g.add_argument("--max-classes", type=int, help="truncation of the latent classes (default 10)")
+    g.add_argument("--preset", choices=["default", "hrdag"], help="prior preset (hrdag: K* = min(2^J-1, 15))")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", type=option_value,
+                   help="any other option of the method, by its name in docs/estimation.md and docs/bayesian.md "
+                        "(repeatable), e.g. --option hottest=0.3")
+    p.add_argument("--seed", type=seed_arg, default=None, help="random seed, a whole number ≥ 0 "
+                                                              "(default: fresh; recorded in --json)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
-def _accepted(factory: Any) -> set[str]:
-    if dataclasses.is_dataclass(factory):
-        return {f.name for f in dataclasses.fields(factory)}
-    return set(inspect.signature(factory).parameters)
+def _labels(method: str) -> dict[str, str]:
+    """How the CLI spells each option of ``method``: its flag, or ``--option NAME=``."""
+    return {name: flag(name) if name in _OPTIONS else f"--option {name}=" for name in api.option_names(method)}
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    factory = api.METHODS[args.method]
-    accepted = _accepted(factory)
+    accepted = set(api.option_names(args.method, plumbing=True))
     opts: dict[str, Any] = {}
     ignored = []
-    for cli, kw in _OPTIONS.items():
-        val = getattr(args, cli, None)
+    for kw in _OPTIONS:
+        val = getattr(args, kw, None)
         if val is None:
             continue
         if kw in accepted:
             opts[kw] = val
         else:
-            ignored.append("--" + cli.replace("_", "-"))
+            ignored.append(flag(kw))
     if ignored:
-        raise InputError(f"{', '.join(ignored)} do(es) not apply to --method {args.method}")
+        raise InputError(
+            f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to --method {args.method}; "
+            f"its options are: {', '.join(sorted(_labels(args.method).values()))}"
+        )
+    for name, value in args.option:
+        if name in opts:
+            raise InputError(f"{flag(name)} given twice (once as --option {name}=)")
+        opts[name] = value
+    api.check_estimator(args.method, opts, labels=_labels(args.method))
     if "progress" in accepted:  # drawn on stderr, so it never mixes with --json output
         opts["progress"] = progress_printer("bootstrap")
     return opts
@@ -97,8 +131,11 @@ def _payload(r: EstimateResult, seed: int | None) -> dict[str, Any]:
     d = r.to_dict()
     d.pop("replicates", None)
     d.pop("draws", None)
-    iv = r.interval()
+    iv, note = r.reported_interval()
     d["interval"] = iv.to_dict() if iv else None
+    if note:
+        d["interval_note"] = note
+    d["at_observed_count"] = r.at_observed_count
     d["seed"] = seed if seed is not None else d.get("seed")
     return d
 
@@ -110,26 +147,35 @@ def _fmt(x: float) -> str:
 
 
 def _text(r: EstimateResult, label: str | None = None) -> str:
-    iv = r.interval()
+    iv, note = r.reported_interval()
     head = f"{label}: " if label else ""
+    degenerate = r.at_observed_count
     lines = [
         f"{head}{r.method}" + (f" model {r.model}" if r.model else "")
         + f" on {r.n_lists} lists ({', '.join(r.lists)})",
         f"  observed        {r.observed:,}",
-        f"  estimated total {_fmt(r.estimate)}",
+        f"  estimated total {_fmt(r.estimate)}"
+        + ("  (= the observed count: not an estimate, see the first warning)" if degenerate else ""),
         f"  never observed  {_fmt(r.dark_figure)}",
     ]
     if iv:
         lines.append(f"  {iv.level:.0%} interval    {_fmt(iv.lower)} – {_fmt(iv.upper)} ({iv.method})")
+    elif note:
+        lines.append(f"  interval        not available: {note}")
     for w in r.warnings:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    data = load(args)
-    opts = _options(args)
+    opts = _options(args)  # before reading the data: a wrong option fails fast
+    try:
+        data = load(args)
+    except TooManyListsError as exc:
+        api.check_lists(args.method, exc.n_lists)  # the method's own, lower limit says more
+        raise
     if isinstance(data, CaptureHistories):
+        api.check_lists(args.method, data.n_lists)
         r = api.estimate(data, args.method, seed=args.seed, **opts)
         if args.json:
             print(json.dumps(_payload(r, args.seed)))

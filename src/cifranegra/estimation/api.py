@@ -64,9 +64,11 @@ def _factory(name: str) -> Callable[..., Estimator]:
     raise InputError(f"unknown method {name!r}{hint}; choose one of: {', '.join(sorted(METHODS))}")
 
 
-def option_names(name: str) -> list[str]:
-    """The keyword options the estimator ``name`` accepts (its constructor's parameters)."""
-    return sorted(_accepted(_factory(name)) - _HIDDEN_OPTIONS)
+def option_names(name: str, *, plumbing: bool = False) -> list[str]:
+    """The keyword options the estimator ``name`` accepts (its constructor's parameters); with
+    ``plumbing``, also those that are not settings (a progress callback)."""
+    accepted = _accepted(_factory(name))
+    return sorted(accepted if plumbing else accepted - _HIDDEN_OPTIONS)
 
 
 def _accepted(factory: Any) -> set[str]:
@@ -76,41 +78,64 @@ def _accepted(factory: Any) -> set[str]:
     return {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
-def check_estimator(name: str, options: Mapping[str, Any]) -> None:
+def check_estimator(name: str, options: Mapping[str, Any], *, labels: Mapping[str, str] | None = None) -> None:
     """Refuse, with an :class:`~cifranegra.errors.InputError`, an unknown method, an option the
     method does not take, or an option value it refuses; silent when the spec can be built.
 
+    ``labels`` maps option names to how the caller's users write them (the CLI passes
+    ``{"n_boot": "--n-boot", ...}``, a project file its keys), so that messages speak their language.
     Cheap (builds the spec, fits nothing), so it can run before any linkage.
     """
-    _build(name, options)
+    _build(name, options, labels)
 
 
-def _build(name: str, options: Mapping[str, Any]) -> Estimator:
+def _build(name: str, options: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> Estimator:
     factory = _factory(name)
     accepted = _accepted(factory)
+    labels = dict(labels or {})
+
+    def label(key: str) -> str:
+        return labels.get(key, repr(key))
+
     unknown = [k for k in options if k not in accepted]
     if unknown:
         valid = sorted(accepted - _HIDDEN_OPTIONS)
         parts = []
         for k in unknown:
             close = difflib.get_close_matches(str(k), valid, n=1)
-            parts.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            parts.append(label(str(k)) + (f" (did you mean {label(close[0])}?)" if close else ""))
         raise InputError(
-            f"method {name!r} has no option {', '.join(parts)}; its options are: {', '.join(valid) or '(none)'}"
+            f"method {name!r} has no option {', '.join(parts)}; its options are: "
+            + (", ".join(labels.get(v, v) for v in valid) or "(none)")
         )
     try:
         return factory(**options)
-    except InputError:
-        raise
+    except InputError as exc:
+        if not labels:
+            raise
+        raise InputError(_relabel(str(exc), labels)) from None
     except (TypeError, ValueError) as exc:
         culprit = _culprit(factory, options)
         if culprit is None:
             raise InputError(f"the options of method {name!r} cannot be used together ({exc})") from None
         want = _expected(factory, culprit)
         raise InputError(
-            f"option {culprit!r} of method {name!r} cannot be {_shown(options[culprit])}"
+            f"option {label(culprit)} of method {name!r} cannot be {_shown(options[culprit])}"
             + (f"; it takes {want}" if want else "")
         ) from None
+
+
+def _relabel(text: str, labels: Mapping[str, str]) -> str:
+    """A spec's message ("n_boot must be ...; level must be ...") with each clause's leading option
+    name written as the caller's users write it ("--n-boot must be ...")."""
+    out = []
+    for part in text.split("; "):
+        for key, lab in labels.items():
+            if part.startswith(key + " "):
+                part = lab + part[len(key) :]
+                break
+        out.append(part)
+    return "; ".join(out)
 
 
 def _culprit(factory: Callable[..., Estimator], options: Mapping[str, Any]) -> str | None:
@@ -130,19 +155,22 @@ def _shown(value: Any) -> str:
 
 
 def _expected(factory: Callable[..., Estimator], option: str) -> str:
-    """What an option takes, read from its default value."""
+    """What an option takes, read from its default value or, failing that, its annotation."""
     if dataclasses.is_dataclass(factory):
-        defaults = {f.name: f.default for f in dataclasses.fields(factory)}
+        fields = {f.name: f for f in dataclasses.fields(factory)}
+        default = fields[option].default if option in fields else None
+        annotation = str(fields[option].type) if option in fields else ""
     else:
-        defaults = {p.name: p.default for p in inspect.signature(factory).parameters.values()}
-    d = defaults.get(option)
-    if isinstance(d, bool):
+        params = inspect.signature(factory).parameters
+        default = params[option].default if option in params else None
+        annotation = str(params[option].annotation) if option in params else ""
+    if isinstance(default, bool) or annotation.startswith("bool"):
         return "true or false"
-    if isinstance(d, int):
+    if isinstance(default, int) or annotation.startswith("int"):
         return "a whole number"
-    if isinstance(d, float):
+    if isinstance(default, float) or annotation.startswith("float"):
         return "a number"
-    if isinstance(d, str):
+    if isinstance(default, str) or annotation.startswith("str"):
         return "a word (see the method's documentation)"
     return ""
 

@@ -122,7 +122,8 @@ def _run(
     result = None
     try:
         result = api.estimate(histories, method, seed=seed, **opts)
-        iv = result.interval()
+        iv, note = result.reported_interval()
+        at_obs = result.at_observed_count
         row.update(
             {
                 "model": result.model,
@@ -130,6 +131,8 @@ def _run(
                 "lower": iv.lower if iv else np.nan,
                 "upper": iv.upper if iv else np.nan,
                 "interval_method": iv.method if iv else None,
+                "interval_note": note,
+                "at_observed_count": f"{at_obs['reason']}; {at_obs['advice']}" if at_obs else None,
                 "status": "ok",
                 "warnings": " | ".join(result.warnings),
             }
@@ -207,6 +210,7 @@ def compare(
         if missing or len(group) < 2:
             raise InputError(f"merge group {list(group)} must name at least two of the lists {list(histories.lists)}")
     options = options or {}
+    api.check_seed(seed)
     root = as_seed_sequence(seed)
     children = root.spawn(len(FAMILIES))
     child_of = dict(zip(FAMILIES, children, strict=True))

@@ -30,6 +30,7 @@ from cifranegra.errors import InputError
 from cifranegra.estimation.diagnostics import require_usable
 from cifranegra.estimation.histories import CaptureHistories
 from cifranegra.estimation.result import EstimateResult, Interval
+from cifranegra.estimation.wording import flag, option
 
 VARIANTS = ("high", "low", "independence")
 #: below this estimated coverage we warn. Chao & Tsay (1998) derive the high-coverage estimator for
@@ -39,16 +40,20 @@ VARIANTS = ("high", "low", "independence")
 LOW_COVERAGE = 0.55
 
 
-def _stats(counts: np.ndarray, k: int) -> dict[str, Any]:
-    masks = np.arange(2**k)
-    c = counts.astype(float)
+def _stats(masks: np.ndarray, counts: np.ndarray, k: int) -> dict[str, Any]:
+    """The statistics of the estimators from the observed patterns only (``masks``, their
+    ``counts``): the cost grows with the patterns seen, not with the 2^K cells."""
+    c = np.asarray(counts, dtype=float)
+    masks = np.asarray(masks, dtype=np.int64)
+    on = ((masks[:, None] >> np.arange(k)) & 1).astype(float)  # patterns × lists
     m = float(c.sum())
-    on = [(masks >> j) & 1 == 1 for j in range(k)]
-    n = np.array([c[on[j]].sum() for j in range(k)])
-    f = np.array([c[1 << j] for j in range(k)])
+    n = on.T @ c
+    both = (on * c[:, None]).T @ on  # people on lists j and q (j, q)
+    cell = dict(zip(masks.tolist(), c.tolist(), strict=True))
+    f = np.array([cell.get(1 << j, 0.0) for j in range(k)])
     pairs = [(j, q) for j in range(k) for q in range(j + 1, k)]
-    n_pair = np.array([c[on[j] & on[q]].sum() for j, q in pairs])
-    a_pair = np.array([c[1 << j] + c[1 << q] + 2 * c[(1 << j) | (1 << q)] for j, q in pairs])
+    n_pair = np.array([both[j, q] for j, q in pairs])
+    a_pair = np.array([f[j] + f[q] + 2 * cell.get((1 << j) | (1 << q), 0.0) for j, q in pairs])
     nj = np.array([n[j] * n[q] for j, q in pairs])
     coverage = 1.0 - float(np.mean(f / n))
     d = m - float(f.mean())
@@ -65,8 +70,14 @@ def _stats(counts: np.ndarray, k: int) -> dict[str, Any]:
     }
 
 
-def _estimate(counts: np.ndarray, k: int, variant: str) -> float:
-    s = _stats(counts, k)
+def _high_denominator(s: dict[str, Any], k: int) -> float:
+    """``K C - Σ a_jk n_jk / (n_j n_k)``: the high-coverage equation has a positive solution only
+    when this is positive."""
+    return k * s["coverage"] - float(np.sum(s["a_pair"] * s["n_pair"] / s["nn"]))
+
+
+def _estimate(masks: np.ndarray, counts: np.ndarray, k: int, variant: str) -> float:
+    s = _stats(masks, counts, k)
     cov, d, m = s["coverage"], s["D"], s["M"]
     if cov <= 0:
         return math.inf
@@ -75,7 +86,7 @@ def _estimate(counts: np.ndarray, k: int, variant: str) -> float:
         return n0
     a, npair, nn = s["a_pair"], s["n_pair"], s["nn"]
     if variant == "high":
-        x = k * cov - float(np.sum(a * npair / nn))
+        x = _high_denominator(s, k)
         y = (k * d - float(a.sum())) / x if x != 0 else math.inf
         return m if (x < 1e-4 or y < m) else y
     # low coverage: one step from N0, then evaluate the CCVs at that N
@@ -87,7 +98,8 @@ def _estimate(counts: np.ndarray, k: int, variant: str) -> float:
 def coverage_statistics(histories: CaptureHistories, n_hat: float | None = None) -> dict[str, Any]:
     """Coverage estimate and, given ``n_hat``, the capture probabilities and pairwise CCVs."""
     k = histories.n_lists
-    s = _stats(histories.counts, k)
+    masks = histories.masks()
+    s = _stats(masks, histories.counts[masks], k)
     out: dict[str, Any] = {"coverage": s["coverage"], "D": s["D"], "observed": int(s["M"])}
     if n_hat is not None and math.isfinite(n_hat):
         out["mean_capture_probability"] = {histories.lists[j]: float(s["n"][j] / n_hat) for j in range(k)}
@@ -105,10 +117,6 @@ class SampleCoverage:
     """
 
     min_lists = 3
-    max_lists = 20
-    lists_limit_reason = (
-        "each bootstrap replicate is a dense 2^K table (1000 replicates × 2^20 cells is 8 GiB)"
-    )
 
     def __init__(self, *, variant: str = "high", n_boot: int = 1000, level: float = 0.95) -> None:
         if variant not in VARIANTS:
@@ -129,54 +137,69 @@ class SampleCoverage:
             alternatives="with 2 lists use 'chapman' or 'petersen'",
         )
         k = histories.n_lists
-        counts = histories.counts
+        masks = histories.masks()
+        counts = histories.counts[masks]
         m = histories.observed
-        est = _estimate(counts, k, self.variant)
+        est = _estimate(masks, counts, k, self.variant)
         stats_ = coverage_statistics(histories, est)
         cov = stats_["coverage"]
         warns: list[str] = []
+        diagnostics: dict[str, Any] = {"coverage": cov}
         if cov < LOW_COVERAGE:
             warns.append(
                 f"estimated sample coverage is {cov:.2f} (< {LOW_COVERAGE}): the lists overlap "
                 "too little "
                 "for the sample-coverage approach to be reliable"
-                + ("; the high-coverage estimate is unstable, prefer variant='low'" if self.variant == "high" else "")
+                + (f"; the high-coverage estimate is unstable, prefer {option('variant', 'low')}"
+                   if self.variant == "high" else "")
             )
-        if self.variant == "high":
-            s = _stats(counts, k)
-            x = k * cov - float(np.sum(s["a_pair"] * s["n_pair"] / s["nn"]))
-            if x <= 0:
-                warns.append(
-                    "the high-coverage equation has no positive solution (too little overlap); "
-                    "the estimate falls back to the observed count: use variant='low'"
-                )
+        if est <= m:
+            at_obs = self._at_observed(masks, counts, k, m, est)
+            diagnostics["at_observed_count"] = at_obs
+            warns.insert(0, at_obs["reason"] + "; " + at_obs["advice"])
         seed_seq = None
         intervals: tuple[Interval, ...] = ()
         se = math.nan
         replicates: list[float] = []
-        if self.n_boot and math.isfinite(est):
+        if self.n_boot and math.isfinite(est) and est > m:
             rng_ = make_rng(rng)
             seed_seq = rng if isinstance(rng, int) else None
             n_round = round(est)
-            probs = np.concatenate([[max(n_round - m, 0)], counts[1:]]).astype(float)
+            # the unseen cell and the observed patterns only: cells never seen have probability 0
+            # and numpy's multinomial spends no random numbers on them, so the draws are those of
+            # the full 2^K table, provided the last cell (seen on every list) stays the last category
+            bmasks, bcounts = masks, counts
+            full = 2**k - 1
+            if bmasks.size == 0 or bmasks[-1] != full:
+                bmasks, bcounts = np.append(masks, full), np.append(counts, 0)
+            probs = np.concatenate([[max(n_round - m, 0)], bcounts]).astype(float)
             probs /= probs.sum()
             draws = rng_.multinomial(n_round, probs, size=self.n_boot)
+            on = ((bmasks[:, None] >> np.arange(k)) & 1).astype(np.int64)
             for row in draws:
-                z = row.copy()
-                z[0] = 0
-                if z.sum() == 0 or np.any(_list_sizes(z, k) == 0):
+                z = row[1:]
+                if z.sum() == 0 or np.any(z @ on == 0):
                     continue
-                replicates.append(_estimate(z, k, self.variant))
+                replicates.append(_estimate(bmasks, z, k, self.variant))
             rep = np.asarray(replicates, dtype=float)
             rep = rep[np.isfinite(rep)]
             if rep.size > 1:
                 se = float(rep.std(ddof=1))
-                if est > m and se > 0:
-                    z = _normal_quantile(1 - (1 - self.level) / 2)
-                    c = math.exp(z * math.sqrt(math.log(1 + se**2 / (est - m) ** 2)))
-                    intervals = (Interval(m + (est - m) / c, m + (est - m) * c, self.level, "log-transformed"),)
-                else:
-                    intervals = (Interval(float(m), float(m), self.level, "log-transformed"),)
+            if se > 0:
+                z_q = _normal_quantile(1 - (1 - self.level) / 2)
+                c = math.exp(z_q * math.sqrt(math.log(1 + se**2 / (est - m) ** 2)))
+                intervals = (Interval(m + (est - m) / c, m + (est - m) * c, self.level, "log-transformed"),)
+            else:
+                diagnostics["interval_unavailable"] = (
+                    "the bootstrap replicates have no spread (or too few could be estimated), so no "
+                    "interval is reported"
+                )
+        elif self.n_boot and est <= m:
+            diagnostics["interval_unavailable"] = (
+                "the estimate is the observed count itself, a lower bound for N: there is no interval "
+                "to report"
+            )
+        diagnostics.update({"std_error": se, "bootstrap_replicates_used": len(replicates)})
         return EstimateResult(
             method="sample-coverage",
             estimate=float(est),
@@ -198,21 +221,43 @@ class SampleCoverage:
                     else {}
                 ),
             },
-            diagnostics={
-                "coverage": cov,
-                "std_error": se,
-                "bootstrap_replicates_used": len(replicates),
-            },
+            diagnostics=diagnostics,
             details=stats_,
             seed=seed_seq,
             input_fingerprint=histories.fingerprint(),
             warnings=tuple(warns),
         )
 
-
-def _list_sizes(z: np.ndarray, k: int) -> np.ndarray:
-    masks = np.arange(2**k)
-    return np.array([z[(masks >> j) & 1 == 1].sum() for j in range(k)])
+    def _at_observed(self, masks: np.ndarray, counts: np.ndarray, k: int, m: int, est: float) -> dict[str, Any]:
+        """Why the estimate is the observed count, and what to run instead."""
+        s = _stats(masks, counts, k)
+        if self.variant == "high" and _high_denominator(s, k) < 1e-4:
+            reason = (
+                "the high-coverage equation has no positive solution (the lists overlap too little), so "
+                f"the estimate falls back to the observed count {m:,}, which is only a lower bound for N"
+            )
+        else:
+            reason = (
+                f"the {self.variant} sample-coverage estimate is not above the observed count {m:,}, so "
+                "it says only that N is at least the number observed"
+            )
+        others = [v for v in ("low", "independence") if v != self.variant]
+        alternatives = {v: _estimate(masks, counts, k, v) for v in others}
+        tries = [
+            f"{flag('variant')} {v} (gives {alternatives[v]:,.0f}; variant={v!r} in Python)"
+            for v in others
+            if alternatives[v] > m
+        ]
+        advice = (
+            "do not report it as an estimate; try "
+            + ("; ".join(tries) + "; or " if tries else "")
+            + "another method (--method loglinear or lcmcr, or `cifranegra compare`)"
+        )
+        return {
+            "reason": reason,
+            "advice": advice,
+            "alternatives": {f"variant={v}": float(x) for v, x in alternatives.items()},
+        }
 
 
 def _normal_quantile(p: float) -> float:

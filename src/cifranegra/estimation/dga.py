@@ -32,6 +32,7 @@ from cifranegra.estimation.diagnostics import require_usable
 from cifranegra.estimation.graphs import MAX_LISTS, cliques, decomposable_graphs, edge_names
 from cifranegra.estimation.histories import CaptureHistories
 from cifranegra.estimation.result import EstimateResult, Interval
+from cifranegra.estimation.wording import option
 
 _PRIORS = ("1/N", "rissanen", "uniform")
 _EXTRA_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
@@ -176,8 +177,7 @@ class DGA:
             min_lists=3,
             max_lists=MAX_LISTS,
             alternatives="with 2 lists use 'chapman' or 'petersen'",
-            too_many="use 'lcmcr' or log-linear stepwise selection, or merge lists "
-            "(CaptureHistories.merge_lists) down to 7",
+            too_many="use --method lcmcr or log-linear stepwise selection, or merge lists down to 7",
         )
         k = histories.n_lists
         delta = self.delta if self.delta is not None else 2.0**-k
@@ -276,9 +276,28 @@ class DGA:
                 f"{post['tail_mass']:.2g} of the posterior mass of N lies in the top tenth of the "
                 f"grid (N up to {int(n[-1])}); the posterior is heavy-tailed and the estimate "
                 "depends on where the "
-                "grid stops: set max_n, or prefer a method with more structure"
+                f"grid stops: set {option('max_n')}, or prefer a method with more structure"
             )
         mean = float(np.sum(n * p))
+        diagnostics: dict[str, Any] = {
+            "grid_min": float(n[0]),
+            "grid_max": float(n[-1]),
+            "grid_step": post["step"],
+            "grid_points": int(n.size),
+            "tail_mass": post["tail_mass"],
+            "n_graphs": len(w),
+            "graphs_refined": post["graphs_refined"],
+        }
+        if median <= histories.observed:
+            info = _at_observed(histories, models[0], float(p[0]), self.delta is None)
+            diagnostics["at_observed_count"] = info
+            warnings_.insert(0, info["reason"] + "; " + info["advice"])
+        if all(iv.upper <= iv.lower for iv in intervals[:1]):
+            diagnostics["interval_unavailable"] = (
+                f"the posterior of N sits on one grid point ({intervals[0].lower:,.0f}): no interval to report"
+            )
+            intervals = ()
+        diagnostics["elapsed_s"] = time.perf_counter() - t0
         return EstimateResult(
             method="dga",
             estimate=median,
@@ -287,16 +306,7 @@ class DGA:
             model=f"average over {len(w)} decomposable graphs (top: {models[0]['model']})",
             intervals=intervals,
             settings=self.settings(k),
-            diagnostics={
-                "grid_min": float(n[0]),
-                "grid_max": float(n[-1]),
-                "grid_step": post["step"],
-                "grid_points": int(n.size),
-                "tail_mass": post["tail_mass"],
-                "n_graphs": len(w),
-                "graphs_refined": post["graphs_refined"],
-                "elapsed_s": time.perf_counter() - t0,
-            },
+            diagnostics=diagnostics,
             details={
                 "posterior_mean": mean,
                 "posterior_mode": float(n[int(np.argmax(p))]),
@@ -306,3 +316,31 @@ class DGA:
             input_fingerprint=histories.fingerprint(),
             warnings=tuple(warnings_),
         )
+
+
+def _at_observed(
+    histories: CaptureHistories, top: dict[str, Any], mass_at_observed: float, default_delta: bool
+) -> dict[str, Any]:
+    """Why the posterior median of N is the observed count, and what to try instead."""
+    k = histories.n_lists
+    m = histories.observed
+    complete = len(top["edges"]) == k * (k - 1) // 2
+    if complete:
+        reason = (
+            f"the posterior median of N is the observed count {m:,}: the data put "
+            f"{top['posterior_probability']:.0%} of the posterior weight on the complete graph {top['model']} "
+            "(every pair of lists dependent, the saturated model), under which the data say nothing about "
+            "the people no list saw, so the posterior of N is what the prior on the unseen cell makes it "
+            f"({'delta = 2^-K, ' if default_delta else ''}{mass_at_observed:.0%} of the mass at no one missed)"
+        )
+    else:
+        reason = (
+            f"the posterior median of N is the observed count {m:,}: {mass_at_observed:.0%} of the "
+            "posterior mass says no one was missed"
+        )
+    advice = (
+        "do not report it as an estimate: the prior decides it (--delta and --prior move it, the data do "
+        "not; delta= and prior= in Python), so use a family that models the dependence with fewer "
+        "parameters: --method loglinear, lcmcr or sample-coverage (or `cifranegra compare`), or add a list"
+    )
+    return {"reason": reason, "advice": advice, "complete_graph": complete, "top_model": top["model"]}

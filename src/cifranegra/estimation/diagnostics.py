@@ -173,7 +173,7 @@ def require_usable(
         raise InputError(
             f"method {method!r}: list(s) {', '.join(repr(e) for e in empty)} have no one on "
             "them; drop "
-            "them (CaptureHistories.select_lists) before estimating"
+            "them before estimating (--lists names the lists to keep; CaptureHistories.select_lists in Python)"
         )
     masks = np.arange(2**k)
     on_two = np.array([bin(int(m)).count("1") >= 2 for m in masks])

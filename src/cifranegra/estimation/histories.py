@@ -28,17 +28,30 @@ from cifranegra.errors import InputError, Problem, ValidationError
 #: stratum), beyond which memory, not statistics, decides; the methods' own limits are lower
 #: (docs/estimation.md). ``describe`` summarizes wider tables from their observed patterns only.
 MAX_LISTS = 24
+#: Most lists a table can be read with at all (patterns are 64-bit masks); ``describe`` summarizes
+#: tables between :data:`MAX_LISTS` and this from their observed patterns.
+MAX_PATTERN_LISTS = 62
+
+
+class TooManyListsError(InputError):
+    """A table has more lists than a :class:`CaptureHistories` holds; ``n_lists`` says how many, so
+    that a caller can name the limit of the method it was asked for instead."""
+
+    def __init__(self, message: str, n_lists: int) -> None:
+        super().__init__(message)
+        self.n_lists = n_lists
 
 
 def check_table_size(n_lists: int, source: str | None = None) -> None:
     """Refuse, before anything is allocated, a table of more than :data:`MAX_LISTS` lists."""
     if n_lists > MAX_LISTS:
         where = f"{source}: " if source else ""
-        raise InputError(
+        raise TooManyListsError(
             f"{where}{n_lists} lists: a capture-history table holds one count for each of the 2^K "
             f"patterns, and cifranegra estimates from at most {MAX_LISTS} lists (2^{MAX_LISTS} cells, "
             f"128 MiB). Merge lists that hold the same kind of source, or leave out small lists; "
-            "`cifranegra describe` can still summarize the table"
+            "`cifranegra describe` can still summarize the table",
+            n_lists,
         )
 
 
@@ -271,20 +284,15 @@ class CaptureHistories:
 
     def list_sizes(self) -> pd.Series:
         """People on each list."""
-        masks = np.arange(2**self.n_lists)
-        sizes = [int(self.counts[(masks >> i) & 1 == 1].sum()) for i in range(self.n_lists)]
-        return pd.Series(sizes, index=list(self.lists), name="size")
+        return _list_sizes(self.lists, *self._observed())
 
     def overlaps(self) -> pd.DataFrame:
         """Pairwise overlaps: people on both lists i and j (diagonal = list sizes)."""
-        k = self.n_lists
-        masks = np.arange(2**k)
-        out = np.zeros((k, k), dtype=np.int64)
-        for i in range(k):
-            for j in range(k):
-                sel = ((masks >> i) & 1 == 1) & ((masks >> j) & 1 == 1)
-                out[i, j] = self.counts[sel].sum()
-        return pd.DataFrame(out, index=list(self.lists), columns=list(self.lists))
+        return _overlaps(self.lists, *self._observed())
+
+    def _observed(self) -> tuple[np.ndarray, np.ndarray]:
+        masks = np.flatnonzero(self.counts)
+        return masks, self.counts[masks]
 
     def non_overlapping_pairs(self) -> list[tuple[str, str]]:
         """Pairs of lists with no one in common (their interaction cannot be estimated)."""
@@ -298,9 +306,7 @@ class CaptureHistories:
 
     def counts_by_number_of_lists(self) -> pd.Series:
         """People seen on exactly 1, 2, ..., K lists."""
-        n_on = _popcount(np.arange(2**self.n_lists))
-        vals = [int(self.counts[n_on == m].sum()) for m in range(1, self.n_lists + 1)]
-        return pd.Series(vals, index=pd.RangeIndex(1, self.n_lists + 1, name="lists"), name="people")
+        return _by_number_of_lists(self.n_lists, *self._observed())
 
     def to_frame(self, *, include_zero: bool = False) -> pd.DataFrame:
         """Aggregated table: one 0/1 column per list plus ``count`` (mask order)."""
@@ -334,9 +340,8 @@ class CaptureHistories:
         idx = [self.lists.index(x) if isinstance(x, str) else int(x) for x in keep]
         k2 = len(idx)
         new = np.zeros(2**k2, dtype=np.int64)
-        for mask in range(1, 2**self.n_lists):
-            m2 = sum(((mask >> i) & 1) << pos for pos, i in enumerate(idx))
-            new[m2] += self.counts[mask]
+        masks, counts = self._observed()
+        np.add.at(new, _gather_bits(masks, idx), counts)
         new[0] = 0
         return CaptureHistories(tuple(self.lists[i] for i in idx), new, source=self.source)
 
@@ -359,32 +364,20 @@ class CaptureHistories:
                 new_groups.append([i])
                 new_names.append(x)
         new = np.zeros(2 ** len(new_groups), dtype=np.int64)
-        for mask in range(1, 2**self.n_lists):
-            m2 = sum((1 << gi) for gi, g in enumerate(new_groups) if any((mask >> i) & 1 for i in g))
-            new[m2] += self.counts[mask]
+        masks, counts = self._observed()
+        merged = np.zeros(masks.shape, dtype=np.int64)
+        for gi, members in enumerate(new_groups):
+            group_mask = sum(1 << i for i in members)
+            merged |= ((masks & group_mask) != 0).astype(np.int64) << gi
+        np.add.at(new, merged, counts)
         return CaptureHistories(tuple(new_names), new, source=self.source)
 
     def describe(self) -> dict[str, Any]:
         """Everything `cifranegra describe` shows, as plain data."""
-        ov = self.overlaps().to_numpy()
-        return {
-            "source": self.source,
-            "lists": list(self.lists),
-            "observed": self.observed,
-            "list_sizes": {k: int(v) for k, v in self.list_sizes().items()},
-            "overlaps": {
-                f"{a}&{self.lists[j]}": int(ov[i, j])
-                for i, a in enumerate(self.lists)
-                for j in range(i + 1, self.n_lists)
-            },
-            "non_overlapping_pairs": [list(p) for p in self.non_overlapping_pairs()],
-            "by_number_of_lists": {m + 1: int(v) for m, v in enumerate(self.counts_by_number_of_lists().to_numpy())},
-            "patterns": {
-                "".join(str(b) for b in row[:-1]): int(row[-1]) for row in self.to_frame().itertuples(index=False)
-            },
-            "fingerprint": self.fingerprint(),
-            "notes": list(self.notes),
-        }
+        masks, counts = self._observed()
+        return describe_patterns(
+            self.lists, masks, counts, source=self.source, notes=self.notes, fingerprint=self.fingerprint()
+        )
 
     def __repr__(self) -> str:
         return f"CaptureHistories(lists={list(self.lists)}, observed={self.observed})"
@@ -396,6 +389,83 @@ class CaptureHistories:
 
     def __hash__(self) -> int:
         return hash((self.lists, self.counts.tobytes()))
+
+
+# ---------------------------------------------------------------------- summaries from observed patterns
+def _list_sizes(lists: Sequence[str], masks: np.ndarray, counts: np.ndarray) -> pd.Series:
+    sizes = counts.astype(np.int64) @ _bits(masks, len(lists))
+    return pd.Series([int(x) for x in sizes], index=list(lists), name="size")
+
+
+def _overlaps(lists: Sequence[str], masks: np.ndarray, counts: np.ndarray) -> pd.DataFrame:
+    on = _bits(masks, len(lists))
+    out = (on * counts.astype(np.int64)[:, None]).T @ on
+    return pd.DataFrame(out, index=list(lists), columns=list(lists))
+
+
+def _by_number_of_lists(k: int, masks: np.ndarray, counts: np.ndarray) -> pd.Series:
+    n_on = _popcount(np.asarray(masks, dtype=np.int64))
+    vals = np.bincount(n_on, weights=counts, minlength=k + 1)[1 : k + 1].astype(np.int64)
+    return pd.Series([int(v) for v in vals], index=pd.RangeIndex(1, k + 1, name="lists"), name="people")
+
+
+def describe_patterns(
+    lists: Sequence[str],
+    masks: np.ndarray,
+    counts: np.ndarray,
+    *,
+    source: str | None = None,
+    notes: Sequence[str] = (),
+    fingerprint: str | None = None,
+) -> dict[str, Any]:
+    """List sizes, pairwise overlaps, people by number of lists and the observed patterns, from the
+    observed patterns alone (bit masks and counts): no 2^K table, so it serves tables of up to
+    :data:`MAX_PATTERN_LISTS` lists."""
+    masks = np.asarray(masks, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    order = np.argsort(masks, kind="stable")
+    masks, counts = masks[order], counts[order]
+    keep = counts > 0
+    masks, counts = masks[keep], counts[keep]
+    lists = list(lists)
+    k = len(lists)
+    ov = _overlaps(lists, masks, counts).to_numpy()
+    bits = _bits(masks, k)
+    return {
+        "source": source,
+        "lists": lists,
+        "observed": int(counts.sum()),
+        "list_sizes": {a: int(ov[i, i]) for i, a in enumerate(lists)},
+        "overlaps": {f"{a}&{lists[j]}": int(ov[i, j]) for i, a in enumerate(lists) for j in range(i + 1, k)},
+        "non_overlapping_pairs": [[a, lists[j]] for i, a in enumerate(lists) for j in range(i + 1, k) if ov[i, j] == 0],
+        "by_number_of_lists": {m: int(v) for m, v in _by_number_of_lists(k, masks, counts).items()},
+        "patterns": {"".join(str(b) for b in row): int(c) for row, c in zip(bits, counts, strict=True)},
+        "fingerprint": fingerprint,
+        "notes": list(notes),
+    }
+
+
+def describe_frame(
+    df: pd.DataFrame,
+    *,
+    lists: Sequence[str] | None = None,
+    count: str | None = "count",
+    strata: Sequence[str] = (),
+    source: str | None = None,
+) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """:func:`describe_patterns` of a table given as a frame (one per stratum, keyed by the stratum
+    values; one with key ``()`` without strata), every row checked as for estimation. Works up to
+    :data:`MAX_PATTERN_LISTS` lists, beyond the :data:`MAX_LISTS` of a :class:`CaptureHistories`."""
+    strata = tuple(strata)
+    df, names, mask, cnt, notes = _parse_rows(df, lists=lists, count=count, strata=strata, source=source)
+    groups = _stratum_indices(df, strata) if strata else {(): np.arange(len(df))}
+    out = []
+    for key, idx in groups.items():
+        uniq, inverse = np.unique(mask[idx], return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=cnt[idx], minlength=uniq.size).astype(np.int64)
+        label = source if not key else f"{source or 'table'} stratum {dict(zip(strata, key, strict=True))}"
+        out.append((key, describe_patterns(names, uniq, counts, source=label, notes=notes)))
+    return out
 
 
 # ---------------------------------------------------------------------- helpers
@@ -485,6 +555,95 @@ def _from_frame(
     source: str | None,
     drop_empty_lists: bool = False,
 ) -> StrataTables:
+    resolved = lists if lists is not None else [str(c) for c in df.columns if str(c) != count and str(c) not in strata]
+    check_table_size(len(resolved), source)  # before anything of size 2^K
+    df, lists, mask, cnt, notes = _parse_rows(df, lists=lists, count=count, strata=strata, source=source)
+    k = len(lists)
+    groups: dict[tuple[Any, ...], np.ndarray] = {}
+    if strata:
+        indices = _stratum_indices(df, strata)
+        _check_strata_memory(len(indices), k, source)
+        for key_t, idx in indices.items():
+            groups[key_t] = np.bincount(mask[idx], weights=cnt[idx], minlength=2**k).astype(np.int64)
+    else:
+        groups[()] = np.bincount(mask, weights=cnt, minlength=2**k).astype(np.int64)
+    out = StrataTables()
+    for key, arr in groups.items():
+        label = source if not key else f"{source or 'table'} stratum {dict(zip(strata, key, strict=True))}"
+        names = tuple(lists)
+        notes_k = list(notes)
+        if strata and drop_empty_lists:
+            observed = np.flatnonzero(arr)
+            on = _bits(observed, k)
+            empty = [i for i in range(k) if arr[observed][on[:, i] == 1].sum() == 0]
+            if empty:
+                keep = [i for i in range(k) if i not in empty]
+                new = np.zeros(2 ** len(keep), dtype=np.int64)
+                np.add.at(new, _gather_bits(observed, keep), arr[observed])
+                new[0] = 0
+                notes_k.append(
+                    "list(s) "
+                    + ", ".join(repr(names[i]) for i in empty)
+                    + " have no one in this stratum and were left out of it"
+                )
+                arr, names = new, tuple(names[i] for i in keep)
+        problems_k = _check_table(names, arr, label)
+        errors_k = [p for p in problems_k if p.severity == "error"]
+        if errors_k and strata:
+            out.skipped[key] = "; ".join(p.message for p in errors_k)
+            continue
+        if errors_k:
+            raise ValidationError(problems_k, summary=f"{source or 'the table'} cannot be used")
+        out[key] = cls(names, arr, source=label, notes=tuple(notes_k))
+    return out
+
+
+#: memory the dense tables of all strata may take together (2 GiB)
+STRATA_MEMORY = 2 * 1024**3
+
+
+def _check_strata_memory(n_strata: int, k: int, source: str | None) -> None:
+    need = n_strata * 2**k * 8 * 2  # int64 counts, and as much again while each is built
+    if need > STRATA_MEMORY:
+        raise InputError(
+            f"{source + ': ' if source else ''}{n_strata} strata × 2^{k} patterns would take "
+            f"{need / 1024**3:.1f} GiB (the limit is {STRATA_MEMORY / 1024**3:.0f} GiB); use fewer strata "
+            "(coarser groups) or fewer lists"
+        )
+
+
+def _stratum_indices(df: pd.DataFrame, strata: Sequence[str]) -> dict[tuple[Any, ...], np.ndarray]:
+    keyframe = df[list(strata)].astype(object).where(df[list(strata)].notna(), "unknown")
+    out = {}
+    for key, idx in keyframe.groupby(list(strata), sort=True, dropna=False).indices.items():
+        out[tuple(key) if isinstance(key, tuple) else (key,)] = np.asarray(idx)
+    return out
+
+
+def _bits(masks: np.ndarray, k: int) -> np.ndarray:
+    """patterns × lists 0/1 matrix of bit masks."""
+    return ((np.asarray(masks, dtype=np.int64)[:, None] >> np.arange(k)) & 1).astype(np.int64)
+
+
+def _gather_bits(masks: np.ndarray, keep: Sequence[int]) -> np.ndarray:
+    """The masks restricted to the lists ``keep``, renumbered in that order."""
+    masks = np.asarray(masks, dtype=np.int64)
+    out = np.zeros(masks.shape, dtype=np.int64)
+    for pos, i in enumerate(keep):
+        out |= ((masks >> i) & 1) << pos
+    return out
+
+
+def _parse_rows(
+    df: pd.DataFrame,
+    *,
+    lists: Sequence[str] | None,
+    count: str | None,
+    strata: tuple[str, ...],
+    source: str | None,
+) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray, list[str]]:
+    """Every row checked (every problem at once): the frame, the lists, each row's pattern as a bit
+    mask and its count, and notes. Nothing here is of size 2^K (masks hold up to 62 lists)."""
     problems: list[Problem] = []
     columns = [str(c) for c in df.columns]
     df = df.copy()
@@ -527,7 +686,11 @@ def _from_frame(
     if problems:
         raise ValidationError(problems, summary=f"{source or 'the table'} cannot be read")
     lists = list(lists)
-    check_table_size(len(lists), source)
+    if len(lists) > MAX_PATTERN_LISTS:
+        raise InputError(
+            f"{source + ': ' if source else ''}{len(lists)} lists: a capture pattern is held as a 64-bit mask, "
+            f"so at most {MAX_PATTERN_LISTS} lists can be read; merge lists or leave some out"
+        )
     if len(lists) < 2:
         raise ValidationError(
             [
@@ -669,7 +832,6 @@ def _from_frame(
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ValidationError(problems, summary=f"{source or 'the table'} cannot be used")
-    k = len(lists)
     notes: list[str] = []
     if count is not None:
         keys = pd.DataFrame({"mask": mask, **{s: df[s].to_numpy() for s in strata}})
@@ -678,45 +840,8 @@ def _from_frame(
         if n_dup_rows:
             note = f"{n_dup_rows} rows repeat a capture pattern already listed; their counts were summed"
             notes.append(note)
-            warnings.warn(f"{source or 'table'}: {note}", CaptureDataWarning, stacklevel=3)
-    groups: dict[tuple[Any, ...], np.ndarray] = {}
-    if strata:
-        keyframe = df[list(strata)].astype(object).where(df[list(strata)].notna(), "unknown")
-        for key, idx in keyframe.groupby(list(strata), sort=True, dropna=False).indices.items():
-            key_t = key if isinstance(key, tuple) else (key,)
-            arr = np.bincount(mask[idx], weights=cnt[idx], minlength=2**k).astype(np.int64)
-            groups[tuple(key_t)] = arr
-    else:
-        groups[()] = np.bincount(mask, weights=cnt, minlength=2**k).astype(np.int64)
-    out = StrataTables()
-    for key, arr in groups.items():
-        label = source if not key else f"{source or 'table'} stratum {dict(zip(strata, key, strict=True))}"
-        names = tuple(lists)
-        notes_k = list(notes)
-        if strata and drop_empty_lists:
-            masks = np.arange(2**k)
-            empty = [i for i in range(k) if arr[(masks >> i) & 1 == 1].sum() == 0]
-            if empty:
-                keep = [i for i in range(k) if i not in empty]
-                new = np.zeros(2 ** len(keep), dtype=np.int64)
-                for m in range(1, 2**k):
-                    new[sum(((m >> i) & 1) << pos for pos, i in enumerate(keep))] += arr[m]
-                new[0] = 0
-                notes_k.append(
-                    "list(s) "
-                    + ", ".join(repr(names[i]) for i in empty)
-                    + " have no one in this stratum and were left out of it"
-                )
-                arr, names = new, tuple(names[i] for i in keep)
-        problems_k = _check_table(names, arr, label)
-        errors_k = [p for p in problems_k if p.severity == "error"]
-        if errors_k and strata:
-            out.skipped[key] = "; ".join(p.message for p in errors_k)
-            continue
-        if errors_k:
-            raise ValidationError(problems_k, summary=f"{source or 'the table'} cannot be used")
-        out[key] = cls(names, arr, source=label, notes=tuple(notes_k))
-    return out
+            warnings.warn(f"{source or 'table'}: {note}", CaptureDataWarning, stacklevel=4)
+    return df, lists, mask, cnt, notes
 
 
 def _entities_to_wide(

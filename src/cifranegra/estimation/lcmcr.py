@@ -64,6 +64,7 @@ from cifranegra.estimation.diagnostics import (
 )
 from cifranegra.estimation.histories import MAX_LISTS, CaptureHistories
 from cifranegra.estimation.result import EstimateResult, Interval, percentile_interval
+from cifranegra.estimation.wording import option
 
 #: The R LCMCR settings of the reference runs (K* = 10, a_alpha = b_alpha = 0.25) and HRDAG's
 #: production choice for the number of classes.
@@ -333,8 +334,8 @@ class LCMCR:
         if self.chains > 1 and r > RHAT_THRESHOLD:
             warns.append(
                 f"R-hat of N is {r:.3f} (> {RHAT_THRESHOLD}): the chains have not converged to one "
-                "distribution; run longer chains (burn_in, samples, thin) before using this "
-                "estimate"
+                "distribution; run longer chains (--burn-in, --samples, --thin; burn_in=, samples=, thin= "
+                "in Python) before using this estimate"
             )
             if len(modes) > 1:
                 warns.append(
@@ -343,15 +344,19 @@ class LCMCR:
                     + " modes: "
                     + "; ".join(f"N ≈ {m['median']:,.0f} ({len(m['chains'])} chain(s))" for m in modes)
                     + ". The posterior is multimodal or the sampler is stuck; try a lower "
-                    "max_classes, more chains and a longer burn-in, compare with other model "
+                    f"{option('max_classes')}, more --chains and a longer --burn-in, compare with other model "
                     "families (cifranegra compare), and do not publish one number from this fit"
                 )
         if e_bulk < 100 * self.chains / 4:
-            warns.append(f"effective sample size of N is only {e_bulk:.0f}; increase samples or thin")
+            warns.append(
+                f"effective sample size of N is only {e_bulk:.0f}; increase --samples or --thin "
+                "(samples=, thin= in Python)"
+            )
         occ_max = int(s["occupied"].max())
         if float(s["occupied"].mean()) >= s["classes"] - 0.5:
             warns.append(
-                f"nearly all {s['classes']} latent classes are in use: the truncation binds, raise max_classes"
+                f"nearly all {s['classes']} latent classes are in use: the truncation binds, raise "
+                f"{option('max_classes')}"
             )
         levels = [
             self.level,

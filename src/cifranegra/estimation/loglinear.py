@@ -44,6 +44,7 @@ from cifranegra.estimation.models import (
     default_ntop,
 )
 from cifranegra.estimation.result import EstimateResult, Interval, bca_interval, percentile_interval
+from cifranegra.estimation.wording import option
 
 SELECTIONS = ("bic", "aic", "stepwise", "auto", "fixed")
 INTERVALS = ("auto", "none", "profile", "wald", "bootstrap")
@@ -139,7 +140,9 @@ class LogLinear:
         max_order = self.max_order if self.max_order is not None else default_max_order(k)
         warnings_: list[str] = []
         if self.max_order is not None and self.max_order > k - 1:
-            warnings_.append(f"max_order {self.max_order} lowered to {k - 1}: the K-way term is not estimable")
+            warnings_.append(
+                f"{option('max_order', self.max_order)} lowered to {k - 1}: the K-way term is not estimable"
+            )
             max_order = k - 1
         pairs = h.non_overlapping_pairs()
         if pairs:
@@ -149,7 +152,9 @@ class LogLinear:
                 + " (their interaction is fixed at −∞ where a model includes it)"
             )
         if self.model is not None and self.select not in ("auto", "fixed"):
-            warnings_.append(f"select={self.select!r} ignored: the model is fixed to {self.model}")
+            warnings_.append(
+                f"{option('select', self.select)} ignored: the model is fixed by --model {self.model}"
+            )
         if select in ("bic", "aic") and not _enumerable(k, max_order):
             raise InputError(
                 f"all-model {select.upper()} on {k} lists up to order {max_order} means millions of models; "
@@ -201,7 +206,7 @@ class LogLinear:
             intervals.append(Interval(lo, hi, self.level, "wald"))
         elif interval_kind == "bootstrap":
             if self.n_boot < 2:
-                raise InputError("a bootstrap interval needs n_boot ≥ 2 (1000 is usual)")
+                raise InputError(f"a bootstrap interval needs {option('n_boot')} ≥ 2 (1000 is usual)")
             seed_seq = as_seed_sequence(rng)
             seed_used = int(seed_seq.entropy) if isinstance(seed_seq.entropy, int) else None
             boot = bootstrap(

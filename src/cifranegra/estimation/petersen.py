@@ -29,11 +29,12 @@ def _two_lists(h: CaptureHistories, method: str) -> tuple[int, int, int]:
     return int(h.counts[1] + m), int(h.counts[2] + m), m
 
 
-def _lognormal_interval(observed: int, est: float, var: float, level: float) -> Interval:
+def _lognormal_interval(observed: int, est: float, var: float, level: float) -> Interval | None:
+    """Chao's log-normal interval; None when the unseen part or its variance is zero (no interval)."""
     z = stats.norm.ppf(0.5 + level / 2)
     unseen = est - observed
     if unseen <= 0 or var <= 0:
-        return Interval(est, est, level, "lognormal")
+        return None
     c = math.exp(z * math.sqrt(math.log(1 + var / unseen**2)))
     return Interval(observed + unseen / c, observed + unseen * c, level, "lognormal")
 
@@ -80,14 +81,32 @@ class Chapman:
 def _result(
     method: str, h: CaptureHistories, est: float, var: float, level: float, n1: int, n2: int, m: int
 ) -> EstimateResult:
+    iv = _lognormal_interval(h.observed, est, var, level)
+    diagnostics: dict[str, Any] = {"std_error": math.sqrt(max(var, 0.0)), "list_sizes": [n1, n2], "overlap": m}
+    warnings: tuple[str, ...] = ()
+    if est <= h.observed:
+        inner = h.lists[0] if n1 == m else h.lists[1]
+        outer = h.lists[1] if n1 == m else h.lists[0]
+        reason = (
+            f"everyone on list {inner!r} is also on {outer!r}, so the {method} estimate is the observed "
+            f"count {h.observed:,}: with two lists that means one list was drawn from the other or they are "
+            "strongly dependent, not that no one was missed"
+        )
+        advice = "do not report it as an estimate; add a third list and use --method loglinear or lcmcr"
+        diagnostics["at_observed_count"] = {"reason": reason, "advice": advice}
+        diagnostics["interval_unavailable"] = "the estimate has no unseen part and no variance: no interval"
+        warnings = (f"{reason}; {advice}",)
+    elif iv is None:
+        diagnostics["interval_unavailable"] = "the variance of the estimate is zero: no interval"
     return EstimateResult(
         method=method,
         estimate=est,
         observed=h.observed,
         lists=h.lists,
         model=None,
-        intervals=(_lognormal_interval(h.observed, est, var, level),),
+        intervals=(iv,) if iv is not None else (),
         settings={"level": level},
-        diagnostics={"std_error": math.sqrt(var), "list_sizes": [n1, n2], "overlap": m},
+        diagnostics=diagnostics,
         input_fingerprint=h.fingerprint(),
+        warnings=warnings,
     )

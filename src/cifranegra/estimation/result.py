@@ -157,8 +157,30 @@ class EstimateResult:
             return None
         have = ", ".join(f"{iv.level:g}" for iv in self.intervals)
         raise InputError(
-            f"no {level:g} interval was computed for this result (have: {have}); refit with level={level:g}"
+            f"no {level:g} interval was computed for this result (have: {have}); refit with --level {level:g} "
+            f"(level={level:g} in Python)"
         )
+
+    def reported_interval(self, level: float | None = None) -> tuple[Interval | None, str | None]:
+        """The interval to show, or None with the reason: a method may have none to offer (its
+        ``diagnostics["interval_unavailable"]`` says why), and a zero-width interval is not
+        presented as an interval."""
+        iv = self.interval(level)
+        if iv is None:
+            note = self.diagnostics.get("interval_unavailable")
+            return None, str(note) if note else None
+        if not iv.upper > iv.lower:
+            return None, (
+                f"the {iv.method} interval has zero width ({iv.lower:,.0f}): it measures no uncertainty, "
+                "so it is not reported as an interval"
+            )
+        return iv, None
+
+    @property
+    def at_observed_count(self) -> dict[str, Any] | None:
+        """Why the estimate is no more than the observed count, and what to try, when it is."""
+        info = self.diagnostics.get("at_observed_count")
+        return dict(info) if info else None
 
     def models(self) -> pd.DataFrame:
         """The ranked model table (one row per candidate model), empty when not applicable."""

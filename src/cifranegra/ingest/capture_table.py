@@ -8,15 +8,17 @@ headers, values that are not 0/1, counts that are empty, negative, fractional, i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from cifranegra.errors import Problem, ValidationError
-from cifranegra.estimation.histories import CaptureHistories
+from cifranegra.estimation.histories import CaptureHistories, describe_frame
 from cifranegra.ingest.readers import read_table
+
+T = TypeVar("T")
 
 
 def _numeric(df: pd.DataFrame) -> pd.DataFrame:
@@ -58,6 +60,36 @@ def read_capture_histories(
 
     Without ``count`` in the file and with every column 0/1, the file is read one row per person.
     """
+
+    def build(df: pd.DataFrame, name: str) -> CaptureHistories | dict[tuple[Any, ...], CaptureHistories]:
+        cnt = _count_column(df, count, strata)
+        if strata:
+            return CaptureHistories.stratified_from_frame(
+                df, strata=list(strata), lists=lists, count=cnt, source=name, drop_empty_lists=True
+            )
+        return CaptureHistories.from_frame(df, lists=lists, count=cnt, source=name)
+
+    return _read(path, build)
+
+
+def describe_capture_table(
+    path: str | Path,
+    *,
+    lists: Sequence[str] | None = None,
+    count: str | None = "count",
+    strata: Sequence[str] = (),
+) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """What ``cifranegra describe`` shows (list sizes, overlaps, patterns), per stratum, read and checked
+    as :func:`read_capture_histories` does but from the observed patterns only, so that tables with
+    more lists than any estimator takes (up to 62) can still be summarized."""
+
+    def build(df: pd.DataFrame, name: str) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+        return describe_frame(df, lists=lists, count=_count_column(df, count, strata), strata=strata, source=name)
+
+    return _read(path, build)
+
+
+def _read(path: str | Path, build: Callable[[pd.DataFrame, str], T]) -> T:
     df, _ = read_table(path)
     name = Path(path).name
     read_errors = [p for p in df.attrs.get("read_problems", []) if p.severity == "error"]
@@ -74,7 +106,7 @@ def read_capture_histories(
         keep = [i for i in range(len(df)) if i + 1 not in bad_rows]
         problems = list(read_errors)
         try:
-            _build(df.iloc[keep].reset_index(drop=True), name, lists, count, strata)
+            _with_hints(df, name, build, keep)
         except ValidationError as exc:
             renumber = dict(enumerate((i + 1 for i in keep), start=1))
             problems += [
@@ -84,29 +116,32 @@ def read_capture_histories(
                 if p.row is not None  # table-wide findings would describe the table without those rows
             ]
         raise ValidationError(problems, summary=f"{name} cannot be used")
-    return _build(df, name, lists, count, strata)
+    return _with_hints(df, name, build, None)
 
 
-def _build(
-    df: pd.DataFrame, name: str, lists: Sequence[str] | None, count: str | None, strata: Sequence[str]
-) -> CaptureHistories | dict[tuple[Any, ...], CaptureHistories]:
+def _count_column(df: pd.DataFrame, count: str | None, strata: Sequence[str]) -> str | None:
+    """``count``, or None (one row per person) when the file has no such column and every other
+    column is 0/1."""
     if count is not None and count not in df.columns:
         others = [c for c in df.columns if c not in strata]
         if others and all(df[c].isin([0, 1]).all() for c in others):
-            count = None
+            return None
+    return count
+
+
+def _with_hints(
+    df: pd.DataFrame, name: str, build: Callable[[pd.DataFrame, str], T], keep: list[int] | None
+) -> T:
+    part = df if keep is None else df.iloc[keep].reset_index(drop=True)
     try:
-        if strata:
-            return CaptureHistories.stratified_from_frame(
-                df, strata=list(strata), lists=lists, count=count, source=name, drop_empty_lists=True
-            )
-        return CaptureHistories.from_frame(df, lists=lists, count=count, source=name)
+        return build(part, name)
     except ValidationError as exc:
         # a text column among the lists is most likely a stratum: say so
         hints: list[str] = []
         for p in exc.problems:
-            if p.code == "not_binary" and p.column is not None and p.column in df.columns and df[p.column].map(
-                lambda v: isinstance(v, str)
-            ).any():
+            if p.code == "not_binary" and p.column is not None and p.column in part.columns and part[
+                p.column
+            ].map(lambda v: isinstance(v, str)).any():
                 hints.append(p.column)
         if hints:
             cols = sorted(set(hints))
