@@ -75,3 +75,36 @@ def test_mapping_option(tmp_path, run):
     )
     assert run("validate", f)[0] == 2
     assert run("validate", f, "--mapping", m)[0] == 0
+
+
+def test_unrecognised_option(tmp_path, run):
+    f = write(
+        tmp_path / "a.csv",
+        "Folio,Nombre,Sexo,Entidad,Tipo de explotación\n1,Ana,Zorbalinda,Narnia,Baile folclórico\n"
+        "2,Eva,M,CDMX,III\n",
+    )
+    code, out, _ = run("validate", f, "--json")
+    assert code == 1
+    assert {"invalid_sex", "invalid_state", "invalid_exploitation"} <= {
+        p["code"] for p in json.loads(out)["problems"]}
+    code, out, _ = run("validate", f, "--unrecognised", "unknown", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["n_errors"] == 0
+    assert data["summary"]["warning:unrecognised_as_unknown"] == 3
+    assert data["files"][0]["n_records"] == 2
+    code, out, _ = run("validate", f, "--unrecognised", "unknown")
+    assert code == 0 and "read as unknown (--unrecognised unknown)" in out
+    assert "Zorbalinda" not in out and "Narnia" not in out
+    with pytest.raises(SystemExit):  # argparse names the two choices
+        run("validate", f, "--unrecognised", "skip")
+
+
+def test_misaligned_row_reported_by_field_counts(tmp_path, run):
+    f = write(
+        tmp_path / "a.csv",
+        "nombre,primer_apellido,curp,sexo,estado\nMaria,Lopez,LOPM900101MDFPRR09,M,CDMX,Zorbalinda\n",
+    )
+    code, out, _ = run("validate", f)
+    assert code == 1
+    assert "row 1: misaligned row: it has 6 fields and the header 5" in out
+    assert "LOPM" not in out and "Maria" not in out and "Zorbalinda" not in out

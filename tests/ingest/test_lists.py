@@ -151,3 +151,34 @@ def test_sibling_mapping_file_is_used(tmp_path):
     df, report = read_list(path)
     assert df.loc[0, "given_names"] == "ANA" and report.source == "osc_x"
     assert validate_files([path]).exit_code == 0
+
+
+def test_on_unrecognised_through_read_list_read_lists_validate_files(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("Folio,Nombre,Sexo\n1,Ana,Zorbalinda\n2,Eva,H\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="not recognised"):
+        read_list(path)
+    df, report = read_list(path, on_unrecognised="unknown")
+    assert report.ok and df["sex"].tolist() == ["unknown", "male"]
+    assert report.summary()["warning:unrecognised_as_unknown"] == 1 and not report.errors
+    df, _ = read_lists([path], on_unrecognised="unknown")
+    assert len(df) == 2
+    assert validate_files([path], on_unrecognised="unknown").exit_code == 0
+    assert validate_files([path]).exit_code == 1
+    for call in (
+        lambda: read_list(path, on_unrecognised="drop"),
+        lambda: read_lists([path], on_unrecognised="drop"),
+        lambda: validate_files([path], on_unrecognised="drop"),
+    ):
+        with pytest.raises(InputError, match=r"'error' or 'unknown' \(--unrecognised error\|unknown\)"):
+            call()
+
+
+def test_no_name_column_message_quotes_only_recognised_headers(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("Sexo,Zorbalinda,QUIZ900101MDFRRR09\nH,Eva,X\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        read_list(path)
+    message = str(exc.value)
+    assert "recognised: 'Sexo' (sex); not recognised: column(s) 2, 3" in message
+    assert "Zorbalinda" not in message and "QUIZ" not in message and "add one" in message

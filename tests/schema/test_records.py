@@ -265,3 +265,61 @@ def test_schema_fields_name_real_htcds_fields():
     assert "prs_Birthdate" in known
     for f in FIELDS:
         assert f.htcds == "" or f.htcds in known, f
+
+
+def test_unrecognised_values_kept_as_unknown_with_one_warning_per_column():
+    """on_unrecognised="unknown": the record is kept, the field read as unknown, and one warning
+    per column gives the count and the first rows (none quotes a value)."""
+    raw = _raw(
+        sex=["Zorbalinda", "H", "Q", "M", "X1", "X2", "X3"],
+        state=["Narnia", "CDMX", "Narnia", None, None, None, None],
+        exploitation=["Baile folclórico", "III; Baile folclórico", "III", None, None, None, None],
+        nationality=["Marciana", "MEX", None, None, None, None, None],
+        indigenous=["quizá", "sí", None, None, None, None, None],
+    )
+    strict, problems = check_records(raw, source="x")
+    assert {c for _, c, s in codes(problems) if s == "error"} == {
+        "invalid_sex", "invalid_state", "invalid_exploitation"}
+    out, problems = check_records(raw, source="x", on_unrecognised="unknown")
+    assert not [p for p in problems if p.severity == "error"]
+    assert len(out) == len(raw)  # every record kept
+    assert out["sex"].tolist() == ["unknown", "male", "unknown", "female"] + ["unknown"] * 3
+    assert out["state"].isna().tolist() == [True, False, True, True, True, True, True]
+    # a cell that also names a recognised form keeps it
+    assert out["exploitation"].tolist()[:3] == ["unknown", "sexual_exploitation", "sexual_exploitation"]
+    assert pd.isna(out.loc[0, "nationality"]) and pd.isna(out.loc[0, "indigenous"])
+    summary = {p.column: p for p in problems if p.code == "unrecognised_as_unknown"}
+    assert sorted(summary) == ["exploitation", "indigenous", "nationality", "sex", "state"]
+    assert all(p.row is None and p.severity == "warning" for p in summary.values())
+    assert summary["sex"].message.startswith("5 row(s) have a sex that is not recognised (row(s) 1, 3, 5, 6, 7)")
+    assert summary["state"].message.startswith("2 row(s) have a state that is not recognised (row(s) 1, 3)")
+    assert "a cell that also names recognised forms keeps those" in summary["exploitation"].message
+    assert not {"invalid_sex", "invalid_state", "invalid_nationality", "invalid_yes_no"} & {
+        p.code for p in problems}
+    text = " ".join(p.message for p in problems)
+    assert "Zorbalinda" not in text and "Narnia" not in text and "Marciana" not in text
+    # the rest of the record is the same either way
+    same = [c for c in RECORD_COLUMNS if c not in ("sex", "state", "exploitation")]
+    pd.testing.assert_frame_equal(out[same], strict[same])
+
+
+def test_more_than_five_rows_listed_with_an_ellipsis_and_bad_option_refused():
+    import pytest
+
+    from cifranegra.errors import InputError
+
+    _, problems = check_records(_raw(sex=["Q"] * 7), source="x", on_unrecognised="unknown")
+    (p,) = [p for p in problems if p.code == "unrecognised_as_unknown"]
+    assert "7 row(s)" in p.message and "(row(s) 1, 2, 3, 4, 5, ...)" in p.message
+    with pytest.raises(InputError, match="'error' or 'unknown'"):
+        check_records(_raw(sex=["Q"]), source="x", on_unrecognised="skip")
+
+
+def test_unrecognised_values_are_masked_known_codes_quoted():
+    raw = _raw(sex=["CDMX", "Zorbalinda"], state=["H", "27/04/1956"], age=["150", "1956"])
+    _, problems = check_records(raw, source="x")
+    messages = {(p.row, p.code): p.message for p in problems}
+    assert "sex 'CDMX' is not recognised" in messages[(1, "invalid_sex")]  # a code: the columns moved
+    assert "sex Zo*** is not recognised" in messages[(2, "invalid_sex")]
+    assert "state 27*** is not" in messages[(2, "invalid_state")]
+    assert "age '150'" in messages[(1, "invalid_age")] and "age 19***" in messages[(2, "invalid_age")]

@@ -195,7 +195,7 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, Provenance]:
             raise InputError("no columns found; expected a header row")
         _check_headers([str(c) for c in df.columns])
         df.columns = _column_names([str(c) for c in df.columns])
-        if len(df) == 0 or not df.notna().to_numpy().any():
+        if not _has_a_value(df):
             raise InputError("the list has no records: the file has a header row but no data rows")
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
@@ -211,6 +211,17 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, Provenance]:
     df.attrs["provenance"] = prov.to_dict()
     df.attrs["read_problems"] = read_problems
     return df, prov
+
+
+def _has_a_value(df: pd.DataFrame) -> bool:
+    """Whether any cell holds something other than null or blank text (the first rows are
+    looked at first: a list nearly always has a value there)."""
+    for part in (df.head(50), df):
+        for column in range(part.shape[1]):
+            values = part.iloc[:, column].dropna()
+            if len(values) and values.map(lambda v: not isinstance(v, str) or bool(v.strip())).any():
+                return True
+    return False
 
 
 def _parse(path: Path, data: bytes) -> tuple[pd.DataFrame, str, str | None, str | None]:
