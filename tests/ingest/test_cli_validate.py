@@ -108,3 +108,18 @@ def test_misaligned_row_reported_by_field_counts(tmp_path, run):
     assert code == 1
     assert "row 1: misaligned row: it has 6 fields and the header 5" in out
     assert "LOPM" not in out and "Maria" not in out and "Zorbalinda" not in out
+
+
+def test_docs_name_every_validate_option_and_the_new_codes(monkeypatch):
+    """docs/ingest.md names every option of `cifranegra validate` and the problem codes added for
+    misaligned rows and unrecognised values."""
+    from pathlib import Path
+
+    monkeypatch.setattr(cli, "_COMMANDS", ("validate",))
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["validate"]
+    flags = {s for a in sub._actions for s in a.option_strings if s.startswith("--") and s != "--help"}
+    docs = (Path(__file__).parents[2] / "docs" / "ingest.md").read_text(encoding="utf-8")
+    assert flags and not [f for f in sorted(flags) if f not in docs]
+    for code in ("malformed_row", "unrecognised_as_unknown", "unusable_input", "unmapped_column"):
+        assert f"`{code}`" in docs
