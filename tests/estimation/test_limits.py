@@ -90,3 +90,44 @@ def test_bad_seed_is_an_input_error(seed: object) -> None:
     h = CaptureHistories.from_counts({"10": 5, "01": 6, "11": 2}, ["a", "b"])
     with pytest.raises(InputError, match="seed must be a whole number"):
         estimate(h, "chapman", seed=seed)
+
+
+def _naive_select(h: CaptureHistories, idx: list[int]) -> np.ndarray:
+    new = np.zeros(2 ** len(idx), dtype=np.int64)
+    for mask in range(1, 2**h.n_lists):
+        new[sum(((mask >> i) & 1) << pos for pos, i in enumerate(idx))] += h.counts[mask]
+    new[0] = 0
+    return new
+
+
+def test_select_and_merge_from_observed_patterns_match_the_dense_loops() -> None:
+    rng = np.random.default_rng(3)
+    k = 6
+    counts = rng.poisson(2.0, 2**k) * (rng.random(2**k) < 0.6)
+    counts[0] = 0
+    counts[1:k + 1] += 1
+    h = CaptureHistories(tuple("abcdef"), counts)
+    for keep in ([0, 2, 5], [5, 1], [3, 0, 1, 4]):
+        np.testing.assert_array_equal(h.select_lists(keep).counts, _naive_select(h, keep))
+    merged = h.merge_lists([["a", "c"], ["b", "f"]])
+    expected = np.zeros(2**4, dtype=np.int64)
+    groups = [[0, 2], [1, 5], [3], [4]]
+    for mask in range(1, 2**k):
+        merged_mask = sum(1 << g for g, members in enumerate(groups) if any((mask >> i) & 1 for i in members))
+        expected[merged_mask] += counts[mask]
+    np.testing.assert_array_equal(merged.counts, expected)
+    sizes = [int(sum(counts[m] for m in range(2**k) if (m >> i) & 1)) for i in range(k)]
+    assert h.list_sizes().tolist() == sizes
+    assert np.diag(h.overlaps().to_numpy()).tolist() == sizes
+    assert h.counts_by_number_of_lists().sum() == h.observed
+
+
+def test_many_strata_of_wide_tables_are_refused_before_allocation() -> None:
+    import pandas as pd
+
+    k = 22  # 2^22 cells × 8 B × 2 = 64 MiB per stratum: 40 strata (2.5 GiB) exceed the 2 GiB budget
+    rows = pd.DataFrame(np.eye(k, dtype=int)[np.arange(40) % k], columns=[f"L{i}" for i in range(k)])
+    rows["s"] = np.arange(40)
+    rows["count"] = 1
+    with pytest.raises(InputError, match=r"40 strata × 2\^22 patterns would take 2.5 GiB"):
+        CaptureHistories.stratified_from_frame(rows, strata=["s"])
