@@ -123,3 +123,11 @@ def test_docs_name_every_validate_option_and_the_new_codes(monkeypatch):
     assert flags and not [f for f in sorted(flags) if f not in docs]
     for code in ("malformed_row", "unrecognised_as_unknown", "unusable_input", "unmapped_column"):
         assert f"`{code}`" in docs
+
+
+def test_max_problems_must_not_be_negative(tmp_path, run):
+    f = write(tmp_path / "a.csv", "Folio,Nombre,Sexo\n1,Ana,Q\n2,Eva,Q\n")
+    with pytest.raises(SystemExit):
+        run("validate", f, "--max-problems", "-1")
+    code, out, _ = run("validate", f, "--max-problems", "0")
+    assert code == 1 and "... 4 more (use --json for all)" in out

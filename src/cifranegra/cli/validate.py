@@ -6,10 +6,22 @@ Exit codes: 0 clean or warnings only, 1 errors found, 2 unusable input.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
 from cifranegra.ingest import validate_files
+
+
+def _count(text: str) -> int:
+    """``--max-problems``: a whole number ≥ 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 0, got {text[:20]!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number ≥ 0, got {value}")
+    return value
 
 
 def register(subparsers) -> None:
@@ -37,7 +49,7 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object with 'problems'")
     p.add_argument(
         "--max-problems",
-        type=int,
+        type=_count,
         default=200,
         metavar="N",
         help="list at most N problems in text output (default 200; all with --json)",
