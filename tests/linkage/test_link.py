@@ -156,7 +156,7 @@ def test_unknown_engine_dependency_message(monkeypatch):
         return real(name, *args, **kw)
 
     monkeypatch.setattr(builtins, "__import__", fake)
-    from cifranegra.linkage.link import _spark_session
+    from cifranegra.linkage.engines import spark_session as _spark_session
 
     with pytest.raises(InputError, match=r"cifranegra\[spark\]"):
         _spark_session("local[1]")

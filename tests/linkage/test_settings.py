@@ -112,3 +112,36 @@ def test_new_blocking_columns_become_splink_rules():
     sqls = [r.get_blocking_rule("duckdb").blocking_rule_sql for r in rules]
     assert len(sqls) == 3
     assert "birth_year_lo" in sqls[0] and "initials" in sqls[0]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("threshold", "high", "threshold must be a number"),
+        ("max_pairs_u", "many", "max_pairs_u must be a number"),
+        ("em_max_pairs", [1, 2], "em_max_pairs must be a number"),
+        ("em_max_iterations", 2.5, "em_max_iterations must be a whole number"),
+        ("prior_recall", True, "prior_recall must be a number"),
+        ("m_floor", "0.001", "m_floor must be a number"),
+        ("max_blocked_pairs", 10, "max_blocked_pairs must be of at least 1000"),
+        ("work_dir", 3, "work_dir must be the path of a folder"),
+        ("work_dir", "", "work_dir must be the path of a folder"),
+        ("term_frequency", "yes", "term_frequency must be true or false"),
+        ("spark_master", 7, "spark_master must be"),
+        ("extra", [1], "extra must be a table"),
+        ("comparisons", "curp", "comparisons must be a list"),
+        ("blocking", 5, "blocking must be 'default', 'large' or a list"),
+        ("blocking", [["curp"], 3], "blocking must be 'default', 'large' or a list"),
+    ],
+)
+def test_wrong_types_in_a_project_table_are_clear_errors(key, value, words):
+    """A project file's [linkage] values of the wrong type raised ValueError or TypeError (a
+    traceback in the CLI)."""
+    with pytest.raises(InputError, match=words):
+        LinkageSettings.from_dict({key: value})
+
+
+def test_work_dir_round_trips_as_text(tmp_path):
+    s = LinkageSettings.from_dict({"work_dir": tmp_path})
+    assert s.work_dir == str(tmp_path)
+    assert LinkageSettings.from_dict(json.loads(json.dumps(s.to_dict()))) == s

@@ -10,6 +10,7 @@ from cifranegra.linkage.evaluation import PairScores, blocking_recall, pair_scor
 from cifranegra.linkage.link import (
     ENTITY_COLUMNS,
     LinkageResult,
+    LinkageWarning,
     carried_columns,
     cluster_pairs,
     link_records,
@@ -31,6 +32,7 @@ __all__ = [
     "LARGE_BLOCKING",
     "LinkageResult",
     "LinkageSettings",
+    "LinkageWarning",
     "PairScores",
     "blocking_recall",
     "carried_columns",

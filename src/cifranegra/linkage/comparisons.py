@@ -26,6 +26,28 @@ from cifranegra.linkage.settings import LinkageSettings
 
 _D = "duckdb"  # dialect the custom SQL below is written in; Splink translates it for Spark
 
+#: m probabilities used for a comparison that no EM session could estimate (lists too small to
+#: hold pairs in an EM block): one per agreement level, most specific first, summing to 1. They are
+#: the medians of the EM estimates on three simulated sets of Mexican lists (tests/linkage/
+#: linkage_synth.py, 1,500 persons, seeds 0-2, default settings), rounded, with the "else" levels
+#: raised to 1-3% and state agreement lowered to 0.9 (real records of one person carry different
+#: states more often than the simulation does). Agreement levels are still weighed against u
+#: probabilities estimated from the lists themselves.
+FIXED_M_PROBABILITIES: dict[str, tuple[float, ...]] = {
+    # exact, Jaro-Winkler >= 0.92, a name in common, Jaro-Winkler >= 0.80, else
+    "given_names": (0.90, 0.045, 0.025, 0.01, 0.02),
+    # both, swapped, first + second missing, first + second near, first near, one in common,
+    # first only, else
+    "surnames": (0.70, 0.08, 0.08, 0.03, 0.05, 0.03, 0.01, 0.02),
+    # exact, 1 edit, 2 edits, same first ten characters, else
+    "curp": (0.86, 0.10, 0.015, 0.015, 0.01),
+    # exact, 1 edit, day/month swapped, same year, +-1 year, +-3 years, ages consistent,
+    # ages within 2 years, else
+    "birth_date": (0.62, 0.02, 0.02, 0.10, 0.15, 0.01, 0.04, 0.01, 0.03),
+    "sex": (0.98, 0.02),
+    "state": (0.90, 0.10),
+}
+
 
 def _custom(sql: str, label: str) -> Any:
     from splink.internals.comparison_level_library import CustomLevel
@@ -230,6 +252,12 @@ def training_plan(prepared: pd.DataFrame) -> tuple[list[Any], list[Any]]:
         deterministic.append(block_on("given", "surnames_full", "birth_date"))
     elif {"given", "surname1", "birth_year"} <= have:
         deterministic.append(block_on("given", "surname1", "birth_year"))
+    elif {"given", "surnames_full"} <= have:
+        # lists with names but no birth data: without a rule the prior stays at Splink's default
+        # (1 in 10,000 pairs) and name agreement alone never reaches the threshold
+        deterministic.append(block_on("given", "surnames_full"))
+    elif {"given", "surname1"} <= have:
+        deterministic.append(block_on("given", "surname1"))
     em = []
     if "birth_date" in have:
         em.append(block_on("birth_date"))
@@ -247,3 +275,33 @@ def training_plan(prepared: pd.DataFrame) -> tuple[list[Any], list[Any]]:
     elif "curp" in have:
         em.append(block_on("curp"))
     return deterministic, em
+
+
+def count_blocked_pairs(
+    prepared: pd.DataFrame, rules: tuple[tuple[str, ...], ...]
+) -> list[tuple[tuple[str, ...], int, int]]:
+    """Per blocking rule whose columns have data: (rule, record pairs it makes, records in its
+    largest block), counted in pandas before any engine starts (an upper bound for ``a~b`` parts)."""
+    have = {c for c in prepared.columns if prepared[c].notna().any()}
+    out: list[tuple[tuple[str, ...], int, int]] = []
+    for rule in rules:
+        if not _rule_columns(rule) <= have:
+            continue
+        plain = [c for c in rule if "~" not in c]
+        cross = [tuple(p.split("~")) for p in rule if "~" in p]
+        if not cross:
+            sizes = prepared.dropna(subset=plain).groupby(plain, sort=False).size()
+            n = sizes.to_numpy(dtype=float)
+            out.append((rule, int((n * (n - 1) / 2).sum()), int(n.max()) if len(n) else 0))
+            continue
+        # l.a = r.b (and the mirror rule): join the value counts of the two sides
+        left_cols = plain + [a for a, _ in cross]
+        right_cols = plain + [b for _, b in cross]
+        key = [f"k{i}" for i in range(len(left_cols))]
+        left = prepared[left_cols].dropna().set_axis(key, axis=1).value_counts().rename("nl").reset_index()
+        right = prepared[right_cols].dropna().set_axis(key, axis=1).value_counts().rename("nr").reset_index()
+        both = left.merge(right, on=key)
+        pairs = int(2 * (both["nl"].astype(float) * both["nr"].astype(float)).sum())
+        largest = int(both[["nl", "nr"]].max(axis=1).max()) if len(both) else 0
+        out.append((rule, pairs, largest))
+    return out

@@ -14,10 +14,9 @@ import contextlib
 import itertools
 import json
 import logging
-import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,14 +24,18 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from cifranegra.errors import InputError
+from cifranegra.errors import CifranegraError, InputError, ModelError
 from cifranegra.linkage.comparisons import (
+    FIXED_M_PROBABILITIES,
     build_blocking_rules,
     build_comparisons,
+    count_blocked_pairs,
     training_plan,
 )
+from cifranegra.linkage.engines import open_engine
 from cifranegra.linkage.prepare import STRATUM_COLUMNS, prepare_records, usable_identifier_mask
 from cifranegra.linkage.settings import LinkageSettings
+from cifranegra.linkage.workdir import check_work_dir, private_work_dir
 
 Progress = Callable[[str], None]
 
@@ -142,17 +145,6 @@ def carried_columns(records: pd.DataFrame, carry: tuple[str, ...] | None = None)
     return out.reset_index(drop=True)
 
 
-def settings_partitions(master: str, n_records: int = 0) -> int:
-    """Shuffle partitions for a Spark master: a few per local core, and more as the lists grow
-    (one per 25,000 records: a partition of a 1M-record join must fit the driver's heap in local
-    mode); Spark's default on a cluster."""
-    if master.startswith("local"):
-        inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
-        cores = 2 if inside in ("*", "") else int(inside) if inside.isdigit() else 2
-        return max(2, 2 * cores, n_records // 25_000)
-    return 200
-
-
 _SPARK_CALLS = itertools.count()
 
 #: Spark scores the blocked pairs in chunks of about this many records on the left side of a pair
@@ -160,49 +152,13 @@ _SPARK_CALLS = itertools.count()
 SPARK_PREDICT_CHUNK_RECORDS = 250_000
 
 
-def _spark_session(master: str, driver_memory: str = "4g") -> Any:
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise InputError(
-            "engine = 'spark' needs pyspark; install it with pip install 'cifranegra[spark]' "
-            "(and a Java runtime), or use engine = 'duckdb'"
-        ) from exc
-    from splink.backends.spark import similarity_jar_location
-
-    return (
-        SparkSession.builder.master(master)
-        .appName("cifranegra-linkage")
-        # Splink's string-similarity functions (Jaro-Winkler, Damerau-Levenshtein) as Spark SQL UDFs
-        .config("spark.jars", similarity_jar_location())
-        .config("spark.driver.memory", driver_memory)
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
-    )
+#: Below this many record pairs a warning says the lists are small (links may be missed).
+SMALL_LISTS_PAIRS = 500
 
 
-def _db_api(settings: LinkageSettings, spark: Any = None, n_records: int = 0) -> Any:
-    if settings.engine == "spark":
-        from splink import SparkAPI
-
-        memory = str(settings.extra.get("spark_driver_memory", "4g"))
-        session = spark
-        if session is None:  # our local session (getOrCreate may reuse it): size its shuffles to the lists
-            session = _spark_session(settings.spark_master, memory)
-            partitions = settings_partitions(settings.spark_master, n_records)
-            session.conf.set("spark.sql.shuffle.partitions", str(partitions))
-        # checkpointing keeps Spark's query plans short across Splink's many steps
-        default_dir = str(Path(tempfile.gettempdir()) / "cifranegra-spark-checkpoints")
-        with contextlib.suppress(Exception):  # some managed sessions forbid it
-            session.sparkContext.setCheckpointDir(settings.extra.get("spark_checkpoint_dir", default_dir))
-        lineage = settings.extra.get("spark_break_lineage", "parquet")
-        return SparkAPI(spark_session=session, break_lineage_method=lineage)
-    from splink import DuckDBAPI
-
-    return DuckDBAPI()
+class LinkageWarning(UserWarning):
+    """Linkage finished, but the user should know how: parts of the model fixed instead of
+    estimated (small lists), or no two records linked at all."""
 
 
 def _to_engine_frame(df: pd.DataFrame, engine: str) -> Any:
@@ -238,6 +194,8 @@ def link_records(
     from splink import SettingsCreator
 
     settings = settings or LinkageSettings()
+    if settings.work_dir is not None:
+        check_work_dir(settings.work_dir)  # before any work
     say = progress or (lambda step: None)
     say("preparing records")
     prepared = prepare_records(records)
@@ -252,6 +210,7 @@ def link_records(
             "the records share no identifier that the chosen comparisons and blocking rules can use; "
             "map names, CURP or birth dates in the list mappings"
         )
+    check_blocked_pairs(settings, to_link)
     n_link_sources = to_link["source_dataset"].nunique()
     creator = SettingsCreator(
         link_type="link_and_dedupe" if n_link_sources > 1 else "dedupe_only",
@@ -275,23 +234,14 @@ def link_records(
         pairs_raw = pd.DataFrame(columns=["unique_id_l", "unique_id_r", "match_probability", "match_weight"])
         model = {}
     say("clustering records into persons")
-    if "source_dataset_l" in pairs_raw.columns:
-        sl, sr = pairs_raw["source_dataset_l"], pairs_raw["source_dataset_r"]
-    else:
-        only = str(to_link["source_dataset"].iloc[0]) if len(to_link) else ""
-        sl = sr = pd.Series(only, index=pairs_raw.index, dtype="object")
-    pairs = pd.DataFrame(
-        {
-            "source_l": sl.astype(str).to_numpy(),
-            "record_id_l": pairs_raw["unique_id_l"].astype(str).to_numpy(),
-            "source_r": sr.astype(str).to_numpy(),
-            "record_id_r": pairs_raw["unique_id_r"].astype(str).to_numpy(),
-            "match_probability": pairs_raw["match_probability"].astype(float).to_numpy(),
-            "match_weight": pairs_raw["match_weight"].astype(float).to_numpy(),
-        }
-    )
+    pairs = _pairs_table(pairs_raw, to_link)
+    if len(to_link) * (len(to_link) - 1) // 2 < SMALL_LISTS_PAIRS:
+        pairs = _add_exact_rule_pairs(pairs, to_link)
     entities = cluster_pairs(base, pairs, settings.threshold)
     links = int((pairs["match_probability"] >= settings.threshold).sum())
+    notes = _linkage_warnings(model, links, len(to_link))
+    for note in notes:
+        warnings.warn(note, LinkageWarning, stacklevel=2)
     diagnostics = {
         "engine": settings.engine,
         "n_records": len(records),
@@ -301,9 +251,125 @@ def link_records(
         "pairs_kept": len(pairs),
         "links_at_threshold": links,
         "n_entities": int(entities["entity_id"].nunique()),
+        "warnings": notes,
         "splink_version": _splink_version(),
     }
     return LinkageResult(entities=entities, pairs=pairs, settings=settings, model=model, diagnostics=diagnostics)
+
+
+def check_blocked_pairs(settings: LinkageSettings, prepared: pd.DataFrame) -> None:
+    """Refuse, before any engine starts, blocking rules that would make more than
+    ``settings.max_blocked_pairs`` candidate pairs (all records in one block, usually because
+    many share a placeholder value); the message names the rule, never the value."""
+    counts = count_blocked_pairs(prepared, settings.blocking)
+    total = sum(n for _, n, _ in counts)
+    if total <= float(settings.max_blocked_pairs):
+        return
+    rule, worst, largest = max(counts, key=lambda c: c[1])
+    raise InputError(
+        f"the blocking rules would compare about {total:,} record pairs, more than max_blocked_pairs = "
+        f"{float(settings.max_blocked_pairs):,.0f}; rule {list(rule)} alone makes {worst:,}, its largest "
+        f"block holding {largest:,} records that agree on {' + '.join(rule)}. If a placeholder (an unknown "
+        "birth date written as a date, a name such as 'SIN NOMBRE') is shared by many records, mark it "
+        "missing in the lists; otherwise use blocking = \"large\" or raise max_blocked_pairs"
+    )
+
+
+def _pairs_table(pairs_raw: pd.DataFrame, to_link: pd.DataFrame) -> pd.DataFrame:
+    """Splink's scored pairs as the pairs table of :class:`LinkageResult`."""
+    if "source_dataset_l" in pairs_raw.columns:
+        sl, sr = pairs_raw["source_dataset_l"], pairs_raw["source_dataset_r"]
+    else:
+        only = str(to_link["source_dataset"].iloc[0]) if len(to_link) else ""
+        sl = sr = pd.Series(only, index=pairs_raw.index, dtype="object")
+    return pd.DataFrame(
+        {
+            "source_l": sl.astype(str).to_numpy(),
+            "record_id_l": pairs_raw["unique_id_l"].astype(str).to_numpy(),
+            "source_r": sr.astype(str).to_numpy(),
+            "record_id_r": pairs_raw["unique_id_r"].astype(str).to_numpy(),
+            "match_probability": pairs_raw["match_probability"].astype(float).to_numpy(),
+            "match_weight": pairs_raw["match_weight"].astype(float).to_numpy(),
+        }
+    )
+
+
+#: On small lists, pairs that agree exactly on one of these (prepared columns) are always linked.
+EXACT_RULES = (("curp",), ("given", "surname_set", "birth_date"))
+
+
+def _pair_keys(source_l: pd.Series, record_l: pd.Series, source_r: pd.Series, record_r: pd.Series) -> pd.Series:
+    """One key per unordered pair of records."""
+    left = source_l.astype(str) + "\0" + record_l.astype(str)
+    right = source_r.astype(str) + "\0" + record_r.astype(str)
+    lo = left.where(left <= right, right)
+    hi = right.where(left <= right, left)
+    return lo + "\1" + hi
+
+
+def _add_exact_rule_pairs(pairs: pd.DataFrame, prepared: pd.DataFrame) -> pd.DataFrame:
+    """``pairs`` with every pair of ``prepared`` records that agree exactly on a rule of
+    :data:`EXACT_RULES` at match probability 1 (``match_weight`` NaN where the model had not
+    scored the pair).
+
+    Only for small lists: there the u probabilities come from random pairs of which many are true
+    matches, and term frequencies from a handful of names, so the model can miss even identical
+    records (docs/linkage.md, 'Small lists').
+    """
+    found = []
+    for exact in EXACT_RULES:
+        cols = list(exact)
+        side = prepared[["source_dataset", "unique_id", *cols]].dropna(subset=cols).reset_index(names="pos")
+        both = side.merge(side, on=cols, suffixes=("_l", "_r"))
+        found.append(both[both["pos_l"] < both["pos_r"]])
+    rule = pd.concat(found, ignore_index=True)
+    if rule.empty:
+        return pairs
+    rule["key"] = _pair_keys(
+        rule["source_dataset_l"], rule["unique_id_l"], rule["source_dataset_r"], rule["unique_id_r"]
+    )
+    rule = rule.drop_duplicates(subset="key")
+    keys = _pair_keys(pairs["source_l"], pairs["record_id_l"], pairs["source_r"], pairs["record_id_r"])
+    out = pairs.copy()
+    out.loc[keys.isin(rule["key"]).to_numpy(), "match_probability"] = 1.0
+    new = rule[~rule["key"].isin(keys)]
+    added = pd.DataFrame(
+        {
+            "source_l": new["source_dataset_l"].astype(str).to_numpy(),
+            "record_id_l": new["unique_id_l"].astype(str).to_numpy(),
+            "source_r": new["source_dataset_r"].astype(str).to_numpy(),
+            "record_id_r": new["unique_id_r"].astype(str).to_numpy(),
+            "match_probability": 1.0,
+            "match_weight": np.nan,
+        }
+    )
+    return pd.concat([out, added], ignore_index=True) if len(added) else out
+
+
+def _linkage_warnings(model: dict[str, Any], links: int, n_linkable: int) -> list[str]:
+    """What the user must know about how the linkage was made (no record values)."""
+    out = []
+    pairs = n_linkable * (n_linkable - 1) // 2
+    if n_linkable >= 2 and pairs < SMALL_LISTS_PAIRS:
+        out.append(
+            f"linkage: only {n_linkable} records ({pairs} record pairs) to learn the linkage model from; "
+            "records agreeing exactly on CURP, or on given name, both surnames and birth date, were "
+            "linked whatever the model said, and other true links may be missed (docs/linkage.md, "
+            "'Small lists')"
+        )
+    training = model.get("cifranegra_training_warnings") or []
+    if training:
+        out.append(
+            "linkage: parts of the linkage model could not be estimated from these lists ("
+            + "; ".join(training)
+            + "); fixed values were used instead (docs/linkage.md, 'Small lists')"
+        )
+    if links == 0 and n_linkable >= 2:
+        out.append(
+            "linkage: no two records were linked, so every record counts as a different person; if the "
+            "lists should overlap, check that their names, CURP and birth dates are mapped"
+        )
+    return out
 
 
 def score_with_splink(
@@ -322,29 +388,163 @@ def score_with_splink(
     ``creator`` is a Splink ``SettingsCreator``; ``frame`` is split into one input table per value
     of ``source_column`` (one table when ``None`` or a single value). Training: prior from the
     ``deterministic`` rules (recall ``settings.prior_recall``), u from ``settings.max_pairs_u``
-    random pairs with ``settings.seed``, then one EM session per rule of ``em_rules``. Returns the
-    pairs with match probability ≥ min(threshold, 0.5) as pandas, and the trained model dict.
+    random pairs with ``settings.seed``, then one EM session per rule of ``em_rules``; comparisons
+    that no EM session could estimate (too few pairs) keep fixed m probabilities
+    (:data:`~cifranegra.linkage.comparisons.FIXED_M_PROBABILITIES`), noted in
+    ``model["cifranegra_training_warnings"]``. Returns the pairs with match probability
+    ≥ min(threshold, 0.5) as pandas, and the trained model dict.
+
+    The engine works in a private folder removed at the end (:mod:`cifranegra.linkage.workdir`).
+    An engine failure is a :class:`~cifranegra.errors.ModelError` naming the step and the error
+    type, never the engine's message, which may quote records.
     """
+    say = progress or (lambda step: None)
+    step = ["starting the engine"]
+
+    def track(name: str) -> None:
+        step[0] = name
+        say(name)
+
+    try:
+        with private_work_dir(settings.work_dir) as work, open_engine(
+            settings, work, spark=spark, n_records=len(frame)
+        ) as db_api:
+            return _train_and_score(
+                db_api, frame, creator, settings, deterministic, em_rules, source_column, track
+            )
+    except CifranegraError:
+        raise
+    except Exception as exc:
+        raise _engine_failure(settings.engine, step[0], exc) from None
+
+
+def _engine_failure(engine: str, step: str, exc: BaseException) -> ModelError:
+    """A clear error for an engine failure; the engine's message (it may quote records) left out."""
+    kind = type(exc).__name__
+    memory = isinstance(exc, MemoryError) or "memory" in f"{kind} {exc}".lower()
+    advice = (
+        "The engine ran out of memory: choose blocking = \"large\", a lower em_max_pairs"
+        + (" or more spark_driver_memory" if engine == "spark" else "")
+        + ", or link on a machine with more memory."
+        if memory
+        else "If the lists are large, try blocking = \"large\" or a lower em_max_pairs; if it fails "
+        "again, report it with this message."
+    )
+    return ModelError(
+        f"linkage failed in the {engine} engine while {step} ({kind}). The engine's own message is "
+        f"not shown because it may quote records. {advice}"
+    )
+
+
+def _total_pairs(frame: pd.DataFrame, source_column: str | None, link_type: str) -> int:
+    """Record pairs Splink could compare (every pair; across lists only for ``link_only``)."""
+    n = len(frame)
+    if link_type == "link_only" and source_column is not None:
+        sizes = frame[source_column].value_counts().to_numpy(dtype=float)
+        return int((n * n - float((sizes**2).sum())) // 2)
+    return n * (n - 1) // 2
+
+
+def _estimate_prior(linker: Any, rules: list[Any], recall: float, total: int, notes: list[str]) -> None:
+    """Prior match probability from the deterministic ``rules``, kept off 0 and 1 on tiny lists
+    (a prior of 0 forbids every link, 1 forces them; Splink fails on both)."""
+    model = linker._settings_obj
+    if not rules or total < 1:
+        return
+    try:
+        linker.training.estimate_probability_two_random_records_match(rules, recall=recall)
+    except ValueError:  # the rules match more pairs than the recall allows: only on tiny lists
+        model._probability_two_random_records_match = total / (total + 1)
+        notes.append(
+            f"the exact rules matched nearly all of the {total} record pair(s); the prior match "
+            f"probability was set to {total}/{total + 1}"
+        )
+        return
+    prior = float(model._probability_two_random_records_match)
+    if prior <= 0.0:
+        model._probability_two_random_records_match = 1.0 / (recall * total + 1.0)
+        notes.append(
+            f"no two records agree exactly on CURP or on name and birth date among {total} record "
+            "pair(s); the prior match probability was set as if one pair did"
+        )
+    elif prior >= 1.0:
+        model._probability_two_random_records_match = total / (total + 1)
+
+
+def _em_sessions(linker: Any, em_rules: list[Any], settings: LinkageSettings, say: Progress, notes: list[str]) -> None:
+    """The EM sessions; those with no pairs or nothing to estimate are skipped, and comparisons
+    no session estimated get fixed m probabilities."""
+    from splink.internals.exceptions import EMTrainingException
+    from splink.internals.parse_sql import get_columns_used_from_sql
+
+    dialect = linker._db_api.sql_dialect
+    comparisons = list(linker._settings_obj.comparisons)
+    used = {
+        c.output_column_name: {col.input_name for col in c._input_columns_used_by_case_statement}
+        for c in comparisons
+    }
+    trained: set[str] = set()
+    for i, rule in enumerate(em_rules):
+        say(f"expectation-maximisation {i + 1}/{len(em_rules)}")
+        sql = rule.get_blocking_rule(dialect.sql_dialect_str).blocking_rule_sql
+        blocked = set(get_columns_used_from_sql(sql, dialect.sqlglot_dialect))
+        free = [name for name, cols in used.items() if not cols & blocked]
+        label = " + ".join(sorted(blocked))
+        if not free:
+            notes.append(f"EM session {i + 1} (records agreeing on {label}) skipped: nothing left to estimate")
+            continue
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, max_pairs=float(settings.em_max_pairs)
+            )
+        except EMTrainingException:
+            notes.append(f"EM session {i + 1} skipped: no two records agree on {label}")
+            continue
+        except ValueError:  # an agreement level never observed in this block drove m to 0 (tiny data)
+            notes.append(f"EM session {i + 1} (records agreeing on {label}) skipped: its estimates degenerated")
+            continue
+        trained.update(free)
+    untrained = [c for c in comparisons if c.output_column_name not in trained]
+    for comp in untrained:
+        levels = [lv for lv in comp.comparison_levels if not lv.is_null_level]
+        fixed = FIXED_M_PROBABILITIES.get(comp.output_column_name)
+        if fixed is not None and len(fixed) == len(levels):
+            for lv, m in zip(levels, fixed, strict=True):
+                lv.m_probability = m
+    if untrained:
+        notes.append(
+            "fixed m probabilities (not estimated from these lists) for "
+            + ", ".join(c.output_column_name for c in untrained)
+        )
+
+
+def _train_and_score(
+    db_api: Any,
+    frame: pd.DataFrame,
+    creator: Any,
+    settings: LinkageSettings,
+    deterministic: list[Any],
+    em_rules: list[Any],
+    source_column: str | None,
+    say: Progress,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     from splink import Linker
 
-    say = progress or (lambda step: None)
-    db_api = _db_api(settings, spark, len(frame))
     data = _to_engine_frame(frame, settings.engine)
     groups = [data] if source_column is None else [g for _, g in data.groupby(source_column, sort=True)]
     # a Spark session outlives the call (getOrCreate): every call registers its own table names
     prefix = f"cn_list_{next(_SPARK_CALLS)}_" if settings.engine == "spark" else "cn_list_"
     names = [f"{prefix}{i}" for i in range(len(groups))]
-    inputs = [db_api.register(g.reset_index(drop=True), table_name=n) for n, g in zip(names, groups, strict=True)]
     splink_logger = logging.getLogger("splink")
     old_level = splink_logger.level
     splink_logger.setLevel(logging.ERROR)  # Splink's training chatter is not ours to print
+    notes: list[str] = []
     try:
+        inputs = [db_api.register(g.reset_index(drop=True), table_name=n) for n, g in zip(names, groups, strict=True)]
         linker = Linker(inputs, creator, log_level=None)
         say("estimating the prior match probability")
-        if deterministic:
-            linker.training.estimate_probability_two_random_records_match(
-                deterministic, recall=settings.prior_recall
-            )
+        total = _total_pairs(frame, source_column, linker._settings_obj._link_type)
+        _estimate_prior(linker, deterministic, float(settings.prior_recall), total, notes)
         say("estimating u probabilities (random pairs)")
         linker.training.estimate_u_using_random_sampling(
             max_pairs=float(settings.max_pairs_u),
@@ -352,15 +552,7 @@ def score_with_splink(
             # Spark pays a fixed cost per job: one pass instead of Splink's ten probing chunks
             num_chunks=1 if settings.engine == "spark" else 10,
         )
-        em_problems = []
-        for i, rule in enumerate(em_rules):
-            say(f"expectation-maximisation {i + 1}/{len(em_rules)}")
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule, max_pairs=float(settings.em_max_pairs)
-                )
-            except ValueError as exc:  # a level never observed in this block (tiny data)
-                em_problems.append(f"EM session {i + 1} skipped: {exc}")
+        _em_sessions(linker, em_rules, settings, say, notes)
         floored = _floor_m_probabilities(linker, float(settings.m_floor)) if settings.m_floor > 0 else []
         say("scoring pairs")
         floor = min(settings.threshold, PAIRS_FLOOR)
@@ -371,8 +563,8 @@ def score_with_splink(
         predictions = linker.inference.predict(threshold_match_probability=floor, warning_mode="never", **chunking)
         pairs_raw = predictions.as_pandas_dataframe()
         model = json.loads(json.dumps(linker.misc.save_model_to_json(), default=str))
-        if em_problems:
-            model["cifranegra_training_warnings"] = em_problems
+        if notes:
+            model["cifranegra_training_warnings"] = notes
         model["cifranegra_m_floor"] = {"floor": float(settings.m_floor), "levels_raised": floored}
     finally:
         splink_logger.setLevel(old_level)

@@ -226,6 +226,7 @@ def check_records(records: pd.DataFrame, *, file_names: dict[str, str] | None = 
             for c in missing
         ]
     file_names = file_names or {}
+    records = records.reset_index(drop=True)  # rows by position: a frame's index may repeat (concat)
     ids = IDENTIFIER_COLUMNS
     present = [c for c in ids if c in records.columns]
     if not present:

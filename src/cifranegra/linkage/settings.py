@@ -7,8 +7,10 @@ settings it used (and the trained Splink model) so that a published estimate can
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import PurePath
 from typing import Any
 
 from cifranegra.errors import InputError
@@ -110,6 +112,22 @@ BLOCKING_COLUMNS = frozenset(
 )
 
 
+def _blocking_from_value(rules: Any) -> tuple[tuple[str, ...], ...]:
+    """Blocking rules from a project file's value: a preset name or a list of rules (each a column
+    name or a list of them)."""
+    if isinstance(rules, str):
+        presets = {"default": DEFAULT_BLOCKING, "large": LARGE_BLOCKING}
+        if rules not in presets:
+            raise InputError(f"blocking = {rules!r} is not a preset; use 'default', 'large' or a list of rules")
+        return presets[rules]
+    if not isinstance(rules, (list, tuple)) or not all(isinstance(r, (str, list, tuple)) for r in rules):
+        raise InputError(
+            "blocking must be 'default', 'large' or a list of rules, each a list of columns "
+            f"such as [['curp'], ['given1', 'birth_date']]; got {rules!r}"
+        )
+    return tuple((str(r),) if isinstance(r, str) else tuple(str(c) for c in r) for r in rules)
+
+
 @dataclass(frozen=True)
 class LinkageSettings:
     """How to link agency lists with Splink (Fellegi–Sunter model, EM-trained).
@@ -152,6 +170,14 @@ class LinkageSettings:
         three did exactly that and linked only 55% of true pairs (N-hat +170%); the floor alone
         brought that run to 90% (the change of EM block in ``training_plan`` to 98.5%;
         docs/linkage.md). 0 turns it off.
+    max_blocked_pairs:
+        At most this many candidate pairs, summed over the blocking rules and counted before any
+        engine starts; more is refused with the rule that makes them (usually a placeholder value
+        that many records share, such as an unknown birth date written as a date).
+    work_dir:
+        Folder in which each linkage makes its private working folder (mode 0700, removed at the
+        end, also on failure) for the engines' temporary files: DuckDB's spill files, Spark's
+        checkpoints, shuffle files and warehouse. ``None``: the system temporary folder.
     spark_master:
         Spark master URL used when ``engine = "spark"`` and no session is given (``local[*]``).
     """
@@ -168,21 +194,28 @@ class LinkageSettings:
     em_max_iterations: int = 25
     em_convergence: float = 1e-4
     m_floor: float = 1e-3
+    max_blocked_pairs: float = 1e9
+    work_dir: str | None = None
     spark_master: str = "local[*]"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        problems = []
+        problems: list[str] = []
+
+        def number(name: str, ok: Any, expect: str) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                problems.append(f"{name} must be a number {expect}, not {value!r}")
+            elif not ok(float(value)):
+                problems.append(f"{name} must be {expect}, not {value!r}")
+
         if self.engine not in ENGINES:
             problems.append(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
-        if not 0.0 < float(self.threshold) < 1.0:
-            problems.append(f"threshold must be a probability strictly between 0 and 1, not {self.threshold!r}")
+        number("threshold", lambda v: 0.0 < v < 1.0, "strictly between 0 and 1 (a probability)")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             problems.append(f"seed must be a non-negative integer, not {self.seed!r}")
-        if float(self.max_pairs_u) < 1e3:
-            problems.append(f"max_pairs_u must be at least 1000, not {self.max_pairs_u!r}")
-        if float(self.em_max_pairs) < 1e3:
-            problems.append(f"em_max_pairs must be at least 1000, not {self.em_max_pairs!r}")
+        for name in ("max_pairs_u", "em_max_pairs", "max_blocked_pairs"):
+            number(name, lambda v: 1e3 <= v < float("inf"), "of at least 1000")
         unknown = [c for c in self.comparisons if c not in COMPARISONS]
         if unknown:
             problems.append(f"unknown comparison(s) {unknown}; choose among {', '.join(COMPARISONS)}")
@@ -197,12 +230,20 @@ class LinkageSettings:
                     f"blocking rule {list(rule)} uses unknown column(s) {bad}; "
                     f"choose among {', '.join(sorted(BLOCKING_COLUMNS))}"
                 )
-        if not 0.0 < float(self.prior_recall) <= 1.0:
-            problems.append(f"prior_recall must be in (0, 1], not {self.prior_recall!r}")
-        if int(self.em_max_iterations) < 1:
-            problems.append("em_max_iterations must be at least 1")
-        if not 0.0 <= float(self.m_floor) < 0.05:
-            problems.append(f"m_floor must be at least 0 and below 0.05 (a smoothing floor), not {self.m_floor!r}")
+        if not isinstance(self.term_frequency, bool):
+            problems.append(f"term_frequency must be true or false, not {self.term_frequency!r}")
+        number("prior_recall", lambda v: 0.0 < v <= 1.0, "in (0, 1]")
+        number("em_max_iterations", lambda v: v >= 1 and v == int(v), "a whole number of at least 1")
+        number("em_convergence", lambda v: 0.0 < v < 1.0, "between 0 and 1")
+        number("m_floor", lambda v: 0.0 <= v < 0.05, "at least 0 and below 0.05 (a smoothing floor)")
+        if self.work_dir is not None and (
+            not isinstance(self.work_dir, str) or not self.work_dir.strip() or "\0" in self.work_dir
+        ):
+            problems.append(f"work_dir must be the path of a folder (text), not {self.work_dir!r}")
+        if not isinstance(self.spark_master, str) or not self.spark_master:
+            problems.append(f"spark_master must be a Spark master URL such as 'local[*]', not {self.spark_master!r}")
+        if not isinstance(self.extra, Mapping):
+            problems.append(f"extra must be a table of engine options, not {self.extra!r}")
         if problems:
             raise InputError("invalid linkage settings:\n  - " + "\n  - ".join(problems))
 
@@ -223,17 +264,17 @@ class LinkageSettings:
             raise InputError(f"unknown linkage setting(s) {unknown}; valid keys are {', '.join(sorted(names))}")
         kw: dict[str, Any] = dict(d)
         if "comparisons" in kw:
-            kw["comparisons"] = tuple(str(c) for c in kw["comparisons"])
+            comps = kw["comparisons"]
+            if not isinstance(comps, (list, tuple)):
+                raise InputError(f"comparisons must be a list of names such as ['curp', 'surnames'], not {comps!r}")
+            kw["comparisons"] = tuple(str(c) for c in comps)
         if "blocking" in kw:
-            rules = kw["blocking"]
-            if isinstance(rules, str):
-                presets = {"default": DEFAULT_BLOCKING, "large": LARGE_BLOCKING}
-                if rules not in presets:
-                    raise InputError(f"blocking = {rules!r} is not a preset; use 'default', 'large' or a list of rules")
-                rules = presets[rules]
-            kw["blocking"] = tuple((str(r),) if isinstance(r, str) else tuple(str(c) for c in r) for r in rules)
-        if "threshold" in kw:
-            kw["threshold"] = float(kw["threshold"])
-        if "extra" in kw:
+            kw["blocking"] = _blocking_from_value(kw["blocking"])
+        if isinstance(kw.get("threshold"), str):
+            with contextlib.suppress(ValueError):
+                kw["threshold"] = float(kw["threshold"])
+        if "extra" in kw and isinstance(kw["extra"], Mapping):
             kw["extra"] = dict(kw["extra"])
+        if isinstance(kw.get("work_dir"), PurePath):
+            kw["work_dir"] = str(kw["work_dir"])
         return cls(**kw)

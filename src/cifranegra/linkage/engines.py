@@ -1,0 +1,226 @@
+"""The Splink database engines (DuckDB, Spark), opened for one linkage inside its private folder.
+
+Every working file an engine writes goes under the linkage's private folder
+(:func:`cifranegra.linkage.workdir.private_work_dir`): DuckDB's ``temp_directory`` (spill files);
+for a Spark session cifranegra starts itself, ``spark.local.dir`` (shuffle and block files, the
+Python-to-JVM transfer files), ``spark.sql.warehouse.dir``, Derby's home, the JVM's temporary
+folder and the checkpoint folder where Splink writes its Parquet tables. The engine is closed
+before the folder is removed: the DuckDB connection, or the Spark session and the JVM cifranegra
+launched; a session handed in by the caller is left running, and only the checkpoint files this
+linkage wrote are deleted from it.
+
+Spark's own log lines (log4j) are switched off in a session cifranegra starts: a failing task logs
+the rows it was working on, and those are victims' records. Failures reach the caller as exceptions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cifranegra.errors import InputError
+from cifranegra.linkage.settings import LinkageSettings
+
+#: log4j2 configuration of the Spark sessions cifranegra starts: nothing logged.
+_LOG4J2 = """\
+status = off
+rootLogger.level = off
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = off
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %p %c{1}: %m%n
+"""
+
+
+def settings_partitions(master: str, n_records: int = 0) -> int:
+    """Shuffle partitions for a Spark master: a few per local core, and more as the lists grow
+    (one per 25,000 records: a partition of a 1M-record join must fit the driver's heap in local
+    mode); Spark's default on a cluster."""
+    if master.startswith("local"):
+        inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
+        cores = 2 if inside in ("*", "") else int(inside) if inside.isdigit() else 2
+        return max(2, 2 * cores, n_records // 25_000)
+    return 200
+
+
+def _require_pyspark() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise InputError(
+            "engine = 'spark' needs pyspark; install it with pip install 'cifranegra[spark]' "
+            "(and a Java runtime), or use engine = 'duckdb'"
+        ) from exc
+
+
+def spark_session(master: str, driver_memory: str = "4g", work: Path | None = None) -> Any:
+    """A Spark session for linkage; with ``work``, every file it writes goes under that folder."""
+    _require_pyspark()
+    from pyspark.sql import SparkSession
+
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise InputError(
+            "engine = 'spark' needs a Java runtime (no java on the PATH and no JAVA_HOME); "
+            "install Java 17 or use engine = 'duckdb'"
+        )
+    from splink.backends.spark import similarity_jar_location
+
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("cifranegra-linkage")
+        # Splink's string-similarity functions (Jaro-Winkler, Damerau-Levenshtein) as Spark SQL UDFs
+        .config("spark.jars", similarity_jar_location())
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.catalogImplementation", "in-memory")
+    )
+    if work is not None:
+        for sub in ("spark-local", "spark-warehouse", "derby", "jvm-tmp"):
+            (work / sub).mkdir(exist_ok=True)
+        log4j = work / "log4j2.properties"
+        log4j.write_text(_LOG4J2, encoding="utf-8")
+        java_options = " ".join(
+            [
+                f"-Djava.io.tmpdir={work / 'jvm-tmp'}",
+                f"-Dderby.system.home={work / 'derby'}",
+                f"-Dlog4j2.configurationFile={log4j.as_uri()}",
+                "-XX:-UsePerfData",  # no hsperfdata file in the system temporary folder
+            ]
+        )
+        builder = (
+            builder.config("spark.local.dir", str(work / "spark-local"))
+            .config("spark.sql.warehouse.dir", str(work / "spark-warehouse"))
+            .config("spark.driver.extraJavaOptions", java_options)
+        )
+    return builder.getOrCreate()
+
+
+def _shutdown_jvm() -> None:
+    """Stop the JVM that pyspark launched (it would keep pointing at the removed folder)."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    with contextlib.suppress(Exception):
+        gateway.shutdown()
+    proc = getattr(gateway, "proc", None)
+    if proc is not None:
+        with contextlib.suppress(Exception):
+            proc.stdin.close()  # the JVM exits when its standard input closes
+        try:
+            proc.wait(timeout=60)
+        except Exception:  # pragma: no cover - a JVM that does not exit
+            proc.kill()
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+
+
+def _delete_spark_path(session: Any, path: str) -> None:
+    """Delete ``path`` (a local or distributed folder) through Spark's Hadoop file system."""
+    jvm = session.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(session.sparkContext._jsc.hadoopConfiguration())
+    fs.delete(hadoop_path, True)
+
+
+@contextlib.contextmanager
+def _spark_engine(settings: LinkageSettings, spark: Any, n_records: int, work: Path) -> Iterator[Any]:
+    _require_pyspark()
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+    from splink import SparkAPI
+
+    own = spark is None
+    if own:
+        active = SparkSession.getActiveSession()
+        if active is not None:  # the caller's session, made before: use it, as if handed in
+            spark, own = active, False
+    launched_jvm = own and SparkContext._gateway is None
+    with warnings.catch_warnings():
+        # pyspark warns at each pandas conversion that it does not fully support pandas 3; it works
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        session = spark
+        checkpoints = None
+        try:
+            if own:
+                memory = str(settings.extra.get("spark_driver_memory", "4g"))
+                session = spark_session(settings.spark_master, memory, work)
+                session.sparkContext.setLogLevel("OFF")
+                partitions = settings_partitions(settings.spark_master, n_records)  # shuffles sized to the lists
+                session.conf.set("spark.sql.shuffle.partitions", str(partitions))
+            # checkpointing keeps Spark's query plans short across Splink's many steps; Splink writes
+            # its Parquet tables there. Spark adds a fresh sub-folder, deleted at the end.
+            parent = settings.extra.get("spark_checkpoint_dir") or str(work / "spark-checkpoints")
+            with contextlib.suppress(Exception):  # some managed sessions forbid it
+                session.sparkContext.setCheckpointDir(str(parent))
+                checkpoints = session.sparkContext.getCheckpointDir()
+            lineage = settings.extra.get("spark_break_lineage", "parquet")
+            yield SparkAPI(spark_session=session, break_lineage_method=lineage)
+        finally:
+            if checkpoints and session is not None:
+                with contextlib.suppress(Exception):
+                    _delete_spark_path(session, checkpoints)
+            if own and session is not None:
+                with contextlib.suppress(Exception):
+                    session.stop()
+            if launched_jvm:
+                _shutdown_jvm()
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@contextlib.contextmanager
+def open_engine(settings: LinkageSettings, work: Path, *, spark: Any = None, n_records: int = 0) -> Iterator[Any]:
+    """The Splink database API for ``settings.engine``, its working files under ``work``; closed
+    on exit (also on failure). Splink keeps a second, in-memory DuckDB connection in every API for
+    small computations; it spills under ``work`` too."""
+    spill = work / "duckdb"
+    spill.mkdir()
+    if settings.engine == "spark":
+        with _spark_engine(settings, spark, n_records, work) as api, _helper_connection(api, spill):
+            yield api
+        return
+    import duckdb
+    from splink import DuckDBAPI
+
+    con = duckdb.connect(":memory:", config={"temp_directory": str(spill)})
+    try:
+        api = DuckDBAPI(connection=con)
+        with _helper_connection(api, spill):
+            yield api
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def _helper_connection(api: Any, spill: Path) -> Iterator[None]:
+    """Splink's in-memory helper connection of every API (the engine's own one, for DuckDB) spills
+    under ``spill`` too, and is closed at the end."""
+    helpers: list[Any] = []
+    for con in (getattr(api, "_ddb_con", None), getattr(api, "duckdb_con", None)):
+        if con is not None and all(con is not h for h in helpers):
+            helpers.append(con)
+    for con in helpers:
+        con.execute(f"SET temp_directory = {_sql_text(str(spill))}")
+    try:
+        yield
+    finally:
+        for con in helpers:
+            with contextlib.suppress(Exception):
+                con.close()
