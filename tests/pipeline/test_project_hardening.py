@@ -190,3 +190,34 @@ def test_any_parsed_project_gives_a_project_or_an_input_error(tmp_path, data, ex
     """Whatever the types in a parsed TOML file, the result is a Project or an InputError."""
     with contextlib.suppress(InputError):
         project_from_dict({**extra, **data}, base=tmp_path, file="p.toml")
+
+
+def test_pipeline_surface_is_pinned():
+    import cifranegra.pipeline as pipeline
+
+    assert sorted(pipeline.__all__) == sorted([
+        "MAX_LISTS", "STRATA", "UNRECOGNISED", "ListSpec", "Project", "RunResult", "check_compatible",
+        "check_output", "check_strata", "demo_project", "estimate_all", "histories_by_stratum", "link_project",
+        "linkage_sensitivity", "load_project", "project_from_dict", "read_project_lists", "run_project",
+        "tabulate", "write_results",
+    ])
+    for name in pipeline.__all__:
+        assert getattr(pipeline, name) is not None, name
+
+
+def test_every_project_key_and_run_option_is_documented():
+    """docs/pipeline.md names every key the project file takes and every option of `cifranegra run`."""
+    import argparse
+
+    from cifranegra.cli.run import register
+    from cifranegra.pipeline import project as project_module
+
+    docs = (Path(__file__).parents[2] / "docs" / "pipeline.md").read_text(encoding="utf-8")
+    keys = set().union(project_module._TOP_KEYS, project_module._LIST_KEYS, project_module._INGEST_KEYS,
+                       project_module._TABULATION_KEYS, project_module._ESTIMATION_KEYS)
+    assert not [k for k in sorted(keys) if k not in docs]
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    run_parser = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
+    flags = {o for a in run_parser._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+    assert not [f for f in sorted(flags) if f not in docs]

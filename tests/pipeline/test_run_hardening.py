@@ -120,6 +120,10 @@ def test_tiny_lists_end_in_a_result_or_a_clear_message(tmp_path, small_records, 
     out = capsys.readouterr()
     assert code in (0, 2), out.err
     assert "Traceback" not in out.err and "internal error" not in out.err
+    if code == 0:  # what the linkage said about so few records is in the summary and results.json
+        body = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+        assert body["linkage"]["warnings"] and all(w.startswith("linkage: ") for w in body["warnings"][:1])
+        assert "warning: linkage: " in out.out
 
 
 def test_capture_histories_feed_cifranegra_estimate(project_dir, capsys):
@@ -205,3 +209,34 @@ def test_strata_that_cannot_be_used_are_reported(project_dir):
     male = [r for r in rows if r["stratum"] == "sex=male"]
     assert [r["method"] for r in male] == ["chapman", "loglinear"]
     assert all(r["estimate"] is None and "only one list" in r["error"] for r in male)
+
+
+def test_strata_on_several_processes_give_the_same_numbers(tmp_path):
+    """The strata run side by side (each single-process); every row and result is the same as one
+    after the other, in the same order."""
+    import numpy as np
+
+    from cifranegra.estimation import CaptureHistories
+    from cifranegra.pipeline import project_from_dict
+
+    (tmp_path / "a.csv").write_text("x\n", encoding="utf-8")
+    project = project_from_dict({
+        "lists": [{"source": s, "path": "a.csv"} for s in ("A", "B", "C")],
+        "tabulation": {"strata": ["state"]},
+        "estimation": {"methods": ["loglinear", "chao"], "options": {"loglinear": {"n_boot": 60}}},
+    }, base=tmp_path)
+    rng = np.random.default_rng(5)
+    tables = {}
+    for state in ("01", "02", "03", "09"):
+        counts = np.concatenate([[0], rng.integers(1, 40, size=7)])
+        tables[(state,)] = CaptureHistories(("A", "B", "C"), counts)
+    tables[("04",)] = CaptureHistories(("A", "B", "C"), np.array([0, 5, 4, 0, 3, 0, 0, 0]))  # chao fails
+    whole = CaptureHistories(("A", "B", "C"), sum(t.counts for t in tables.values()))
+    serial = run_module.estimate_all(project, whole, tables, workers=1)
+    steps = []
+    parallel = run_module.estimate_all(project, whole, tables, lambda s, d, t: steps.append(d), workers=2)
+    assert parallel[0] == serial[0]
+    assert [r.to_dict() for r in parallel[1]] == [r.to_dict() for r in serial[1]]
+    assert [r["stratum"] for r in serial[0]][:4] == ["all", "all", "state=01", "state=01"]
+    assert any(r["error"] for r in serial[0])
+    assert steps[-1] == len(steps) - 1 == 12  # one step per (table, method), then done

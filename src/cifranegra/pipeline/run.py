@@ -8,6 +8,7 @@ trusted (lists that share no identifier, lists with no overlap at all).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -319,10 +320,18 @@ def _link_plaintext(
         seen.append(step)
         progress(f"linkage: {step}", min(len(seen) - 1, len(steps) - 1), len(steps))
 
-    result: LinkageResult = link_records(records, project.linkage, progress=say)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result: LinkageResult = link_records(records, project.linkage, progress=say)
+    said = []
+    for w in caught:  # the linkage's own warnings join the run's; library deprecations go on as they came
+        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        elif str(w.message) not in said:
+            said.append(str(w.message))
     progress("linkage", len(steps), len(steps))
     info = {"method": f"splink ({project.linkage.engine})", **result.to_dict()["diagnostics"],
-            "settings": project.linkage.to_dict(), "model": result.model}
+            "settings": project.linkage.to_dict(), "model": result.model, "warnings": said}
     return result, info
 
 
@@ -440,61 +449,157 @@ def estimate_all(
     histories: CaptureHistories,
     strata_h: Mapping[tuple[Any, ...], CaptureHistories],
     progress: ProgressCallback = _noop,
+    *,
+    workers: int | None = None,
 ) -> tuple[list[dict[str, Any]], list[Any]]:
-    """Every method on the whole table and on each stratum; a failing stratum is reported, not fatal."""
-    tables: list[tuple[str, CaptureHistories]] = [("all", histories)]
-    rows: list[dict[str, Any]] = []
+    """Every method on the whole table and on each stratum; a failing stratum is reported, not fatal.
+
+    The whole table is estimated here, with the estimators' own parallelism; the strata, many and
+    mostly small, are estimated side by side on ``workers`` processes (default: the cores available;
+    1: one after the other), each single-process: an estimate depends on its table, method, options
+    and seed only, never on the number of processes, so the numbers are the same either way.
+    """
+    tables, skipped = _stratum_tables(project, strata_h)
+    jobs = [(label, h, method) for label, h in [("all", histories), *tables] for method in project.methods]
+    total = len(jobs)
+    outcomes: list[tuple[dict[str, Any], Any]] = []
+    for i, (label, h, method) in enumerate(jobs[: len(project.methods)]):
+        progress(f"estimating {label} ({method})", i, total)
+        opts = dict(project.method_options.get(method, {}))
+        if not tables:  # the whole table is all there is: its failure is the run's
+            row, res = _fitted(h, method, opts, project.seed, project.level)
+            outcomes.append(({"stratum": label, "method": method, **row}, res))
+            continue
+        outcomes.append(_estimate_one(label, h, method, opts, project.seed, project.level))
+    outcomes.extend(_estimate_strata(project, jobs[len(project.methods):], progress, workers, done=len(outcomes)))
+    progress("estimating: done", total, total)
+    rows = [row for row, _ in outcomes]
+    results = [res for _, res in outcomes if res is not None]
+    return rows + skipped, results
+
+
+def _stratum_tables(
+    project: Project, strata_h: Mapping[tuple[Any, ...], CaptureHistories]
+) -> tuple[list[tuple[str, CaptureHistories]], list[dict[str, Any]]]:
+    """The strata to estimate (label, table), and rows for those that are not: unknown stratum
+    values, and tables refused at tabulation (``StrataTables.skipped``), never dropped silently."""
+    tables: list[tuple[str, CaptureHistories]] = []
     skipped: list[dict[str, Any]] = []
+
+    def label_of(key: tuple[Any, ...]) -> str:
+        return " | ".join(f"{s}={v}" for s, v in zip(project.strata, key, strict=True))
+
+    def not_estimated(label: str, observed: int | None, why: str) -> list[dict[str, Any]]:
+        return [{"stratum": label, "method": m, "observed": observed, "estimate": None, "lower": None,
+                 "upper": None, "level": project.level, "interval_method": None, "model": None,
+                 "warnings": "", "error": f"not estimated: {why}"} for m in project.methods]
+
     for key, h in sorted(strata_h.items(), key=lambda kv: tuple(map(str, kv[0]))):
-        label = " | ".join(f"{s}={v}" for s, v in zip(project.strata, key, strict=True))
         if any(_unknown(v) for v in key):
             # persons whose stratum nobody recorded: counted in "all", never estimated on their own
-            skipped.extend({"stratum": label, "method": m, "observed": int(h.observed), "estimate": None,
-                         "lower": None, "upper": None, "level": project.level, "interval_method": None,
-                         "model": None, "warnings": "",
-                         "error": "not estimated: the stratum value is unknown (these persons count in 'all')"}
-                        for m in project.methods)
+            skipped.extend(not_estimated(label_of(key), int(h.observed),
+                                         "the stratum value is unknown (these persons count in 'all')"))
             continue
-        tables.append((label, h))
+        tables.append((label_of(key), h))
     for key, why in sorted(getattr(strata_h, "skipped", {}).items(), key=lambda kv: tuple(map(str, kv[0]))):
-        # strata whose table cannot be used at all (e.g. one list left): reported, never dropped silently
-        label = " | ".join(f"{s}={v}" for s, v in zip(project.strata, key, strict=True))
-        skipped.extend({"stratum": label, "method": m, "observed": None, "estimate": None, "lower": None,
-                        "upper": None, "level": project.level, "interval_method": None, "model": None,
-                        "warnings": "", "error": f"not estimated: {why}"} for m in project.methods)
-    results: list[Any] = []
-    total = len(tables) * len(project.methods)
-    done = 0
-    for label, h in tables:
-        for method in project.methods:
-            progress(f"estimating {label} ({method})", done, total)
-            opts = dict(project.method_options.get(method, {}))
-            row: dict[str, Any] = {"stratum": label, "method": method, "observed": int(h.observed)}
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    res = estimate(h, method, seed=project.seed, **opts)
-                iv = res.interval(project.level)
-                row.update({
-                    "estimate": float(res.estimate),
-                    "lower": None if iv is None else float(iv.lower),
-                    "upper": None if iv is None else float(iv.upper),
-                    "level": project.level,
-                    "interval_method": None if iv is None else iv.method,
-                    "model": res.model,
-                    "warnings": "; ".join([*res.warnings, *(str(w.message) for w in caught)]),
-                    "error": None,
-                })
-                results.append(res)
-            except CifranegraError as exc:
-                if label == "all" and len(tables) == 1:
-                    raise
-                row.update({"estimate": None, "lower": None, "upper": None, "level": project.level,
-                            "interval_method": None, "model": None, "warnings": "", "error": str(exc)})
-            rows.append(row)
-            done += 1
-    progress("estimating: done", total, total)
-    return rows + skipped, results
+        skipped.extend(not_estimated(label_of(key), None, why))
+    return tables, skipped
+
+
+def _estimate_strata(
+    project: Project,
+    jobs: Sequence[tuple[str, CaptureHistories, str]],
+    progress: ProgressCallback,
+    workers: int | None,
+    done: int,
+) -> list[tuple[dict[str, Any], Any]]:
+    """The strata's estimates, in the order of ``jobs``; on several processes when there are several."""
+    total = done + len(jobs)
+    args = []
+    for label, h, method in jobs:
+        opts = dict(project.method_options.get(method, {}))
+        if "workers" not in opts and _takes_workers(method):
+            opts["workers"] = 1  # one process per stratum: the strata themselves run side by side
+        args.append((label, h, method, opts, project.seed, project.level))
+    n_proc = min(_available_cores() if workers is None else int(workers), len(jobs))
+    if n_proc <= 1:
+        out = []
+        for i, a in enumerate(args):
+            progress(f"estimating {a[0]} ({a[2]})", done + i, total)
+            out.append(_estimate_one(*a))
+        return out
+    from concurrent.futures import ProcessPoolExecutor
+
+    # largest tables first, so that no long one starts last; results are put back in order
+    order = sorted(range(len(args)), key=lambda i: -args[i][1].observed)
+    results: dict[int, tuple[dict[str, Any], Any]] = {}
+    with ProcessPoolExecutor(max_workers=n_proc, mp_context=_mp_context()) as pool:
+        futures = {i: pool.submit(_estimate_one, *args[i]) for i in order}
+        for n, i in enumerate(order):
+            progress(f"estimating {args[i][0]} ({args[i][2]})", done + n, total)
+            results[i] = futures[i].result()
+    return [results[i] for i in range(len(args))]
+
+
+def _estimate_one(
+    label: str, h: CaptureHistories, method: str, opts: Mapping[str, Any], seed: int, level: float
+) -> tuple[dict[str, Any], Any]:
+    """One table, one method: the estimates row and the result, or the row with the error."""
+    try:
+        row, res = _fitted(h, method, opts, seed, level)
+    except CifranegraError as exc:
+        row = {"observed": int(h.observed), "estimate": None, "lower": None, "upper": None, "level": level,
+               "interval_method": None, "model": None, "warnings": "", "error": str(exc)}
+        res = None
+    return {"stratum": label, "method": method, **row}, res
+
+
+def _fitted(
+    h: CaptureHistories, method: str, opts: Mapping[str, Any], seed: int, level: float
+) -> tuple[dict[str, Any], Any]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = estimate(h, method, seed=seed, **opts)
+    iv = res.interval(level)
+    row = {
+        "observed": int(h.observed),
+        "estimate": float(res.estimate),
+        "lower": None if iv is None else float(iv.lower),
+        "upper": None if iv is None else float(iv.upper),
+        "level": level,
+        "interval_method": None if iv is None else iv.method,
+        "model": res.model,
+        "warnings": "; ".join([*res.warnings, *(str(w.message) for w in caught)]),
+        "error": None,
+    }
+    return row, res
+
+
+def _takes_workers(method: str) -> bool:
+    """True when the estimator has a ``workers`` option (processes of its own)."""
+    from cifranegra.estimation import api
+
+    api._load_builtin()
+    factory = api.METHODS.get(method)
+    if factory is None:
+        return False
+    try:
+        return "workers" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a factory without a signature
+        return False
+
+
+def _available_cores() -> int:
+    try:
+        return max(1, min(len(os.sched_getaffinity(0)), 8))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _mp_context() -> Any:
+    import multiprocessing as mp
+
+    return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
 
 
 def write_results(result: RunResult, output: Path) -> dict[str, str]:
@@ -624,7 +729,7 @@ def run_project(
 
 
 def _run_warnings(linkage: Mapping[str, Any], unrecognised: Sequence[Mapping[str, Any]]) -> list[str]:
-    out = []
+    out = [f"linkage: {w}" for w in linkage.get("warnings", [])]
     if linkage.get("records_without_identifiers"):
         out.append(
             f"{linkage['records_without_identifiers']} record(s) carry no identifier and count as "
