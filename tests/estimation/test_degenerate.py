@@ -103,3 +103,27 @@ def test_compare_marks_the_observed_count() -> None:
                  sensitivity=False)
     row = c2.table.iloc[0]
     assert np.isnan(row["lower"]) and "lower bound" in row["interval_note"]
+
+
+def test_chao_on_the_boundary_says_so() -> None:
+    """Fuzzer case: two observed patterns (a+c, a+b+c). Chao's fit runs the unseen to 3e-5 people;
+    before, a singular IRLS step raised LinAlgError on such tables."""
+    h = CaptureHistories(tuple("abc"), np.array([0, 0, 0, 0, 0, 21, 0, 21]))
+    r = estimate(h, "chao")
+    assert r.estimate == pytest.approx(42, abs=0.5)
+    assert r.interval() is None and r.at_observed_count is not None
+    assert "boundary" in r.warnings[0]
+
+
+def test_lcmcr_arithmetic_failure_is_a_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled sampler divided by zero on 4-list tables of millions of people (fuzzer:
+    counts ~2e7 per pattern); whatever its cause, the user gets a ModelError, not a traceback."""
+    from cifranegra.errors import ModelError
+    from cifranegra.estimation import lcmcr_kernels
+
+    def boom(*args: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(lcmcr_kernels, "run_chain", boom)
+    with pytest.raises(ModelError, match=r"failed numerically \(division by zero\).*--method loglinear"):
+        estimate(table("MultipleSystemsEstimation_Korea"), "lcmcr", seed=1, chains=1, samples=10, burn_in=0)

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import stats
 
 from cifranegra.errors import InputError, ModelError
+from cifranegra.estimation.fitting import solve_batch
 from cifranegra.estimation.histories import CaptureHistories
 from cifranegra.estimation.loglinear import MAX_LISTS as LOGLINEAR_MAX_LISTS
 from cifranegra.estimation.loglinear import LogLinear
@@ -74,25 +75,31 @@ def _renamed(r: EstimateResult, method: str) -> EstimateResult:
 
 
 def _irls(X: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
-    """Poisson regression by IRLS on a dense design; returns (coefficients, covariance)."""
+    """Poisson regression by IRLS on a dense design; returns (coefficients, information matrix).
+
+    A singular step is taken by least squares (:func:`~cifranegra.estimation.fitting.solve_batch`);
+    a fit that ends non-finite raises :class:`ModelError`."""
     mu = y + 0.1
     eta = np.log(mu)
     dev_old = math.inf
     beta = np.zeros(X.shape[1])
-    for _ in range(max_iter):
-        w = mu
-        z = eta + (y - mu) / mu
-        A = X.T @ (w[:, None] * X)
-        beta = np.linalg.solve(A, X.T @ (w * z))
-        eta = X @ beta
-        mu = np.exp(eta)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(max_iter):
+            w = mu
+            z = eta + (y - mu) / mu
+            A = X.T @ (w[:, None] * X)
+            sol, _singular = solve_batch(A[None], (X.T @ (w * z))[None, :, None])
+            beta = sol[0, :, 0]
+            eta = np.minimum(X @ beta, 700.0)
+            mu = np.exp(eta)
             dev = 2 * float(np.sum(np.where(y > 0, y * np.log(y / mu), 0.0) - (y - mu)))
-        if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
-            break
-        dev_old = dev
-    cov = np.linalg.inv(X.T @ (mu[:, None] * X))
-    return beta, cov
+            if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
+                break
+            dev_old = dev
+        info = X.T @ (mu[:, None] * X)
+    if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(info))):
+        raise ModelError("the fit did not converge to finite values")
+    return beta, info
 
 
 @dataclass(frozen=True)
@@ -122,33 +129,59 @@ class Chao:
         removed: list[int] = []
         while True:
             X = np.column_stack([np.ones(cells.size), main, het[:, cols]])
-            beta, cov = _irls(X, y)
+            try:
+                beta, info = _irls(X, y)
+            except ModelError as exc:
+                raise ModelError(
+                    f"Chao's Mth lower bound cannot be fitted to {h.source or 'these data'}: {exc}; too few "
+                    "capture patterns are observed for its parameters. Use --method loglinear or lcmcr"
+                ) from None
             etas = beta[k + 1 :]
             neg = [c for c, b in zip(cols, etas, strict=True) if b < 0]
             if not neg:
                 break
             removed.append(neg[0] + 3)
             cols = [c for c in cols if c != neg[0]]
+        try:
+            cov = np.linalg.inv(info)
+        except np.linalg.LinAlgError:
+            raise ModelError(
+                f"Chao's Mth lower bound cannot be fitted to {h.source or 'these data'}: the data do not "
+                "determine every parameter (singular information matrix). Use --method loglinear or lcmcr"
+            ) from None
         b0 = float(beta[0])
         m0 = math.exp(b0)
         se = math.sqrt(m0 + m0 * m0 * float(cov[0, 0]))
         est = h.observed + m0
         z = stats.norm.ppf(0.5 + self.level / 2)
-        iv = Interval(est - z * se, est + z * se, self.level, "wald")
+        diagnostics: dict[str, Any] = {
+            "std_error": se,
+            "heterogeneity_terms_removed": removed,
+            "eta": [float(x) for x in beta[k + 1 :]],
+        }
+        intervals: tuple[Interval, ...] = (Interval(est - z * se, est + z * se, self.level, "wald"),)
+        warnings: tuple[str, ...] = ()
+        if m0 < 0.5:  # less than half a person unseen: the fit sits on the boundary, not a finding
+            reason = (
+                f"the fitted number never seen is {m0:.2g}: the observed patterns leave Chao's model nothing "
+                f"to extrapolate from (its fit lies on the boundary), so the lower bound is the observed count "
+                f"{h.observed:,} itself"
+            )
+            advice = "do not report it as an estimate; use --method loglinear or lcmcr (or `cifranegra compare`)"
+            diagnostics["at_observed_count"] = {"reason": reason, "advice": advice}
+            diagnostics["interval_unavailable"] = "the fit is on the boundary: no interval to report"
+            intervals, warnings = (), (f"{reason}; {advice}",)
         return EstimateResult(
             method="chao",
             estimate=est,
             observed=h.observed,
             lists=h.lists,
             model="Mth Chao (LB)",
-            intervals=(iv,),
+            intervals=intervals,
             settings={"level": self.level},
-            diagnostics={
-                "std_error": se,
-                "heterogeneity_terms_removed": removed,
-                "eta": [float(x) for x in beta[k + 1 :]],
-            },
+            diagnostics=diagnostics,
             input_fingerprint=h.fingerprint(),
+            warnings=warnings,
         )
 
 

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from cifranegra._random import as_seed_sequence, spawn_seeds
-from cifranegra.errors import InputError
+from cifranegra.errors import InputError, ModelError
 from cifranegra.estimation.diagnostics import (
     RHAT_THRESHOLD,
     ess,
@@ -78,6 +78,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 #: above which it is off unless asked for
 HMC_STEPS = 40
 HMC_MAX_WORK = 500
+
+
+_ARITHMETIC = {ZeroDivisionError: "division by zero", OverflowError: "overflow", FloatingPointError: "floating point"}
 
 
 def hrdag_classes(n_lists: int) -> int:
@@ -296,11 +299,20 @@ class LCMCR:
 
         workers = self.workers or max(1, min(self.chains, os.cpu_count() or 1))
         t0 = time.perf_counter()
-        if workers == 1 or self.chains == 1:
-            out = [one(t) for t in enumerate(seeds)]
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                out = list(pool.map(one, enumerate(seeds)))
+        try:
+            if workers == 1 or self.chains == 1:
+                out = [one(t) for t in enumerate(seeds)]
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    out = list(pool.map(one, enumerate(seeds)))
+        except (ZeroDivisionError, OverflowError, FloatingPointError) as exc:
+            # the compiled sampler's arithmetic failed (seen on tables of millions of people)
+            raise ModelError(
+                f"the LCMCR sampler failed numerically ({_ARITHMETIC.get(type(exc), 'arithmetic error')}) on "
+                f"{histories.source or 'this table'} ({histories.observed:,} people observed); this is a "
+                "defect of the sampler, not of the data: use --method loglinear, sample-coverage or dga, "
+                "and report it with the seed"
+            ) from None
         elapsed = time.perf_counter() - t0
         return {
             "n": np.stack([o[0] for o in out]).astype(float),
