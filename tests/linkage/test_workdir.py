@@ -167,3 +167,29 @@ def test_private_work_dir_is_private_and_always_removed(tmp_path):
         (work / "sub").chmod(0o500)  # a read-only folder inside is removed too
         1 / 0  # noqa: B018
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_record_value_reaches_logs_warnings_or_the_terminal(small_lists, caplog, capfd):
+    """With every logger at DEBUG (Splink's included), nothing a linkage logs, warns or prints
+    quotes a name or a CURP. A guard: Splink logs column names, SQL and counts only."""
+    import logging
+    import warnings
+
+    splink_logger = logging.getLogger("splink")
+    old = splink_logger.level
+    caplog.set_level(logging.DEBUG)
+    splink_logger.setLevel(logging.DEBUG)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            link_records(small_lists.head(12), fast_settings())  # a small list: warnings too
+    finally:
+        splink_logger.setLevel(old)
+    captured = capfd.readouterr()
+    text = "\n".join([caplog.text, captured.out, captured.err, *(str(w.message) for w in caught)])
+    assert caught  # the small-list warning, at least
+    values = set()
+    for col in ("given_names", "first_surname", "second_surname", "curp"):
+        values |= {v for v in small_lists[col].dropna().astype(str) if len(v) >= 5}
+    assert values
+    assert sorted(v for v in values if v in text) == []

@@ -151,8 +151,8 @@ def _spark_engine(settings: LinkageSettings, spark: Any, n_records: int, work: P
             spark, own = active, False
     launched_jvm = own and SparkContext._gateway is None
     with warnings.catch_warnings():
-        # pyspark warns at each pandas conversion that it does not fully support pandas 3; it works
-        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        # pyspark's notices about pandas versions and deprecations, at every conversion: not the user's
+        warnings.filterwarnings("ignore", module="pyspark")
         session = spark
         checkpoints = None
         try:
