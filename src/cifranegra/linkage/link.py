@@ -347,12 +347,13 @@ def _add_exact_rule_pairs(pairs: pd.DataFrame, prepared: pd.DataFrame) -> pd.Dat
 
 
 def _linkage_warnings(model: dict[str, Any], links: int, n_linkable: int) -> list[str]:
-    """What the user must know about how the linkage was made (no record values)."""
+    """What the user must know about how the linkage was made (no record values; the pipeline
+    prefixes them with ``linkage:``)."""
     out = []
     pairs = n_linkable * (n_linkable - 1) // 2
     if n_linkable >= 2 and pairs < SMALL_LISTS_PAIRS:
         out.append(
-            f"linkage: only {n_linkable} records ({pairs} record pairs) to learn the linkage model from; "
+            f"the lists hold only {n_linkable} records ({pairs} record pairs) to learn the linkage model from; "
             "records agreeing exactly on CURP, or on given name, both surnames and birth date, were "
             "linked whatever the model said, and other true links may be missed (docs/linkage.md, "
             "'Small lists')"
@@ -360,13 +361,13 @@ def _linkage_warnings(model: dict[str, Any], links: int, n_linkable: int) -> lis
     training = model.get("cifranegra_training_warnings") or []
     if training:
         out.append(
-            "linkage: parts of the linkage model could not be estimated from these lists ("
+            "parts of the linkage model could not be estimated from these lists ("
             + "; ".join(training)
             + "); fixed values were used instead (docs/linkage.md, 'Small lists')"
         )
     if links == 0 and n_linkable >= 2:
         out.append(
-            "linkage: no two records were linked, so every record counts as a different person; if the "
+            "no two records were linked, so every record counts as a different person; if the "
             "lists should overlap, check that their names, CURP and birth dates are mapped"
         )
     return out
