@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from cifranegra.linkage.link import score_with_splink
+from cifranegra.linkage.scoring import score_with_splink
 from cifranegra.linkage.settings import LinkageSettings
 
 FEBRL_COLUMNS = (
