@@ -193,3 +193,18 @@ def test_no_record_value_reaches_logs_warnings_or_the_terminal(small_lists, capl
         values |= {v for v in small_lists[col].dropna().astype(str) if len(v) >= 5}
     assert values
     assert sorted(v for v in values if v in text) == []
+
+
+def test_a_cluster_session_needs_a_shared_checkpoint_folder(small_lists, private_tmp):
+    """Executors cannot write into (nor clean) a folder on the driver's machine."""
+    pytest.importorskip("pyspark")
+
+    class Context:
+        master = "yarn"
+
+    class Session:
+        sparkContext = Context()  # noqa: N815 - pyspark's name
+
+    with pytest.raises(InputError, match="spark_checkpoint_dir"):
+        link_records(small_lists, LinkageSettings(engine="spark"), spark=Session())
+    assert list(private_tmp.iterdir()) == []

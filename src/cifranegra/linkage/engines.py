@@ -150,6 +150,13 @@ def _spark_engine(settings: LinkageSettings, spark: Any, n_records: int, work: P
         if active is not None:  # the caller's session, made before: use it, as if handed in
             spark, own = active, False
     launched_jvm = own and SparkContext._gateway is None
+    chosen = settings.extra.get("spark_checkpoint_dir")
+    if not own and not chosen and not str(spark.sparkContext.master).startswith("local"):
+        raise InputError(
+            "on a Spark cluster, set [linkage.extra] spark_checkpoint_dir to a folder on shared storage "
+            "(HDFS, S3...) that only you can read: Splink writes the records there while it links, and "
+            "a folder on this machine cannot be reached or cleaned on the cluster's workers"
+        )
     with warnings.catch_warnings():
         # pyspark's notices about pandas versions and deprecations, at every conversion: not the user's
         warnings.filterwarnings("ignore", module="pyspark")
@@ -164,7 +171,7 @@ def _spark_engine(settings: LinkageSettings, spark: Any, n_records: int, work: P
                 session.conf.set("spark.sql.shuffle.partitions", str(partitions))
             # checkpointing keeps Spark's query plans short across Splink's many steps; Splink writes
             # its Parquet tables there. Spark adds a fresh sub-folder, deleted at the end.
-            parent = settings.extra.get("spark_checkpoint_dir") or str(work / "spark-checkpoints")
+            parent = chosen or str(work / "spark-checkpoints")
             with contextlib.suppress(Exception):  # some managed sessions forbid it
                 session.sparkContext.setCheckpointDir(str(parent))
                 checkpoints = session.sparkContext.getCheckpointDir()
