@@ -209,6 +209,14 @@ def test_strata_that_cannot_be_used_are_reported(project_dir):
     male = [r for r in rows if r["stratum"] == "sex=male"]
     assert [r["method"] for r in male] == ["chapman", "loglinear"]
     assert all(r["estimate"] is None and "only one list" in r["error"] for r in male)
+    tables.skipped[("unknown",)] = "only one list has anyone in this stratum"
+    rows, _ = run_module.estimate_all(project, whole, tables)
+    assert [r["error"] for r in rows if r["stratum"] == "sex=unknown"] == [
+        "not estimated: the stratum value is unknown (these persons count in 'all')"] * 2
+    result = run_module.RunResult(project=project, entities=pd.DataFrame(), histories=whole,
+                                  strata_histories=tables, estimates=rows, results=[], linkage={}, inputs=[])
+    text = result.summary_text()  # a stratum with no table has no observed count: shown as —
+    assert "sex=male" in text and "only one list" in text
 
 
 def test_strata_on_several_processes_give_the_same_numbers(tmp_path):
@@ -240,3 +248,11 @@ def test_strata_on_several_processes_give_the_same_numbers(tmp_path):
     assert [r["stratum"] for r in serial[0]][:4] == ["all", "all", "state=01", "state=01"]
     assert any(r["error"] for r in serial[0])
     assert steps[-1] == len(steps) - 1 == 12  # one step per (table, method), then done
+
+
+def test_an_unusable_list_is_named_once(project_dir, no_linkage):
+    (project_dir / "L2.csv").write_text("given_names,curp\n", encoding="utf-8")  # a header, no records
+    with pytest.raises(ValidationError) as exc:
+        run_project(project_dir / "project.toml", write=False)
+    line = next(str(p) for p in exc.value.problems if "L2.csv" in str(p))
+    assert line.count("L2.csv") == 1

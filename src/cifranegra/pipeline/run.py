@@ -97,7 +97,8 @@ class RunResult:
         lines.append(f"{'stratum':<22}{'method':<14}{'observed':>9}{'estimate':>11}  interval")
         for e in self.estimates:
             if e.get("error"):
-                lines.append(f"{e['stratum']:<22}{e['method']:<14}{e['observed']:>9}{'—':>11}  {e['error']}")
+                seen = "—" if e.get("observed") is None else e["observed"]
+                lines.append(f"{e['stratum']:<22}{e['method']:<14}{seen:>9}{'—':>11}  {e['error']}")
                 continue
             iv = ""
             if e.get("lower") is not None:
@@ -161,7 +162,8 @@ def read_project_lists(
             problems.extend(exc.problems)
             continue
         except InputError as exc:
-            problems.append(Problem(str(spec.path), None, None, "error", "unusable_input", str(exc)))
+            message = str(exc).removeprefix(f"{spec.path}: ")  # the problem names the file already
+            problems.append(Problem(str(spec.path), None, None, "error", "unusable_input", message))
             continue
         except OSError as exc:
             problems.append(Problem(str(spec.path), None, None, "error", "unusable_input",
@@ -502,6 +504,8 @@ def _stratum_tables(
             continue
         tables.append((label_of(key), h))
     for key, why in sorted(getattr(strata_h, "skipped", {}).items(), key=lambda kv: tuple(map(str, kv[0]))):
+        if any(_unknown(v) for v in key):
+            why = "the stratum value is unknown (these persons count in 'all')"
         skipped.extend(not_estimated(label_of(key), None, why))
     return tables, skipped
 
