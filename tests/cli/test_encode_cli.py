@@ -44,21 +44,21 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
 
 
 def test_output_into_a_missing_folder(env, tmp_path):
-    run, encode, *_ = env
+    _, encode, *_ = env
     code, err = encode("-o", str(tmp_path / "nodir" / "a.parquet"))
     assert code == 2 and "the folder" in err and "does not exist; create it first" in err
     assert not (tmp_path / "nodir").exists()  # not created: a typo must not hide the file
 
 
 def test_output_onto_a_folder_even_with_force(env, tmp_path):
-    run, encode, *_ = env
+    _, encode, *_ = env
     (tmp_path / "od").mkdir()
     code, err = encode("-o", str(tmp_path / "od"), "--force")
     assert code == 2 and "is a folder; give the name of the encoded file" in err and "Traceback" not in err
 
 
 def test_output_never_overwrites_an_input(env, tmp_path):
-    run, encode, lst, secret = env
+    _, encode, lst, secret = env
     for target in (lst, secret):
         code, err = encode("-o", str(target), "--force")
         assert code == 2 and "is the same file as" in err
@@ -66,13 +66,13 @@ def test_output_never_overwrites_an_input(env, tmp_path):
 
 
 def test_output_into_an_unwritable_place(env):
-    run, encode, *_ = env
+    _, encode, *_ = env
     code, err = encode("-o", "/proc/cifranegra-x.parquet", "--unrecognised", "unknown")
     assert code == 2 and "cannot write the encoded file '/proc/cifranegra-x.parquet'" in err
 
 
 def test_existing_output_needs_force_and_force_replaces_it(env, tmp_path):
-    run, encode, *_ = env
+    _, encode, *_ = env
     out = tmp_path / "a.parquet"
     out.write_bytes(b"old")
     code, err = encode("-o", str(out), "--unrecognised", "unknown")
@@ -93,7 +93,7 @@ def test_new_secret_into_a_missing_folder_or_onto_a_folder(env, tmp_path):
 
 
 def test_a_secret_typed_as_the_file_name_is_never_echoed(env, monkeypatch):
-    run, encode, lst, secret = env
+    run, _, lst, secret = env
     value = secret.read_text().strip()
     code, err = run("encode", str(lst), "--project", "p", "--secret-file", value, "-o", "x.parquet")
     assert code == 2 and value not in err and "looks like a secret itself" in err
@@ -102,7 +102,7 @@ def test_a_secret_typed_as_the_file_name_is_never_echoed(env, monkeypatch):
 
 
 def test_unrecognised_values_refused_or_kept_as_unknown(env, tmp_path):
-    run, encode, *_ = env
+    _, encode, *_ = env
     code, err = encode("-o", str(tmp_path / "e.parquet"))
     assert code == 2 and "--unrecognised unknown" in err and not (tmp_path / "e.parquet").exists()
     code, err = encode("-o", str(tmp_path / "u.parquet"), "--unrecognised", "unknown")

@@ -156,4 +156,5 @@ def test_warnings_printed_through_main_use_the_safe_format(monkeypatch, capsys, 
 def test_module_names():
     assert cli._module_name("/usr/lib/python3/site-packages/pandas/core/frame.py") == "pandas.core.frame"
     assert cli._module_name(cli.__file__) == "cifranegra.cli"
-    assert cli._module_name("/usr/lib/python3.11/json/decoder.py") == "json.decoder"
+    assert cli._module_name(json.decoder.__file__) == "json.decoder"
+    assert cli._module_name("/somewhere/else/pkg/mod.py") == "pkg.mod"

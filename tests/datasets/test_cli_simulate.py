@@ -4,7 +4,6 @@ clear error (exit 2) checked before anything is drawn."""
 import json
 import os
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ from cifranegra.datasets.synthetic import simulate as simulate_api
 from cifranegra.datasets.synthetic.simulate import MAX_AGENCIES, MAX_PERSONS
 from cifranegra.errors import InputError
 from cifranegra.pipeline import load_project
+
+tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_simulate_text_output_and_bad_args(tmp_path, run):
 )
 def test_bad_options_are_clear_errors_before_any_file(tmp_path, run, options, says):
     target = tmp_path / "out"
-    code, out, err = run("simulate", str(target), *options)
+    code, _, err = run("simulate", str(target), *options)
     assert code == 2 and says in err and "Traceback" not in err
     assert not target.exists()  # refused before the folder is made
 

@@ -23,6 +23,7 @@ import importlib
 import os
 import re
 import sys
+import sysconfig
 import traceback
 import warnings
 from collections.abc import Iterator, Sequence
@@ -53,6 +54,7 @@ EXIT_INTERRUPTED = 130
 DEBUG_ENV_VAR = "CIFRANEGRA_DEBUG"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # .../cifranegra
+_STDLIB_DIR = Path(sysconfig.get_paths()["stdlib"])
 
 
 _SECRET_LIKE = re.compile(r"[0-9a-fA-F]{32,}")
@@ -134,6 +136,8 @@ def _module_name(filename: str) -> str:
         if _in_package(filename):
             rel = path.resolve().with_suffix("").relative_to(_PACKAGE_DIR.parent)
             parts = list(rel.parts)
+        elif path.is_relative_to(_STDLIB_DIR):
+            parts = list(path.with_suffix("").relative_to(_STDLIB_DIR).parts)
         else:
             parts = parts[-2:]
     if parts and parts[-1] == "__init__":
