@@ -25,6 +25,7 @@ from typing import Any
 
 from cifranegra.errors import InputError
 from cifranegra.linkage.settings import LinkageSettings
+from cifranegra.linkage.workdir import WorkDirWarning
 
 #: log4j2 configuration of the Spark sessions cifranegra starts: nothing logged.
 _LOG4J2 = """\
@@ -179,8 +180,15 @@ def _spark_engine(settings: LinkageSettings, spark: Any, n_records: int, work: P
             yield SparkAPI(spark_session=session, break_lineage_method=lineage)
         finally:
             if checkpoints and session is not None:
-                with contextlib.suppress(Exception):
+                try:
                     _delete_spark_path(session, checkpoints)
+                except Exception:
+                    warnings.warn(
+                        f"Spark checkpoint files in {checkpoints!r} could not be deleted; they hold "
+                        "identifying data: delete them by hand",
+                        WorkDirWarning,
+                        stacklevel=3,
+                    )
             if own and session is not None:
                 with contextlib.suppress(Exception):
                     session.stop()
