@@ -761,7 +761,7 @@ def capture_table(
     if strata:
         header.append("sexo")
         for row in rows:
-            row.append(rng.choice(["F", "M", "mujer", ""]))
+            row.append(rng.choice(["F", "M"] if clean else ["F", "M", "mujer", ""]))
         extra_argv += ["--strata", "sexo"]
         done.append("strata")
     for _ in range(0 if clean else rng.choice([0, 1, 1, 2, 3])):
@@ -889,8 +889,9 @@ def _table_case(
 
 
 def case_estimate(seed: int, index: int, folder: Path) -> Case:
-    rng, argv, done, planted, _names = _table_case("estimate", seed, index, folder)
+    rng, argv, done, planted, names = _table_case("estimate", seed, index, folder)
     clean = done[:1] == ["clean"]
+    two_list = {"petersen": 0 if clean and len(names) != 2 else 6, "chapman": 0 if clean and len(names) != 2 else 6}
     method = rng.choices(
         [
             "loglinear",
@@ -904,7 +905,7 @@ def case_estimate(seed: int, index: int, folder: Path) -> Case:
             "sample-coverage",
             "bogus",
         ],
-        weights=[35, 10, 10, 6, 6, 5, 6, 8, 8, 0 if clean else 3],
+        weights=[35, 10, 10, two_list["petersen"], two_list["chapman"], 5, 6, 8, 8, 0 if clean else 3],
     )[0]
     argv += ["--method", method]
     fast = rng.random() < 0.9 or QUICK
