@@ -185,5 +185,17 @@ def test_empty_files(tmp_path, data):
 
 
 def test_a_folder_is_not_a_list(tmp_path):
-    with pytest.raises(InputError, match="cannot be read"):
+    with pytest.raises(InputError, match="is a folder, not a list"):
         read_table(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["", "   ", "/", "lista.csv\x00x"])
+def test_unusable_file_names_are_clear_errors(tmp_path, name):
+    """Fuzz findings F3: an empty name, a folder and a NUL byte ended in pathlib's ValueError (exit 3)."""
+    good = tmp_path / "l.csv"
+    good.write_text("nombre,primer_apellido\nAna,Lopez\n", encoding="utf-8")
+    with pytest.raises(InputError):
+        read_table(name)
+    report = validate_files([name, good])
+    assert [p.code for p in report.unusable] == ["unusable_input"]
+    assert len(report.files) == 1

@@ -27,7 +27,7 @@ from cifranegra.ingest.mapping import (
     load_mapping,
     map_columns,
 )
-from cifranegra.ingest.readers import Provenance, read_table
+from cifranegra.ingest.readers import Provenance, check_list_path, read_table
 from cifranegra.schema import check_records
 from cifranegra.schema.records import check_on_unrecognised
 
@@ -128,7 +128,9 @@ class ValidationReport:
 def sibling_mapping(path: str | Path) -> Path | None:
     """The mapping file that sits next to a list, ``<name>.mapping.json`` or ``<name>.mapping.csv``
     (as ``cifranegra simulate`` writes them), if there is one."""
-    p = Path(path)
+    p = check_list_path(path)
+    if not p.name:  # "/" and the like: no name to put a mapping beside
+        return None
     for ext in (".json", ".csv"):
         candidate = p.with_name(f"{p.stem}.mapping{ext}")
         if candidate.is_file():

@@ -172,13 +172,28 @@ def _format_of(path: Path, data: bytes) -> str:
     return "csv"
 
 
+def check_list_path(path: str | Path) -> Path:
+    """``path`` as a :class:`~pathlib.Path` after the checks a name needs before any file system call:
+    not empty, no NUL byte, not a folder. Raises :class:`InputError` with the fix."""
+    text = str(path)
+    if not text.strip():
+        raise InputError("an empty file name was given; name the list's file (CSV, XLSX or Parquet)")
+    if "\x00" in text:
+        raise InputError("a file name holds a NUL character, which no file name can contain; check the "
+                         "script or project file that produced it")
+    p = Path(text)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder, not a list; name the list's file (e.g. {p / 'lista.csv'})")
+    return p
+
+
 def read_table(path: str | Path) -> tuple[pd.DataFrame, Provenance]:
     """Read one agency file into a frame of raw values (strings for CSV; Excel and Parquet keep
     their cell types) and its :class:`Provenance`. Rows of a CSV with the wrong number of fields
     are kept and listed in ``df.attrs["read_problems"]`` (``malformed_row``). Raises
     :class:`InputError` when the file cannot be used at all: missing, unreadable, empty, not a
     list (compressed, an archive, binary...), a header named twice, or no data rows."""
-    path = Path(path)
+    path = check_list_path(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
