@@ -130,8 +130,8 @@ def _check_record_ids(records: pd.DataFrame, ids: pd.Series, spec: EncodingSpec,
                 problems.append(
                     Problem(file, i + 1, "record_id", "error", "identifier_in_record_id",
                             f"the record id contains the record's {col} (value masked); record ids are "
-                            "shared in clear, so replace them with opaque numbers (or pass renumber=True / "
-                            "--renumber)")
+                            "shared in clear, so replace them with opaque numbers (or pass --renumber; "
+                            "renumber=True in Python)")
                 )
                 break
     if problems:
