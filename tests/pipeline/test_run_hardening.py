@@ -219,7 +219,7 @@ def test_strata_that_cannot_be_used_are_reported(project_dir):
     assert "sex=male" in text and "only one list" in text
 
 
-def test_strata_on_several_processes_give_the_same_numbers(tmp_path):
+def test_strata_on_several_processes_give_the_same_numbers(tmp_path, monkeypatch):
     """The strata run side by side (each single-process); every row and result is the same as one
     after the other, in the same order."""
     import numpy as np
@@ -240,9 +240,19 @@ def test_strata_on_several_processes_give_the_same_numbers(tmp_path):
         tables[(state,)] = CaptureHistories(("A", "B", "C"), counts)
     tables[("04",)] = CaptureHistories(("A", "B", "C"), np.array([0, 5, 4, 0, 3, 0, 0, 0]))  # chao fails
     whole = CaptureHistories(("A", "B", "C"), sum(t.counts for t in tables.values()))
+    pools = []
+    real_context = run_module._mp_context
+
+    def spy():  # the pipeline's pool of strata asks for its context once
+        pools.append(1)
+        return real_context()
+
+    monkeypatch.setattr(run_module, "_mp_context", spy)
     serial = run_module.estimate_all(project, whole, tables, workers=1)
+    assert pools == []
     steps = []
     parallel = run_module.estimate_all(project, whole, tables, lambda s, d, t: steps.append(d), workers=2)
+    assert pools == [1]
     assert parallel[0] == serial[0]
     assert [r.to_dict() for r in parallel[1]] == [r.to_dict() for r in serial[1]]
     assert [r["stratum"] for r in serial[0]][:4] == ["all", "all", "state=01", "state=01"]
@@ -256,3 +266,28 @@ def test_an_unusable_list_is_named_once(project_dir, no_linkage):
         run_project(project_dir / "project.toml", write=False)
     line = next(str(p) for p in exc.value.problems if "L2.csv" in str(p))
     assert line.count("L2.csv") == 1
+
+
+def test_strata_go_one_after_the_other_when_the_project_sets_workers(tmp_path, monkeypatch):
+    """An estimator's own `workers` in the project is the user's budget of processes: kept as it is, and
+    the strata are not run side by side on top of it."""
+    import numpy as np
+
+    from cifranegra.estimation import CaptureHistories
+    from cifranegra.pipeline import project_from_dict
+
+    def refuse():
+        raise AssertionError("a pool of strata was started")
+
+    (tmp_path / "a.csv").write_text("x\n", encoding="utf-8")
+    project = project_from_dict({
+        "lists": [{"source": s, "path": "a.csv"} for s in ("A", "B", "C")],
+        "tabulation": {"strata": ["state"]},
+        "estimation": {"methods": ["loglinear"], "options": {"loglinear": {"n_boot": 20, "workers": 1}}},
+    }, base=tmp_path)
+    counts = np.array([0, 9, 8, 4, 7, 3, 2, 1])
+    tables = {(s,): CaptureHistories(("A", "B", "C"), counts) for s in ("01", "02")}
+    monkeypatch.setattr(run_module, "_available_cores", lambda: 4)
+    monkeypatch.setattr(run_module, "_mp_context", refuse)
+    rows, _ = run_module.estimate_all(project, CaptureHistories(("A", "B", "C"), 2 * counts), tables)
+    assert [r["error"] for r in rows] == [None] * 3

@@ -457,9 +457,10 @@ def estimate_all(
     """Every method on the whole table and on each stratum; a failing stratum is reported, not fatal.
 
     The whole table is estimated here, with the estimators' own parallelism; the strata, many and
-    mostly small, are estimated side by side on ``workers`` processes (default: the cores available;
-    1: one after the other), each single-process: an estimate depends on its table, method, options
-    and seed only, never on the number of processes, so the numbers are the same either way.
+    mostly small, are estimated side by side on ``workers`` processes (default: the cores available,
+    or 1 when the project sets an estimator's ``workers``; 1: one after the other), each
+    single-process: an estimate depends on its table, method, options and seed only, never on the
+    number of processes, so the numbers are the same either way.
     """
     tables, skipped = _stratum_tables(project, strata_h)
     jobs = [(label, h, method) for label, h in [("all", histories), *tables] for method in project.methods]
@@ -525,6 +526,8 @@ def _estimate_strata(
         if "workers" not in opts and _takes_workers(method):
             opts["workers"] = 1  # one process per stratum: the strata themselves run side by side
         args.append((label, h, method, opts, project.seed, project.level))
+    if workers is None and any("workers" in project.method_options.get(m, {}) for m in project.methods):
+        workers = 1  # the project sets the estimators' own processes: the strata go one after the other
     n_proc = min(_available_cores() if workers is None else int(workers), len(jobs))
     if n_proc <= 1:
         out = []
