@@ -1274,7 +1274,8 @@ class Outcome:
     argv: list[str]
     mutations: list[str]
     exit_code: int | None
-    seconds: float
+    seconds: float  # wall clock
+    cpu_seconds: float  # this process and the worker processes it waited for: the load of others left out
     uncaught: str | None  # "Type at module:line" for anything escaping main, or main's own exit-3 line
     timed_out: bool
     identifiers: list[dict[str, str]]
@@ -1282,71 +1283,113 @@ class Outcome:
     stderr_tail: str
 
 
+@dataclasses.dataclass
+class Call:
+    """What one ``cli.main(argv)`` call did."""
+
+    code: int | None
+    out: str
+    err: str
+    seconds: float
+    cpu_seconds: float
+    escaped: str | None
+    timed_out: bool
+
+
 _INTERNAL = re.compile(r"cifranegra: internal error \((?P<what>[^)]*)\)")
+WALL_FACTOR = 5  # a case is also stopped after this many times its CPU budget in wall-clock seconds
 
 
 def _alarm(signum: int, frame: Any) -> None:
     raise CaseTimeout()
 
 
-def call_main(
-    argv: list[str], timeout: float, env: dict[str, str | None] | None = None
-) -> tuple[int | None, str, str, float, str | None, bool]:
-    """``cifranegra.cli.main(argv)`` with stdout, stderr, warnings and logs captured; returns the
-    exit code, stdout, stderr (+ log records), seconds, an escaped exception and whether it timed out."""
+def _cpu() -> float:
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str | None] | None) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    try:
+        for k, v in (env or {}).items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _limits(timeout: float) -> Iterator[None]:
+    """CaseTimeout after ``timeout`` CPU seconds of this process (SIGPROF: the same on a busy machine
+    as on an idle one), or after WALL_FACTOR times that in wall-clock seconds (a case that waits)."""
+    if not timeout:
+        yield
+        return
+    old_prof = signal.signal(signal.SIGPROF, _alarm)
+    old_alrm = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_PROF, timeout)
+    signal.setitimer(signal.ITIMER_REAL, timeout * WALL_FACTOR)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGPROF, old_prof)
+        signal.signal(signal.SIGALRM, old_alrm)
+
+
+def call_main(argv: list[str], timeout: float, env: dict[str, str | None] | None = None) -> Call:
+    """``cifranegra.cli.main(argv)`` with stdout, stderr, warnings and logs captured and timed."""
     from cifranegra import cli
 
     out, err = io.StringIO(), io.StringIO()
     handler = logging.StreamHandler(err)
     root = logging.getLogger()
     root.addHandler(handler)
-    saved_env = {k: os.environ.get(k) for k in (env or {})}
-    for k, v in (env or {}).items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
     code: int | None = None
     escaped: str | None = None
     timed_out = False
-    old = signal.signal(signal.SIGALRM, _alarm) if timeout else None
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+        with (
+            _environment(env),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            warnings.catch_warnings(),
+        ):
             warnings.simplefilter("always")  # in one process a warning would otherwise show once
-            if timeout:
-                signal.setitimer(signal.ITIMER_REAL, timeout)
             try:
-                code = cli.main(argv)
+                with _limits(timeout):
+                    code = cli.main(argv)
             except SystemExit as exc:  # argparse's usage errors and --help
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
             except CaseTimeout:
                 timed_out = True
             except BaseException as exc:  # exactly what the harness counts
-                frames = traceback.extract_tb(exc.__traceback__)
-                last = frames[-1] if frames else None
-                escaped = (
-                    f"{type(exc).__name__} at {Path(last.filename).name}:{last.lineno}" if last else type(exc).__name__
-                )
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-            finally:
-                if timeout:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
+                frames = traceback.extract_tb(exc.__traceback__)
+                last = frames[-1] if frames else None
+                where = f" at {Path(last.filename).name}:{last.lineno}" if last else ""
+                escaped = f"{type(exc).__name__}{where}"
     finally:
-        if old is not None:
-            signal.signal(signal.SIGALRM, old)
         root.removeHandler(handler)
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
     if code == 3 and escaped is None:
         m = _INTERNAL.search(err.getvalue())
         escaped = m.group("what") if m else "exit code 3"
-    return code, out.getvalue(), err.getvalue(), seconds, escaped, timed_out
+    return Call(code, out.getvalue(), err.getvalue(), seconds, cpu, escaped, timed_out)
 
 
 def _stamp(path: str) -> tuple[int, int] | None:
@@ -1383,13 +1426,13 @@ def run_case(case: Case, timeout: float, folder: Path | None = None) -> Outcome:
     with contextlib.suppress(OSError):
         os.chdir(folder if folder is not None and folder.is_dir() else tempfile.gettempdir())
     try:
-        code, out, err, seconds, escaped, timed_out = call_main(case.argv, timeout, case.env)
+        call = call_main(case.argv, timeout, case.env)
     finally:
         os.chdir(cwd)
     planted = case.planted
     if case.command == "simulate":  # the population just written: its names must not be printed
         planted = _simulated_persons(case.argv[1])
-    text = out + "\n" + err
+    text = call.out + "\n" + call.err
     hits = find_identifiers(text, planted)
     for path in case.scan_files:
         if _stamp(path) == before[path]:
@@ -1397,9 +1440,20 @@ def run_case(case: Case, timeout: float, folder: Path | None = None) -> Outcome:
         for h in find_identifiers(_scan_file(path), planted):
             h["kind"] = f"{h['kind']} in {Path(path).name}"
             hits.append(h)
-    lib = err.count("(a library's message, not shown")
+    lib = call.err.count("(a library's message, not shown")
     return Outcome(
-        case.command, case.index, case.argv, case.mutations, code, seconds, escaped, timed_out, hits, lib, err[-600:]
+        case.command,
+        case.index,
+        case.argv,
+        case.mutations,
+        call.code,
+        call.seconds,
+        call.cpu_seconds,
+        call.escaped,
+        call.timed_out,
+        hits,
+        lib,
+        call.err[-600:],
     )
 
 
@@ -1526,11 +1580,14 @@ def campaign(args: argparse.Namespace) -> dict[str, Any]:
             "exit_codes": Counter(),
             "uncaught": 0,
             "identifiers": 0,
-            "over_30s": 0,
+            "over_30s": 0,  # CPU seconds (this process and its workers): fair on a shared machine
+            "over_30s_wall": 0,
             "timed_out": 0,
             "library_warnings": 0,
             "seconds": 0.0,
+            "cpu_seconds": 0.0,
             "max_seconds": 0.0,
+            "max_cpu_seconds": 0.0,
             "refusals": Counter(),
         }
     )
@@ -1552,7 +1609,9 @@ def campaign(args: argparse.Namespace) -> dict[str, Any]:
         s["inputs"] += 1
         s["exit_codes"][str(outcome.exit_code)] += 1
         s["seconds"] += outcome.seconds
+        s["cpu_seconds"] += outcome.cpu_seconds
         s["max_seconds"] = max(s["max_seconds"], outcome.seconds)
+        s["max_cpu_seconds"] = max(s["max_cpu_seconds"], outcome.cpu_seconds)
         s["library_warnings"] += bool(outcome.library_warnings)
         bad = False
         if outcome.uncaught:
@@ -1561,9 +1620,10 @@ def campaign(args: argparse.Namespace) -> dict[str, Any]:
         if outcome.identifiers:
             s["identifiers"] += 1
             bad = True
-        if outcome.seconds > SLOW_SECONDS:
+        if outcome.cpu_seconds > SLOW_SECONDS or outcome.timed_out:
             s["over_30s"] += 1
             bad = True
+        s["over_30s_wall"] += outcome.seconds > SLOW_SECONDS
         if outcome.timed_out:
             s["timed_out"] += 1
         if outcome.exit_code == 2:
@@ -1590,14 +1650,16 @@ def campaign(args: argparse.Namespace) -> dict[str, Any]:
                 **v,
                 "exit_codes": dict(v["exit_codes"]),
                 "seconds": round(v["seconds"], 1),
+                "cpu_seconds": round(v["cpu_seconds"], 1),
                 "max_seconds": round(v["max_seconds"], 2),
+                "max_cpu_seconds": round(v["max_cpu_seconds"], 2),
                 "refusals": dict(v["refusals"].most_common(25)),
             }
             for c, v in stats.items()
         },
         "totals": {
             k: sum(v[k] for v in stats.values())
-            for k in ("inputs", "uncaught", "identifiers", "over_30s", "timed_out", "library_warnings")
+            for k in ("inputs", "uncaught", "identifiers", "over_30s", "over_30s_wall", "timed_out", "library_warnings")
         },
         "findings": findings,
     }
@@ -1619,24 +1681,27 @@ def _message_kind(stderr: str, folder: str) -> str:
 
 
 def print_table(report: dict[str, Any]) -> None:
-    """The per-command table: inputs, uncaught, identifiers printed, runs over 30 s, time-outs,
-    cases with a withheld library warning, mean and max seconds, exit codes."""
-    cols = f"{'command':10s} {'inputs':>7s} {'uncaught':>9s} {'identif.':>9s} {'>30 s':>6s} {'t.out':>6s}"
-    head = f"{cols} {'lib.warn':>8s} {'mean s':>7s} {'max s':>7s}  exit codes"
+    """The per-command table: inputs, uncaught, identifiers printed, runs over 30 CPU seconds (and
+    over 30 wall seconds), time-outs, cases with a withheld library warning, mean and max CPU
+    seconds, exit codes."""
+    cols = f"{'command':10s} {'inputs':>7s} {'uncaught':>9s} {'identif.':>9s} {'>30s cpu':>8s} {'>30s wall':>9s}"
+    head = f"{cols} {'t.out':>5s} {'lib.warn':>8s} {'mean cpu':>8s} {'max cpu':>8s}  exit codes"
     print(head)
     print("-" * len(head))
     for c, v in report["per_command"].items():
-        mean = v["seconds"] / max(v["inputs"], 1)
+        mean = v["cpu_seconds"] / max(v["inputs"], 1)
         codes = " ".join(f"{k}:{n}" for k, n in sorted(v["exit_codes"].items()))
         print(
-            f"{c:10s} {v['inputs']:>7d} {v['uncaught']:>9d} {v['identifiers']:>9d} {v['over_30s']:>6d} "
-            f"{v['timed_out']:>6d} {v['library_warnings']:>8d} {mean:>7.2f} {v['max_seconds']:>7.1f}  {codes}"
+            f"{c:10s} {v['inputs']:>7d} {v['uncaught']:>9d} {v['identifiers']:>9d} {v['over_30s']:>8d} "
+            f"{v['over_30s_wall']:>9d} {v['timed_out']:>5d} {v['library_warnings']:>8d} {mean:>8.2f} "
+            f"{v['max_cpu_seconds']:>8.1f}  {codes}"
         )
     t = report["totals"]
     print("-" * len(head))
     print(
-        f"{'total':10s} {t['inputs']:>7d} {t['uncaught']:>9d} {t['identifiers']:>9d} {t['over_30s']:>6d} "
-        f"{t['timed_out']:>6d} {t['library_warnings']:>8d}   total {report['total_seconds']:,.0f} s"
+        f"{'total':10s} {t['inputs']:>7d} {t['uncaught']:>9d} {t['identifiers']:>9d} {t['over_30s']:>8d} "
+        f"{t['over_30s_wall']:>9d} {t['timed_out']:>5d} {t['library_warnings']:>8d}   "
+        f"total {report['total_seconds']:,.0f} s wall"
     )
     kinds = Counter((f.get("uncaught") or "") for f in report["findings"] if f.get("uncaught"))
     if kinds:
@@ -1657,12 +1722,15 @@ def one_case(args: argparse.Namespace) -> int:
     case = build_case(command, args.seed, int(index), keep)
     print("argv:", json.dumps(case.argv, ensure_ascii=False))
     print("mutations:", case.mutations)
-    code, out, err, seconds, escaped, timed_out = call_main(case.argv, args.timeout, case.env)
-    print(f"exit {code} in {seconds:.2f} s; uncaught: {escaped}; timed out: {timed_out}")
-    print("--- stdout ---\n" + out[-4000:])
-    print("--- stderr ---\n" + err[-4000:])
+    call = call_main(case.argv, args.timeout, case.env)
+    print(
+        f"exit {call.code} in {call.seconds:.2f} s ({call.cpu_seconds:.2f} CPU s); uncaught: {call.escaped}; "
+        f"timed out: {call.timed_out}"
+    )
+    print("--- stdout ---\n" + call.out[-4000:])
+    print("--- stderr ---\n" + call.err[-4000:])
     hits = find_identifiers(
-        out + "\n" + err, case.planted if command != "simulate" else _simulated_persons(case.argv[1])
+        call.out + "\n" + call.err, case.planted if command != "simulate" else _simulated_persons(case.argv[1])
     )
     print("identifiers:", json.dumps(hits[:10], ensure_ascii=False))
     print(f"files kept in {keep}")
@@ -1675,7 +1743,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=10_000, help="inputs in all (default 10,000)")
     ap.add_argument("--commands", default=",".join(COMMANDS), help="comma-separated commands (default all)")
     ap.add_argument("--run-cases", type=int, default=200, help="at most this many `run` cases (default 200)")
-    ap.add_argument("--timeout", type=float, default=120.0, help="seconds before one case is abandoned (default 120)")
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="CPU seconds before one case is abandoned (default 120; wall clock: 5 times that)",
+    )
     ap.add_argument(
         "--memory-gb",
         type=float,
