@@ -158,3 +158,9 @@ def test_module_names():
     assert cli._module_name(cli.__file__) == "cifranegra.cli"
     assert cli._module_name(json.decoder.__file__) == "json.decoder"
     assert cli._module_name("/somewhere/else/pkg/mod.py") == "pkg.mod"
+
+
+def test_main_restores_the_warning_format(run, tmp_path):
+    before = warnings.formatwarning
+    run("simulate", str(tmp_path / "x"), "--persons", "0")
+    assert warnings.formatwarning is before

@@ -240,9 +240,20 @@ def _internal_error(exc: BaseException) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``cifranegra`` command; returns the exit code (see the module docstring)."""
+    """Entry point of the ``cifranegra`` command; returns the exit code (see the module docstring).
+
+    Warnings are formatted the safe way while it runs; the process's own format is restored after
+    (callers in the same process, such as notebooks and tests, keep theirs)."""
     debug = bool(os.environ.get(DEBUG_ENV_VAR))
+    saved_format = warnings.formatwarning
     warnings.formatwarning = _format_warning_debug if debug else _format_warning
+    try:
+        return _run(argv, debug)
+    finally:
+        warnings.formatwarning = saved_format
+
+
+def _run(argv: Sequence[str] | None, debug: bool) -> int:
     args: argparse.Namespace | None = None
     try:
         parser = build_parser()
