@@ -221,3 +221,10 @@ def test_every_project_key_and_run_option_is_documented():
     run_parser = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]
     flags = {o for a in run_parser._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
     assert not [f for f in sorted(flags) if f not in docs]
+
+
+def test_level_is_set_once(tmp_path):
+    path = _project(tmp_path, body='[estimation]\nmethods = ["loglinear"]\nlevel = 0.9\n'
+                    '[estimation.options.loglinear]\nlevel = 0.95\n')
+    with pytest.raises(ValidationError, match="set once for every method"):
+        load_project(path)

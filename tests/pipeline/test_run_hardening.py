@@ -291,3 +291,27 @@ def test_strata_go_one_after_the_other_when_the_project_sets_workers(tmp_path, m
     monkeypatch.setattr(run_module, "_mp_context", refuse)
     rows, _ = run_module.estimate_all(project, CaptureHistories(("A", "B", "C"), 2 * counts), tables)
     assert [r["error"] for r in rows] == [None] * 3
+
+
+def test_intervals_at_the_project_level_and_none_where_the_result_has_none(tmp_path):
+    """[estimation] level reaches the estimators (a 0.9 level used to end in an error after the linkage),
+    and a result that offers no interval (sample coverage at the observed count) has none in the row,
+    with the reason, rather than a zero-width one."""
+    from cifranegra.datasets.reference import load_reference
+    from cifranegra.pipeline import project_from_dict
+
+    (tmp_path / "a.csv").write_text("x\n", encoding="utf-8")
+    project = project_from_dict({
+        "lists": [{"source": s, "path": "a.csv"} for s in ("A", "B", "C")],
+        "estimation": {"methods": ["independence", "sample-coverage"], "level": 0.9},
+    }, base=tmp_path)
+    h = load_reference("SparseMSE_Artificial_3")
+    rows, results = run_module.estimate_all(project, h, {})
+    independence, coverage = rows
+    assert independence["level"] == 0.9 and independence["lower"] < independence["estimate"] < independence["upper"]
+    assert results[0].interval(0.9).level == 0.9
+    assert coverage["estimate"] == h.observed and coverage["lower"] is None and coverage["upper"] is None
+    assert "no interval to report" in coverage["interval_note"]
+    result = run_module.RunResult(project=project, entities=pd.DataFrame(), histories=h, strata_histories={},
+                                  estimates=rows, results=results, linkage={}, inputs=[])
+    assert "no interval: " in result.summary_text()

@@ -423,6 +423,10 @@ def _check_method(method: str, options: Mapping[str, Any], n_lists: int, bad: _B
         bad(f"estimation.options.{method}", "seed is set once for the whole project (the top-level `seed`); "
             f"remove it from [estimation.options.{method}]")
         options = {k: v for k, v in options.items() if k != "seed"}
+    if "level" in options:
+        bad(f"estimation.options.{method}", "the interval level is set once for every method, as "
+            f"[estimation] level; remove it from [estimation.options.{method}]")
+        options = {k: v for k, v in options.items() if k != "level"}
     try:
         check_estimator(method, options)
     except InputError as exc:

@@ -103,6 +103,8 @@ class RunResult:
             iv = ""
             if e.get("lower") is not None:
                 iv = f"[{e['lower']:,.0f}, {e['upper']:,.0f}] ({e['level']:.0%})"
+            elif e.get("interval_note"):
+                iv = f"no interval: {e['interval_note']}"
             lines.append(f"{e['stratum']:<22}{e['method']:<14}{e['observed']:>9}{e['estimate']:>11,.0f}  {iv}")
         ok = [r for r in self.sensitivity if r.get("estimate") is not None]
         if len(ok) > 1:
@@ -494,8 +496,8 @@ def _stratum_tables(
 
     def not_estimated(label: str, observed: int | None, why: str) -> list[dict[str, Any]]:
         return [{"stratum": label, "method": m, "observed": observed, "estimate": None, "lower": None,
-                 "upper": None, "level": project.level, "interval_method": None, "model": None,
-                 "warnings": "", "error": f"not estimated: {why}"} for m in project.methods]
+                 "upper": None, "level": project.level, "interval_method": None, "interval_note": None,
+                 "model": None, "warnings": "", "error": f"not estimated: {why}"} for m in project.methods]
 
     for key, h in sorted(strata_h.items(), key=lambda kv: tuple(map(str, kv[0]))):
         if any(_unknown(v) for v in key):
@@ -523,7 +525,7 @@ def _estimate_strata(
     args = []
     for label, h, method in jobs:
         opts = dict(project.method_options.get(method, {}))
-        if "workers" not in opts and _takes_workers(method):
+        if "workers" not in opts and _takes(method, "workers"):
             opts["workers"] = 1  # one process per stratum: the strata themselves run side by side
         args.append((label, h, method, opts, project.seed, project.level))
     if workers is None and any("workers" in project.method_options.get(m, {}) for m in project.methods):
@@ -556,7 +558,7 @@ def _estimate_one(
         row, res = _fitted(h, method, opts, seed, level)
     except CifranegraError as exc:
         row = {"observed": int(h.observed), "estimate": None, "lower": None, "upper": None, "level": level,
-               "interval_method": None, "model": None, "warnings": "", "error": str(exc)}
+               "interval_method": None, "interval_note": None, "model": None, "warnings": "", "error": str(exc)}
         res = None
     return {"stratum": label, "method": method, **row}, res
 
@@ -564,10 +566,15 @@ def _estimate_one(
 def _fitted(
     h: CaptureHistories, method: str, opts: Mapping[str, Any], seed: int, level: float
 ) -> tuple[dict[str, Any], Any]:
+    """Fit at the project's level; an interval the result does not offer (none, or zero width) is
+    left empty with the reason in ``interval_note``."""
+    opts = dict(opts)
+    if "level" not in opts and _takes(method, "level"):
+        opts["level"] = level  # intervals at [estimation] level, not the estimator's default
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = estimate(h, method, seed=seed, **opts)
-    iv = res.interval(level)
+    iv, note = res.reported_interval(level)
     row = {
         "observed": int(h.observed),
         "estimate": float(res.estimate),
@@ -575,6 +582,7 @@ def _fitted(
         "upper": None if iv is None else float(iv.upper),
         "level": level,
         "interval_method": None if iv is None else iv.method,
+        "interval_note": note,
         "model": res.model,
         "warnings": "; ".join([*res.warnings, *(str(w.message) for w in caught)]),
         "error": None,
@@ -582,8 +590,8 @@ def _fitted(
     return row, res
 
 
-def _takes_workers(method: str) -> bool:
-    """True when the estimator has a ``workers`` option (processes of its own)."""
+def _takes(method: str, option: str) -> bool:
+    """True when the estimator has ``option`` (e.g. ``workers``: processes of its own)."""
     from cifranegra.estimation import api
 
     api._load_builtin()
@@ -591,7 +599,7 @@ def _takes_workers(method: str) -> bool:
     if factory is None:
         return False
     try:
-        return "workers" in inspect.signature(factory).parameters
+        return option in inspect.signature(factory).parameters
     except (TypeError, ValueError):  # pragma: no cover - a factory without a signature
         return False
 
