@@ -1301,6 +1301,13 @@ WALL_FACTOR = 5  # a case is also stopped after this many times its CPU budget i
 
 
 def _alarm(signum: int, frame: Any) -> None:
+    """Stop the case: end the worker processes it started (a process pool otherwise waits for them
+    on the way out), ring again in 30 s in case the exception is swallowed, and raise."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.terminate()
+    signal.setitimer(signal.ITIMER_REAL, 30)
     raise CaseTimeout()
 
 
@@ -1596,7 +1603,9 @@ def campaign(args: argparse.Namespace) -> dict[str, Any]:
     order = [(c, i) for c in commands for i in range(counts[c])]
     random.Random(args.seed).shuffle(order)  # interleave commands: state left by one shows in others
     done = 0
+    current = Path(f"{args.out}.current")  # the case running now, for a run that hangs
     for command, index in order:
+        current.write_text(f"{command}:{index}\n")
         with tempfile.TemporaryDirectory(prefix="cifranegra-fuzz-") as tmp:
             folder = Path(tmp)
             try:
@@ -1638,6 +1647,7 @@ def campaign(args: argparse.Namespace) -> dict[str, Any]:
         if args.progress and done % args.progress == 0:
             el = time.perf_counter() - t_start
             print(f"  {done}/{len(order)} cases, {el:,.0f} s", file=sys.stderr, flush=True)
+    current.unlink(missing_ok=True)
     total = time.perf_counter() - t_start
     report = {
         "command_line": " ".join(sys.argv),
