@@ -1298,16 +1298,18 @@ class Call:
 
 _INTERNAL = re.compile(r"cifranegra: internal error \((?P<what>[^)]*)\)")
 WALL_FACTOR = 5  # a case is also stopped after this many times its CPU budget in wall-clock seconds
+REARM_SECONDS = 30.0  # and again every so often if the code under test swallows the first stop
 
 
 def _alarm(signum: int, frame: Any) -> None:
-    """Stop the case: end the worker processes it started (a process pool otherwise waits for them
-    on the way out), ring again in 30 s in case the exception is swallowed, and raise."""
+    """Stop the case: end the worker processes it started (code that joins its workers on the way
+    out would otherwise wait for them), ring again in REARM_SECONDS in case the exception is
+    swallowed, and raise."""
     import multiprocessing
 
     for child in multiprocessing.active_children():
         child.terminate()
-    signal.setitimer(signal.ITIMER_REAL, 30)
+    signal.setitimer(signal.ITIMER_REAL, REARM_SECONDS)
     raise CaseTimeout()
 
 

@@ -131,3 +131,38 @@ def test_every_builder_makes_inputs(command, tmp_path):
         folder.mkdir()
         case = fuzz.build_case(command, SEED, index, folder)
         assert case.argv[0] == command and case.command == command
+
+
+def _sleep(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def test_time_out_ends_worker_processes(monkeypatch):
+    """A case waiting on a worker process is stopped by the wall-clock backstop and its worker is
+    ended, also when the code joins its workers on the way out (as a process pool does)."""
+    import multiprocessing
+
+    import cifranegra.cli.simulate as cmd
+
+    workers = []
+
+    def slow(args):
+        worker = multiprocessing.get_context("fork").Process(target=_sleep, args=(60,))
+        workers.append(worker)
+        worker.start()
+        try:
+            worker.join()
+        finally:
+            worker.join()  # waits for the worker on the way out
+        return 0
+
+    monkeypatch.setattr(cmd, "run", slow)
+    monkeypatch.setattr(fuzz, "WALL_FACTOR", 0.3)  # 20 CPU s, or 6 s of waiting
+    monkeypatch.setattr(fuzz, "REARM_SECONDS", 0.5)
+    call = fuzz.call_main(["simulate", "x"], timeout=20)
+    assert call.timed_out and call.seconds < 20
+    workers[0].join(5)
+    assert not workers[0].is_alive()
