@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
-from scipy.optimize import linprog
+from scipy.optimize import linprog, nnls
 from scipy.special import gammaln
 
 from cifranegra.estimation.models import HierarchicalModel, ModelSpace, master_columns
@@ -91,7 +91,17 @@ def status_of(prep: Prepared, counts: np.ndarray) -> int:
     Xp = X[pos]
     if Xp.shape[0] >= p and np.linalg.matrix_rank(Xp, tol=_RANK_TOL * max(Xp.shape)) == p:
         return status
-    # directions theta with X_P theta = 0: the MLE fails to exist iff one of them makes X_Z theta >= 0, != 0
+    if _no_extended_mle(X, pos):
+        status |= 1
+    return status
+
+
+def _no_extended_mle(X: np.ndarray, pos: np.ndarray) -> bool:
+    """Whether the extended MLE fails to exist on the cells of design ``X`` (kept cells, estimated
+    terms), ``pos`` marking the positive ones: whether some direction θ has X_P θ = 0 and
+    X_Z θ >= 0, != 0 (Fienberg & Rinaldo 2012)."""
+    p = X.shape[1]
+    Xp = X[pos]
     if Xp.shape[0]:
         _, s, vt = np.linalg.svd(Xp, full_matrices=True)
         rank = int(np.sum(s > _RANK_TOL * max(Xp.shape) * (s[0] if s.size else 1.0)))
@@ -100,8 +110,40 @@ def status_of(prep: Prepared, counts: np.ndarray) -> int:
         null = np.eye(p)
     M = X[~pos] @ null
     if M.size == 0 or np.abs(M).max() < 1e-10:
-        return status
-    # maximize sum(M u) subject to 0 <= M u <= 1
+        return False
+    fails = _fails_by_nnls(M)
+    return _fails_by_lp(M) if fails is None else fails
+
+
+def _fails_by_nnls(M: np.ndarray) -> bool | None:
+    """Whether some u has ``M u >= 0``, ``M u != 0`` (the extended MLE then fails to exist), decided by
+    one non-negative least-squares problem with a certificate either way; ``None`` when the
+    certificate is not clear-cut to working precision (then the linear program decides).
+
+    With s = the sum of M's rows, μ = argmin ‖Mᵀμ + s‖ over μ >= 0 and w = Mᵀμ + s, the optimality
+    conditions give M w >= 0 and sum(M w) = ‖w‖². So either w = 0, and λ = 1 + μ > 0 has Mᵀλ = 0: no
+    such u exists (Stiemke's alternative); or w != 0 is such a u. About 50 times faster than the
+    linear program, which it agrees with (tests/estimation/test_existence_fast.py).
+    """
+    M = M[np.abs(M).max(axis=1) > 1e-10]  # cells no free direction moves: they settle nothing
+    s = M.sum(axis=0)
+    try:
+        mu, _ = nnls(M.T, -s)
+    except (RuntimeError, ValueError, np.linalg.LinAlgError):
+        return None
+    w = M.T @ mu + s
+    if np.all(np.isfinite(w)) and float(np.abs(w).max()) <= 1e-9 and float(mu.max(initial=0.0)) <= 1e6:
+        return False  # λ = 1 + μ >= 1 with Mᵀλ = 0 (to rounding): every direction has M u = 0
+    mw = M @ w
+    top = float(mw.max()) if mw.size else 0.0
+    if top >= 1e-6 and float(mw.min()) >= -1e-10 * top:
+        return True  # w is a direction with M w >= 0, != 0
+    return None
+
+
+def _fails_by_lp(M: np.ndarray) -> bool:
+    """The same question as :func:`_fails_by_nnls` by a linear program: maximize sum(M u) subject to
+    0 <= M u <= 1; a positive optimum is such a u."""
     res = linprog(
         c=-M.sum(axis=0),
         A_ub=np.vstack([-M, M]),
@@ -109,9 +151,7 @@ def status_of(prep: Prepared, counts: np.ndarray) -> int:
         bounds=[(None, None)] * M.shape[1],
         method="highs",
     )
-    if res.status == 0 and -res.fun > 1e-7:
-        status |= 1
-    return status
+    return bool(res.status == 0 and -res.fun > 1e-7)
 
 
 class StatusCache:
@@ -411,6 +451,29 @@ def fit_one(model: HierarchicalModel, counts: np.ndarray, mu_start: np.ndarray |
     return fit_many([model], np.asarray(counts)[None, :], [prep], mu_start=start)[0]
 
 
+def fit_each(
+    models: list[HierarchicalModel], counts_batch: np.ndarray, mu_start: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``fit_one(models[b], counts_batch[b], mu_start[b])`` for every b at once, the models having
+    equal numbers of terms: the fitted means (B × cells 1..2^K−1) and N̂ (B,). Each model solves its
+    own p × p system, so the numbers are those of one fit at a time (the stepwise bootstrap fits
+    its replicates' models step by step this way)."""
+    k = models[0].n_lists
+    counts_batch = np.asarray(counts_batch)
+    preps = [prepare(m, c) for m, c in zip(models, counts_batch, strict=True)]
+    cols = np.array([m.columns for m in models], dtype=np.int64)
+    colmask = np.array([[t in set(p.estimated) for t in m.columns] for m, p in zip(models, preps, strict=True)])
+    rowmask = np.array([p.kept for p in preps])
+    Y = np.asarray(counts_batch, dtype=np.float64)[:, 1:]
+    mu0 = None
+    if mu_start is not None:
+        mu0 = np.where((mu_start > 0) & rowmask, mu_start, Y + 0.1)
+    fit = fit_batch(k, cols, Y, colmask, rowmask, mu_start=mu0, variance=False)
+    n_obs = Y.sum(axis=1)
+    abundance = np.array([float(n_obs[b]) + float(np.exp(float(fit.beta[b, 0]))) for b in range(len(models))])
+    return fit.mu, abundance
+
+
 # ---------------------------------------------------------------------- many models on one table
 @dataclass(frozen=True)
 class ModelSetFit:
@@ -473,37 +536,41 @@ def _existence(
     zkey: bytes,
 ) -> np.ndarray:
     """Existence bit (1 = no extended MLE) for the models in ``todo``, whose positive cells leave
-    some parameter direction free. Existence is inherited by sub-models fitted on the same cells and
-    its failure by super-models, so linear programs run only where neither settles the question."""
+    some parameter direction free. On the same kept cells, a direction that shows a model's MLE
+    missing shows it for every model with more terms (Fienberg & Rinaldo 2012), so models are taken
+    smallest first and one that contains a failed model fails too; one whose estimated terms and
+    kept cells equal an earlier one's (they differ only in terms at −∞) shares its answer. The check
+    itself runs only where neither settles the question."""
     out = np.zeros(len(space), dtype=np.int64)
     if todo.size == 0:
         return out
     cols = np.asarray(space.columns)
+    k = space.n_lists
+    cells = np.arange(1, 2**k)
+    counts = np.asarray(counts)
     bits = np.packbits(est[todo], axis=1)
     ints = [int.from_bytes(b.tobytes(), "big") for b in bits]
-    groups: dict[bytes, tuple[list[int], list[int]]] = {}
-    order = sorted(range(todo.size), key=lambda j: -bin(ints[j]).count("1"))
+    groups: dict[bytes, tuple[dict[int, int], list[int]]] = {}
+    order = sorted(range(todo.size), key=lambda j: bin(ints[j]).count("1"))
     for j in order:
         i = int(todo[j])
         e = ints[j]
-        exists, fails = groups.setdefault(kept[i].tobytes(), ([], []))
-        if any((e & ~x) == 0 for x in exists):
-            continue
-        if any((x & ~e) == 0 for x in fails):
-            out[i] = 1
-            continue
-        key = (space.matrix[i].tobytes(), zkey)
-        st = cache.get(key) if cache is not None else None
-        if st is None:
-            prep = Prepared(space.model(i), tuple(int(t) for t in cols[est[i]]), (), kept[i])
-            st = status_of(prep, counts)
-            if cache is not None:
-                cache.put(key, st)
-        if st & 1:
-            out[i] = 1
-            fails.append(e)
-        else:
-            exists.append(e)
+        seen, failed = groups.setdefault(kept[i].tobytes(), ({}, []))
+        hit = seen.get(e)
+        if hit is None and any((x & ~e) == 0 for x in failed):
+            hit = 1
+        if hit is None:
+            key = (("existence", space.matrix[i].tobytes()), zkey)
+            hit = cache.get(key) if cache is not None else None
+            if hit is None:
+                X = _design(k, tuple(int(t) for t in cols[est[i]]), cells[kept[i]])
+                hit = int(_no_extended_mle(X, counts[1:][kept[i]] > 0))
+                if cache is not None:
+                    cache.put(key, hit)
+            seen[e] = hit
+            if hit:
+                failed.append(e)
+        out[i] = hit
     return out
 
 

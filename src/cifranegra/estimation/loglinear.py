@@ -23,6 +23,7 @@ Silverman, Chan & Vincent 2024).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from cifranegra.estimation.histories import CaptureHistories
 from cifranegra.estimation.models import (
     HierarchicalModel,
     ModelSpace,
+    count_hierarchical,
     default_max_order,
     default_ntop,
 )
@@ -56,6 +58,11 @@ STATUS_TEXT = {
     F.FAILED: "the fit failed numerically (no finite solution from a warm start nor from R glm's start)",
 }
 MAX_LISTS = 15  # 2^15 cells; beyond, use a latent-class model
+#: the most models the all-model BIC/AIC search fits: 6 lists up to order 2, the largest catalogue of
+#: MultipleSystemsEstimation, seconds per table with its bootstrap. The next sets are 64 to 113 times
+#: larger (7 lists up to order 2: 2,097,152; 6 lists up to order 3: 3,702,013): minutes to hours
+#: per table, and gigabytes for the fitted means of every model.
+MAX_ALL_MODELS = 32_768
 
 ProgressFn = Callable[[int, int], None]
 
@@ -155,11 +162,8 @@ class LogLinear:
             warnings_.append(
                 f"{option('select', self.select)} ignored: the model is fixed by --model {self.model}"
             )
-        if select in ("bic", "aic") and not _enumerable(k, max_order):
-            raise InputError(
-                f"all-model {select.upper()} on {k} lists up to order {max_order} means millions of models; "
-                "use --select stepwise, or --max-order 2 with at most 6 lists"
-            )
+        if select in ("bic", "aic"):
+            check_search(k, max_order, select)  # counted before anything is fitted
         if select == "fixed":
             assert self.model is not None
             chosen = select_fixed(h, HierarchicalModel.parse(self.model, h.lists))
@@ -330,10 +334,21 @@ def fit_all_models(h: CaptureHistories, max_order: int, workers: int | None = No
     return F.merge_model_set_fits(space, idx, fits)
 
 
-def _enumerable(n_lists: int, max_order: int) -> bool:
-    """Whether all hierarchical models can be listed: up to 5 lists, or 6 lists up to order 2
-    (32,768 models), or main effects only — the catalogue of MultipleSystemsEstimation."""
-    return max_order <= 1 or n_lists <= 5 or (n_lists == 6 and max_order <= 2)
+def check_search(n_lists: int, max_order: int, select: str = "bic") -> int:
+    """The number of hierarchical models the all-model search fits on ``n_lists`` lists up to
+    ``max_order``, counted without listing them; an :class:`InputError` above
+    :data:`MAX_ALL_MODELS`, before anything is fitted."""
+    count, exact = count_hierarchical(n_lists, max_order, cap=MAX_ALL_MODELS)
+    if count > MAX_ALL_MODELS:
+        many = f"{count:,}" if exact else f"more than {count:,}"
+        lower = ", or --max-order 2 (32,768 models)" if n_lists == 6 else ""
+        raise InputError(
+            f"all-model {select.upper()} on {n_lists} lists up to order {max_order} would fit {many} "
+            f"hierarchical models, more than the {MAX_ALL_MODELS:,} (6 lists up to order 2) it is limited to: "
+            "minutes of fitting per table and gigabytes of memory. Use --select stepwise (or --select auto, "
+            f"which chooses stepwise beyond 5 lists){lower}"
+        )
+    return count
 
 
 def _default_workers(workers: int | None) -> int:
@@ -450,6 +465,53 @@ def select_stepwise(h: CaptureHistories, pthresh: float = 0.02, cache: F.StatusC
             added = ":".join(h.lists[i] for i in range(k) if (t >> i) & 1)
             steps.append({"added": added, "p_value": float(pv[chosen])})
     return Selected(model, fit.abundance, fit, [_row(model, fit, h.lists)], 1, 0, [], steps)
+
+
+def stepwise_tables(
+    h: CaptureHistories, tables: np.ndarray, pthresh: float = 0.02, cache: F.StatusCache | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """:func:`select_stepwise` on each row of ``tables`` (bootstrap replicates of ``h``): N̂ and the
+    model chosen for each. The tables take their steps together, so each step fits every table's
+    next model in one batch (:func:`fitting.fit_each`); the choices and numbers are those of one
+    table at a time."""
+    k = h.n_lists
+    tables = np.asarray(tables)
+    T = tables.shape[0]
+    cache = cache or F.StatusCache()
+    pairs = np.array([(1 << i) | (1 << j) for i in range(k) for j in range(i + 1, k)])
+    cells = np.arange(1, 2**k)
+    inside = ((cells[None, :] & pairs[:, None]) == pairs[:, None]).astype(np.float64)  # pairs × cells
+    models = [HierarchicalModel.independence(k)] * T
+    mu, abundance = F.fit_each(models, tables)
+    if pthresh >= 1.0:
+        full = HierarchicalModel.from_generators(k, pairs.tolist())
+        ok = [t for t in range(T) if cache.status(full, tables[t]) == 0]
+        if ok:
+            mu[ok], abundance[ok] = F.fit_each([full] * len(ok), tables[ok])
+            for t in ok:
+                models[t] = full
+    elif pthresh > 0:
+        marg = [F.margins(tables[t])[pairs] for t in range(T)]
+        included = np.zeros((T, pairs.size), dtype=bool)
+        active = list(range(T))
+        for _ in range(pairs.size):
+            moved = []
+            for t in active:
+                pv = _poisson_pvalues(marg[t], inside @ mu[t])
+                pv[included[t]] = np.inf
+                for j in np.lexsort((np.arange(pairs.size), pv)):
+                    if pv[j] >= pthresh:
+                        break
+                    if cache.status(models[t].with_term(int(pairs[j])), tables[t]) == 0:
+                        included[t, j] = True
+                        models[t] = models[t].with_term(int(pairs[j]))
+                        moved.append(t)
+                        break
+            if not moved:
+                break
+            active = moved
+            mu[active], abundance[active] = F.fit_each([models[t] for t in active], tables[active], mu[active])
+    return abundance, [m.notation() for m in models]
 
 
 # ---------------------------------------------------------------------- intervals
@@ -610,11 +672,29 @@ def bootstrap(
     return info
 
 
-def _evaluate_chunk(h: CaptureHistories, tables: np.ndarray, job: tuple[Any, ...]) -> tuple[np.ndarray, list[str]]:
+#: the existence-check cache of the bootstrap under way in this process (token, cache): chunks of one
+#: bootstrap share it, in the main process and in each worker (a new bootstrap gets a new token)
+_CHUNK_CACHE: list[Any] = [None, None]
+_TOKENS = itertools.count()
+
+
+def _cache_for(token: tuple[int, int] | None) -> F.StatusCache:
+    if token is None:
+        return F.StatusCache()
+    if _CHUNK_CACHE[0] != token:
+        _CHUNK_CACHE[:] = [token, F.StatusCache()]
+    cache: F.StatusCache = _CHUNK_CACHE[1]
+    return cache
+
+
+def _evaluate_chunk(
+    h: CaptureHistories, tables: np.ndarray, job: tuple[Any, ...], token: tuple[int, int] | None = None
+) -> tuple[np.ndarray, list[str]]:
     kind = job[0]
+    cache = _cache_for(token)
     if kind == "models":
         _, space, crit, mu0 = job
-        res = F.fit_tables(space, tables, mu_start=mu0)
+        res = F.fit_tables(space, tables, mu_start=mu0, cache=cache)
         vals = res.bic if crit == "bic" else res.aic
         est = np.full(tables.shape[0], np.nan)
         labels: list[str] = [""] * tables.shape[0]
@@ -627,7 +707,10 @@ def _evaluate_chunk(h: CaptureHistories, tables: np.ndarray, job: tuple[Any, ...
                 labels[t] = space.model(j).notation()
         return est, labels
     pthresh = job[3]
-    cache = F.StatusCache()
+    try:
+        return stepwise_tables(h, tables, pthresh, cache=cache)
+    except (ModelError, np.linalg.LinAlgError, FloatingPointError):
+        pass  # one table at a time, leaving out those that fail
     est = np.full(tables.shape[0], np.nan)
     labels = [""] * tables.shape[0]
     for t in range(tables.shape[0]):
@@ -648,32 +731,45 @@ def _run_jobs(
     workers: int | None,
     progress: ProgressFn | None,
 ) -> tuple[np.ndarray, list[str]]:
-    """Evaluate the tables in chunks, on ``workers`` processes (default: all cores)."""
+    """Evaluate the tables in chunks, on ``workers`` processes (default: all cores).
+
+    Each distinct table is evaluated once (small strata resample the same few people, so most
+    replicates repeat an earlier one) and the results are put back in the tables' order; the
+    existence checks are shared by the chunks a process evaluates. Neither changes a number: an
+    evaluation depends on its table only.
+    """
     T = tables.shape[0]
+    distinct, where = np.unique(tables, axis=0, return_inverse=True)
+    where = np.asarray(where).reshape(-1)
+    U = distinct.shape[0]
     workers = _default_workers(workers)
-    n_chunks = max(1, min(T, 4 * workers if workers > 1 else 1))
+    n_chunks = max(1, min(U, 4 * workers if workers > 1 else 1))
     if job[0] == "stepwise":
-        n_chunks = max(n_chunks, min(T, 20))
-    bounds = np.linspace(0, T, n_chunks + 1).astype(int)
-    chunks = [tables[bounds[i] : bounds[i + 1]] for i in range(n_chunks) if bounds[i + 1] > bounds[i]]
+        n_chunks = max(n_chunks, min(U, 20))
+    bounds = np.linspace(0, U, n_chunks + 1).astype(int)
+    chunks = [distinct[bounds[i] : bounds[i + 1]] for i in range(n_chunks) if bounds[i + 1] > bounds[i]]
+    token = (os.getpid(), next(_TOKENS))
     results: list[tuple[np.ndarray, list[str]]] = []
     done = 0
     if workers > 1 and len(chunks) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
-            futures = [pool.submit(_evaluate_chunk, h, c, job) for c in chunks]
+            futures = [pool.submit(_evaluate_chunk, h, c, job, token) for c in chunks]
             for fut, c in zip(futures, chunks, strict=True):
                 results.append(fut.result())
                 done += c.shape[0]
                 if progress:
-                    progress(done, T)
+                    progress(done * T // U, T)
     else:
-        for c in chunks:
-            results.append(_evaluate_chunk(h, c, job))
-            done += c.shape[0]
-            if progress:
-                progress(done, T)
+        try:
+            for c in chunks:
+                results.append(_evaluate_chunk(h, c, job, token))
+                done += c.shape[0]
+                if progress:
+                    progress(done * T // U, T)
+        finally:
+            _CHUNK_CACHE[:] = [None, None]
     est = np.concatenate([r[0] for r in results])
     labels = [x for r in results for x in r[1]]
-    return est, labels
+    return est[where], [labels[i] for i in where]
