@@ -220,3 +220,19 @@ def test_all_model_search_above_the_limit_is_refused_before_fitting(
     text = str(err.value)
     assert f"would fit {count} hierarchical models" in text and "32,768" in text and advice in text
     assert "_" not in text.replace("--", "")  # CLI words, not Python names
+
+
+def test_chunks_of_one_bootstrap_share_their_existence_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stepwise bootstrap runs in 20 chunks: no (model, zero pattern) is checked twice."""
+    h = table("SparseMSE_UKdat_5")
+    tables = _replicates(h, 200, seed=4)
+    keys: list[tuple[object, bytes]] = []
+    original = F.status_of
+
+    def counting(prep, counts):  # type: ignore[no-untyped-def]
+        keys.append((prep.model.terms, np.packbits(np.asarray(counts) > 0).tobytes()))
+        return original(prep, counts)
+
+    monkeypatch.setattr(F, "status_of", counting)
+    LL._run_jobs(h, tables, ("stepwise", None, None, 0.02), 1, None)
+    assert len(keys) > 20 and len(keys) == len(set(keys))

@@ -132,7 +132,7 @@ def _fails_by_nnls(M: np.ndarray) -> bool | None:
     except (RuntimeError, ValueError, np.linalg.LinAlgError):
         return None
     w = M.T @ mu + s
-    if np.all(np.isfinite(w)) and float(np.abs(w).max()) <= 1e-9 and float(mu.max(initial=0.0)) <= 1e6:
+    if np.all(np.isfinite(w)) and float(np.abs(w).max()) <= 1e-9 and 0.0 <= float(mu.min()) <= float(mu.max()) <= 1e6:
         return False  # λ = 1 + μ >= 1 with Mᵀλ = 0 (to rounding): every direction has M u = 0
     mw = M @ w
     top = float(mw.max()) if mw.size else 0.0

@@ -672,19 +672,27 @@ def bootstrap(
     return info
 
 
-#: the existence-check cache of the bootstrap under way in this process (token, cache): chunks of one
-#: bootstrap share it, in the main process and in each worker (a new bootstrap gets a new token)
-_CHUNK_CACHE: list[Any] = [None, None]
+#: the existence-check cache of the bootstrap under way in this process, with its token: chunks of
+#: one bootstrap share it, in the main process and in each worker (a new bootstrap gets a new token;
+#: the pair is read and replaced whole, so a bootstrap never gets another one's cache)
+_chunk_cache: tuple[tuple[int, int] | None, F.StatusCache | None] = (None, None)
 _TOKENS = itertools.count()
 
 
 def _cache_for(token: tuple[int, int] | None) -> F.StatusCache:
+    global _chunk_cache
     if token is None:
         return F.StatusCache()
-    if _CHUNK_CACHE[0] != token:
-        _CHUNK_CACHE[:] = [token, F.StatusCache()]
-    cache: F.StatusCache = _CHUNK_CACHE[1]
+    held, cache = _chunk_cache
+    if held != token or cache is None:
+        cache = F.StatusCache()
+        _chunk_cache = (token, cache)
     return cache
+
+
+def _drop_cache() -> None:
+    global _chunk_cache
+    _chunk_cache = (None, None)
 
 
 def _evaluate_chunk(
@@ -769,7 +777,7 @@ def _run_jobs(
                 if progress:
                     progress(done * T // U, T)
         finally:
-            _CHUNK_CACHE[:] = [None, None]
+            _drop_cache()
     est = np.concatenate([r[0] for r in results])
     labels = [x for r in results for x in r[1]]
     return est[where], [labels[i] for i in where]
