@@ -10,9 +10,10 @@ bootstrap fit thousands of small models:
   the design (identifiability) and the existence of a strictly positive table with the observed
   margins (existence). Status 0 = fine, 1 = no extended MLE, 2 = not identifiable, 3 = both, as
   MultipleSystemsEstimation's ``check_extended_MLE``. Existence is decided exactly: by a rank test
-  when the positive cells already pin down the parameters, otherwise by a small linear program over
-  the directions the positive cells leave free (equivalent, by Gordan's alternative, to the LP of
-  Fienberg & Rinaldo).
+  when the positive cells already pin down the parameters, otherwise over the directions the positive
+  cells leave free (equivalent, by Gordan's alternative, to the LP of Fienberg & Rinaldo): by one
+  non-negative least-squares problem with a certificate either way, or by a small linear program
+  where that certificate is not clear-cut.
 * ``fit_batch``: iteratively reweighted least squares (Newton's method for the canonical Poisson
   link) for a batch of models sharing one master design, with per-model column and cell masks.
 """
