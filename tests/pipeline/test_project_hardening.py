@@ -228,3 +228,16 @@ def test_level_is_set_once(tmp_path):
                     '[estimation.options.loglinear]\nlevel = 0.95\n')
     with pytest.raises(ValidationError, match="set once for every method"):
         load_project(path)
+
+
+def test_an_all_model_search_too_large_for_the_lists_is_refused_at_load(tmp_path):
+    """7 lists with select = "bic" would fit 2,097,152 models: refused at load, not after linkage."""
+    (tmp_path / "a.csv").write_text("curp\nX\n", encoding="utf-8")
+    lists = "".join(f'[[lists]]\nsource = "L{i}"\npath = "a.csv"\n' for i in range(7))
+    bic = '[estimation]\nmethods = ["loglinear"]\n[estimation.options.loglinear]\nselect = "bic"\n'
+    (tmp_path / "p.toml").write_text(lists + bic, encoding="utf-8")
+    with pytest.raises(ValidationError, match="2,097,152") as exc:
+        load_project(tmp_path / "p.toml")
+    assert _codes(exc) == {"estimation.options.loglinear": "list_limit"}
+    (tmp_path / "s.toml").write_text(lists + bic.replace('"bic"', '"stepwise"'), encoding="utf-8")
+    assert load_project(tmp_path / "s.toml").methods == ("loglinear",)

@@ -438,3 +438,14 @@ def _check_method(method: str, options: Mapping[str, Any], n_lists: int, bad: _B
         bad("estimation.methods", f"method {method!r} takes {takes} lists ({reason}) and the project names "
             f"{n_lists}; choose another method (see docs/estimation.md) or "
             + ("add lists" if n_lists < low else "merge lists of the same kind of agency"), code="list_limit")
+        return
+    if method == "loglinear" and options.get("select") in ("bic", "aic") and n_lists >= 2:
+        from cifranegra.estimation.loglinear import check_search
+        from cifranegra.estimation.models import default_max_order
+
+        raw_order = options.get("max_order")
+        order = raw_order if isinstance(raw_order, int) and raw_order >= 1 else default_max_order(n_lists)
+        try:  # strata never have more lists than the whole table: this covers them too
+            check_search(n_lists, min(order, n_lists - 1), str(options["select"]))
+        except InputError as exc:
+            bad(f"estimation.options.{method}", str(exc), code="list_limit")
