@@ -76,6 +76,14 @@ def test_project_file_is_ready(tmp_path, run):
     assert project.methods == ("loglinear",)
 
 
+def test_project_names_an_estimator_that_takes_that_many_lists(tmp_path, run):
+    """Above the log-linear limit (15 lists) the ready project names latent classes instead."""
+    assert run("simulate", str(tmp_path / "k16"), "--persons", "60", "--agencies", "16")[0] == 0
+    assert load_project(tmp_path / "k16" / "project.toml").methods == ("lcmcr",)
+    assert run("simulate", str(tmp_path / "k1"), "--persons", "30", "--agencies", "1")[0] == 0
+    assert "needs at least two lists" in (tmp_path / "k1" / "project.toml").read_text("utf-8")
+
+
 def test_mapping_is_named_in_project(tmp_path, run):
     assert run("simulate", str(tmp_path), "--persons", "100", "--seed", "1", "--no-persons")[0] == 0
     toml = tomllib.loads((tmp_path / "project.toml").read_text("utf-8"))

@@ -215,7 +215,11 @@ class SimulatedLists:
             lines += ["", "[[lists]]", f"source = {json.dumps(entry['source'])}", f"path = {json.dumps(entry['file'])}"]
             if "mapping" in entry:
                 lines.append(f"mapping = {json.dumps(entry['mapping'])}")
-        lines += ["", "[tabulation]", 'strata = ["sex"]', "", "[estimation]", 'methods = ["loglinear"]', ""]
+        methods = project_methods(len(files))
+        if not methods:
+            lines += ["", "# `cifranegra run` needs at least two lists: simulate two agencies or more (--agencies)"]
+            methods = ["loglinear"]
+        lines += ["", "[tabulation]", 'strata = ["sex"]', "", "[estimation]", f"methods = {json.dumps(methods)}", ""]
         return "\n".join(lines)
 
 
@@ -265,6 +269,18 @@ def _remove_stale(out: Path, keep: Sequence[str]) -> None:
         path = (out / rel).resolve()
         if path.is_relative_to(root) and path.is_file():
             path.unlink()
+
+
+def project_methods(n_lists: int) -> list[str]:
+    """The estimator a simulated project names: log-linear models where they apply to ``n_lists``
+    lists, else latent classes (LCMCR); none below two lists (see ``list_limits``)."""
+    from cifranegra.estimation.api import list_limits
+
+    for method in ("loglinear", "lcmcr"):
+        lo, hi, _ = list_limits(method)
+        if lo <= n_lists <= hi:
+            return [method]
+    return []
 
 
 def _study_name(folder: Path) -> str:
