@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -48,3 +50,19 @@ def test_default_estimate_on_the_table_that_crashed(uk5_without_la_only: Capture
     assert r.model == "[12,13,14,15,24,25,35,45]"
     iv = r.interval()
     assert iv is not None and iv.lower < r.estimate < iv.upper
+
+
+def test_wald_interval_whose_upper_end_overflows_is_a_clear_error():
+    """Fuzz case estimate:2188: a standard error of 6e4 made math.exp overflow (exit 3)."""
+    from types import SimpleNamespace
+
+    from cifranegra.errors import ModelError
+    from cifranegra.estimation.loglinear import wald_interval
+
+    model = SimpleNamespace(notation=lambda: "[1,2,3]")
+    fit = SimpleNamespace(model=model, intercept=3.0, intercept_se=6.18e4)
+    with pytest.raises(ModelError, match="overflows"):
+        wald_interval(SimpleNamespace(observed=100), fit, 0.9)
+    ok = SimpleNamespace(model=model, intercept=3.0, intercept_se=0.1)
+    lo, hi = wald_interval(SimpleNamespace(observed=100), ok, 0.9)
+    assert 100 < lo < 100 + math.exp(3.0) < hi

@@ -523,8 +523,15 @@ def wald_interval(h: CaptureHistories, fit: F.SingleFit, level: float) -> tuple[
             "interval is not defined; use --interval profile or bootstrap"
         )
     z = stats.norm.ppf(0.5 + level / 2)
+    top = fit.intercept + z * fit.intercept_se
+    if top > 700.0:  # exp would overflow: the standard error is too large for the interval to mean anything
+        raise ModelError(
+            f"model {fit.model.notation()}: the standard error of the log dark figure is so large "
+            f"({fit.intercept_se:.3g}) that the Wald interval's upper end overflows; the data barely bound "
+            "this model: use --interval profile or bootstrap, or a smaller model"
+        )
     lo = h.observed + math.exp(fit.intercept - z * fit.intercept_se)
-    hi = h.observed + math.exp(fit.intercept + z * fit.intercept_se)
+    hi = h.observed + math.exp(top)
     return lo, hi
 
 
