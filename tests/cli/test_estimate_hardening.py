@@ -157,3 +157,43 @@ def test_capture_table_fuzz_cases_exit_2(capsys: pytest.CaptureFixture[str], tmp
             code, out, err = run(capsys, command, str(f), "--json")
             assert code == 2, (name, command)
             assert "Traceback" not in err and "QUIZ" not in err + out and out == ""
+
+
+def _stratified_with_curps(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A per-person table whose stratum column holds CURPs (a column named as a stratum by mistake),
+    and one readable stratum column (sex) — fuzz case describe:625 of bench/fuzz.py, issue 12."""
+    rng = np.random.default_rng(3)
+    curps = ["GOMA850312MDFRRN04", "LOPJ900101HJCPRN09", "HEMR771224MOCRRS02"]
+    rows = []
+    for i in range(300):
+        caps = rng.random(3) < 0.5
+        if not caps.any():
+            caps[0] = True
+        rows.append([*caps.astype(int), curps[i % 3], "F" if i % 2 else "M"])
+    df = pd.DataFrame(rows, columns=["A", "B", "C", "grupo", "sexo"])
+    f = tmp_path / "stratified.csv"
+    df.to_csv(f, index=False)
+    return f, curps
+
+
+@pytest.mark.parametrize("command", ["describe", "estimate"])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_stratum_values_masked(capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str,
+                               as_json: bool) -> None:
+    f, curps = _stratified_with_curps(tmp_path)
+    args = [command, str(f), "--per-person", "--lists", "A", "B", "C", "--strata", "grupo", "sexo"]
+    if command == "estimate":
+        args += ["--method", "independence"]
+    code, out, err = run(capsys, *args, *(["--json"] if as_json else []))
+    assert code == 0, err
+    for curp in curps:
+        for piece in (curp, curp[:10], curp[4:10]):
+            assert piece not in out + err
+    # the identifying stratum is shown masked, each stratum apart; the code-list one readable
+    assert "GO***" in out and "LO***" in out and "HE***" in out
+    if as_json:
+        strata = [s["stratum"] for s in json.loads(out)["strata"]]
+        assert {s["sexo"] for s in strata} == {"F", "M"}
+        assert len({tuple(s.values()) for s in strata}) == 6
+    else:
+        assert "sexo=F" in out and "sexo=M" in out

@@ -323,3 +323,23 @@ def test_unrecognised_values_are_masked_known_codes_quoted():
     assert "sex Zo*** is not recognised" in messages[(2, "invalid_sex")]
     assert "state 27*** is not" in messages[(2, "invalid_state")]
     assert "age '150'" in messages[(1, "invalid_age")] and "age 19***" in messages[(2, "invalid_age")]
+
+
+def test_stratum_labels_show_categories_and_mask_identifier_columns() -> None:
+    from cifranegra.schema.records import stratum_labels, stratum_text
+
+    # categories shown as written (codes, years, age groups, the user's own words)
+    keys = [("F", 2021, "18+", "caucasian"), ("M", 2022, "0-17", "other"), ("F", 2021.0, "60+", None)]
+    labels = stratum_labels(["sex", "year", "age", "eth"], keys)
+    assert labels[keys[0]] == {"sex": "F", "year": "2021", "age": "18+", "eth": "caucasian"}
+    assert labels[keys[2]]["year"] == "2021" and labels[keys[2]]["eth"] == "(unknown)"
+    # a column holding a CURP, a date or a long number is masked whole, its strata kept apart
+    for bad in (["GOMA850312MDFRRN04", "Zorbalinda"], ["1985-03-12", "Zorbalinda"], ["5512345678", "Zorbalinda"]):
+        lab = stratum_labels(["g"], [(b,) for b in bad])
+        shown = [lab[(b,)]["g"] for b in bad]
+        assert all("***" in v for v in shown) and not any(b in v for b in bad for v in shown)
+    # more distinct values than strata ever have: an identifier, masked, each stratum apart
+    names = [(f"Nombre{i:02d}x",) for i in range(41)]
+    lab = stratum_labels(["g"], names)
+    assert len({v["g"] for v in lab.values()}) == 41 and all("***" in v["g"] for v in lab.values())
+    assert stratum_text(["g"], ("GOMA850312MDFRRN04",)) == "g=GO***"

@@ -51,9 +51,14 @@ def run(args: argparse.Namespace) -> int:
         (_, d), = tables
         print(json.dumps(d, indent=2) if args.json else _text(d))
         return 0
+    from cifranegra.schema.records import stratum_labels
+
+    shown = stratum_labels(args.strata, [k for k, _ in tables])
     if args.json:
-        out = {"strata": [{"stratum": dict(zip(args.strata, k, strict=True)), **d} for k, d in tables]}
+        out = {"strata": [{"stratum": shown[k], **d} for k, d in tables]}
         print(json.dumps(out, indent=2, default=str))
     else:
-        print("\n\n".join(f"== stratum {dict(zip(args.strata, k, strict=True))}\n" + _text(d) for k, d in tables))
+        print("\n\n".join(
+            "== stratum " + ", ".join(f"{c}={v}" for c, v in shown[k].items()) + "\n" + _text(d) for k, d in tables
+        ))
     return 0

@@ -186,8 +186,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     out = []
     texts = []
+    from cifranegra.schema.records import stratum_labels
+
+    shown = stratum_labels(args.strata, [*data.keys(), *getattr(data, "skipped", {}).keys()])
     for key, h in data.items():
-        stratum = dict(zip(args.strata, key, strict=True))
+        stratum = shown[key]
         try:
             r = api.estimate(h, args.method, seed=args.seed, **opts)
         except CifranegraError as exc:
@@ -198,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
         texts.append(_text(r, label=", ".join(f"{k}={v}" for k, v in stratum.items())))
         texts.extend(f"  note: {n}" for n in h.notes)
     for key, why in getattr(data, "skipped", {}).items():
-        stratum = dict(zip(args.strata, key, strict=True))
+        stratum = shown[key]
         out.append({"stratum": stratum, "error": why})
         texts.append(f"{', '.join(f'{k}={v}' for k, v in stratum.items())}: cannot estimate: {why}")
     if args.json:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -460,10 +460,11 @@ def describe_frame(
     df, names, mask, cnt, notes = _parse_rows(df, lists=lists, count=count, strata=strata, source=source)
     groups = _stratum_indices(df, strata) if strata else {(): np.arange(len(df))}
     out = []
+    texts = _stratum_texts(strata, groups)
     for key, idx in groups.items():
         uniq, inverse = np.unique(mask[idx], return_inverse=True)
         counts = np.bincount(inverse.ravel(), weights=cnt[idx], minlength=uniq.size).astype(np.int64)
-        label = source if not key else f"{source or 'table'} stratum {dict(zip(strata, key, strict=True))}"
+        label = source if not key else f"{source or 'table'} stratum {texts[key]}"
         out.append((key, describe_patterns(names, uniq, counts, source=label, notes=notes)))
     return out
 
@@ -568,8 +569,9 @@ def _from_frame(
     else:
         groups[()] = np.bincount(mask, weights=cnt, minlength=2**k).astype(np.int64)
     out = StrataTables()
+    texts = _stratum_texts(strata, groups)
     for key, arr in groups.items():
-        label = source if not key else f"{source or 'table'} stratum {dict(zip(strata, key, strict=True))}"
+        label = source if not key else f"{source or 'table'} stratum {texts[key]}"
         names = tuple(lists)
         notes_k = list(notes)
         if strata and drop_empty_lists:
@@ -610,6 +612,16 @@ def _check_strata_memory(n_strata: int, k: int, source: str | None) -> None:
             f"{need / 1024**3:.1f} GiB (the limit is {STRATA_MEMORY / 1024**3:.0f} GiB); use fewer strata "
             "(coarser groups) or fewer lists"
         )
+
+
+def _stratum_texts(strata: Sequence[str], keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], str]:
+    """Each stratum as messages may show it (a column that looks like an identifier masked:
+    :func:`cifranegra.schema.records.stratum_labels`)."""
+    from cifranegra.schema.records import stratum_labels
+
+    if not strata:
+        return {}
+    return {k: ", ".join(f"{c}={v}" for c, v in d.items()) for k, d in stratum_labels(strata, keys).items()}
 
 
 def _stratum_indices(df: pd.DataFrame, strata: Sequence[str]) -> dict[tuple[Any, ...], np.ndarray]:

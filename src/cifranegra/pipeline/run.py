@@ -26,6 +26,7 @@ from cifranegra.errors import CifranegraError, InputError, ModelError, Problem, 
 from cifranegra.estimation import CaptureHistories, estimate
 from cifranegra.linkage import LinkageResult, link_records
 from cifranegra.pipeline.project import Project, load_project
+from cifranegra.schema.records import stratum_labels
 
 #: progress(step, done, total): called as each step starts (done < total) and ends (done == total).
 ProgressCallback = Callable[[str, int, int], None]
@@ -491,8 +492,10 @@ def _stratum_tables(
     tables: list[tuple[str, CaptureHistories]] = []
     skipped: list[dict[str, Any]] = []
 
+    shown = stratum_labels(project.strata, [*strata_h, *getattr(strata_h, "skipped", {})])
+
     def label_of(key: tuple[Any, ...]) -> str:
-        return " | ".join(f"{s}={v}" for s, v in zip(project.strata, key, strict=True))
+        return " | ".join(f"{s}={v}" for s, v in shown[key].items())
 
     def not_estimated(label: str, observed: int | None, why: str) -> list[dict[str, Any]]:
         return [{"stratum": label, "method": m, "observed": observed, "estimate": None, "lower": None,

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -47,6 +48,8 @@ __all__ = [
     "normalize_records",
     "shown_value",
     "split_full_name",
+    "stratum_labels",
+    "stratum_text",
 ]
 
 _MAX_AGE = 120
@@ -105,6 +108,89 @@ def shown_value(value: object, *, identifying: bool = False) -> str:
     if not identifying and _quotable(value):
         return mask_value(value, identifying=False)
     return mask_value(value, identifying=True)
+
+
+_STRATUM_SHAPE = re.compile(
+    r"(?:1[89]|20)\d\d"  # a year
+    r"|\d{1,3}\s*(?:-|–|a|to)\s*\d{1,3}"  # an age group, "18-29", "0 a 17"
+    r"|\d{1,3}\s*\+|(?:<|>|≤|≥|<=|>=)\s*\d{1,3}",  # "60+", "<18"
+    re.IGNORECASE,
+)
+_IDENTIFYING_SHAPE = re.compile(
+    r"[A-Z]{4}\s*\d{6}"  # a CURP's (or RFC's) head
+    r"|\d{5,}"  # a long number: an ID, a phone, a date without separators
+    r"|\d{1,4}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{1,4}"  # a date
+    r"|@",
+    re.IGNORECASE,
+)
+#: a stratum column with more distinct values than this is taken for an identifier (32 states + some)
+MAX_SHOWN_STRATUM_VALUES = 40
+
+
+def _unknown_stratum(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _plain_stratum(value: object) -> str | None:
+    """The value as it may be shown whatever its column (codes, small numbers, years, age groups)."""
+    if _unknown_stratum(value):
+        return "(unknown)"
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if _quotable(value) or (len(text) <= 20 and _STRATUM_SHAPE.fullmatch(text)):
+        return text
+    return None
+
+
+def _identifying_stratum(value: object) -> bool:
+    text = str(value)
+    return len(text) > 40 or bool(_IDENTIFYING_SHAPE.search(text))
+
+
+def stratum_labels(columns: Sequence[str], keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], dict[str, str]]:
+    """For each stratum key, ``{column: value as output may show it}``.
+
+    A stratum column is whatever the user names, so a misplaced identifying column (CURPs, names,
+    birth dates) must not be echoed once per person. Codes, small numbers, years and age groups are
+    shown as they are; other values too, unless their column looks like an identifier (a value shaped
+    like a CURP, a date, a long number or an e-mail, or more than :data:`MAX_SHOWN_STRATUM_VALUES`
+    distinct values): then masked (``"Ma***"``), with a ``#n`` suffix where two masked strata coincide.
+    """
+    keys = list(keys)
+    masked_columns = set()
+    for j in range(len(columns)):
+        values = {k[j] for k in keys}
+        others = [v for v in values if _plain_stratum(v) is None]
+        if len(values) > MAX_SHOWN_STRATUM_VALUES or any(_identifying_stratum(v) for v in others):
+            masked_columns.add(j)
+
+    def show(j: int, value: object) -> str:
+        plain = _plain_stratum(value)
+        if plain is not None:
+            return plain
+        if j in masked_columns:
+            return mask_value(value, identifying=True)
+        return str(value).strip()
+
+    shown = {k: tuple(show(j, v) for j, v in enumerate(k)) for k in keys}
+    counts = Counter(shown.values())
+    seen: dict[tuple[str, ...], int] = {}
+    out: dict[tuple[Any, ...], dict[str, str]] = {}
+    for k in keys:
+        label = shown[k]
+        if counts[label] > 1:
+            seen[label] = seen.get(label, 0) + 1
+            label = tuple(v + f" #{seen[label]}" if "***" in v else v for v in label)
+        out[k] = dict(zip(columns, label, strict=True))
+    return out
+
+
+def stratum_text(columns: Sequence[str], key: tuple[Any, ...], keys: Iterable[tuple[Any, ...]] = ()) -> str:
+    """One stratum as ``"col=value, ..."`` for a message (see :func:`stratum_labels`; ``keys``, the
+    table's other strata, decide whether a column looks like an identifier)."""
+    labels = stratum_labels(columns, [key, *(k for k in keys if k != key)])
+    return ", ".join(f"{c}={v}" for c, v in labels[key].items())
 
 
 def _map_unique(values: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
