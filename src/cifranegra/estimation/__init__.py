@@ -1,28 +1,59 @@
 """Estimation core (layer 2): capture histories in, frozen results out. Pure: no files, no printing.
 
-The estimator specs (``LogLinear``, ``Independence``, ``Chao``, ``SaturatedMinusTop``, ``Petersen``,
-``Chapman``, ``LCMCR``, ``DGA``, ``SampleCoverage``) and ``compare`` are loaded on first use, so that
-importing the package does not pay for the compiled samplers.
+Every name here is loaded on first use: importing the package imports neither scipy, pandas nor any
+estimator (the compiled samplers least of all). The methods are the table in
+:mod:`cifranegra.estimation.registry`; :mod:`cifranegra.estimation.api` is the entry point and the
+estimator contract (``estimate``, ``check_estimator``, ``to_dict``/``from_dict``).
 """
 
+from __future__ import annotations
+
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cifranegra.estimation.api import (
-    METHODS,
-    ListLimits,
-    check_estimator,
-    check_lists,
-    estimate,
-    list_limits,
-    max_lists,
-    register,
-)
-from cifranegra.estimation.histories import CaptureDataWarning, CaptureHistories, StrataTables
-from cifranegra.estimation.models import HierarchicalModel, enumerate_models
-from cifranegra.estimation.result import EstimateResult, Interval
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only; at run time see __getattr__
+    from cifranegra.estimation.api import (
+        METHODS,
+        ListLimits,
+        check_estimator,
+        check_lists,
+        estimate,
+        from_dict,
+        list_limits,
+        max_lists,
+        register,
+        to_dict,
+    )
+    from cifranegra.estimation.classic import Chao, Independence, SaturatedMinusTop
+    from cifranegra.estimation.compare import compare
+    from cifranegra.estimation.coverage import SampleCoverage
+    from cifranegra.estimation.dga import DGA
+    from cifranegra.estimation.histories import CaptureDataWarning, CaptureHistories, StrataTables
+    from cifranegra.estimation.lcmcr import LCMCR
+    from cifranegra.estimation.loglinear import LogLinear
+    from cifranegra.estimation.models import HierarchicalModel, enumerate_models
+    from cifranegra.estimation.petersen import Chapman, Petersen
+    from cifranegra.estimation.result import EstimateResult, Interval
 
+_API = "cifranegra.estimation.api"
 _LAZY = {
+    "METHODS": _API,
+    "ListLimits": _API,
+    "check_estimator": _API,
+    "check_lists": _API,
+    "estimate": _API,
+    "from_dict": _API,
+    "list_limits": _API,
+    "max_lists": _API,
+    "register": _API,
+    "to_dict": _API,
+    "CaptureDataWarning": "cifranegra.estimation.histories",
+    "CaptureHistories": "cifranegra.estimation.histories",
+    "StrataTables": "cifranegra.estimation.histories",
+    "HierarchicalModel": "cifranegra.estimation.models",
+    "enumerate_models": "cifranegra.estimation.models",
+    "EstimateResult": "cifranegra.estimation.result",
+    "Interval": "cifranegra.estimation.result",
     "LogLinear": "cifranegra.estimation.loglinear",
     "Independence": "cifranegra.estimation.classic",
     "Chao": "cifranegra.estimation.classic",
@@ -38,8 +69,14 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value  # looked up once
+        return value
     raise AttributeError(f"module 'cifranegra.estimation' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [
@@ -65,7 +102,9 @@ __all__ = [
     "compare",
     "enumerate_models",
     "estimate",
+    "from_dict",
     "list_limits",
     "max_lists",
     "register",
+    "to_dict",
 ]

@@ -21,12 +21,13 @@ population), with the log-transformed interval of Chao (1987), lower limit above
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from cifranegra._random import make_rng
-from cifranegra.errors import InputError
+from cifranegra.estimation import specs
 from cifranegra.estimation.diagnostics import require_usable
 from cifranegra.estimation.histories import CaptureHistories
 from cifranegra.estimation.result import EstimateResult, Interval
@@ -110,24 +111,25 @@ def coverage_statistics(histories: CaptureHistories, n_hat: float | None = None)
     return out
 
 
+@dataclass(frozen=True)
 class SampleCoverage:
     """Chao & Tsay's sample-coverage estimator (``variant`` "high", "low" or "independence").
 
     ``n_boot`` bootstrap replicates for the standard error (0 for none), ``level`` of the interval.
     """
 
-    min_lists = 3
+    min_lists: ClassVar[int] = 3
 
-    def __init__(self, *, variant: str = "high", n_boot: int = 1000, level: float = 0.95) -> None:
-        if variant not in VARIANTS:
-            raise InputError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
-        if n_boot < 0:
-            raise InputError(f"n_boot must be 0 or more, got {n_boot}")
-        if not 0 < level < 1:
-            raise InputError(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
-        self.variant = variant
-        self.n_boot = n_boot
-        self.level = level
+    variant: str = "high"
+    n_boot: int = 1000
+    level: float = 0.95
+
+    def __post_init__(self) -> None:
+        specs.raise_problems(
+            specs.choice("variant", self.variant, VARIANTS),
+            specs.whole("n_boot", self.n_boot, 0),
+            specs.level("level", self.level),
+        )
 
     def fit(self, histories: CaptureHistories, rng: Any = None) -> EstimateResult:
         require_usable(
@@ -174,7 +176,7 @@ class SampleCoverage:
                 bmasks, bcounts = np.append(masks, full), np.append(counts, 0)
             probs = np.concatenate([[max(n_round - m, 0)], bcounts]).astype(float)
             probs /= probs.sum()
-            draws = rng_.multinomial(n_round, probs, size=self.n_boot)
+            draws = rng_.multinomial(n_round, probs, size=int(self.n_boot))
             on = ((bmasks[:, None] >> np.arange(k)) & 1).astype(np.int64)
             for row in draws:
                 z = row[1:]

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numba
 import numpy as np
 from scipy.special import gammaln
 
 from cifranegra.errors import InputError
+from cifranegra.estimation import specs
 from cifranegra.estimation.diagnostics import require_usable
 from cifranegra.estimation.graphs import MAX_LISTS, cliques, decomposable_graphs, edge_names
 from cifranegra.estimation.histories import CaptureHistories
@@ -115,6 +117,7 @@ def _marginal_ml(counts: np.ndarray, k: int, delta: float, missing: np.ndarray) 
     return out
 
 
+@dataclass(frozen=True)
 class DGA:
     """Decomposable-graph model averaging (Madigan & York 1997; R ``dga``).
 
@@ -126,37 +129,29 @@ class DGA:
     ``top_models`` how many models to list in the result.
     """
 
-    min_lists = 3
-    max_lists = MAX_LISTS
-    lists_limit_reason = (
+    min_lists: ClassVar[int] = 3
+    max_lists: ClassVar[int] = MAX_LISTS
+    lists_limit_reason: ClassVar[str] = (
         "it enumerates every decomposable graph on the lists: 617,675 graphs at 7 lists, "
         "30.9 million at 8 (gigabytes, and hours)"
     )
 
-    def __init__(
-        self,
-        *,
-        delta: float | None = None,
-        prior: str = "1/N",
-        max_n: int | None = None,
-        grid_points: int | None = None,
-        level: float = 0.95,
-        top_models: int = 10,
-    ) -> None:
-        if delta is not None and not delta > 0:
-            raise InputError(f"delta (prior count per cell) must be positive, got {delta}")
-        if prior not in _PRIORS:
-            raise InputError(f"prior must be one of {list(_PRIORS)}, got {prior!r}")
-        if not 0 < level < 1:
-            raise InputError(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
-        if grid_points is not None and grid_points < 10:
-            raise InputError(f"grid_points must be at least 10, got {grid_points}")
-        self.delta = delta
-        self.prior = prior
-        self.max_n = max_n
-        self.grid_points = grid_points
-        self.level = level
-        self.top_models = top_models
+    delta: float | None = None
+    prior: str = "1/N"
+    max_n: int | None = None
+    grid_points: int | None = None
+    level: float = 0.95
+    top_models: int = 10
+
+    def __post_init__(self) -> None:
+        specs.raise_problems(
+            specs.positive("delta", self.delta, optional=True, what="prior count per cell"),
+            specs.choice("prior", self.prior, _PRIORS),
+            specs.whole("max_n", self.max_n, 1, optional=True),
+            specs.whole("grid_points", self.grid_points, 10, optional=True),
+            specs.level("level", self.level),
+            specs.whole("top_models", self.top_models, 1),
+        )
 
     def settings(self, k: int) -> dict[str, Any]:
         return {

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from scipy import stats
 
 from cifranegra.errors import InputError, ModelError
+from cifranegra.estimation import specs
 from cifranegra.estimation.histories import CaptureHistories
 from cifranegra.estimation.result import EstimateResult, Interval
 
@@ -49,6 +50,9 @@ class Petersen:
 
     level: float = 0.95
 
+    def __post_init__(self) -> None:
+        specs.raise_problems(specs.level("level", self.level))
+
     def fit(self, histories: CaptureHistories, rng: Any = None) -> EstimateResult:
         n1, n2, m = _two_lists(histories, "petersen")
         if m == 0:
@@ -70,6 +74,9 @@ class Chapman:
     lists_limit_reason: ClassVar[str] = "a two-list estimator"
 
     level: float = 0.95
+
+    def __post_init__(self) -> None:
+        specs.raise_problems(specs.level("level", self.level))
 
     def fit(self, histories: CaptureHistories, rng: Any = None) -> EstimateResult:
         n1, n2, m = _two_lists(histories, "chapman")
