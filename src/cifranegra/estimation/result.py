@@ -1,7 +1,8 @@
 """One surface for every estimator (DESIGN.md: spec, fit, result).
 
-Every ``fit`` returns a frozen :class:`EstimateResult`: ``estimate``, ``interval(level)``,
-``summary()`` (a tidy DataFrame), ``models()`` (the ranked model table, when there is one),
+Every ``fit`` returns a frozen :class:`EstimateResult`: ``estimate``, ``std_error`` (None where the
+method has none), ``interval(level)``, ``summary()`` (a tidy DataFrame), ``models()`` (the ranked
+model table, when there is one),
 ``to_dict()``/``from_dict()`` (JSON with package version, seed, settings and input fingerprint). A new
 estimator declares only what is specific to it: its ``method`` name, its settings, its diagnostics, and
 either stored intervals or the replicates/draws from which intervals at any level are computed.
@@ -133,6 +134,15 @@ class EstimateResult:
     def n_lists(self) -> int:
         return len(self.lists)
 
+    @property
+    def std_error(self) -> float | None:
+        """The standard error of the estimate, for methods that give one (Chao, the Rcapture models,
+        Petersen/Chapman, sample coverage, log-linear Mt); None otherwise."""
+        se = self.diagnostics.get("std_error")
+        if isinstance(se, (int, float, np.floating)) and not isinstance(se, bool) and math.isfinite(float(se)):
+            return float(se)
+        return None
+
     def interval(self, level: float | None = None) -> Interval | None:
         """The interval at ``level`` (default: the first computed); None if none was requested."""
         if level is None:
@@ -199,6 +209,7 @@ class EstimateResult:
             "observed": self.observed,
             "estimate": self.estimate,
             "dark_figure": self.dark_figure,
+            "std_error": self.std_error if self.std_error is not None else np.nan,
             "lower": iv.lower if iv else np.nan,
             "upper": iv.upper if iv else np.nan,
             "level": iv.level if iv else np.nan,
@@ -212,6 +223,7 @@ class EstimateResult:
             "cifranegra_version": self.version,
             "method": self.method,
             "estimate": _num(self.estimate),
+            "std_error": self.std_error,
             "observed": int(self.observed),
             "lists": list(self.lists),
             "model": self.model,
