@@ -6,6 +6,7 @@ import argparse
 import json
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -98,3 +99,43 @@ def test_cli_json_and_text(capsys: pytest.CaptureFixture[str], tmp_path) -> None
 def test_cli_missing_file_is_an_input_error(tmp_path) -> None:
     with pytest.raises(InputError, match="no such file"):
         _cli([str(tmp_path / "nope.csv")])
+
+
+def test_rcapture_heterogeneity_rows_with_standard_errors() -> None:
+    """Rcapture 1.4.4 `closedp.t` on Korea (tests/reference/rcapture_closedp.csv): Mth Poisson2
+    133.24 (s.e. 5.680), Mh Darroch 130.37 (s.e. 5.443)."""
+    from cifranegra.estimation.compare import DEFAULT_FAMILIES
+
+    assert {"mth-poisson2", "mth-darroch", "mth-gamma3.5"} <= set(DEFAULT_FAMILIES)
+    assert not {"m0", "mh-chao", "mh-poisson2", "mh-darroch", "mh-gamma3.5"} & set(DEFAULT_FAMILIES)
+    h = load("MultipleSystemsEstimation_Korea.csv")
+    c = compare(h, families=["mth-poisson2", "mh-darroch", "chao", "dga"], seed=1, sensitivity=False)
+    t = c.table.set_index("family")
+    assert t.loc["mth-poisson2", "estimate"] == pytest.approx(133.237205813732, rel=1e-3)
+    assert t.loc["mth-poisson2", "std_error"] == pytest.approx(5.67956472214075, rel=1e-3)
+    assert t.loc["mh-darroch", "std_error"] == pytest.approx(5.44295490938817, rel=1e-3)
+    assert t.loc["mth-poisson2", "interval_method"] == "profile"
+    assert t.loc["chao", "std_error"] == pytest.approx(6.29745107132997, rel=1e-3)
+    assert t.loc["dga", "std_error"] != t.loc["dga", "std_error"]  # NaN: dga has no standard error
+    d = c.to_dict()
+    json.dumps(d)
+    assert d["table"][3]["std_error"] is None
+
+
+def test_rcapture_rows_not_applicable_with_two_lists() -> None:
+    h = CaptureHistories(("a", "b"), np.array([0, 30, 20, 10]))
+    c = compare(h, families=["mth-darroch", "m0"], seed=1, sensitivity=False)
+    t = c.table.set_index("family")
+    assert t.loc["mth-darroch", "status"] == "not applicable"
+    assert "--method chapman" in t.loc["mth-darroch", "warnings"]
+    assert t.loc["m0", "status"] == "ok"
+
+
+def test_cli_text_shows_standard_errors(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    path = tmp_path / "korea.csv"
+    path.write_text((DATA / "MultipleSystemsEstimation_Korea.csv").read_text())
+    assert _cli([str(path), "--methods", "mth-gamma3.5", "--no-sensitivity"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "s.e." in lines[1]
+    row = next(x for x in lines if x.startswith("Rcapture Mth Gamma3.5"))
+    assert row.split()[3:5] == ["128", "5"]  # Rcapture: 128.3, s.e. 5.006

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
         "compare",
         help="estimate with every model family and show the results side by side",
         description="Fit log-linear (lowest BIC, stepwise; bootstrap intervals), independence, "
-        "Chao, "
+        "Chao, Rcapture's Mth heterogeneity models (Poisson2, Darroch, Gamma3.5), "
         "sample coverage, latent classes (LCMCR) and decomposable-graph averaging (dga) to one "
         "capture-history table (0/1 column per list plus 'count'), then re-estimate with each list "
         "left out and with the --merge groups merged. A family that cannot apply says why.",
@@ -33,8 +33,9 @@ def register(subparsers) -> None:
         "--methods",
         default=None,
         metavar="LIST",
-        help="comma-separated families (default all): loglinear-bic, loglinear-stepwise, "
-        "independence, chao, sample-coverage, sample-coverage-low, lcmcr, dga",
+        help="comma-separated families (default all but m0 and mh-*): loglinear-bic, loglinear-stepwise, "
+        "independence, chao, sample-coverage, sample-coverage-low, lcmcr, dga, mth-poisson2, mth-darroch, "
+        "mth-gamma3.5, m0, mh-chao, mh-poisson2, mh-darroch, mh-gamma3.5, chapman",
     )
     p.add_argument(
         "--merge",
@@ -96,7 +97,7 @@ def run(args) -> int:
         sys.stdout.write("\n")
         return 0
     print(f"{h.source or args.file}: {h.n_lists} lists, {h.observed:,} people observed")
-    print(f"{'method':36s} {'estimate':>10s} {'lower':>10s} {'upper':>10s}  interval / note")
+    print(f"{'method':36s} {'estimate':>10s} {'s.e.':>8s} {'lower':>10s} {'upper':>10s}  interval / note")
     footnotes: list[str] = []
     for row in result.table.to_dict(orient="records"):
         estimate = _fmt(row.get("estimate"))
@@ -112,7 +113,7 @@ def run(args) -> int:
         else:
             note = f"{row['status']}: {row.get('warnings', '')[:110]}"
         print(
-            f"{row['label']:36s} {estimate:>10s} {_fmt(row.get('lower')):>10s} "
+            f"{row['label']:36s} {estimate:>10s} {_fmt(row.get('std_error')):>8s} {_fmt(row.get('lower')):>10s} "
             f"{_fmt(row.get('upper')):>10s}  {note}"
         )
     if footnotes:

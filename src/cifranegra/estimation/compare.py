@@ -3,11 +3,12 @@
 Estimates of trafficking populations swing by factors of 2–10 between reasonable models, so a
 serious analysis shows several families together (Binette & Steorts 2022, JRSS A; Silverman 2020,
 JRSS A): log-linear (BIC over all hierarchical models, and stepwise) with bootstrap intervals,
-independence, Chao's lower bound, sample coverage (Chao & Tsay 1998), latent classes (LCMCR) and
-decomposable- graph averaging (dga). :func:`compare` fits them all; a family that cannot apply to
-these data gets a row saying why instead of a number. The sensitivity table re-estimates with each
-list left out and with chosen lists merged, as MSETools and the Home Office analysis (Silverman
-2014) do by hand.
+independence, Chao's lower bound, Rcapture's Mth heterogeneity models (Poisson2, Darroch, Gamma3.5;
+M0 and Mh on request), sample coverage (Chao & Tsay 1998), latent classes (LCMCR) and decomposable-
+graph averaging (dga). :func:`compare` fits them all, with standard errors where a method has one; a
+family that cannot apply to these data gets a row saying why instead of a number. The sensitivity
+table re-estimates with each list left out and with chosen lists merged, as MSETools and the Home
+Office analysis (Silverman 2014) do by hand.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pandas as pd
 
 from cifranegra._random import as_seed_sequence
 from cifranegra.errors import CifranegraError, InputError
-from cifranegra.estimation import api
+from cifranegra.estimation import api, heterogeneity
 from cifranegra.estimation.histories import CaptureHistories
 from cifranegra.estimation.result import EstimateResult
 
@@ -50,9 +51,21 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "lcmcr": ("latent classes (LCMCR)", "lcmcr", {}),
     "dga": ("decomposable-graph averaging (dga)", "dga", {}),
     "chapman": ("Chapman (two lists)", "chapman", {}),
+    # Rcapture's closedp.t heterogeneity models (Mt is "independence", Mth Chao is "chao")
+    "m0": ("Rcapture M0", "m0", {}),
+    "mh-chao": ("Rcapture Mh Chao (LB)", "mh-chao", {}),
+    "mh-poisson2": ("Rcapture Mh Poisson2", "mh-poisson2", {}),
+    "mh-darroch": ("Rcapture Mh Darroch", "mh-darroch", {}),
+    "mh-gamma3.5": ("Rcapture Mh Gamma3.5", "mh-gamma3.5", {}),
+    "mth-poisson2": ("Rcapture Mth Poisson2", "mth-poisson2", {}),
+    "mth-darroch": ("Rcapture Mth Darroch", "mth-darroch", {}),
+    "mth-gamma3.5": ("Rcapture Mth Gamma3.5", "mth-gamma3.5", {}),
 }
-#: families fitted by default: all but Chapman, which only applies to two lists
-DEFAULT_FAMILIES: tuple[str, ...] = tuple(f for f in FAMILIES if f != "chapman")
+#: Rcapture models left out of the default table: M0 and Mh assume every list catches people with
+#: the same probability, which agency lists of very different sizes never do (ask for them by name)
+_EQUAL_LISTS = ("m0", "mh-chao", "mh-poisson2", "mh-darroch", "mh-gamma3.5")
+#: families fitted by default: all but Chapman, which only applies to two lists, and M0/Mh
+DEFAULT_FAMILIES: tuple[str, ...] = tuple(f for f in FAMILIES if f != "chapman" and f not in _EQUAL_LISTS)
 #: cheap families used for the drop-one-list and merge scenarios by default
 SENSITIVITY_FAMILIES: tuple[str, ...] = (
     "loglinear-bic",
@@ -121,13 +134,14 @@ def _run(
     t0 = time.perf_counter()
     result = None
     try:
-        result = api.estimate(histories, method, seed=seed, **opts)
+        result = _estimate(histories, method, seed, opts)
         iv, note = result.reported_interval()
         at_obs = result.at_observed_count
         row.update(
             {
                 "model": result.model,
                 "estimate": float(result.estimate),
+                "std_error": result.std_error if result.std_error is not None else np.nan,
                 "lower": iv.lower if iv else np.nan,
                 "upper": iv.upper if iv else np.nan,
                 "interval_method": iv.method if iv else None,
@@ -175,6 +189,16 @@ def _run(
         )
     row["elapsed_s"] = time.perf_counter() - t0
     return row, result
+
+
+def _estimate(
+    histories: CaptureHistories, method: str, seed: np.random.SeedSequence, opts: Mapping[str, Any]
+) -> EstimateResult:
+    """Fit one family: the Rcapture models straight from their specs (deterministic, so no seed),
+    the others through the estimator registry."""
+    if method in heterogeneity.SPECS:
+        return heterogeneity.SPECS[method](**opts).fit(histories)
+    return api.estimate(histories, method, seed=seed, **opts)
 
 
 def compare(
