@@ -49,7 +49,11 @@ from cifranegra.estimation.result import EstimateResult, Interval, bca_interval,
 from cifranegra.estimation.wording import option
 
 SELECTIONS = ("bic", "aic", "stepwise", "auto", "fixed")
-INTERVALS = ("auto", "none", "profile", "wald", "bootstrap")
+INTERVALS = ("auto", "none", "profile", "wald", "bootstrap", "parametric")
+#: the interval ``interval="auto"`` gives, when the model is fixed and when it is selected
+DEFAULT_INTERVAL = {"fixed": "profile", "selected": "bootstrap"}
+#: the interval read from each bootstrap's replicates, and the default (first) of each
+BOOTSTRAP_INTERVALS = {"bootstrap": ("bca", "percentile"), "parametric": ("pivot", "percentile", "lognormal")}
 STATUS_TEXT = {
     0: "ok",
     1: "no extended MLE (the data cannot bound some parameter)",
@@ -107,7 +111,7 @@ class LogLinear:
     n_boot: int = 1000
     level: float = 0.95
     ntop: int | None = None
-    bootstrap_interval: str = "bca"
+    bootstrap_interval: str | None = None
     workers: int | None = None
     progress: ProgressFn | None = None
 
@@ -127,8 +131,16 @@ class LogLinear:
             problems.append(f"level must be between 0 and 1 (e.g. 0.95), got {self.level}")
         if self.ntop is not None and self.ntop < 1:
             problems.append(f"ntop must be at least 1, got {self.ntop}")
-        if self.bootstrap_interval not in ("bca", "percentile"):
-            problems.append(f"bootstrap_interval must be bca or percentile, got {self.bootstrap_interval!r}")
+        kinds = sorted({x for v in BOOTSTRAP_INTERVALS.values() for x in v})
+        if self.bootstrap_interval is not None and self.bootstrap_interval not in kinds:
+            problems.append(f"bootstrap_interval must be one of {', '.join(kinds)}, got {self.bootstrap_interval!r}")
+        elif self.bootstrap_interval is not None and self.interval in BOOTSTRAP_INTERVALS:
+            allowed = BOOTSTRAP_INTERVALS[self.interval]
+            if self.bootstrap_interval not in allowed:
+                problems.append(
+                    f"bootstrap_interval {self.bootstrap_interval} does not apply to the {self.interval} interval "
+                    f"(it takes {' or '.join(allowed)})"
+                )
         if problems:
             raise InputError("; ".join(problems))
 
@@ -181,7 +193,9 @@ class LogLinear:
                 )
         interval_kind = self.interval
         if interval_kind == "auto":
-            interval_kind = "profile" if select == "fixed" else "bootstrap"
+            interval_kind = DEFAULT_INTERVAL["fixed" if select == "fixed" else "selected"]
+        boot_kind = self.bootstrap_interval or BOOTSTRAP_INTERVALS.get(interval_kind, ("",))[0]
+        details_extra: dict[str, Any] = {}
         intervals: list[Interval] = []
         replicates = None
         accel = None
@@ -208,12 +222,13 @@ class LogLinear:
         elif interval_kind == "wald":
             lo, hi = wald_interval(h, chosen.fit, self.level)
             intervals.append(Interval(lo, hi, self.level, "wald"))
-        elif interval_kind == "bootstrap":
+        elif interval_kind in BOOTSTRAP_INTERVALS:
             if self.n_boot < 2:
                 raise InputError(f"a bootstrap interval needs {option('n_boot')} ≥ 2 (1000 is usual)")
             seed_seq = as_seed_sequence(rng)
             seed_used = int(seed_seq.entropy) if isinstance(seed_seq.entropy, int) else None
-            boot = bootstrap(
+            run = bootstrap if interval_kind == "bootstrap" else parametric_bootstrap
+            boot = run(
                 h,
                 select=select,
                 chosen=chosen,
@@ -226,27 +241,40 @@ class LogLinear:
                 progress=self.progress,
             )
             replicates = tuple(float(x) for x in boot["replicates"])
-            accel = float(boot["acceleration"])
             reps = np.asarray(replicates)
-            if self.bootstrap_interval == "bca":
-                lo, hi = bca_interval(reps, chosen.abundance, accel, self.level)
-                intervals.append(Interval(lo, hi, self.level, "bootstrap-bca"))
-            else:
-                lo, hi = percentile_interval(reps, self.level)
-                intervals.append(Interval(lo, hi, self.level, "bootstrap-percentile"))
+            n_failed = int(np.sum(~np.isfinite(reps)))
             diagnostics["bootstrap"] = {
+                "kind": "nonparametric" if interval_kind == "bootstrap" else "parametric",
                 "replicates": int(reps.size),
-                "failed_replicates": int(np.sum(~np.isfinite(reps))),
-                "acceleration": accel,
-                "bias_correction_share_below": float(np.mean(reps[np.isfinite(reps)] < chosen.abundance)),
+                "failed_replicates": n_failed,
                 "ntop": boot["ntop"],
                 "models_selected": boot["models_selected"],
             }
-            if diagnostics["bootstrap"]["failed_replicates"]:
-                warnings_.append(
-                    f"{diagnostics['bootstrap']['failed_replicates']} bootstrap replicate(s) "
-                    "had no usable model and were left out"
+            if interval_kind == "bootstrap":
+                accel = float(boot["acceleration"])
+                if boot_kind == "bca":
+                    lo, hi = bca_interval(reps, chosen.abundance, accel, self.level)
+                else:
+                    lo, hi = percentile_interval(reps, self.level)
+                diagnostics["bootstrap"].update(
+                    acceleration=accel,
+                    bias_correction_share_below=float(np.mean(reps[np.isfinite(reps)] < chosen.abundance)),
                 )
+                intervals.append(Interval(lo, hi, self.level, f"bootstrap-{boot_kind}"))
+                if n_failed:
+                    warnings_.append(f"{n_failed} bootstrap replicate(s) had no usable model and were left out")
+            else:
+                lo, hi = parametric_interval(
+                    reps, boot["unseen"], boot["population"], h.observed, chosen.abundance, self.level, boot_kind
+                )
+                diagnostics["bootstrap"].update(population=boot["population"])
+                details_extra["parametric_unseen"] = [int(x) for x in boot["unseen"]]
+                intervals.append(Interval(lo, hi, self.level, f"parametric-{boot_kind}"))
+                if n_failed:
+                    warnings_.append(
+                        f"{n_failed} parametric bootstrap replicate(s) had no usable model; they count as "
+                        "unbounded estimates (the upper end is then less certain)"
+                    )
         settings = {
             "select": select,
             "requested_select": self.select,
@@ -254,10 +282,10 @@ class LogLinear:
             "max_order": max_order,
             "pthresh": self.pthresh,
             "interval": interval_kind,
-            "n_boot": self.n_boot if interval_kind == "bootstrap" else 0,
+            "n_boot": self.n_boot if interval_kind in BOOTSTRAP_INTERVALS else 0,
             "level": self.level,
             "ntop": self.ntop if self.ntop is not None else default_ntop(k),
-            "bootstrap_interval": self.bootstrap_interval,
+            "bootstrap_interval": boot_kind or None,
         }
         return EstimateResult(
             method="loglinear",
@@ -268,9 +296,9 @@ class LogLinear:
             intervals=tuple(intervals),
             settings=settings,
             diagnostics=diagnostics,
-            details={"models": chosen.table, "excluded": chosen.excluded, "steps": chosen.steps},
+            details={"models": chosen.table, "excluded": chosen.excluded, "steps": chosen.steps, **details_extra},
             replicates=replicates,
-            interval_method=(self.bootstrap_interval if interval_kind == "bootstrap" else None),
+            interval_method=(boot_kind if interval_kind == "bootstrap" else None),
             acceleration=accel,
             seed=seed_used,
             input_fingerprint=h.fingerprint(),
@@ -644,23 +672,8 @@ def bootstrap(
     jack = np.repeat(counts[None, :], pos.size, axis=0)
     jack[np.arange(pos.size), pos] -= 1
     all_tables = np.vstack([tables, jack])
-    info: dict[str, Any] = {"ntop": None}
-    if select == "fixed":
-        space = ModelSpace.from_models([chosen.model])
-        crit = "bic"
-        job: tuple[Any, ...] = ("models", space, crit, None)
-    elif select in ("bic", "aic"):
-        full = chosen.all_fits if chosen.all_fits is not None else fit_all_models(h, max_order)
-        crit_vals = full.bic if select == "bic" else full.aic
-        ok = np.flatnonzero(np.isfinite(crit_vals))
-        order = ok[np.lexsort((np.arange(ok.size), crit_vals[ok]))]
-        keep = order if ntop is None else order[:ntop]
-        space = ModelSpace(h.n_lists, full.space.columns, full.space.matrix[keep])
-        info["ntop"] = int(keep.size)
-        mu0 = np.vstack([F.fit_one(space.model(i), counts).fitted for i in range(len(space))])
-        job = ("models", space, select, mu0)
-    else:
-        job = ("stepwise", None, None, pthresh)
+    job, kept = _selection_job(h, select, chosen, max_order, pthresh, ntop)
+    info: dict[str, Any] = {"ntop": kept}
     estimates, labels = _run_jobs(h, all_tables, job, workers, progress)
     reps = estimates[:n_boot]
     jack_est = estimates[n_boot:]
@@ -672,11 +685,142 @@ def bootstrap(
         accel = float(np.sum(w * d**3) / (6.0 * denom**1.5)) if denom > 0 else 0.0
     else:
         accel = 0.0
-    uniq, cnt = np.unique(np.asarray(labels[:n_boot], dtype=object).astype(str), return_counts=True)
-    top = sorted(zip(uniq.tolist(), cnt.tolist(), strict=True), key=lambda x: -x[1])[:10]
-    shares = [{"model": m, "share": c / n_boot} for m, c in top]
-    info.update(replicates=reps, acceleration=accel, models_selected=shares)
+    info.update(replicates=reps, acceleration=accel, models_selected=_model_shares(labels[:n_boot]))
     return info
+
+
+def _model_shares(labels: list[str]) -> list[dict[str, Any]]:
+    """The ten models most often selected in the replicates, with their shares."""
+    uniq, cnt = np.unique(np.asarray(labels, dtype=object).astype(str), return_counts=True)
+    top = sorted(zip(uniq.tolist(), cnt.tolist(), strict=True), key=lambda x: -x[1])[:10]
+    return [{"model": m, "share": c / max(len(labels), 1)} for m, c in top]
+
+
+def _selection_job(
+    h: CaptureHistories, select: str, chosen: Selected, max_order: int, pthresh: float, ntop: int | None
+) -> tuple[tuple[Any, ...], int | None]:
+    """What a replicate table is put through: the fixed model, the original data's ``ntop`` best
+    BIC/AIC models (as MultipleSystemsEstimation), or the whole stepwise selection; and how many
+    models were kept (None unless BIC/AIC)."""
+    if select == "fixed":
+        return ("models", ModelSpace.from_models([chosen.model]), "bic", None), None
+    if select in ("bic", "aic"):
+        full = chosen.all_fits if chosen.all_fits is not None else fit_all_models(h, max_order)
+        crit_vals = full.bic if select == "bic" else full.aic
+        ok = np.flatnonzero(np.isfinite(crit_vals))
+        order = ok[np.lexsort((np.arange(ok.size), crit_vals[ok]))]
+        keep = order if ntop is None else order[:ntop]
+        space = ModelSpace(h.n_lists, full.space.columns, full.space.matrix[keep])
+        mu0 = np.vstack([F.fit_one(space.model(i), h.counts).fitted for i in range(len(space))])
+        return ("models", space, select, mu0), int(keep.size)
+    return ("stepwise", None, None, pthresh), None
+
+
+def parametric_bootstrap(
+    h: CaptureHistories,
+    *,
+    select: str,
+    chosen: Selected,
+    max_order: int,
+    pthresh: float,
+    n_boot: int,
+    ntop: int | None,
+    seed: np.random.SeedSequence,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Parametric bootstrap from the fitted model, the unseen count included.
+
+    Each replicate is a complete population of round(N̂) people drawn from the fitted model's cell
+    probabilities over all 2^K patterns, the unobserved one included (multinomial; Buckland &
+    Garthwaite 1991, Norris & Pollock 1996). Its observed part is put through the same selection as
+    the data (the fixed model, the original data's ``ntop`` best BIC/AIC models, or the whole stepwise
+    search), so the replicates carry the variation of the unseen count, of the observed table and of
+    the selection. Returns the replicate estimates N̂*, the unseen count of each replicate population
+    and its size (for the pivot interval), the failed replicates and the models selected.
+    """
+    rng = np.random.default_rng(seed)
+    mu = np.concatenate([[chosen.fit.dark_figure], np.asarray(chosen.fit.fitted, dtype=float)])
+    mu = np.where(np.isfinite(mu) & (mu > 0), mu, 0.0)
+    total = max(round(float(mu.sum())), h.observed)
+    complete = rng.multinomial(total, mu / mu.sum(), size=n_boot)
+    unseen = complete[:, 0].copy()
+    tables = complete
+    tables[:, 0] = 0
+    job, kept = _selection_job(h, select, chosen, max_order, pthresh, ntop)
+    estimates, labels = _run_jobs(h, tables, job, workers, progress)
+    return {
+        "replicates": estimates,
+        "unseen": unseen,
+        "population": total,
+        "ntop": kept,
+        "models_selected": _model_shares(labels),
+    }
+
+
+PARAMETRIC_INTERVALS = ("pivot", "percentile", "lognormal")
+
+
+def _quantiles(x: np.ndarray, probs: tuple[float, float]) -> tuple[float, float]:
+    """Quantiles as numpy's default (R's type 7), +∞ values allowed: a quantile that interpolates
+    towards +∞ is +∞."""
+    srt = np.sort(np.asarray(x, dtype=float))
+    out = []
+    for q in probs:
+        h = (srt.size - 1) * q
+        j = math.floor(h)
+        g = h - j
+        a, b = srt[j], srt[min(j + 1, srt.size - 1)]
+        out.append(float(a) if g == 0 or a == b else float(a + g * (b - a)) if math.isfinite(b) else math.inf)
+    return out[0], out[1]
+
+
+def parametric_interval(
+    replicates: np.ndarray,
+    unseen: np.ndarray,
+    population: int,
+    observed: int,
+    estimate: float,
+    level: float,
+    kind: str = "pivot",
+) -> tuple[float, float]:
+    """An interval for N from parametric-bootstrap replicates.
+
+    A failed replicate (no usable model: no finite MLE) is not left out but counts as an unbounded
+    estimate: an infinite upper end for ``percentile`` and ``lognormal`` when there are enough of
+    them, and for ``pivot`` an unbounded over-estimate, which lowers the lower end.
+
+    * ``pivot``: the distribution of log((N̂* − n*) / (N* − n*)) — the estimated over the true unseen
+      count of the replicate population (each + ½) — stands in for that of log(f̂0 / f0), which is
+      inverted: f0 = f̂0 / ratio. It carries the unseen count's variation and its skew, and never
+      goes below the observed count.
+    * ``percentile``: the quantiles of N̂* (Buckland & Garthwaite 1991).
+    * ``lognormal``: Chao's (1987) log-normal interval n + f̂0/C … n + f̂0·C,
+      C = exp(z·√log(1 + var(N̂*)/f̂0²)), with the bootstrap variance.
+    """
+    reps = np.where(np.isfinite(replicates), np.asarray(replicates, dtype=float), np.inf)
+    a = (1 - level) / 2
+    f0 = max(estimate - observed, 0.0)
+    if kind == "percentile":
+        lo, hi = _quantiles(reps, (a, 1 - a))
+        return lo, hi
+    if kind == "lognormal":
+        finite = reps[np.isfinite(reps)]
+        if finite.size < reps.size or finite.size < 2:
+            return observed + 0.0, math.inf
+        if f0 <= 0:
+            return float(observed), float(observed)
+        c = math.exp(float(stats.norm.ppf(1 - a)) * math.sqrt(math.log1p(float(np.var(finite, ddof=1)) / f0**2)))
+        return observed + f0 / c, observed + f0 * c
+    if kind != "pivot":
+        raise InputError(f"parametric interval must be one of {', '.join(PARAMETRIC_INTERVALS)}, got {kind!r}")
+    seen = population - np.asarray(unseen, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ratio = np.log(np.maximum(reps - seen, 0.0) + 0.5) - np.log(np.asarray(unseen, dtype=float) + 0.5)
+    q_lo, q_hi = _quantiles(ratio, (a, 1 - a))
+    lower = observed + max((f0 + 0.5) * math.exp(-float(q_hi)) - 0.5, 0.0) if math.isfinite(q_hi) else observed
+    upper = observed + max((f0 + 0.5) * math.exp(-float(q_lo)) - 0.5, 0.0) if math.isfinite(q_lo) else math.inf
+    return float(lower), float(upper)
 
 
 #: the existence-check cache of the bootstrap under way in this process, with its token: chunks of
