@@ -155,8 +155,13 @@ def test_rate_keeps_the_interval_order(est: float, lo_frac: float, hi_mult: floa
 
 def test_rates_frame_leaves_missing_estimates_missing() -> None:
     frame = pd.DataFrame(
-        {"year": [2020, 2020], "state": ["09", "total"], "estimate": [100.0, None], "lower": [80.0, None],
-         "upper": [150.0, None]}
+        {
+            "year": [2020, 2020],
+            "state": ["09", "total"],
+            "estimate": [100.0, None],
+            "lower": [80.0, None],
+            "upper": [150.0, None],
+        }
     )
     out = rates_per_100k(frame)
     assert out.loc[0, "rate"] == pytest.approx(100 * 100_000 / population(2020, "09"))

@@ -101,9 +101,7 @@ def population_table() -> pd.DataFrame:
     """Every bundled denominator as a tidy frame: ``year``, ``state`` (INEGI code or ``total``), ``sex``
     (``female``/``male``/``total``), ``age_group`` (``0-17``/``18+``/``total``, or a national five-year
     group such as ``00_04``), ``population``."""
-    rows = [
-        {"year": y, "state": s, "sex": x, "age_group": a, "population": v} for (y, s, x, a), v in _lookup().items()
-    ]
+    rows = [{"year": y, "state": s, "sex": x, "age_group": a, "population": v} for (y, s, x, a), v in _lookup().items()]
     return pd.DataFrame(rows).sort_values(["year", "state", "sex", "age_group"], ignore_index=True)
 
 
@@ -167,7 +165,7 @@ def _resolve(year: object, state: object, sex: object, age_group: object) -> tup
         return _miss(
             "state",
             "the state given is not one of the 32 federal entities (give a name such as 'Oaxaca', an INEGI "
-            "code 01–32, a CURP state code or an ISO 3166-2 code MX-OAX; 'total' for the nation)"
+            "code 01–32, a CURP state code or an ISO 3166-2 code MX-OAX; 'total' for the nation)",
         )
     sx = _norm_key(sex, _SEX)
     if sx is None or sx not in {"female", "male", "total"}:
@@ -183,7 +181,7 @@ def _resolve(year: object, state: object, sex: object, age_group: object) -> tup
         return _miss(
             "age_group",
             f"no CONAPO population for age group {ag!r} in {where}: five-year age groups exist for the nation "
-            "only; states have '0-17', '18+' and 'total'"
+            "only; states have '0-17', '18+' and 'total'",
         )
     return key
 
@@ -289,4 +287,3 @@ def rates_per_100k(
     for src, dst in ((est, "rate"), (lo, "rate_lower"), (hi, "rate_upper")):
         out[dst] = pd.to_numeric(frame[src], errors="coerce") * 100_000 / pop
     return out
-
