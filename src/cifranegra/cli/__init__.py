@@ -12,7 +12,13 @@ may quote a cell of the data):
 
 ``CIFRANEGRA_DEBUG=1`` lets unexpected exceptions propagate with their traceback (for developers,
 on test data only: a traceback may show data values). Each sub-command lives in its own module
-exposing ``register(subparsers)``; add new modules to ``_COMMANDS``.
+exposing ``register(subparsers)``; add new modules to ``_COMMANDS`` and their one-line help to
+``_HELP``.
+
+Start-up is part of every command's time: :func:`main` imports only the module of the command it
+runs (the others are listed in ``--help`` from ``_HELP``, which a test keeps equal to what each
+module registers), and this module imports nothing beyond the standard library, so that
+``cifranegra --help`` imports neither numpy, pandas nor scipy (``tests/test_import_laziness.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +51,18 @@ _COMMANDS: tuple[str, ...] = (
     "encode",
 )
 
+# each command's one-line help in `cifranegra --help`, shown without importing its module
+_HELP: dict[str, str] = {
+    "estimate": "estimate the number of people, seen and unseen, from overlapping lists",
+    "compare": "estimate with every model family and show the results side by side",
+    "describe": "list sizes, pairwise overlaps and capture patterns of a table",
+    "run": "run a project file: link the agency lists and estimate the hidden number",
+    "demo": "run the pipeline on bundled synthetic Mexican agency lists",
+    "validate": "check agency lists and report every problem (identifiers masked)",
+    "simulate": "write a synthetic population's agency lists, a ready project file and the truth",
+    "encode": "encode an agency list for private linkage (only encodings leave the agency)",
+}
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # e.g. `validate` found errors in the data
 EXIT_BAD_INPUT = 2  # the input, options or environment cannot be used as given
@@ -72,7 +90,10 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``cifranegra`` parser with every command registered by its module; with ``only``, just
+    that command's module is imported and the others are placeholders carrying their one-line help
+    (enough for ``--help`` and for argparse's list of valid commands)."""
     parser = _Parser(
         prog="cifranegra",
         description="Estimate the hidden number of victims from overlapping agency lists "
@@ -84,9 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cifranegra {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
-        module = importlib.import_module(f"cifranegra.cli.{name}")
-        module.register(sub)
+        if only is None or name == only:
+            module = importlib.import_module(f"cifranegra.cli.{name}")
+            module.register(sub)
+        else:
+            sub.add_parser(name, help=_HELP.get(name))
     return parser
+
+
+def _command_in(argv: Sequence[str]) -> str:
+    """The command ``argv`` names, or ``""`` when it names none (``--help``, ``--version``, nothing,
+    or a word that is not a command: argparse then lists the valid ones). The top-level options take
+    no value, so the command is the first word that is not an option."""
+    for word in argv:
+        if word == "--":
+            break
+        if not word.startswith("-"):
+            return word if word in _COMMANDS else ""
+    return ""
 
 
 # --- warnings ---------------------------------------------------------------------------------------
@@ -256,8 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None, debug: bool) -> int:
     args: argparse.Namespace | None = None
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        words = list(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(only=_command_in(words))
+        args = parser.parse_args(words)
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_BAD_INPUT

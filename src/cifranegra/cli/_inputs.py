@@ -1,5 +1,8 @@
 """Shared CLI pieces: reading a capture-history FILE (or a bundled table), argument types, and
-terminal progress."""
+terminal progress.
+
+Readers (pandas, the bundled tables) are imported inside the functions that read, so that
+registering a command's arguments, and its ``--help``, imports nothing heavy."""
 
 from __future__ import annotations
 
@@ -8,12 +11,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cifranegra.datasets.reference import reference_path, reference_tables
 from cifranegra.errors import InputError
-from cifranegra.estimation.histories import CaptureHistories
-from cifranegra.ingest.capture_table import describe_capture_table, read_capture_histories
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from cifranegra.estimation.histories import CaptureHistories
 
 
 def add_input_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,6 +30,9 @@ def add_input_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_path(name: str) -> Path:
+    """The path of FILE, or of the bundled table of that name."""
+    from cifranegra.datasets.reference import reference_path, reference_tables
+
     path = Path(name)
     if path.exists():
         return path
@@ -40,6 +46,9 @@ def resolve_path(name: str) -> Path:
 
 
 def load(args: argparse.Namespace) -> CaptureHistories | dict[tuple[Any, ...], CaptureHistories]:
+    """The capture histories named by FILE and the input flags (one table per stratum with --strata)."""
+    from cifranegra.ingest.capture_table import read_capture_histories
+
     path = resolve_path(args.file)
     return read_capture_histories(
         path,
@@ -87,6 +96,8 @@ def option_value(text: str) -> tuple[str, Any]:
 def load_descriptions(args: argparse.Namespace) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     """What `describe` shows, per stratum, read from observed patterns only (works beyond the
     number of lists an estimate accepts)."""
+    from cifranegra.ingest.capture_table import describe_capture_table
+
     return describe_capture_table(
         resolve_path(args.file),
         lists=args.lists,

@@ -10,8 +10,6 @@ import argparse
 import json
 import sys
 
-from cifranegra.ingest import validate_files
-
 
 def _count(text: str) -> int:
     """``--max-problems``: a whole number ≥ 0."""
@@ -58,6 +56,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from cifranegra.ingest import validate_files  # here, not at the top: `validate --help` stays light
+
     report = validate_files(
         args.files, mapping=args.mapping, source=args.source, on_unrecognised=args.unrecognised
     )
