@@ -220,3 +220,11 @@ def test_cli_json_has_top_level_std_error(capsys: pytest.CaptureFixture[str]) ->
     d = json.loads(capsys.readouterr().out)
     assert code == 0
     assert math.isclose(d["std_error"], 6.29745107132997, rel_tol=REL)  # Rcapture Mth Chao (LB), Korea
+
+
+@pytest.mark.parametrize("spec", [Independence, Chao, het.M0])
+@pytest.mark.parametrize(("option", "value"), [("level", "high"), ("level", None), ("level", True), ("interval", 3)])
+def test_odd_option_values_are_input_errors_when_built(spec: type, option: str, value: object) -> None:
+    """Built with a level that is not a number (mt/independence compared it and raised TypeError)."""
+    with pytest.raises(InputError, match=option):
+        spec(**{option: value})

@@ -15,11 +15,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from cifranegra.errors import ModelError
+from cifranegra.errors import InputError, ModelError
 from cifranegra.estimation.heterogeneity import MthChao
 from cifranegra.estimation.histories import CaptureHistories
+from cifranegra.estimation.loglinear import INTERVALS, LogLinear
 from cifranegra.estimation.loglinear import MAX_LISTS as LOGLINEAR_MAX_LISTS
-from cifranegra.estimation.loglinear import LogLinear
 from cifranegra.estimation.models import HierarchicalModel
 from cifranegra.estimation.result import EstimateResult
 
@@ -33,6 +33,9 @@ class Independence:
 
     interval: str = "profile"
     level: float = 0.95
+
+    def __post_init__(self) -> None:
+        _check_interval_and_level(self.interval, self.level)
 
     def fit(self, histories: CaptureHistories, rng: Any = None) -> EstimateResult:
         spec = LogLinear(
@@ -65,10 +68,25 @@ class SaturatedMinusTop:
     interval: str = "profile"
     level: float = 0.95
 
+    def __post_init__(self) -> None:
+        _check_interval_and_level(self.interval, self.level)
+
     def fit(self, histories: CaptureHistories, rng: Any = None) -> EstimateResult:
         m = HierarchicalModel.saturated_minus_top(histories.n_lists)
         r = LogLinear(model=m.notation(), interval=self.interval, level=self.level).fit(histories, rng=rng)
         return _renamed(r, "saturated")
+
+
+def _check_interval_and_level(interval: object, level: object) -> None:
+    """Refuse, with an InputError naming the option, an interval or level a fixed log-linear model
+    cannot take (checked when the spec is built, before any data are read)."""
+    problems = []
+    if interval not in INTERVALS:
+        problems.append(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
+    if not (isinstance(level, (int, float)) and not isinstance(level, bool) and 0 < level < 1):
+        problems.append(f"level must be between 0 and 1 (e.g. 0.95), got {level!r}")
+    if problems:
+        raise InputError("; ".join(problems))
 
 
 def _renamed(r: EstimateResult, method: str) -> EstimateResult:
