@@ -212,7 +212,11 @@ def test_strata_that_cannot_be_used_are_reported(project_dir):
     tables.skipped[("unknown",)] = "only one list has anyone in this stratum"
     rows, _ = run_module.estimate_all(project, whole, tables)
     assert [r["error"] for r in rows if r["stratum"] == "sex=unknown"] == [
-        "not estimated: the stratum value is unknown (these persons count in 'all')"] * 2
+        "not estimated: the stratum value is unknown (these persons count in 'all', and in the stratified "
+        "total allocated in proportion to the strata's observed counts)"] * 2
+    totals = [r for r in rows if r["stratum"] == "stratified total"]
+    assert [r["method"] for r in totals] == ["chapman", "loglinear"]  # a male stratum not estimated: no total
+    assert all(r["estimate"] is None and "sex=male" in r["error"] for r in totals)
     result = run_module.RunResult(project=project, entities=pd.DataFrame(), histories=whole,
                                   strata_histories=tables, estimates=rows, results=[], linkage={}, inputs=[])
     text = result.summary_text()  # a stratum with no table has no observed count: shown as —
@@ -290,7 +294,8 @@ def test_strata_go_one_after_the_other_when_the_project_sets_workers(tmp_path, m
     monkeypatch.setattr(run_module, "_available_cores", lambda: 4)
     monkeypatch.setattr(run_module, "_mp_context", refuse)
     rows, _ = run_module.estimate_all(project, CaptureHistories(("A", "B", "C"), 2 * counts), tables)
-    assert [r["error"] for r in rows] == [None] * 3
+    assert [r["error"] for r in rows] == [None] * 4
+    assert [r["stratum"] for r in rows] == ["all", "state=01", "state=02", "stratified total"]
 
 
 def test_intervals_at_the_project_level_and_none_where_the_result_has_none(tmp_path):

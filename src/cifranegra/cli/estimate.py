@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import secrets
 import sys
 from typing import Any
 
@@ -184,31 +185,107 @@ def run(args: argparse.Namespace) -> int:
             for w in data.notes:
                 print(f"  note: {w}")
         return 0
-    out = []
-    texts = []
+    return _run_strata(args, data, opts)
+
+
+def _run_strata(args: argparse.Namespace, data: dict[tuple[Any, ...], CaptureHistories], opts: dict[str, Any]) -> int:
+    """One estimate per stratum, each with its own seed derived from ``--seed``; the stratified
+    total with its joint interval; the pooled fit next to it."""
+    from cifranegra.estimation.stratified import is_unknown, stratified_total, stratum_seed
     from cifranegra.schema.records import stratum_labels
 
-    shown = stratum_labels(args.strata, [*data.keys(), *getattr(data, "skipped", {}).keys()])
+    base_seed = args.seed if args.seed is not None else secrets.randbits(62)
+    skipped: dict[tuple[Any, ...], str] = getattr(data, "skipped", {})
+    shown = stratum_labels(args.strata, [*data.keys(), *skipped.keys()])
+
+    def text_of(key: tuple[Any, ...]) -> str:
+        return ", ".join(f"{k}={v}" for k, v in shown[key].items())
+
+    out: list[dict[str, Any]] = []
+    texts: list[str] = []
+    done: dict[str, EstimateResult] = {}
+    failed: dict[str, int | None] = {}
+    unknown: dict[str, int] = {}
     for key, h in data.items():
-        stratum = shown[key]
+        label = text_of(key)
+        seed = stratum_seed(base_seed, label)
+        if any(is_unknown(v) for v in key):
+            unknown[label] = int(h.observed)
         try:
-            r = api.estimate(h, args.method, seed=args.seed, **opts)
+            r = api.estimate(h, args.method, seed=seed, **opts)
         except CifranegraError as exc:
-            out.append({"stratum": stratum, "error": str(exc)})
-            texts.append(f"{', '.join(f'{k}={v}' for k, v in stratum.items())}: cannot estimate: {exc}")
+            out.append({"stratum": shown[key], "error": str(exc)})
+            texts.append(f"{label}: cannot estimate: {exc}")
+            if label not in unknown:
+                failed[label] = int(h.observed)
             continue
-        out.append({"stratum": stratum, **_payload(r, args.seed)})
-        texts.append(_text(r, label=", ".join(f"{k}={v}" for k, v in stratum.items())))
+        out.append({"stratum": shown[key], **_payload(r, seed)})
+        texts.append(_text(r, label=label))
         texts.extend(f"  note: {n}" for n in h.notes)
-    for key, why in getattr(data, "skipped", {}).items():
-        stratum = shown[key]
-        out.append({"stratum": stratum, "error": why})
-        texts.append(f"{', '.join(f'{k}={v}' for k, v in stratum.items())}: cannot estimate: {why}")
+        if label not in unknown:
+            done[label] = r
+    seen_in: dict[tuple[Any, ...], int] = getattr(data, "skipped_observed", {})
+    for key, why in skipped.items():
+        label = text_of(key)
+        out.append({"stratum": shown[key], "error": why})
+        texts.append(f"{label}: cannot estimate: {why}")
+        if any(is_unknown(v) for v in key):
+            unknown[label] = int(seen_in.get(key, 0))
+        else:
+            failed[label] = seen_in.get(key)
+    level = float(opts.get("level", 0.95))
+    total = stratified_total(done, not_estimated=failed, unknown=unknown, level=level, seed=base_seed)
+    pooled, pooled_error = _pooled(data, args, opts, base_seed)
     if args.json:
-        print(json.dumps({"strata": out}, default=str))
+        body: dict[str, Any] = {"strata": out, "stratified_total": total.to_dict()}
+        body["pooled"] = _payload(pooled, base_seed) if pooled is not None else {"error": pooled_error}
+        body["comparison"] = total.comparison(None if pooled is None else pooled.estimate)
+        print(json.dumps(body, default=str))
     else:
-        print("\n\n".join(texts))
+        print("\n\n".join([*texts, _total_text(total, pooled, pooled_error)]))
     if all("error" in o for o in out):
         print("cifranegra: error: no stratum could be estimated", file=sys.stderr)
         return 2
     return 0
+
+
+def _pooled(
+    data: dict[tuple[Any, ...], CaptureHistories], args: argparse.Namespace, opts: dict[str, Any], seed: int
+) -> tuple[EstimateResult | None, str | None]:
+    """The pooled fit: every row of the file in one table, estimated with ``--seed`` itself (the
+    same numbers as `estimate FILE` without --strata)."""
+    whole = getattr(data, "pooled", None)
+    if whole is None:
+        return None, getattr(data, "pooled_error", None) or "the whole table could not be built"
+    try:
+        api.check_lists(args.method, whole.n_lists)
+        return api.estimate(whole, args.method, seed=seed, **opts), None
+    except CifranegraError as exc:
+        return None, str(exc)
+
+
+def _total_text(total: Any, pooled: EstimateResult | None, pooled_error: str | None) -> str:
+    lines = ["stratified total (sum of the strata's estimates)"]
+    lines.append(f"  observed        {total.observed:,}")
+    if total.estimate is None:
+        lines.append(f"  estimated total not available: {total.note}")
+    else:
+        lines.append(f"  estimated total {_fmt(total.estimate)}")
+        iv = total.interval
+        if iv is not None:
+            lines.append(f"  {iv.level:.0%} interval    {_fmt(iv.lower)} – {_fmt(iv.upper)} ({iv.method})")
+        if total.note:
+            lines.append(f"  note: {total.note}")
+    lines.append(f"  strata estimated: {', '.join(total.strata_estimated) or 'none'}")
+    if total.strata_not_estimated:
+        lines.append(f"  strata not estimated: {', '.join(total.strata_not_estimated)}")
+    if pooled is not None:
+        iv, _ = pooled.reported_interval()
+        span = f", {iv.level:.0%} interval {_fmt(iv.lower)} – {_fmt(iv.upper)}" if iv else ""
+        lines.append(f"pooled fit (one table, strata ignored): {_fmt(pooled.estimate)}{span}")
+        why = total.comparison(pooled.estimate)
+        if why:
+            lines.append(f"  {why}")
+    else:
+        lines.append(f"pooled fit: not available: {pooled_error}")
+    return "\n".join(lines)

@@ -537,13 +537,22 @@ def _is_blank(value: Any) -> bool:
 
 
 class StrataTables(dict[tuple[Any, ...], CaptureHistories]):
-    """Tables by stratum; ``skipped`` maps strata that cannot be used to the reason."""
+    """Tables by stratum; ``skipped`` maps strata that cannot be used to the reason. ``pooled`` is
+    the whole table (every row, whatever its stratum: the pooled fit that the stratified total is
+    set against), or None with the reason in ``pooled_error``."""
 
     skipped: dict[tuple[Any, ...], str]
+    #: persons observed in each skipped stratum
+    skipped_observed: dict[tuple[Any, ...], int]
+    pooled: CaptureHistories | None
+    pooled_error: str | None
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.skipped = {}
+        self.skipped_observed = {}
+        self.pooled = None
+        self.pooled_error = None
 
 
 def _from_frame(
@@ -593,10 +602,18 @@ def _from_frame(
         errors_k = [p for p in problems_k if p.severity == "error"]
         if errors_k and strata:
             out.skipped[key] = "; ".join(p.message for p in errors_k)
+            out.skipped_observed[key] = int(arr.sum())
             continue
         if errors_k:
             raise ValidationError(problems_k, summary=f"{source or 'the table'} cannot be used")
         out[key] = cls(names, arr, source=label, notes=tuple(notes_k))
+    if strata:
+        whole = np.bincount(mask, weights=cnt, minlength=2**k).astype(np.int64)
+        errors = [p for p in _check_table(tuple(lists), whole, source) if p.severity == "error"]
+        if errors:
+            out.pooled_error = "; ".join(p.message for p in errors)
+        else:
+            out.pooled = cls(tuple(lists), whole, source=source, notes=tuple(notes))
     return out
 
 

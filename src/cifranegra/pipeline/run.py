@@ -24,6 +24,7 @@ import pandas as pd
 from cifranegra._version import __version__
 from cifranegra.errors import CifranegraError, InputError, ModelError, Problem, ValidationError
 from cifranegra.estimation import CaptureHistories, estimate
+from cifranegra.estimation.stratified import StratifiedTotal, is_unknown, stratified_total, stratum_seed
 from cifranegra.linkage import LinkageResult, link_records
 from cifranegra.pipeline.project import Project, load_project
 from cifranegra.schema.records import stratum_labels
@@ -57,6 +58,19 @@ class RunResult:
     #: Code-list values not recognised and set to unknown (``[ingest] unrecognised = "unknown"``):
     #: one entry per list and column with the number of rows.
     unrecognised: list[dict[str, Any]] = field(default_factory=list)
+    #: The stratified total of each method (when stratified): the sum of the strata's estimates with
+    #: a joint interval (:func:`cifranegra.estimation.stratified.stratified_total`).
+    stratified_totals: dict[str, StratifiedTotal] = field(default_factory=dict)
+
+    def stratified_total_dict(self) -> dict[str, dict[str, Any]]:
+        """Each method's stratified total as JSON, with the pooled ("all") estimate beside it and the
+        sentence that explains how they differ."""
+        out = {}
+        for method, total in self.stratified_totals.items():
+            pooled = next((e.get("estimate") for e in self.estimates
+                           if e["stratum"] == "all" and e["method"] == method), None)
+            out[method] = {**total.to_dict(), "pooled_estimate": pooled, "comparison": total.comparison(pooled)}
+        return out
 
     def estimates_frame(self) -> pd.DataFrame:
         """One row per (stratum, method): estimate, interval, observed, model, error."""
@@ -73,6 +87,7 @@ class RunResult:
                 "strata": {" | ".join(map(str, k)): _histories_dict(v) for k, v in self.strata_histories.items()},
             },
             "estimates": self.estimates,
+            "stratified_total": self.stratified_total_dict(),
             "linkage_sensitivity": self.sensitivity,
             "unrecognised_as_unknown": self.unrecognised,
             "results": [r.to_dict() for r in self.results],
@@ -107,6 +122,12 @@ class RunResult:
             elif e.get("interval_note"):
                 iv = f"no interval: {e['interval_note']}"
             lines.append(f"{e['stratum']:<22}{e['method']:<14}{e['observed']:>9}{e['estimate']:>11,.0f}  {iv}")
+        for method, t in self.stratified_total_dict().items():
+            if t["comparison"]:
+                lines.append(f"  {method}: {t['comparison']}")
+            if t["unknown_allocated"]["observed"] and t["estimate"] is not None:
+                lines.append(f"  {method}: the stratified total allocates the {t['unknown_allocated']['observed']} "
+                             "person(s) of unknown stratum in proportion to the strata's observed counts")
         ok = [r for r in self.sensitivity if r.get("estimate") is not None]
         if len(ok) > 1:
             lines.append("")
@@ -239,7 +260,7 @@ def check_strata(project: Project, records: pd.DataFrame) -> list[Problem]:
     for s in project.strata:
         col = "registration_date" if s == "year" else s
         values = records[col] if col in records.columns else pd.Series(dtype=object)
-        if not values.map(lambda v: not _unknown(v)).any():
+        if not values.map(lambda v: not is_unknown(v)).any():
             what = "registration date" if s == "year" else s
             problems.append(Problem(file, None, "tabulation.strata", "error", "stratum_not_recorded",
                                     f"stratum {s!r}: no list records a {what}, so every person would be in "
@@ -445,10 +466,6 @@ def tabulate(
     return histories, strata_h
 
 
-def _unknown(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or str(value) in ("unknown", "<NA>", "nan")
-
-
 def estimate_all(
     project: Project,
     histories: CaptureHistories,
@@ -465,7 +482,20 @@ def estimate_all(
     single-process: an estimate depends on its table, method, options and seed only, never on the
     number of processes, so the numbers are the same either way.
     """
-    tables, skipped = _stratum_tables(project, strata_h)
+    rows, results, _ = _estimate_everything(project, histories, strata_h, progress, workers)
+    return rows, results
+
+
+def _estimate_everything(
+    project: Project,
+    histories: CaptureHistories,
+    strata_h: Mapping[tuple[Any, ...], CaptureHistories],
+    progress: ProgressCallback,
+    workers: int | None,
+) -> tuple[list[dict[str, Any]], list[Any], dict[str, StratifiedTotal]]:
+    """:func:`estimate_all`, plus the stratified total of each method (when stratified): its
+    "stratified total" rows follow the strata's."""
+    tables, skipped, info = _stratum_tables(project, strata_h)
     jobs = [(label, h, method) for label, h in [("all", histories), *tables] for method in project.methods]
     total = len(jobs)
     outcomes: list[tuple[dict[str, Any], Any]] = []
@@ -477,25 +507,80 @@ def estimate_all(
             outcomes.append(({"stratum": label, "method": method, **row}, res))
             continue
         outcomes.append(_estimate_one(label, h, method, opts, project.seed, project.level))
-    outcomes.extend(_estimate_strata(project, jobs[len(project.methods):], progress, workers, done=len(outcomes)))
+    seeds = {label: stratum_seed(project.seed, i["seed_label"]) for label, i in info.items()}
+    outcomes.extend(_estimate_strata(project, jobs[len(project.methods):], progress, workers, done=len(outcomes),
+                                     seeds=seeds))
     progress("estimating: done", total, total)
     rows = [row for row, _ in outcomes]
     results = [res for _, res in outcomes if res is not None]
-    return rows + skipped, results
+    totals: dict[str, StratifiedTotal] = {}
+    total_rows: list[dict[str, Any]] = []
+    if strata_h or info:
+        for method in project.methods:
+            totals[method] = _total_of(project, method, outcomes, skipped, info)
+            total_rows.append(_total_row(method, totals[method], project.level))
+    return rows + skipped + total_rows, results, totals
+
+
+def _total_of(
+    project: Project,
+    method: str,
+    outcomes: Sequence[tuple[dict[str, Any], Any]],
+    skipped: Sequence[Mapping[str, Any]],
+    info: Mapping[str, Mapping[str, Any]],
+) -> StratifiedTotal:
+    """The stratified total of ``method`` from the strata's outcomes (unknown strata allocated)."""
+    done: dict[str, Any] = {}
+    failed: dict[str, int | None] = {}
+    unknown: dict[str, int] = {}
+    for row, res in [*outcomes, *((r, None) for r in skipped)]:
+        label = row["stratum"]
+        if row["method"] != method or label == "all":
+            continue
+        if info[label]["unknown"]:
+            unknown[label] = int(info[label]["observed"] or 0)
+        elif res is not None:
+            done[label] = res
+        else:
+            failed[label] = info[label]["observed"]
+    return stratified_total(done, not_estimated=failed, unknown=unknown, level=project.level, seed=project.seed)
+
+
+def _total_row(method: str, total: StratifiedTotal, level: float) -> dict[str, Any]:
+    """The "stratified total" row of estimates.csv."""
+    iv = total.interval
+    return {"stratum": "stratified total", "method": method, "observed": total.observed,
+            "estimate": total.estimate, "lower": None if iv is None else iv.lower,
+            "upper": None if iv is None else iv.upper, "level": level,
+            "interval_method": None if iv is None else iv.method,
+            "interval_note": total.note if total.estimate is not None else None, "model": None,
+            "warnings": "", "error": None if total.estimate is not None else f"not estimated: {total.note}"}
+
+
+_UNKNOWN_WHY = ("the stratum value is unknown (these persons count in 'all', and in the stratified total "
+                "allocated in proportion to the strata's observed counts)")
 
 
 def _stratum_tables(
     project: Project, strata_h: Mapping[tuple[Any, ...], CaptureHistories]
-) -> tuple[list[tuple[str, CaptureHistories]], list[dict[str, Any]]]:
-    """The strata to estimate (label, table), and rows for those that are not: unknown stratum
-    values, and tables refused at tabulation (``StrataTables.skipped``), never dropped silently."""
+) -> tuple[list[tuple[str, CaptureHistories]], list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The strata to estimate (label, table), rows for those that are not (unknown stratum values,
+    and tables refused at tabulation, ``StrataTables.skipped``: never dropped silently), and for
+    every stratum label: the text its seed is derived from, whether its value is unknown, and the
+    persons observed in it (None where not known)."""
     tables: list[tuple[str, CaptureHistories]] = []
     skipped: list[dict[str, Any]] = []
+    info: dict[str, dict[str, Any]] = {}
+    refused = getattr(strata_h, "skipped", {})
+    refused_observed = getattr(strata_h, "skipped_observed", {})
 
-    shown = stratum_labels(project.strata, [*strata_h, *getattr(strata_h, "skipped", {})])
+    shown = stratum_labels(project.strata, [*strata_h, *refused])
 
-    def label_of(key: tuple[Any, ...]) -> str:
-        return " | ".join(f"{s}={v}" for s, v in shown[key].items())
+    def label_of(key: tuple[Any, ...], observed: int | None) -> str:
+        label = " | ".join(f"{s}={v}" for s, v in shown[key].items())
+        info[label] = {"seed_label": ", ".join(f"{s}={v}" for s, v in shown[key].items()),
+                       "unknown": any(is_unknown(v) for v in key), "observed": observed}
+        return label
 
     def not_estimated(label: str, observed: int | None, why: str) -> list[dict[str, Any]]:
         return [{"stratum": label, "method": m, "observed": observed, "estimate": None, "lower": None,
@@ -503,17 +588,19 @@ def _stratum_tables(
                  "model": None, "warnings": "", "error": f"not estimated: {why}"} for m in project.methods]
 
     for key, h in sorted(strata_h.items(), key=lambda kv: tuple(map(str, kv[0]))):
-        if any(_unknown(v) for v in key):
-            # persons whose stratum nobody recorded: counted in "all", never estimated on their own
-            skipped.extend(not_estimated(label_of(key), int(h.observed),
-                                         "the stratum value is unknown (these persons count in 'all')"))
+        label = label_of(key, int(h.observed))
+        if info[label]["unknown"]:
+            # persons whose stratum nobody recorded: never estimated on their own
+            skipped.extend(not_estimated(label, int(h.observed), _UNKNOWN_WHY))
             continue
-        tables.append((label_of(key), h))
-    for key, why in sorted(getattr(strata_h, "skipped", {}).items(), key=lambda kv: tuple(map(str, kv[0]))):
-        if any(_unknown(v) for v in key):
-            why = "the stratum value is unknown (these persons count in 'all')"
-        skipped.extend(not_estimated(label_of(key), None, why))
-    return tables, skipped
+        tables.append((label, h))
+    for key, why in sorted(refused.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        seen = refused_observed.get(key)
+        label = label_of(key, None if seen is None else int(seen))
+        if info[label]["unknown"]:
+            why = _UNKNOWN_WHY
+        skipped.extend(not_estimated(label, None, why))
+    return tables, skipped, info
 
 
 def _estimate_strata(
@@ -522,15 +609,17 @@ def _estimate_strata(
     progress: ProgressCallback,
     workers: int | None,
     done: int,
+    seeds: Mapping[str, int] | None = None,
 ) -> list[tuple[dict[str, Any], Any]]:
-    """The strata's estimates, in the order of ``jobs``; on several processes when there are several."""
+    """The strata's estimates, in the order of ``jobs``; on several processes when there are several.
+    Each stratum has its own seed (``seeds``, by label; default the project's)."""
     total = done + len(jobs)
     args = []
     for label, h, method in jobs:
         opts = dict(project.method_options.get(method, {}))
         if "workers" not in opts and _takes(method, "workers"):
             opts["workers"] = 1  # one process per stratum: the strata themselves run side by side
-        args.append((label, h, method, opts, project.seed, project.level))
+        args.append((label, h, method, opts, (seeds or {}).get(label, project.seed), project.level))
     if workers is None and any("workers" in project.method_options.get(m, {}) for m in project.methods):
         workers = 1  # the project sets the estimators' own processes: the strata go one after the other
     n_proc = min(_available_cores() if workers is None else int(workers), len(jobs))
@@ -731,7 +820,7 @@ def run_project(
     lists = [s.source for s in project.lists]
     histories, strata_h = tabulate(entities, lists, project.strata)
     prog("tabulating capture histories", 1, 1)
-    rows, results = estimate_all(project, histories, strata_h, prog)
+    rows, results, totals = _estimate_everything(project, histories, strata_h, prog, None)
     sensitivity: list[dict[str, Any]] = []
     if link_result is not None and project.linkage_sensitivity:
         sensitivity = linkage_sensitivity(project, link_result, lists, prog)
@@ -740,7 +829,7 @@ def run_project(
     result = RunResult(project=project, entities=entities, histories=histories, strata_histories=strata_h,
                        estimates=rows, results=results, linkage=linkage, inputs=inputs,
                        warnings=_run_warnings(linkage, unrecognised), sensitivity=sensitivity,
-                       unrecognised=unrecognised)
+                       unrecognised=unrecognised, stratified_totals=totals)
     if write:
         write_results(result, out_dir)
     return result
