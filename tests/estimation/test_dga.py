@@ -101,13 +101,6 @@ def test_model_weights_sum_to_one_and_result_round_trips() -> None:
     assert back.estimate == res.estimate and back.interval(0.9) == res.interval(0.9)
 
 
-def test_six_lists_runs_and_is_sane() -> None:
-    h = load("SparseMSE_UKdat.csv")
-    res = DGA().fit(h)
-    assert h.observed < res.estimate < 30 * h.observed
-    assert res.diagnostics["n_graphs"] == 18154
-
-
 def test_priors() -> None:
     h = load("dga_MadiganYork_spina_3list.csv")
     flat = DGA(prior="uniform").fit(h).estimate
