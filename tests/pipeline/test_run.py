@@ -127,3 +127,35 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     est = pd.read_csv(tmp_path / "estimates.csv")
     overall = est[est["stratum"] == "all"].iloc[0]
     assert 3500 < overall["estimate"] < 6500  # true N is 5,000
+
+
+def test_run_reports_the_stratified_total(project_dir, capsys):
+    """Every stratified run: results.json `stratified_total` per method next to the pooled estimate,
+    a "stratified total" row in estimates.csv, the comparison in the summary; each stratum its own
+    seed (derived from the project's), so `estimate --strata` on the run's table gives the same numbers."""
+    result = run_project(project_dir / "project.toml")
+    out = project_dir / "out"
+    body = json.loads((out / "results.json").read_text())
+    totals = body["stratified_total"]
+    assert set(totals) == {"chapman", "loglinear"}
+    est = pd.read_csv(out / "estimates.csv")
+    for method, t in totals.items():
+        rows = {r["stratum"]: r for r in result.estimates if r["method"] == method}
+        known = [r for s, r in rows.items() if s.startswith("sex=") and s != "sex=unknown"]
+        assert t["strata_estimated"] == [r["stratum"].replace(" | ", ", ") for r in known]
+        assert t["pooled_estimate"] == rows["all"]["estimate"]
+        factor = t["unknown_allocated"]["factor"]
+        assert t["observed"] == result.histories.observed  # every person, unknown sex included
+        assert t["estimate"] == pytest.approx(factor * sum(r["estimate"] for r in known), rel=1e-12)
+        assert t["interval"]["lower"] < t["estimate"] < t["interval"]["upper"]
+        row = est[(est["stratum"] == "stratified total") & (est["method"] == method)].iloc[0]
+        assert row["estimate"] == pytest.approx(t["estimate"]) and row["lower"] == pytest.approx(t["interval"]["lower"])
+        assert t["comparison"] and t["comparison"] in result.summary_text()
+    assert totals["chapman"]["interval"]["method"] == "simulated-sum"
+    assert totals["loglinear"]["interval"]["method"] == "stratified-bootstrap-percentile"
+    capsys.readouterr()
+    assert main(["estimate", str(out / "capture_histories_by_stratum.csv"), "--strata", "sex", "--method",
+                 "loglinear", "--seed", "3", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)["stratified_total"]
+    assert cli["estimate"] == pytest.approx(totals["loglinear"]["estimate"], rel=1e-9)
+    assert cli["interval"]["lower"] == pytest.approx(totals["loglinear"]["interval"]["lower"], rel=1e-9)
