@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numba
 import numpy as np
 
 from cifranegra.errors import InputError
@@ -27,8 +26,7 @@ MAX_LISTS = 7
 GRAPH_COUNTS = {1: 1, 2: 2, 3: 8, 4: 61, 5: 822, 6: 18154, 7: 617675}
 
 
-@numba.njit(cache=True)
-def _enumerate(k: int, n_edges: int, edge_u: np.ndarray, edge_v: np.ndarray, cap: int):  # type: ignore[no-untyped-def]
+def _enumerate_body(k: int, n_edges: int, edge_u: np.ndarray, edge_v: np.ndarray, cap: int):  # type: ignore[no-untyped-def]
     fam = np.zeros((cap, k), dtype=np.int16)
     par = np.zeros((cap, k), dtype=np.int16)
     edges = np.zeros(cap, dtype=np.int32)
@@ -70,6 +68,20 @@ def _enumerate(k: int, n_edges: int, edge_u: np.ndarray, edge_v: np.ndarray, cap
             edges[count] = emask
             count += 1
     return fam[:count], par[:count], edges[:count]
+
+
+@lru_cache(maxsize=1)
+def _compiled():  # type: ignore[no-untyped-def]
+    import numba
+
+    return numba.njit(cache=True)(_enumerate_body)
+
+
+def _enumerate(k: int, n_edges: int, edge_u: np.ndarray, edge_v: np.ndarray, cap: int):  # type: ignore[no-untyped-def]
+    """Every decomposable graph by simplicial elimination: plain Python up to 5 lists (1,024 edge
+    sets, milliseconds, and no numba import), compiled (numba) from 6 lists."""
+    run = _enumerate_body if k <= 5 else _compiled()
+    return run(k, n_edges, edge_u, edge_v, cap)
 
 
 def _edge_list(k: int) -> tuple[np.ndarray, np.ndarray]:
