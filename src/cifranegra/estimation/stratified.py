@@ -98,10 +98,10 @@ class StratifiedTotal:
             return None
         diff = self.estimate / pooled - 1
         return (
-            f"stratified total {self.estimate:,.0f} vs pooled {pooled:,.0f} ({diff:+.1%}): the pooled fit treats "
-            "everyone as sharing one pattern of capture; when capture differs between strata that "
-            "heterogeneity biases it (usually downwards), while each stratum's own fit does not suffer it, "
-            "so the stratified total is the one to prefer unless strata are too small to fit well"
+            f"stratified total {self.estimate:,.0f} vs pooled {pooled:,.0f} ({diff:+.1%}): the pooled fit assumes "
+            "one pattern of capture for everyone, and when capture differs between strata that heterogeneity "
+            "biases it (most often downwards); each stratum's own fit avoids that bias but rests on fewer "
+            "people and its own model choice, so a large gap calls for a look at the strata's fits"
         )
 
 
