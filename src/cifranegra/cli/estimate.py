@@ -48,7 +48,6 @@ _OPTIONS = (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    api._load_builtin()
     p = sub.add_parser(
         "estimate",
         help="estimate the number of people, seen and unseen, from overlapping lists",
