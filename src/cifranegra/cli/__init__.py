@@ -49,6 +49,7 @@ _COMMANDS: tuple[str, ...] = (
     "validate",
     "simulate",
     "encode",
+    "report",
 )
 
 # each command's one-line help in `cifranegra --help`, shown without importing its module
@@ -61,6 +62,7 @@ _HELP: dict[str, str] = {
     "validate": "check agency lists and report every problem (identifiers masked)",
     "simulate": "write a synthetic population's agency lists, a ready project file and the truth",
     "encode": "encode an agency list for private linkage (only encodings leave the agency)",
+    "report": "render the disclosure-safe report (HTML/PDF, es/en) and tables of a run's results",
 }
 
 EXIT_OK = 0
