@@ -1,0 +1,338 @@
+"""Message catalogues of the publication report (Spanish and English) and locale formats.
+
+One set of templates (``templates/report.html.j2``) reads every sentence from :data:`MESSAGES`; numbers go
+through :func:`cifranegra.report.charts.format_number` (``es_MX`` and ``en`` both write 12,345.6) and dates
+through :func:`format_date` (``es_MX``: "5 de marzo de 2025"; ``en``: "5 March 2025"). Chart labels live
+in :data:`cifranegra.report.charts.CATALOGUE`. A test keeps the two catalogues' keys equal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from cifranegra.errors import InputError
+
+LANGS = ("es", "en")
+
+_MONTHS_ES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+              "noviembre", "diciembre")
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+              "November", "December")
+
+MESSAGES: dict[str, dict[str, Any]] = {
+    "en": {
+        "html_lang": "en",
+        "default_title": "Estimated number of victims of human trafficking",
+        "subtitle": "Multiple systems estimation from overlapping agency lists",
+        "prepared_by": "Prepared by",
+        "reference_period": "Reference period",
+        "published": "Produced on",
+        "software": "Software",
+        "toc": "Contents",
+        "headline": "Headline",
+        "headline_intro": "The estimated total counts victims who were detected by at least one list and those "
+                          "who were not. Estimates are rounded to the nearest {round_to} ({round_large_to} above "
+                          "{large_above}).",
+        "year": "Year",
+        "stratum": "Stratum",
+        "detected": "Unique detected victims",
+        "estimated_total": "Estimated total",
+        "interval": "{level} interval",
+        "undetected": "Estimated undetected",
+        "ratio": "Total / detected",
+        "rate": "Rate per 100,000",
+        "rate_interval": "Rate interval",
+        "population": "Population (CONAPO)",
+        "method": "Method",
+        "all_period": "whole period",
+        "includes": "What the interval includes",
+        "unc_sampling": "sampling variability",
+        "unc_model": "model selection",
+        "unc_linkage": "record linkage",
+        "included": "included",
+        "not_included": "not included",
+        "unc_model_note_yes": "each bootstrap replicate or posterior draw chooses or weighs the model again",
+        "unc_model_note_no": "the interval is conditional on the chosen model",
+        "unc_linkage_note": "the linkage is taken as fixed; see the linkage sensitivity below",
+        "rate_note": "Rates divide the published (rounded) estimate and its interval by CONAPO's mid-year "
+                     "population ({edition}); the population is treated as known.",
+        "no_rate": "No rate: {why}",
+        "not_estimable": "not estimable",
+        "withheld_secondary": "[c]",
+        "withheld_note": "<{threshold}: a count from 1 to {below} withheld to protect the people counted; [c]: "
+                         "withheld so that another withheld count cannot be recomputed; n.e.: not estimable "
+                         "(reason given).",
+        "strata": "Estimates by stratum",
+        "strata_none": "The run was not stratified: there are no estimates by stratum.",
+        "reason": "Reason",
+        "stratified_total": "stratified total (sum of the strata)",
+        "stratified_note": "The stratified total adds the strata's own estimates; the pooled estimate fits one "
+                           "model to everyone. A large gap means that capture differs between strata.",
+        "sources": "Sources",
+        "sources_intro": "Each list is one agency's register of victims; a person may appear on several lists.",
+        "list": "List",
+        "records": "Records",
+        "persons": "Persons (after linkage)",
+        "definition": "Definition",
+        "period": "Period",
+        "not_given": "not given in the project",
+        "id_share_missing": "The shares of records with a CURP, a full name or a birth date are not kept in a "
+                            "run's outputs (they would need the identifiers), so they are not shown.",
+        "linkage": "Record linkage",
+        "linkage_text": "{records} records from {lists} lists were linked into {persons} persons ({method}). "
+                        "{clusters}",
+        "cluster_sizes": "Persons by number of lists they appear on: {sizes}.",
+        "linkage_sensitivity": "Estimate at other linkage thresholds",
+        "linkage_sensitivity_none": "No linkage sensitivity was computed in this run.",
+        "threshold": "Threshold",
+        "overlaps": "Overlaps between lists",
+        "overlaps_intro": "People in each combination of lists (national table; counts below {threshold} "
+                          "withheld).",
+        "pattern_table": "Capture patterns",
+        "sdg": "SDG 16.2.2: detected victims by sex, age and form of exploitation",
+        "sdg_intro": "Unique detected persons (not estimates). Forms of exploitation follow the UNODC categories "
+                     "through the crosswalk of Mexican law art. 10; a person recorded with forms in more than one "
+                     "category is counted under \"other\".",
+        "sex": "Sex",
+        "age_group": "Age",
+        "exploitation": "Form of exploitation",
+        "state": "State",
+        "count": "Persons",
+        "models": "Model selection",
+        "models_intro": "The best models by the selection criterion ({criterion}); ΔBIC is the difference from "
+                        "the best. The chosen model is marked.",
+        "models_none": "This method does not rank models ({method}).",
+        "model": "Model",
+        "delta_bic": "ΔBIC",
+        "chosen": "chosen",
+        "estimators": "Estimator comparison",
+        "estimators_one": "Only one estimator was run ({methods}); run `cifranegra compare` or list several "
+                          "methods in the project file to compare them.",
+        "drop_one": "Drop-one-list sensitivity is not part of a run's outputs; `cifranegra estimate` on "
+                    "capture_histories.csv with a list removed gives it.",
+        "by_state": "By state",
+        "by_state_none": "No map: the run was not stratified by state, so there is no estimate for any state.",
+        "distribution": "Distribution of the estimate",
+        "distribution_none": "The method gives no bootstrap replicates or posterior draws ({method}).",
+        "fit": "Goodness of fit",
+        "fit_none": "The fitted counts of each capture pattern are not part of a run's outputs; the fit is "
+                    "summarised by the deviance {deviance} on {df} degrees of freedom.",
+        "fit_none_plain": "The fitted counts of each capture pattern are not part of a run's outputs.",
+        "context": "Official counts as context",
+        "context_intro": "Official counts are detected (identified) victims recorded by the authorities; they "
+                         "are not prevalence and are not comparable one to one with the lists used here.",
+        "official_sesnsp": "SESNSP: victims of trafficking (state prosecutors)",
+        "official_government": "Identified victims (US TIP report, federal + state)",
+        "methods": "Methods and limitations",
+        "methods_text": [
+            "Multiple systems estimation compares who appears on which list. If the lists overlap little, many "
+            "victims are likely to be missing from all of them; if they overlap a lot, few are.",
+            "Closed population: everyone counted could have been on any list during the reference period. People "
+            "who entered or left during the period bend this assumption.",
+            "List dependence: lists that refer victims to each other overlap more than chance. The log-linear "
+            "models include such dependences between lists when the data support them; dependences the data "
+            "cannot reveal (the same people being hard to reach by every list) bias the estimate downwards.",
+            "Record linkage: the lists were linked into persons without a common identifier for everyone. Missed "
+            "links inflate the estimate, false links deflate it; the linkage sensitivity shows how much.",
+            "What the interval leaves out: the linkage error, the error of the population projection used for "
+            "the rates, and any bias from the assumptions above.",
+        ],
+        "estimator_text": "Estimator: {method}; model selection: {selection}; interval: {interval}.",
+        "disclosure": "Disclosure control",
+        "disclosure_text": "Counts from 1 to {below} are withheld (primary suppression); further counts are "
+                           "withheld across all tables released together so that no withheld count can be "
+                           "recomputed (secondary suppression by Gaussian elimination). An audit by linear "
+                           "programming checked that every withheld count keeps a range of at least {width}: "
+                           "{result}. Estimates are rounded and not published for strata with fewer than "
+                           "{min_observed} observed persons or fewer than {min_lists} lists with records.",
+        "audit_passed": "passed ({withheld} of {cells} cells withheld)",
+        "audit_failed": "FAILED",
+        "figure": "Figure",
+        "table": "Table",
+        "total": "Total",
+        "yes": "yes",
+        "no": "no",
+        "female": "Female",
+        "male": "Male",
+        "unknown": "Unknown",
+        "sexual": "Sexual exploitation",
+        "labour": "Forced labour",
+        "other": "Other forms",
+        "0-17": "0–17",
+        "18+": "18+",
+        "footer": "Produced with cifranegra {version}. Only disclosure-controlled tables are published; no "
+                  "record-level data.",
+    },
+    "es": {
+        "html_lang": "es-MX",
+        "default_title": "Número estimado de víctimas de trata de personas",
+        "subtitle": "Estimación de sistemas múltiples a partir de listas institucionales que se traslapan",
+        "prepared_by": "Elaborado por",
+        "reference_period": "Periodo de referencia",
+        "published": "Elaborado el",
+        "software": "Programa",
+        "toc": "Contenido",
+        "headline": "Resultados principales",
+        "headline_intro": "El total estimado cuenta a las víctimas detectadas por al menos una lista y a las que "
+                          "no lo fueron. Las estimaciones se redondean a la decena más cercana ({round_to}; "
+                          "{round_large_to} por encima de {large_above}).",
+        "year": "Año",
+        "stratum": "Estrato",
+        "detected": "Víctimas únicas detectadas",
+        "estimated_total": "Total estimado",
+        "interval": "Intervalo de {level}",
+        "undetected": "No detectadas (estimado)",
+        "ratio": "Total / detectadas",
+        "rate": "Tasa por 100,000",
+        "rate_interval": "Intervalo de la tasa",
+        "population": "Población (CONAPO)",
+        "method": "Método",
+        "all_period": "todo el periodo",
+        "includes": "Qué incluye el intervalo",
+        "unc_sampling": "variabilidad muestral",
+        "unc_model": "selección del modelo",
+        "unc_linkage": "vinculación de registros",
+        "included": "incluida",
+        "not_included": "no incluida",
+        "unc_model_note_yes": "cada réplica bootstrap o extracción posterior vuelve a elegir o ponderar el modelo",
+        "unc_model_note_no": "el intervalo es condicional al modelo elegido",
+        "unc_linkage_note": "la vinculación se toma como fija; véase la sensibilidad de la vinculación",
+        "rate_note": "Las tasas dividen la estimación publicada (redondeada) y su intervalo entre la población a "
+                     "mitad de año de CONAPO ({edition}); la población se toma como conocida.",
+        "no_rate": "Sin tasa: {why}",
+        "not_estimable": "no estimable",
+        "withheld_secondary": "[c]",
+        "withheld_note": "<{threshold}: conteo de 1 a {below} reservado para proteger a las personas contadas; "
+                         "[c]: reservado para que otro conteo reservado no pueda recalcularse; n.e.: no estimable "
+                         "(se indica el motivo).",
+        "strata": "Estimaciones por estrato",
+        "strata_none": "La corrida no se estratificó: no hay estimaciones por estrato.",
+        "reason": "Motivo",
+        "stratified_total": "total estratificado (suma de los estratos)",
+        "stratified_note": "El total estratificado suma las estimaciones de cada estrato; la estimación conjunta "
+                           "ajusta un solo modelo para todas las personas. Una diferencia grande indica que la "
+                           "captura difiere entre estratos.",
+        "sources": "Fuentes",
+        "sources_intro": "Cada lista es el registro de víctimas de una institución; una persona puede aparecer en "
+                         "varias listas.",
+        "list": "Lista",
+        "records": "Registros",
+        "persons": "Personas (tras la vinculación)",
+        "definition": "Definición",
+        "period": "Periodo",
+        "not_given": "no indicado en el proyecto",
+        "id_share_missing": "La proporción de registros con CURP, nombre completo o fecha de nacimiento no se "
+                            "conserva en los resultados de una corrida (requeriría los identificadores), por lo "
+                            "que no se muestra.",
+        "linkage": "Vinculación de registros",
+        "linkage_text": "{records} registros de {lists} listas se vincularon en {persons} personas ({method}). "
+                        "{clusters}",
+        "cluster_sizes": "Personas según el número de listas en que aparecen: {sizes}.",
+        "linkage_sensitivity": "Estimación con otros umbrales de vinculación",
+        "linkage_sensitivity_none": "En esta corrida no se calculó la sensibilidad a la vinculación.",
+        "threshold": "Umbral",
+        "overlaps": "Coincidencias entre listas",
+        "overlaps_intro": "Personas en cada combinación de listas (tabla nacional; conteos menores a {threshold} "
+                          "reservados).",
+        "pattern_table": "Patrones de captura",
+        "sdg": "ODS 16.2.2: víctimas detectadas por sexo, edad y forma de explotación",
+        "sdg_intro": "Personas únicas detectadas (no estimaciones). Las formas de explotación siguen las "
+                     "categorías de UNODC mediante la correspondencia con el art. 10 de la ley mexicana; una "
+                     "persona registrada con formas de más de una categoría se cuenta en \"otras\".",
+        "sex": "Sexo",
+        "age_group": "Edad",
+        "exploitation": "Forma de explotación",
+        "state": "Entidad federativa",
+        "count": "Personas",
+        "models": "Selección del modelo",
+        "models_intro": "Los mejores modelos según el criterio de selección ({criterion}); ΔBIC es la diferencia "
+                        "respecto al mejor. Se marca el modelo elegido.",
+        "models_none": "Este método no ordena modelos ({method}).",
+        "model": "Modelo",
+        "delta_bic": "ΔBIC",
+        "chosen": "elegido",
+        "estimators": "Comparación de estimadores",
+        "estimators_one": "Solo se ejecutó un estimador ({methods}); use `cifranegra compare` o indique varios "
+                          "métodos en el archivo del proyecto para compararlos.",
+        "drop_one": "La sensibilidad a quitar una lista no forma parte de los resultados de una corrida; "
+                    "`cifranegra estimate` sobre capture_histories.csv sin esa lista la proporciona.",
+        "by_state": "Por entidad federativa",
+        "by_state_none": "Sin mapa: la corrida no se estratificó por entidad federativa, así que no hay "
+                         "estimación para ninguna entidad.",
+        "distribution": "Distribución de la estimación",
+        "distribution_none": "El método no produce réplicas bootstrap ni extracciones posteriores ({method}).",
+        "fit": "Bondad de ajuste",
+        "fit_none": "Los conteos ajustados de cada patrón de captura no forman parte de los resultados de una "
+                    "corrida; el ajuste se resume en la devianza {deviance} con {df} grados de libertad.",
+        "fit_none_plain": "Los conteos ajustados de cada patrón de captura no forman parte de los resultados de "
+                          "una corrida.",
+        "context": "Cifras oficiales como contexto",
+        "context_intro": "Las cifras oficiales son víctimas detectadas (identificadas) registradas por las "
+                         "autoridades; no son prevalencia y no son comparables una a una con las listas usadas "
+                         "aquí.",
+        "official_sesnsp": "SESNSP: víctimas de trata de personas (fiscalías estatales)",
+        "official_government": "Víctimas identificadas (informe TIP de EUA, federal + estatal)",
+        "methods": "Métodos y limitaciones",
+        "methods_text": [
+            "La estimación de sistemas múltiples compara quién aparece en qué lista. Si las listas coinciden poco, "
+            "es probable que muchas víctimas falten en todas; si coinciden mucho, faltan pocas.",
+            "Población cerrada: cada persona contada pudo estar en cualquier lista durante el periodo de "
+            "referencia. Las personas que llegaron o se fueron durante el periodo debilitan este supuesto.",
+            "Dependencia entre listas: las listas que se refieren víctimas entre sí coinciden más que por azar. "
+            "Los modelos log-lineales incluyen esas dependencias cuando los datos las sustentan; las que los "
+            "datos no pueden revelar (las mismas personas difíciles de alcanzar para todas las listas) sesgan "
+            "la estimación a la baja.",
+            "Vinculación de registros: las listas se vincularon en personas sin un identificador común para "
+            "todas. Los vínculos omitidos inflan la estimación y los falsos la reducen; la sensibilidad a la "
+            "vinculación muestra cuánto.",
+            "Lo que el intervalo deja fuera: el error de la vinculación, el error de la proyección de población "
+            "usada para las tasas y cualquier sesgo de los supuestos anteriores.",
+        ],
+        "estimator_text": "Estimador: {method}; selección del modelo: {selection}; intervalo: {interval}.",
+        "disclosure": "Control de divulgación",
+        "disclosure_text": "Los conteos de 1 a {below} se reservan (supresión primaria); otros conteos se "
+                           "reservan en todas las tablas publicadas juntas para que ningún conteo reservado pueda "
+                           "recalcularse (supresión secundaria por eliminación gaussiana). Una auditoría por "
+                           "programación lineal verificó que cada conteo reservado conserve un rango de al menos "
+                           "{width}: {result}. Las estimaciones se redondean y no se publican para estratos con "
+                           "menos de {min_observed} personas observadas o menos de {min_lists} listas con "
+                           "registros.",
+        "audit_passed": "aprobada ({withheld} de {cells} celdas reservadas)",
+        "audit_failed": "NO APROBADA",
+        "figure": "Figura",
+        "table": "Cuadro",
+        "total": "Total",
+        "yes": "sí",
+        "no": "no",
+        "female": "Mujeres",
+        "male": "Hombres",
+        "unknown": "No especificado",
+        "sexual": "Explotación sexual",
+        "labour": "Trabajo forzoso",
+        "other": "Otras formas",
+        "0-17": "0–17",
+        "18+": "18+",
+        "footer": "Elaborado con cifranegra {version}. Solo se publican tablas con control de divulgación; "
+                  "ningún dato a nivel de registro.",
+    },
+}
+
+
+def messages(lang: str) -> Mapping[str, Any]:
+    """The catalogue of ``lang`` (``es``, ``es_MX`` or ``en``)."""
+    base = lang.split("_")[0]
+    if base not in MESSAGES:
+        raise InputError(f"no report in language {lang!r}: use --lang with one or more of {', '.join(LANGS)}")
+    return MESSAGES[base]
+
+
+def format_date(day: dt.date, lang: str) -> str:
+    """A date as a reader of ``lang`` writes it: "5 de marzo de 2025" (es_MX), "5 March 2025" (en)."""
+    base = lang.split("_")[0]
+    if base == "es":
+        return f"{day.day} de {_MONTHS_ES[day.month - 1]} de {day.year}"
+    if base == "en":
+        return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+    raise InputError(f"no date format for language {lang!r}: use one of {', '.join(LANGS)}")
