@@ -114,3 +114,31 @@ def test_top_level_help_lists_every_command_as_its_module_does() -> None:
 
     assert set(cli._HELP) == set(cli._COMMANDS)
     assert cli.build_parser(only="").format_help() == cli.build_parser().format_help()
+
+
+def test_reading_a_capture_table_skips_the_list_validator() -> None:
+    """`estimate`/`describe` read a table of counts: the identity normalizers (CURP via python-stdnum,
+    dates, records) and the agency-list validator stay unloaded."""
+    script = (
+        "import json, sys\n"
+        "from cifranegra.ingest.capture_table import read_capture_histories\n"
+        "from cifranegra.schema import mask_value\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('cifranegra', 'stdnum')))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    mods = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert not {"cifranegra.ingest.lists", "cifranegra.schema.records", "cifranegra.schema.curp", "stdnum"} & mods
+
+
+def test_lazy_packages_still_offer_every_public_name() -> None:
+    import cifranegra.ingest as ingest
+    import cifranegra.schema as schema
+    from cifranegra.ingest.lists import sibling_mapping, validate_files
+
+    for module in (ingest, schema):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, (module.__name__, name)
+        assert set(module.__all__) <= set(dir(module))
+    assert ingest.validate_files is validate_files
+    assert ingest.sibling_mapping is sibling_mapping  # in __all__ but was never imported here
