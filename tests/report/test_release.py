@@ -37,7 +37,7 @@ def test_unknown_publication_key_is_an_error() -> None:
 
 
 def test_not_a_run_folder(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="not the output folder of a run .no results.json."):
+    with pytest.raises(InputError, match=r"not the output folder of a run .no results.json."):
         read_run(tmp_path)
     with pytest.raises(InputError, match="no such folder"):
         read_run(tmp_path / "nothing")
@@ -45,7 +45,7 @@ def test_not_a_run_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not readable JSON"):
         read_run(tmp_path)
     (tmp_path / "results.json").write_text("{}", encoding="utf-8")
-    with pytest.raises(InputError, match="results.json has no estimates"):
+    with pytest.raises(InputError, match=r"results\.json has no estimates"):
         read_run(tmp_path)
 
 

@@ -1,0 +1,102 @@
+"""The report in both languages, HTML and PDF: key numbers and labels (PDF text via pdftotext), a page as
+an image (pdftoppm), self-contained HTML, alt text on every chart (in the HTML and as /Alt in the PDF)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from cifranegra.report.charts import format_number
+from cifranegra.report.i18n import MESSAGES, format_date
+from cifranegra.report.release import build_release
+from cifranegra.report.render import check_accessibility
+
+LABELS = {
+    "es": ("Resultados principales", "Víctimas únicas detectadas", "Total estimado", "Tasa por 100,000",
+           "Métodos y limitaciones", "Sin mapa"),
+    "en": ("Headline", "Unique detected victims", "Estimated total", "Rate per 100,000", "Methods and limitations",
+           "No map"),
+}
+
+
+def _pdftotext(path: Path) -> str:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed; CI installs it")
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_catalogues_have_the_same_keys() -> None:
+    assert set(MESSAGES["es"]) == set(MESSAGES["en"])
+
+
+def test_dates_in_each_language() -> None:
+    assert format_date(dt.date(2025, 3, 5), "es") == "5 de marzo de 2025"
+    assert format_date(dt.date(2025, 3, 5), "en") == "5 March 2025"
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_html_report(published: Path, run_dir: Path, lang: str) -> None:
+    html = (published / f"report-{lang}.html").read_text(encoding="utf-8")
+    assert f'lang="{MESSAGES[lang]["html_lang"]}"' in html
+    for label in LABELS[lang]:
+        assert label in html, label
+    release = build_release(run_dir)
+    detected, _ = release.detected
+    assert f">{format_number(detected, lang)}<" in html
+    assert f">{format_number(release.chosen()['estimate'], lang)}<" in html
+    assert check_accessibility(html) == []
+    assert not re.search(r"""(src|href)=["']https?:""", html), "the HTML refers to the internet"
+    assert html.count("<img") >= 3
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_pdf_report(published: Path, run_dir: Path, lang: str, tmp_path: Path) -> None:
+    text = _pdftotext(published / f"report-{lang}.pdf")
+    for label in LABELS[lang]:
+        assert label in text, label
+    release = build_release(run_dir)
+    chosen = release.chosen()
+    for value in (release.detected[0], chosen["estimate"], chosen["lower"], chosen["upper"]):
+        assert format_number(value, lang) in text
+    assert format_number(chosen["rate_per_100k"], lang, 2) in text
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(published / f"report-{lang}.pdf"),
+                    str(tmp_path / "page")], check=True)
+    page = next(tmp_path.glob("page*.png"))
+    assert page.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and page.stat().st_size > 2000
+
+
+def _pdf_objects(path: Path) -> bytes:
+    raw = path.read_bytes()
+    out = [raw]
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", raw, re.S):
+        try:
+            out.append(zlib.decompress(m.group(1)))
+        except zlib.error:
+            continue
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_pdf_is_tagged_pdfa_with_alt_text_on_every_chart(published: Path, lang: str) -> None:
+    html = (published / f"report-{lang}.html").read_text(encoding="utf-8")
+    pdf = _pdf_objects(published / f"report-{lang}.pdf")
+    assert b"pdfaid" in pdf  # PDF/A identification in the XMP metadata
+    assert pdf.count(b"/Alt") >= html.count("<img")
+
+
+def test_accessibility_check_fails_on_a_missing_alt_text(published: Path) -> None:
+    html = (published / "report-en.html").read_text(encoding="utf-8")
+    broken = re.sub(r'<img ([^>]*?) alt="[^"]*"', r"<img \1", html, count=1)
+    assert broken != html
+    assert check_accessibility(broken) == ["image 1 has no alt text"]
+    assert check_accessibility(html.replace('<html lang="en">', "<html>")) == ["the document has no lang attribute"]
+    outside = html.replace("</head>", '<link rel="stylesheet" href="https://example.org/x.css"></head>')
+    assert check_accessibility(outside) == ["a <link> refers to an outside resource"]
