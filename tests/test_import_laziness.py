@@ -142,3 +142,16 @@ def test_lazy_packages_still_offer_every_public_name() -> None:
         assert set(module.__all__) <= set(dir(module))
     assert ingest.validate_files is validate_files
     assert ingest.sibling_mapping is sibling_mapping  # in __all__ but was never imported here
+
+
+def test_simulate_help_is_light_and_quotes_the_simulators_limits() -> None:
+    loaded = _loaded_after(_main("simulate", "--help"))
+    assert not loaded, f"`cifranegra simulate --help` imported {sorted(loaded)}"
+    import importlib
+
+    import cifranegra.cli.simulate as cmd
+
+    lib = importlib.import_module("cifranegra.datasets.synthetic.simulate")
+
+    assert (cmd._HELP_MAX_PERSONS, cmd._HELP_MAX_AGENCIES) == (lib.MAX_PERSONS, lib.MAX_AGENCIES)
+    assert cmd.simulate is lib.simulate and cmd.MAX_PERSONS == lib.MAX_PERSONS

@@ -8,10 +8,30 @@ import datetime as dt
 import json
 import math
 import sys
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
-from cifranegra.datasets.synthetic.simulate import MAX_AGENCIES, MAX_PERSONS, prepare_folder, simulate
 from cifranegra.errors import InputError
+
+# the simulator (numpy, pandas, name tables) is imported when a simulation runs, not for `--help`;
+# its limits are quoted in the help from these copies, kept equal to the simulator's own
+# (MAX_PERSONS, MAX_AGENCIES) by tests/test_import_laziness.py
+_HELP_MAX_PERSONS = 2_000_000
+_HELP_MAX_AGENCIES = 20
+_LAZY = ("MAX_AGENCIES", "MAX_PERSONS", "prepare_folder", "simulate")
+
+
+def __getattr__(name: str) -> Any:
+    """The simulator's names, loaded on first use (and replaceable, e.g. by tests)."""
+    if name in _LAZY:
+        value = getattr(import_module("cifranegra.datasets.synthetic.simulate"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_self = sys.modules[__name__]
 
 
 def register(subparsers) -> None:
@@ -26,9 +46,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("directory", metavar="DIR", help="output folder (created if needed)")
     p.add_argument("--persons", type=int, default=5000,
-                   help=f"true N, from 1 to {MAX_PERSONS:,} (default 5000)")
+                   help=f"true N, from 1 to {_HELP_MAX_PERSONS:,} (default 5000)")
     p.add_argument("--agencies", type=int, default=6,
-                   help=f"number of agencies K, from 1 to {MAX_AGENCIES} (default 6)")
+                   help=f"number of agencies K, from 1 to {_HELP_MAX_AGENCIES} (default 6)")
     p.add_argument("--seed", type=int, default=0, help="random seed, a whole number ≥ 0 (default 0)")
     p.add_argument(
         "--error-scale",
@@ -52,6 +72,7 @@ def register(subparsers) -> None:
 
 def _check(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
     """Every option checked before anything is drawn or allocated; returns the period."""
+    MAX_PERSONS, MAX_AGENCIES = _self.MAX_PERSONS, _self.MAX_AGENCIES
     if not 1 <= args.persons <= MAX_PERSONS:
         raise InputError(
             f"--persons must be from 1 to {MAX_PERSONS:,}, not {args.persons:,}: every simulated person is "
@@ -79,8 +100,10 @@ def _check(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
 def run(args: argparse.Namespace) -> int:
     period = _check(args)
     # the folder is checked (and created) before anything is drawn: a large population takes minutes
-    prepare_folder(args.directory, overwrite=args.force, planned=("project.toml", "manifest.json", "lists", "truth"))
-    sim = simulate(
+    _self.prepare_folder(
+        args.directory, overwrite=args.force, planned=("project.toml", "manifest.json", "lists", "truth")
+    )
+    sim = _self.simulate(
         n_persons=args.persons,
         n_agencies=args.agencies,
         seed=args.seed,
@@ -94,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     d = Path(args.directory)
     print(f"true N {sim.n_persons}, recorded by at least one agency {sim.n_observed}")
-    for entry in manifest["lists"]:  # type: ignore[attr-defined]
+    for entry in manifest["lists"]:
         extra = f" (mapping {d / entry['mapping']})" if "mapping" in entry else ""
         print(f"  {entry['source']:20s} {entry['n_records']:>8d} records  {d / entry['file']}{extra}")
     truth = [str(d / str(manifest[k])) for k in ("truth", "truth_by_stratum", "persons") if manifest[k]]
