@@ -12,6 +12,7 @@ on tables where N mixes quickly (Monte Carlo standard error of the median under 
 from __future__ import annotations
 
 import itertools
+import math
 import pathlib
 from importlib import resources
 from typing import Any
@@ -304,11 +305,71 @@ def test_slow_colombia_hrdag_production_case() -> None:
 
 
 def test_chain_modes_groups_chains() -> None:
+    """Synthetic chains: two near 51,000 and two near 144,000 are two modes with their shares; four
+    chains drawn from one distribution (medians apart by Monte Carlo noise only) are one, even when
+    two of them sit 15% apart with only 30 draws each (their error then covers the gap)."""
     from cifranegra.estimation.lcmcr import chain_modes
 
-    modes = chain_modes([144000.0, 51000.0, 143000.0, 146000.0])
-    assert [(round(m["median"]), m["chains"]) for m in modes] == [(51000, [1]), (144000, [0, 2, 3])]
-    assert len(chain_modes([100.0, 101.0, 99.0])) == 1
+    rng = np.random.default_rng(0)
+    n = np.concatenate([rng.normal(144000, 9000, (2, 1000)), rng.normal(51000, 4000, (2, 1000))])
+    modes = chain_modes(n)
+    assert [(m["chains"], m["share"]) for m in modes] == [([2, 3], 0.5), ([0, 1], 0.5)]
+    assert modes[0]["median"] == pytest.approx(51000, rel=0.02)
+    assert modes[1]["median"] == pytest.approx(144000, rel=0.02)
+    assert len(chain_modes(rng.lognormal(np.log(1000), 0.3, (4, 1000)))) == 1
+    noisy = rng.lognormal(np.log(1000), 0.6, (2, 30))
+    noisy[1] *= 1.15
+    assert len(chain_modes(noisy)) == 1
+
+
+def test_multimodal_chains_warn_with_locations_and_shares(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fit's warning names each mode's location and share when chains disagree (sampler replaced
+    by synthetic chains), and the diagnostics always carry the share above R's cap (21 n)."""
+    rng = np.random.default_rng(1)
+    fake = np.concatenate([rng.normal(1400, 60, (3, 200)), rng.normal(3000, 100, (1, 200))]).round()
+    real = LCMCR.sample
+
+    def sample(self: LCMCR, histories: CaptureHistories, rng: Any = None) -> dict:
+        out = real(self, histories, rng)
+        return {**out, "n": fake}
+
+    monkeypatch.setattr(LCMCR, "sample", sample)
+    res = LCMCR(chains=4, samples=10, burn_in=10, thin=1).fit(load("MultipleSystemsEstimation_Korea.csv"), rng=1)
+    text = " ".join(res.warnings)
+    assert "2 modes of N" in text and "(3 of 4 chains, 75% of draws)" in text
+    assert "(1 of 4 chains, 25% of draws)" in text
+    located = [m["median"] for m in res.diagnostics["modes"]]
+    assert located == [pytest.approx(1400, rel=0.02), pytest.approx(3000, rel=0.02)]
+    assert res.diagnostics["r_cap"] == 21 * 123
+    assert res.diagnostics["share_above_r_cap"] == pytest.approx(0.25)
+    assert any("21 × the observed" in w and "--option n_cap_factor" in w for w in res.warnings)
+
+
+def test_cap_option() -> None:
+    """``n_cap_factor`` keeps every draw at or under floor(factor × n) and is validated by name."""
+    h = load("MultipleSystemsEstimation_Korea.csv")
+    res = LCMCR(n_cap_factor=1.1, **FAST).fit(h, rng=2)
+    assert max(draws(res)) <= math.floor(1.1 * 123) and res.settings["n_cap_factor"] == 1.1
+    assert res.diagnostics["n_cap"] == 135
+    assert LCMCR(**FAST).fit(h, rng=2).diagnostics["n_cap"] is None
+    with pytest.raises(InputError, match="n_cap_factor"):
+        LCMCR(n_cap_factor=0.5)
+    with pytest.raises(InputError, match="n_cap_factor"):
+        LCMCR(n_cap_factor="20")  # type: ignore[arg-type]
+
+
+def test_spec_is_a_frozen_dataclass_of_its_options() -> None:
+    """The spec's fields are exactly its user options; it cannot be changed after construction."""
+    import dataclasses
+
+    spec = LCMCR(chains=3)
+    names = [f.name for f in dataclasses.fields(spec)]
+    assert "n_cap_factor" in names and "init" in names and "min_lists" not in names
+    assert LCMCR(**{f: getattr(spec, f) for f in names}) == spec
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.chains = 5  # type: ignore[misc]
+    with pytest.raises(InputError, match="chains"):
+        LCMCR(chains=True)  # type: ignore[arg-type]
 
 
 def test_registered_under_the_common_entry_point() -> None:
@@ -334,6 +395,14 @@ def test_tempered_chains_target_the_same_posterior() -> None:
         LCMCR(temperatures=3, hottest=1.5)
 
 
+def _log_gamma_np(rng: np.random.Generator, a: np.ndarray) -> np.ndarray:
+    """log of Gamma(a, 1) draws, exact for tiny shapes: log G(a + 1) + log(U) / a when a < 1."""
+    a = np.asarray(a, dtype=float)
+    small = a < 1.0
+    out = np.log(rng.gamma(np.where(small, a + 1.0, a)))
+    return out + np.where(small, np.log1p(-rng.random(a.shape)) / np.where(small, a, 1.0), 0.0)
+
+
 def _reference_gibbs(x: np.ndarray, k: int, iters: int, burn: int, seed: int) -> np.ndarray:
     """The paper's Gibbs sampler written plainly, one person at a time (numpy), as an independent check
     of the compiled kernel: classes of the observed, n0 ~ NegBin(n, 1 - pi0) and the classes of the
@@ -343,9 +412,10 @@ def _reference_gibbs(x: np.ndarray, k: int, iters: int, burn: int, seed: int) ->
     lam = rng.random((n_lists, k))
     alpha = 1.0
     pi = np.full(k, 1.0 / k)
+    log_pi = np.log(pi)
     out = []
     for it in range(iters):
-        ll = x @ np.log(lam) + (1 - x) @ np.log1p(-lam) + np.log(pi)
+        ll = x @ np.log(lam) + (1 - x) @ np.log1p(-lam) + log_pi
         p = np.exp(ll - ll.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
         z = np.minimum((p.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1), k - 1)
@@ -355,10 +425,15 @@ def _reference_gibbs(x: np.ndarray, k: int, iters: int, burn: int, seed: int) ->
         s = np.stack([x[z == c].sum(axis=0) for c in range(k)], axis=1)
         lam = np.clip(rng.beta(1 + s, 1 + nk[None, :] - s), 1e-300, 1 - 1e-15)
         tail = nk[::-1].cumsum()[::-1] - nk
-        v = np.asarray(np.clip(rng.beta(1 + nk, alpha + tail), 1e-300, 1 - 1e-15))
-        v[-1] = 1.0
-        pi = v * np.concatenate([[1.0], np.cumprod(1 - v[:-1])])
-        alpha = rng.gamma(0.25 + k - 1, 1 / (0.25 - np.log1p(-v[:-1]).sum()))
+        # sticks on the log scale from log-gamma variates (shape < 1: log G(a + 1) + log(U) / a), so
+        # log(1 - V) stays exact when V rounds to 1 (R LCMCR's way; no clamp of V or alpha)
+        lg1 = _log_gamma_np(rng, 1.0 + nk[:-1])
+        lg2 = _log_gamma_np(rng, alpha + tail[:-1])
+        lsum = np.logaddexp(lg1, lg2)
+        log1m = lg2 - lsum
+        log_pi = np.append(lg1 - lsum, 0.0) + np.concatenate([[0.0], np.cumsum(log1m)])
+        pi = np.exp(log_pi)
+        alpha = max(rng.gamma(0.25 + k - 1, 1 / (0.25 - log1m.sum())), 1e-300)
         if it >= burn:
             out.append(n + n0)
     return np.asarray(out)

@@ -48,7 +48,8 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -88,23 +89,57 @@ def hrdag_classes(n_lists: int) -> int:
     return int(min(2**n_lists - 1, 15))
 
 
-def chain_modes(medians: list[float], ratio: float = 1.25) -> list[dict[str, Any]]:
-    """Group chains whose medians of N are within ``ratio`` of each other (sorted, split at gaps):
-    one group when chains agree, several when they sit in different modes."""
-    order = sorted(range(len(medians)), key=lambda i: medians[i])
+#: chains sit in different modes when their medians of N differ by more than this ratio and by more
+#: than ``MODE_MCSE`` Monte Carlo standard errors of the difference
+MODE_RATIO = 1.10
+MODE_MCSE = 6.0
+#: R LCMCR redraws the unseen count until n0 <= 20 n, i.e. N <= 21 n (``sam_n0``, not documented)
+R_CAP_FACTOR = 21.0
+#: posterior share above R's cap from which the result warns that R's interval would be shorter
+R_CAP_WARN = 0.025
+_FLAGGED = {"chains", "samples", "burn_in", "thin", "max_classes", "preset", "level", "workers"}
+
+
+def _opt(name: str) -> str:
+    """How a user sets option ``name``: its CLI flag, or ``--option name=...``, and the Python name."""
+    return option(name) if name in _FLAGGED else f"--option {name}=... ({name} in Python)"
+
+
+def chain_modes(n: np.ndarray) -> list[dict[str, Any]]:
+    """Group chains (rows of ``n``) whose medians of N agree: sorted by median, a new group starts
+    where the next median exceeds the last by more than ``MODE_RATIO`` and by more than
+    ``MODE_MCSE`` Monte Carlo standard errors of the difference (each chain's own, from its ESS).
+    One group when chains agree; each group gives its location (median of its draws), chains and
+    share of the draws."""
+    n = np.asarray(n, dtype=float)
+    med = [float(np.median(row)) for row in n]
+    se = [float(mcse_quantile(row[None, :], 0.5)) if row.size >= 20 else math.inf for row in n]
+    order = sorted(range(len(med)), key=lambda i: med[i])
     groups: list[list[int]] = []
     for i in order:
-        if groups and medians[i] <= ratio * medians[groups[-1][-1]]:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    return [{"median": float(np.median([medians[i] for i in g])), "chains": sorted(g)} for g in groups]
+        if groups:
+            last = groups[-1][-1]
+            gap = med[i] - med[last]
+            if not (med[i] > MODE_RATIO * med[last] and gap > MODE_MCSE * math.hypot(se[i], se[last])):
+                groups[-1].append(i)
+                continue
+        groups.append([i])
+    total = n.size
+    return [
+        {
+            "median": float(np.median(n[g].ravel())),
+            "chains": sorted(g),
+            "share": float(n[g].size / total),
+        }
+        for g in groups
+    ]
 
 
 def _chain_seed(ss: np.random.SeedSequence) -> int:
     return int(ss.generate_state(1, dtype=np.uint32)[0])
 
 
+@dataclass(frozen=True)
 class LCMCR:
     """Bayesian latent-class capture–recapture (Manrique-Vallier 2016).
 
@@ -117,96 +152,98 @@ class LCMCR:
     observed patterns × lists, off above: :meth:`resolved_hmc_steps`) and ``collapsed_moves``
     (Metropolis sweeps on the unobserved counts; 0) — all four 0 is the paper's plain Gibbs sampler,
     ``temperatures`` replicas per chain for data tempering (1 = off) down to data scale ``hottest``
-    (0.25), ``init`` (``"sparse"``: start with few classes, the default, which reproduces R LCMCR
-    on the reference tables; ``"crowded"``: all classes; ``"alternate"``: even chains crowded, odd
-    sparse, so that R-hat sees modes reached from both), ``workers`` (threads; default one per core
-    up to ``chains``), ``level`` of the reported interval.
+    (0.25), ``init`` (``"alternate"``, the default: even chains start crowded (all classes), odd
+    chains sparse (few), over-dispersed so that chains that settle in different modes say so;
+    ``"crowded"``; ``"sparse"``), ``n_cap_factor`` (None: the prior p(N) ∝ 1/N as the paper and
+    its documentation state; a number c >= 1: N ≤ c·n, R LCMCR's undocumented cap being 20),
+    ``workers`` (threads; default one per core up to ``chains``), ``alpha`` (a fixed concentration
+    instead of its prior), ``level`` of the reported interval.
     """
 
-    min_lists = 3
-    max_lists = MAX_LISTS
-    lists_limit_reason = (
+    max_classes: int | None = None
+    a_alpha: float | None = None
+    b_alpha: float | None = None
+    preset: str = "default"
+    chains: int = 4
+    samples: int = 1000
+    burn_in: int = 10000
+    thin: int = 20
+    collapsed_moves: int = 0
+    scale_moves: int = 1
+    swap_moves: int = 2
+    hmc_steps: int | None = None
+    hmc_every: int = 8
+    temperatures: int = 1
+    hottest: float = 0.25
+    init: str = "alternate"
+    workers: int | None = None
+    alpha: float | None = None
+    n_cap_factor: float | None = None
+    level: float = 0.95
+
+    min_lists: ClassVar[int] = 3
+    max_lists: ClassVar[int] = MAX_LISTS
+    lists_limit_reason: ClassVar[str] = (
         f"the sampler works on observed patterns, but the capture-history table it reads holds all "
         f"2^K patterns (128 MiB at {MAX_LISTS} lists)"
     )
 
-    def __init__(
-        self,
-        *,
-        max_classes: int | None = None,
-        a_alpha: float | None = None,
-        b_alpha: float | None = None,
-        preset: str = "default",
-        chains: int = 4,
-        samples: int = 1000,
-        burn_in: int = 10000,
-        thin: int = 20,
-        collapsed_moves: int = 0,
-        scale_moves: int = 1,
-        swap_moves: int = 2,
-        hmc_steps: int | None = None,
-        hmc_every: int = 8,
-        temperatures: int = 1,
-        hottest: float = 0.25,
-        init: str = "sparse",
-        workers: int | None = None,
-        alpha: float | None = None,
-        level: float = 0.95,
-    ) -> None:
-        if preset not in PRESETS:
-            raise InputError(f"preset must be one of {list(PRESETS)}, got {preset!r}")
-        base = PRESETS[preset]
-        self.preset = preset
-        self.max_classes = max_classes if max_classes is not None else base["max_classes"]
-        self.a_alpha = float(a_alpha if a_alpha is not None else base["a_alpha"])
-        self.b_alpha = float(b_alpha if b_alpha is not None else base["b_alpha"])
-        problems = []
-        if self.max_classes is not None and int(self.max_classes) < 1:
-            problems.append(f"max_classes must be at least 1, got {self.max_classes}")
-        if self.a_alpha <= 0 or self.b_alpha <= 0:
-            problems.append(f"a_alpha and b_alpha must be positive, got {self.a_alpha}, {self.b_alpha}")
-        for name, value, low in (
-            ("chains", chains, 1),
-            ("samples", samples, 10),
-            ("burn_in", burn_in, 0),
-            ("thin", thin, 1),
-            ("collapsed_moves", collapsed_moves, 0),
-            ("scale_moves", scale_moves, 0),
-            ("swap_moves", swap_moves, 0),
-            ("hmc_steps", 0 if hmc_steps is None else hmc_steps, 0),
-            ("hmc_every", hmc_every, 1),
-        ):
-            if int(value) != value or value < low:
-                problems.append(f"{name} must be a whole number >= {low}, got {value}")
-        if init not in ("alternate", "crowded", "sparse"):
-            problems.append(f"init must be 'alternate', 'crowded' or 'sparse', got {init!r}")
-        if int(temperatures) != temperatures or temperatures < 1:
-            problems.append(f"temperatures must be a whole number >= 1, got {temperatures}")
-        if not 0 < hottest < 1:
-            problems.append(f"hottest (data scale of the hottest replica) must be in (0, 1), got {hottest}")
-        if workers is not None and workers < 1:
-            problems.append(f"workers must be at least 1, got {workers}")
-        if alpha is not None and alpha <= 0:
-            problems.append(f"a fixed alpha must be positive, got {alpha}")
-        if not 0 < level < 1:
-            problems.append(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise InputError(f"preset must be one of {list(PRESETS)}, got {self.preset!r}")
+        base = PRESETS[self.preset]
+        problems: list[str] = []
+        for name in ("max_classes", "a_alpha", "b_alpha"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, base[name])
+        for name in ("a_alpha", "b_alpha", "hottest", "level", "alpha", "n_cap_factor"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                problems.append(f"{_opt(name)} must be a number, got {type(value).__name__}")
+        for name in ("max_classes", "chains", "samples", "burn_in", "thin", "collapsed_moves", "scale_moves",
+                     "swap_moves", "hmc_steps", "hmc_every", "temperatures", "workers"):  # fmt: skip
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                problems.append(f"{_opt(name)} must be a whole number, got {type(value).__name__}")
         if problems:
             raise InputError("; ".join(problems))
-        self.chains = int(chains)
-        self.samples = int(samples)
-        self.burn_in = int(burn_in)
-        self.thin = int(thin)
-        self.collapsed_moves = int(collapsed_moves)
-        self.scale_moves = int(scale_moves)
-        self.swap_moves = int(swap_moves)
-        self.hmc_steps = None if hmc_steps is None else int(hmc_steps)
-        self.hmc_every = int(hmc_every)
-        self.temperatures = int(temperatures)
-        self.init = init
-        self.hottest = float(hottest)
-        self.workers = workers
-        self.alpha = alpha
-        self.level = level
+        if self.max_classes is not None and (int(self.max_classes) != self.max_classes or self.max_classes < 1):
+            problems.append(f"{_opt('max_classes')} must be a whole number >= 1, got {self.max_classes}")
+        if not (self.a_alpha > 0 and self.b_alpha > 0):  # type: ignore[operator]
+            problems.append(
+                f"a_alpha and b_alpha must be positive ({_opt('a_alpha')}, {_opt('b_alpha')}), got "
+                f"{self.a_alpha}, {self.b_alpha}"
+            )
+        for name, low in (("chains", 1), ("samples", 10), ("burn_in", 0), ("thin", 1), ("collapsed_moves", 0),
+                          ("scale_moves", 0), ("swap_moves", 0), ("hmc_steps", 0), ("hmc_every", 1),
+                          ("temperatures", 1), ("workers", 1)):  # fmt: skip
+            value = getattr(self, name)
+            if value is not None and (int(value) != value or value < low):
+                problems.append(f"{_opt(name)} must be a whole number >= {low}, got {value}")
+        if self.init not in ("alternate", "crowded", "sparse"):
+            problems.append(f"{_opt('init')} must be 'alternate', 'crowded' or 'sparse', got {self.init!r}")
+        if not 0 < self.hottest < 1:
+            problems.append(
+                f"{_opt('hottest')} (data scale of the hottest replica) must be in (0, 1), got {self.hottest}"
+            )
+        if self.alpha is not None and not self.alpha > 0:
+            problems.append(f"a fixed {_opt('alpha')} must be positive, got {self.alpha}")
+        if self.n_cap_factor is not None and not (1 <= self.n_cap_factor < 1e6):
+            problems.append(
+                f"{_opt('n_cap_factor')} must be at least 1 (N <= factor x observed; R LCMCR uses 20), "
+                f"got {self.n_cap_factor}"
+            )
+        if not 0 < self.level < 1:
+            problems.append(f"{_opt('level')} must be between 0 and 1 (e.g. 0.95), got {self.level}")
+        if problems:
+            raise InputError("; ".join(problems))
+        for name in ("max_classes", "chains", "samples", "burn_in", "thin", "collapsed_moves", "scale_moves",
+                     "swap_moves", "hmc_steps", "hmc_every", "temperatures", "workers"):  # fmt: skip
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, int(value))
+        for name in ("a_alpha", "b_alpha", "hottest", "level"):
+            object.__setattr__(self, name, float(getattr(self, name)))
 
     def settings(self, k_lists: int) -> dict[str, Any]:
         return {
@@ -227,6 +264,7 @@ class LCMCR:
             "temperatures": self.temperatures,
             "init": self.init,
             "hottest": self.hottest if self.temperatures > 1 else None,
+            "n_cap_factor": self.n_cap_factor,
             "prior_N": "1/N",
             "level": self.level,
         }
@@ -276,14 +314,16 @@ class LCMCR:
         alpha_fixed = float(self.alpha) if self.alpha is not None else 0.0
         hmc_steps = self.resolved_hmc_steps(histories)
 
+        a_alpha, b_alpha = float(self.a_alpha or 0.0), float(self.b_alpha or 0.0)  # resolved at init
+
         def one(task: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             index, seed = task
             return run_chain(
                 patterns,
                 counts,
                 k,
-                self.a_alpha,
-                self.b_alpha,
+                a_alpha,
+                b_alpha,
                 self.burn_in,
                 self.samples,
                 self.thin,
@@ -295,6 +335,7 @@ class LCMCR:
                 self.swap_moves,
                 hmc_steps,
                 self.hmc_every,
+                float(self.n_cap_factor or 0.0),
             )
 
         workers = self.workers or max(1, min(self.chains, os.cpu_count() or 1))
@@ -341,7 +382,7 @@ class LCMCR:
         e_bulk = ess(n)
         e_tail = ess_tail(n)
         chain_medians = [float(x) for x in np.median(n, axis=1)]
-        modes = chain_modes(chain_medians)
+        modes = chain_modes(n) if self.chains > 1 else []
         warns: list[str] = []
         if self.chains > 1 and r > RHAT_THRESHOLD:
             warns.append(
@@ -349,16 +390,26 @@ class LCMCR:
                 "distribution; run longer chains (--burn-in, --samples, --thin; burn_in=, samples=, thin= "
                 "in Python) before using this estimate"
             )
-            if len(modes) > 1:
-                warns.append(
-                    "chains disagree strongly; they sit in "
-                    + str(len(modes))
-                    + " modes: "
-                    + "; ".join(f"N ≈ {m['median']:,.0f} ({len(m['chains'])} chain(s))" for m in modes)
-                    + ". The posterior is multimodal or the sampler is stuck; try a lower "
-                    f"{option('max_classes')}, more --chains and a longer --burn-in, compare with other model "
-                    "families (cifranegra compare), and do not publish one number from this fit"
+        if len(modes) > 1:
+            warns.append(
+                f"chains started apart disagree: they sit in {len(modes)} modes of N: "
+                + "; ".join(
+                    f"N ≈ {m['median']:,.0f} ({len(m['chains'])} of {self.chains} chains, {m['share']:.0%} of draws)"
+                    for m in modes
                 )
+                + ". The posterior is multimodal or the sampler is stuck, and the shares are those of the "
+                f"chains, not the modes' posterior mass; run data-tempered chains ({_opt('temperatures')}, "
+                "e.g. 4) with more --chains and a longer --burn-in, compare with other model families "
+                "(cifranegra compare), and do not publish one number from this fit"
+            )
+        r_cap = R_CAP_FACTOR * histories.observed
+        above_r_cap = float(np.mean(flat > r_cap))
+        if self.n_cap_factor is None and above_r_cap > R_CAP_WARN:
+            warns.append(
+                f"{above_r_cap:.1%} of the posterior of N lies above {r_cap:,.0f} (21 × the observed), "
+                "where R LCMCR silently caps N (it redraws the unseen count until it is at most 20 × the "
+                f"observed): R's interval would end lower; {_opt('n_cap_factor')} with 21 reproduces it"
+            )
         if e_bulk < 100 * self.chains / 4:
             warns.append(
                 f"effective sample size of N is only {e_bulk:.0f}; increase --samples or --thin "
@@ -368,7 +419,7 @@ class LCMCR:
         if float(s["occupied"].mean()) >= s["classes"] - 0.5:
             warns.append(
                 f"nearly all {s['classes']} latent classes are in use: the truncation binds, raise "
-                f"{option('max_classes')}"
+                f"{_opt('max_classes')}"
             )
         levels = [
             self.level,
@@ -399,6 +450,9 @@ class LCMCR:
                 "mcse_median": mcse_quantile(n, 0.5),
                 "chain_medians": chain_medians,
                 "modes": modes,
+                "n_cap": math.floor(self.n_cap_factor * histories.observed) if self.n_cap_factor else None,
+                "r_cap": r_cap,
+                "share_above_r_cap": above_r_cap,
                 "acceptance_collapsed": s["acceptance"],
                 "acceptance_scale": s["scale_acceptance"] if self.scale_moves > 0 else None,
                 "acceptance_label_swap": s["label_swap_acceptance"] if self.swap_moves > 0 else None,

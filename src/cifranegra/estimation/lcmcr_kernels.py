@@ -133,6 +133,17 @@ def _gamma(s: np.ndarray, a: float) -> float:
             return d * v * boost
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _log_gamma(s: np.ndarray, a: float) -> float:
+    """log of a Gamma(a, 1) draw, exact far below the smallest double: for a < 1,
+    log G(a + 1) + log(U) / a (the shape-below-one trick on the log scale, as R LCMCR's
+    ``dan_log_gamma_1``), so a Beta(1 + n, alpha) stick with tiny alpha keeps log(1 - V) exact
+    (it can be -1e6) instead of rounding V to 1."""
+    if a < 1.0:
+        return math.log(_gamma(s, a + 1.0)) + math.log(1.0 - _u01(s)) / a
+    return math.log(_gamma(s, a))
+
+
 #: Below this many people left, a multinomial is drawn one person at a time (one uniform each);
 #: above it, by sequential binomials. Below this mean, a binomial is drawn by inversion.
 SMALL_COUNT = 12
@@ -261,6 +272,105 @@ def _beta(s: np.ndarray, a: float, b: float) -> float:
     return x / (x + y)
 
 
+# ------------------------------------------------------------------ cap on N (R LCMCR parity)
+@numba.njit(cache=True, nogil=True)
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz; Press et al.,
+    Numerical Recipes, 3rd ed., 6.4); converges in O(sqrt(max(a, b))) terms on its side of the mean."""
+    tiny = 1e-300
+    qab = a + b
+    qap = a + 1.0
+    qam = a - 1.0
+    c = 1.0
+    d = 1.0 - qab * x / qap
+    if abs(d) < tiny:
+        d = tiny
+    d = 1.0 / d
+    h = d
+    for m in range(1, 100000):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = tiny if abs(d) < tiny else d
+        c = 1.0 + aa / c
+        c = tiny if abs(c) < tiny else c
+        d = 1.0 / d
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = tiny if abs(d) < tiny else d
+        c = 1.0 + aa / c
+        c = tiny if abs(c) < tiny else c
+        d = 1.0 / d
+        de = d * c
+        h *= de
+        if abs(de - 1.0) < 1e-15:
+            break
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
+def log_nb_cdf(n_obs: int, p0: float, max_unseen: int) -> float:
+    """log P(n0 <= max_unseen) for n0 ~ NegBin(n_obs, 1 - p0) (failures before n_obs successes): the
+    unseen count's conditional given the parameters, so that with R's cap the moves that sum N out
+    target the capped posterior. P = I_{1-p0}(n_obs, max_unseen + 1), the regularized incomplete
+    beta function; 0 when there is no cap (max_unseen < 0)."""
+    if max_unseen < 0 or p0 <= 0.0:
+        return 0.0
+    if p0 >= 1.0:
+        return -np.inf
+    a = float(n_obs)
+    b = max_unseen + 1.0
+    x = 1.0 - p0
+    lbt = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(p0)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return lbt + math.log(_betacf(a, b, x)) - math.log(a)
+    q = math.exp(lbt + math.log(_betacf(b, a, p0)) - math.log(b))
+    return math.log1p(-q) if q < 1.0 else -np.inf
+
+
+@numba.njit(cache=True, nogil=True)
+def _capped_unseen(rs: np.ndarray, n_obs: int, p0: float, rate: float, max_unseen: int) -> int:
+    """n0 ~ NegBin(n_obs, 1 - p0) restricted to n0 <= max_unseen (R LCMCR redraws until N <= 20 n):
+    redraws while that is cheap, else exact inversion of the truncated probabilities."""
+    n0 = np.random.poisson(rate) if rate > 0 else 0
+    tries = 1
+    while n0 > max_unseen and tries < 64:
+        n0 = np.random.poisson(_gamma(rs, float(n_obs)) * p0 / (1.0 - p0))
+        tries += 1
+    if n0 <= max_unseen:
+        return n0
+    # log pmf by its ratio (n + k) / (k + 1) p0, up to a constant
+    lp = np.empty(max_unseen + 1)
+    lp[0] = 0.0
+    lq = math.log(p0)
+    for kk in range(max_unseen):
+        lp[kk + 1] = lp[kk] + math.log((n_obs + kk) / (kk + 1.0)) + lq
+    mx = lp.max()
+    tot = 0.0
+    for kk in range(max_unseen + 1):
+        lp[kk] = math.exp(lp[kk] - mx)
+        tot += lp[kk]
+    u = _u01(rs) * tot
+    for kk in range(max_unseen + 1):
+        u -= lp[kk]
+        if u < 0.0:
+            return kk
+    return max_unseen
+
+
+@numba.njit(cache=True, nogil=True)
+def _p_unseen(lam: np.ndarray, log_pi: np.ndarray, k: int) -> float:
+    """P(never seen | lam, pi) = sum_c pi_c prod_j (1 - lam_jc)."""
+    out = 0.0
+    for c in range(k):
+        z = log_pi[c]
+        for j in range(lam.shape[0]):
+            z += math.log1p(-lam[j, c])
+        out += math.exp(z)
+    return out
+
+
 #: Share of the scale moves' class choices made uniformly (the rest by share of the unseen).
 SCALE_UNIFORM = 0.1
 
@@ -269,15 +379,6 @@ SCALE_UNIFORM = 0.1
 def _choice_prob(unseen_h: float, unseen_total: float, k: int) -> float:
     """Probability that the scale move picks a class holding ``unseen_h`` of ``unseen_total``."""
     return (1.0 - SCALE_UNIFORM) * unseen_h / unseen_total + SCALE_UNIFORM / k
-
-
-@numba.njit(cache=True, nogil=True)
-def _tails(pi: np.ndarray, tail: np.ndarray) -> None:
-    """tail[c] = weight of the classes after c (0 for the last)."""
-    acc = 0.0
-    for c in range(pi.size - 1, -1, -1):
-        tail[c] = acc
-        acc += pi[c]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -302,6 +403,8 @@ def _scale_moves(
     newlam: np.ndarray,
     sstats: np.ndarray,
     rs: np.ndarray,
+    n_obs: int = 0,
+    max_unseen: int = -1,
 ) -> bool:
     """``n_prop`` Metropolis moves along the direction the Gibbs sampler crawls: the capture odds of
     one class h all scaled by exp(eps), its weight rescaled so that its share of the *seen* stays
@@ -343,7 +446,8 @@ def _scale_moves(
         if not tot > 1e-280:
             return False
         pp[p] = tot
-    _tails(pi, tail)
+    prior_now = log_stick_prior(log_pi, k, alpha) if k > 1 else 0.0
+    cap_now = log_nb_cdf(n_obs, su, max_unseen)
     for _t in range(n_prop):
         if _u01(rs) < SCALE_UNIFORM:
             h = min(int(_u01(rs) * k), k - 1)
@@ -400,18 +504,22 @@ def _scale_moves(
         if ok:
             # stick-breaking prior of pi: (alpha - 1) log pi_K - sum_{c <= K-2} log(tail after c), and
             # the simplex Jacobian; with one class pi = 1 is fixed and neither exists
+            # (on the log scale: weights after a stick near 1 underflow as plain numbers, and the
+            # tails they form can be far below the weight moved)
             dprior = 0.0
             if k > 1:
-                prod = 1.0
-                if pi[h] > 0.0:  # then every tail before h holds at least pi[h] > 0
-                    for c in range(min(h, k - 2)):
-                        prod *= 1.0 + pi[h] * (r - 1.0) / tail[c]
-                dprior = (alpha - 1.0) * (log_r if h == k - 1 else 0.0) - (alpha - 1.0) * log_z
-                dprior += (k - 2) * log_z - math.log(prod)
+                for c in range(k):
+                    tail[c] = log_pi[c] - log_z
+                tail[h] += log_r
+                dprior = log_stick_prior(tail, k, alpha) - prior_now
                 jac += log_r - k * log_z
             u_new = pi[h] * r * math.exp(lz_new)
             q_back = _choice_prob(u_new, su - unseen[h] + u_new, k)
             lr = dl + dprior + jac + math.log(q_back / q_fwd)
+            cap_new = 0.0
+            if max_unseen >= 0:  # R's cap: the capped posterior carries P(n0 <= cap - n | lam, pi)
+                cap_new = log_nb_cdf(n_obs, (su - unseen[h] + u_new) / z, max_unseen)
+                lr += cap_new - cap_now
             ok = lr >= 0.0 or math.log(1.0 - _u01(rs)) < lr
         if adapt:
             sstep[h] *= 1.05 if ok else 0.97
@@ -438,7 +546,9 @@ def _scale_moves(
             su += unseen[c]
         log_pi[h] += log_r
         pi[h] *= r
-        _tails(pi, tail)
+        if k > 1:
+            prior_now = log_stick_prior(log_pi, k, alpha)
+        cap_now = cap_new
     return True
 
 
@@ -554,8 +664,9 @@ def hmc_logp_grad(
                 l1[j, c] = inv
             g[j * k + c] = 1.0 - 2.0 * lam[j, c]  # d/d logit of log(lam (1 - lam))
         if want_lp:
-            for c in range(k):
-                lp += math.log(lam[j, c]) + math.log(l1[j, c])
+            for c in range(k):  # log(lam (1 - lam)) = -|e| - 2 log(1 + e^-|e|): no underflow
+                e = x[j * k + c]
+                lp += -abs(e) - 2.0 * math.log1p(math.exp(-abs(e)))
     off = n_lists * k
     acc = 1.0
     for c in range(k):
@@ -570,8 +681,9 @@ def hmc_logp_grad(
                 v = t * inv
                 v1 = inv
             vv[c] = v
-            if want_lp:
-                lp += math.log(v) + alpha * math.log(v1)  # Beta(1, alpha) × V (1 - V)
+            if want_lp:  # Beta(1, alpha) × V (1 - V), logs exact where V or 1 - V underflows
+                lsp = math.log1p(t)
+                lp += (min(nu, 0.0) - lsp) + alpha * (-max(nu, 0.0) - lsp)
             g[off + c] = v1 - alpha * v
             pi[c] = acc * v
             acc *= v1
@@ -661,6 +773,7 @@ def _hmc_move(
     l1_t: np.ndarray,
     kv: np.ndarray,
     rs: np.ndarray,
+    max_unseen: int = -1,
 ) -> None:
     """One Hamiltonian Monte Carlo trajectory (Neal 2011, "MCMC using Hamiltonian dynamics") of
     ``n_leap`` leapfrog steps on the marginal posterior of (lam, pi) given alpha, in the logit
@@ -721,6 +834,13 @@ def _hmc_move(
         for i in range(d):
             k1 += 0.5 * mom[i] * mom[i] * minv[i]
         dh = lp - k1 - lp0 + k0
+        if max_unseen >= 0:
+            # R's cap: the dynamics follow the uncapped gradient (still a reversible,
+            # volume-preserving map), the acceptance carries the capped target exactly
+            p0_new = 0.0
+            for c in range(k):
+                p0_new += kv[4, c]  # P(class c, never seen) at the trajectory's end
+            dh += log_nb_cdf(n_obs, p0_new, max_unseen) - log_nb_cdf(n_obs, _p_unseen(lam, log_pi, k), max_unseen)
         a = 1.0 if dh >= 0.0 else math.exp(dh)
         if _u01(rs) < a:
             for j in range(n_lists):
@@ -812,6 +932,7 @@ def _sweep(
     lam_t: np.ndarray,
     l1_t: np.ndarray,
     kv: np.ndarray,
+    max_unseen: int = -1,
 ) -> int:
     """One sweep in place over (lam, log_pi, state = [alpha, alpha step]); returns n0: the label
     swaps, the Hamiltonian trajectory (when ``n_leap`` > 0) and the scale moves (all on the
@@ -823,7 +944,10 @@ def _sweep(
     if swap_moves > 0:
         _swap_moves(k, alpha, swap_moves, lam, log_pi, rs, swstats)
     if n_leap > 0:
-        _hmc_move(patterns, pcounts, n_obs, k, alpha, n_leap, adapt, lam, log_pi, hs, minv, hbuf, lam_t, l1_t, kv, rs)
+        _hmc_move(
+            patterns, pcounts, n_obs, k, alpha, n_leap, adapt, lam, log_pi, hs, minv, hbuf, lam_t, l1_t, kv, rs,
+            max_unseen,
+        )  # fmt: skip
     for j in range(n_lists):
         for c in range(k):
             log_1m[j, c] = math.log1p(-lam[j, c])
@@ -831,7 +955,7 @@ def _sweep(
     if scale_moves > 0:
         have_f = _scale_moves(
             patterns, pcounts, k, alpha, scale_moves, adapt, lam, log_pi, sstep, log_1m, fnew, f, pp, pi, tails,
-            lz_k, unseen_k, newlam, sstats, rs,
+            lz_k, unseen_k, newlam, sstats, rs, n_obs, max_unseen,
         )  # fmt: skip
     for c in range(k):
         n_k[c] = 0
@@ -904,7 +1028,10 @@ def _sweep(
     if seen <= 0.0:
         seen = 1e-300
     rate = _gamma(rs, float(n_obs)) * (unseen / seen) if n_obs > 0 else 0.0
-    n0 = np.random.poisson(rate) if rate > 0 else 0
+    if max_unseen >= 0 and rate > 0:
+        n0 = _capped_unseen(rs, n_obs, min(unseen, 1.0 - 1e-300), rate, max_unseen)
+    else:
+        n0 = np.random.poisson(rate) if rate > 0 else 0
     for c in range(k):
         n_obs_k[c] = n_k[c]
         m0[c] = 0
@@ -920,7 +1047,7 @@ def _sweep(
             if delta == 0:
                 continue
             new = m0[c] + delta
-            if new < 0:
+            if new < 0 or (max_unseen >= 0 and n0 + delta > max_unseen):
                 accepted = False
             else:
                 accepted = _log_ratio_accept(rs, c, m0[c], new, n_obs, n0, n_obs_k, m0, s_jk, alpha, k, n_lists)
@@ -956,24 +1083,27 @@ def _sweep(
     tail = 0
     for c in range(k):
         tail += n_k[c]
+    # on the log scale (log V = lg1 - log(e^lg1 + e^lg2), log(1 - V) = lg2 - ..., lg from log-gamma
+    # draws, as R LCMCR): no clamp of V below 1, so log(1 - V) and with it the rate of alpha's
+    # conditional are exact however small alpha gets (a clamp at V <= 1 - 1e-15 kept alpha's rate
+    # below b + 34.5 (K - 1) and shifted N's posterior)
     acc = 0.0
-    sum_log1m = 0.0
     for c in range(k):
         tail -= n_k[c]
         if c < k - 1:
-            vc = _beta(rs, 1.0 + n_k[c], alpha + tail)
-            vc = min(max(vc, 1e-300), 1.0 - 1e-15)
-            log_pi[c] = math.log(vc) + acc
-            l1 = math.log1p(-vc)
-            acc += l1
-            sum_log1m += l1
+            lg1 = _log_gamma(rs, 1.0 + n_k[c])
+            lg2 = _log_gamma(rs, alpha + tail)
+            lsum = _logaddexp(lg1, lg2)
+            log_pi[c] = lg1 - lsum + acc
+            acc += lg2 - lsum
         else:
             log_pi[c] = acc
-    # 5. concentration
+    # 5. concentration: Gamma(a + K - 1, b - sum_c log(1 - V_c)), the sum being log pi_K; no floor
+    # (the guard only keeps a double: prior mass below 1e-300 is about 1e-75)
     if alpha_fixed <= 0:
-        alpha = _gamma(rs, a_alpha + k - 1) / (b_alpha - sum_log1m)
-        if alpha < 1e-10:
-            alpha = 1e-10
+        alpha = _gamma(rs, a_alpha + k - 1) / (b_alpha - log_pi[k - 1])
+        if not alpha > 1e-300:
+            alpha = 1e-300
     state[0] = alpha
     return n0
 
@@ -1069,6 +1199,7 @@ def run_chain(
     swap_moves: int = 0,
     hmc_steps: int = 0,
     hmc_every: int = 8,
+    n_cap_factor: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One chain of the truncated stick-breaking latent-class sampler (Manrique-Vallier 2016).
 
@@ -1087,7 +1218,8 @@ def run_chain(
     (:func:`_hmc_move`; its mass matrix is set half-way through the burn-in); all 0 give the plain
     Gibbs sampler of the paper. ``rates``: acceptance of the collapsed moves, replica swap rate,
     acceptance of the scale moves, of the label swaps, of the Hamiltonian trajectories, and the
-    final Hamiltonian step size (NaN where unused).
+    final Hamiltonian step size (NaN where unused). ``n_cap_factor`` > 0 truncates the prior of N at
+    ``floor(n_cap_factor × n)`` (each replica at its own n), as R LCMCR does at 20 n; 0: no cap.
     """
     np.random.seed(seed)
     rs = seed_state(seed)
@@ -1098,6 +1230,10 @@ def run_chain(
     for r in range(n_rep):
         for p in range(n_pat):
             n_obs[r] += counts[r, p]
+    max_unseen = np.full(n_rep, -1, dtype=np.int64)
+    if n_cap_factor > 0:
+        for r in range(n_rep):
+            max_unseen[r] = max(math.floor(n_cap_factor * n_obs[r]) - n_obs[r], 0)
     lam = np.empty((n_rep, n_lists, k))
     log_pi = np.empty((n_rep, k))
     state = np.empty((n_rep, 2))
@@ -1205,6 +1341,7 @@ def run_chain(
                 lam_t,
                 l1_t,
                 kv,
+                max_unseen[r],
             )
             if r == 0:
                 n0 = n0r
@@ -1219,6 +1356,11 @@ def run_chain(
                 lr = 0.0
                 for p in range(n_pat):
                     lr += (counts[r, p] - counts[r + 1, p]) * (ll_b[p] - ll_a[p])
+                if max_unseen[0] >= 0:  # the capped targets carry P(n0 <= cap - n | params)
+                    pa = _p_unseen(lam[r], log_pi[r], k)
+                    pb = _p_unseen(lam[r + 1], log_pi[r + 1], k)
+                    lr += log_nb_cdf(n_obs[r], pb, max_unseen[r]) + log_nb_cdf(n_obs[r + 1], pa, max_unseen[r + 1])
+                    lr -= log_nb_cdf(n_obs[r], pa, max_unseen[r]) + log_nb_cdf(n_obs[r + 1], pb, max_unseen[r + 1])
                 n_swap += 1
                 if lr >= 0.0 or math.log(1.0 - _u01(rs)) < lr:
                     n_swap_acc += 1
