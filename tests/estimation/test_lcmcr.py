@@ -252,42 +252,47 @@ def test_starting_points() -> None:
 
 
 # ---------------------------------------------------------------------------------------- slow
+R_ESS = pd.read_csv(pathlib.Path(__file__).parents[1] / "reference" / "r_lcmcr_ess.csv").set_index("dataset")
+#: R's medians over its seeds 12345/1/2/3 (reference_estimates.csv notes; Netherlands seed 3, which sat
+#: near 54,000, left out: see docs/bayesian.md)
+R_SEED_MEDIANS = {
+    "MultipleSystemsEstimation_Korea": [137, 137, 138, 137],
+    "MultipleSystemsEstimation_Kosovo": [10413, 10360, 10416, 10418],
+    "modslavmse_UKdat_4": [11847, 12006, 12024, 11996],
+    "SparseMSE_UKdat_5": [22458, 21189, 20804, 22384],
+    "SparseMSE_UKdat": [22949, 20994, 22902, 22899],
+    "SparseMSE_Ned": [144176, 144019, 143857],
+    "SparseMSE_NewOrl": [716, 713, 715, 715],
+}
+
+
+def _quantile_se(flat: np.ndarray, q: float, n_eff: float) -> float:
+    """Monte Carlo standard error of the q-quantile from an effective sample size: sqrt(q (1 - q) /
+    ESS) / f(x_q), the density f estimated from the draws as 0.02 / (width of the central 2% around
+    x_q)."""
+    lo, hi = np.quantile(flat, [max(q - 0.01, 0.0), min(q + 0.01, 1.0)])
+    dens = 0.02 / max(hi - lo, 1e-9)
+    return float(np.sqrt(q * (1 - q) / n_eff) / dens)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "name",
-    [
-        "MultipleSystemsEstimation_Kosovo.csv",
-        "modslavmse_UKdat_4.csv",
-        "SparseMSE_UKdat.csv",
-        "MultipleSystemsEstimation_Korea.csv",
-        "SparseMSE_NewOrl.csv",
-    ],
-)
+@pytest.mark.parametrize("name", list(R_SEED_MEDIANS))
 def test_slow_agreement_with_r_lcmcr(name: str) -> None:
-    """Default settings, doubled samples: posterior median within 5% of R LCMCR's (reference rows);
-    R's own medians over four seeds spread up to 2% (reference notes). Kosovo, the slowest-mixing
-    of these tables (rare excursions to N < 9,000), gets twice the thinning: with the default its
-    2.5% quantile can rest on about 50 effective draws (seed 2026: ESS 49, R-hat 1.075, lower
-    7,885); six chains of 200,000 sweeps give [9067, 10442, 13917] against R's [8956, 10413, 13910]."""
-    ref = r_lcmcr(name)
-    res = LCMCR(samples=2000, thin=40 if "Kosovo" in name else 20).fit(load(name), rng=2026)
-    assert res.estimate == pytest.approx(ref["estimate"], rel=0.05)
-    assert ci(res).lower == pytest.approx(ref["lower"], rel=0.1)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["SparseMSE_UKdat_5.csv", "SparseMSE_Ned.csv"])
-def test_slow_multimodal_tables_agree_or_warn(name: str) -> None:
-    """UK 5-list and Netherlands: the LCMCR posterior has sticky modes (R's four seeds give
-    22458/21189/20804/22384 and 144176/144019/54307/143857). We must either agree with R within 5%
-    with converged chains, or say that the chains disagree — never a silent wrong number."""
-    ref = r_lcmcr(name)
-    res = LCMCR(chains=8, samples=1000).fit(load(name), rng=2026)
-    converged = res.diagnostics["rhat"] <= 1.01
-    if converged:
-        assert res.estimate == pytest.approx(ref["estimate"], rel=0.05)
-    else:
-        assert any("R-hat" in w for w in res.warnings)
+    """Median and 95% upper endpoint against R LCMCR (seed 12345, 1.1 M sweeps) with R's cap
+    (``n_cap_factor=21``: R redraws the unseen count until n0 <= 20 n), within 4 standard errors of
+    the difference. Ours: from our own ESS (bulk for the median, tail for the upper end). R's: the
+    same formula with R's ESS of N (r_lcmcr_ess.csv) and our draws' density, and for the median at
+    least the standard deviation of R's seed medians (R's chains on the UK tables move slowly: its four
+    seeds spread 7%, far beyond what its ESS says)."""
+    ref = R_ESS.loc[name]
+    res = LCMCR(chains=8, samples=2000, n_cap_factor=21).fit(load(name + ".csv"), rng=2026)
+    flat = np.asarray(draws(res))
+    r_med_se = max(_quantile_se(flat, 0.5, ref["ess_N"]), float(np.std(R_SEED_MEDIANS[name], ddof=1)))
+    se_med = np.hypot(res.diagnostics["mcse_median"], r_med_se)
+    assert abs(res.estimate - ref["median"]) <= 4 * se_med + 1
+    se_up = np.hypot(_quantile_se(flat, 0.975, res.diagnostics["ess_tail"]), _quantile_se(flat, 0.975, ref["ess_N"]))
+    assert abs(ci(res).upper - ref["upper95"]) <= 4 * se_up + 1
+    assert not any("modes of N" in w for w in res.warnings)
 
 
 @pytest.mark.slow
@@ -342,7 +347,7 @@ def test_multimodal_chains_warn_with_locations_and_shares(monkeypatch: pytest.Mo
     assert located == [pytest.approx(1400, rel=0.02), pytest.approx(3000, rel=0.02)]
     assert res.diagnostics["r_cap"] == 21 * 123
     assert res.diagnostics["share_above_r_cap"] == pytest.approx(0.25)
-    assert any("21 × the observed" in w and "--option n_cap_factor" in w for w in res.warnings)
+    assert any("21 × the observed" in w and "--option n_cap_factor=21" in w for w in res.warnings)
 
 
 def test_cap_option() -> None:

@@ -100,9 +100,15 @@ R_CAP_WARN = 0.025
 _FLAGGED = {"chains", "samples", "burn_in", "thin", "max_classes", "preset", "level", "workers"}
 
 
-def _opt(name: str) -> str:
-    """How a user sets option ``name``: its CLI flag, or ``--option name=...``, and the Python name."""
-    return option(name) if name in _FLAGGED else f"--option {name}=... ({name} in Python)"
+def _opt(name: str, value: str = "...") -> str:
+    """How a user sets option ``name``: its CLI flag, or ``--option name=value``, and the Python name."""
+    if name in _FLAGGED:
+        return option(name)
+    return (
+        f"--option {name}={value} ({name}={value} in Python)"
+        if value != "..."
+        else f"--option {name}=... ({name} in Python)"
+    )
 
 
 def chain_modes(n: np.ndarray) -> list[dict[str, Any]]:
@@ -408,7 +414,7 @@ class LCMCR:
             warns.append(
                 f"{above_r_cap:.1%} of the posterior of N lies above {r_cap:,.0f} (21 × the observed), "
                 "where R LCMCR silently caps N (it redraws the unseen count until it is at most 20 × the "
-                f"observed): R's interval would end lower; {_opt('n_cap_factor')} with 21 reproduces it"
+                f"observed): R's interval would end lower; {_opt('n_cap_factor', '21')} reproduces it"
             )
         if e_bulk < 100 * self.chains / 4:
             warns.append(
