@@ -27,11 +27,11 @@ def test_encoded_lists_go_to_private_linkage(tmp_path, small_records):
     )
     project = load_project(tmp_path / "project.toml")
     assert project.encoded and project.private_linkage == {"threshold": 0.8}
-    result = run_project(project, output=tmp_path / "out")
+    result = run_project(project, output=tmp_path / "out", publish=False)
     assert result.linkage["method"].startswith("private")
     assert len(result.entities) == len(small_records)
     assert result.estimates[0]["estimate"] > result.histories.observed * 0.9
-    assert (tmp_path / "out" / "results.json").exists()
+    assert (tmp_path / "out" / "internal" / "results.json").exists()
 
 
 def test_mixing_encoded_and_plain_lists_is_refused(tmp_path):

@@ -5,6 +5,7 @@ however odd its values' types, ends in anything but a clear InputError."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from pathlib import Path
 
@@ -172,7 +173,8 @@ _values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
     max_leaves=8,
 )
-_keys = st.sampled_from(["name", "seed", "output", "lists", "ingest", "linkage", "tabulation", "estimation"])
+_keys = st.sampled_from(["name", "seed", "output", "lists", "ingest", "linkage", "tabulation", "estimation",
+                         "publication"])
 _sections = st.fixed_dictionaries({}, optional={
     "lists": st.lists(st.dictionaries(st.sampled_from(["source", "path", "mapping", "encoded"]), _values,
                                       max_size=4), max_size=3) | _values,
@@ -181,6 +183,11 @@ _sections = st.fixed_dictionaries({}, optional={
                                   _values, max_size=4) | _values,
     "ingest": st.dictionaries(st.just("unrecognised"), _values) | _values,
     "linkage": st.dictionaries(st.sampled_from(["engine", "threshold", "private", "seed"]), _values) | _values,
+    "publication": st.dictionaries(st.sampled_from(["title", "organisation", "reference_period", "languages",
+                                                    "formats", "area", "denominators", "disclosure"]),
+                                   _values | st.dictionaries(st.sampled_from(["threshold", "protection_width",
+                                                                              "round_to", "min_lists"]), _values),
+                                   max_size=4) | _values,
 })
 
 
@@ -214,8 +221,13 @@ def test_every_project_key_and_run_option_is_documented():
 
     docs = (Path(__file__).parents[2] / "docs" / "pipeline.md").read_text(encoding="utf-8")
     keys = set().union(project_module._TOP_KEYS, project_module._LIST_KEYS, project_module._INGEST_KEYS,
-                       project_module._TABULATION_KEYS, project_module._ESTIMATION_KEYS)
+                       project_module._TABULATION_KEYS, project_module._ESTIMATION_KEYS,
+                       project_module._PUBLICATION_KEYS)
     assert not [k for k in sorted(keys) if k not in docs]
+    from cifranegra.report.disclosure import DisclosurePolicy
+
+    policy_keys = [f.name for f in dataclasses.fields(DisclosurePolicy)]
+    assert not [k for k in policy_keys if f"`{k}`" not in docs]
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     run_parser = parser._subparsers._group_actions[0].choices["run"]  # type: ignore[union-attr]

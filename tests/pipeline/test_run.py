@@ -15,8 +15,8 @@ from cifranegra.pipeline import run_project, tabulate
 
 def test_run_writes_results(project_dir, small_records):
     steps = []
-    result = run_project(project_dir / "project.toml", progress=lambda s, d, t: steps.append(s))
-    out = project_dir / "out"
+    result = run_project(project_dir / "project.toml", progress=lambda s, d, t: steps.append(s), publish=False)
+    out = project_dir / "out" / "internal"
     for name in ("results.json", "estimates.csv", "capture_histories.csv", "capture_histories_by_stratum.csv",
                  "entities.csv", "linkage_model.json"):
         assert (out / name).exists(), name
@@ -40,7 +40,7 @@ def test_run_writes_results(project_dir, small_records):
 def test_linkage_sensitivity(project_dir, small_records):
     """N-hat re-estimated at other thresholds from the same linked pairs: at the run's own threshold it
     is the run's estimate; raising the threshold only removes links, so persons never decrease."""
-    result = run_project(project_dir / "project.toml")
+    result = run_project(project_dir / "project.toml", publish=False)
     rows = result.sensitivity
     assert [r["threshold"] for r in rows] == [0.5, 0.8, 0.9, 0.95]
     assert [r["run_threshold"] for r in rows] == [True, False, False, False]
@@ -51,9 +51,9 @@ def test_linkage_sensitivity(project_dir, small_records):
     observed = [r["observed"] for r in rows]
     assert observed == sorted(observed)
     assert observed[-1] <= len(small_records)
-    csv = pd.read_csv(project_dir / "out" / "linkage_sensitivity.csv")
+    csv = pd.read_csv(project_dir / "out" / "internal" / "linkage_sensitivity.csv")
     assert list(csv["threshold"]) == [0.5, 0.8, 0.9, 0.95]
-    body = json.loads((project_dir / "out" / "results.json").read_text())
+    body = json.loads((project_dir / "out" / "internal" / "results.json").read_text())
     assert body["linkage_sensitivity"] == json.loads(json.dumps(rows))
     assert "linkage sensitivity (all, chapman" in result.summary_text()
 
@@ -63,14 +63,14 @@ def test_linkage_sensitivity_off(project_dir):
     (project_dir / "project.toml").write_text(
         text.replace("[estimation]", "[estimation]\nlinkage_sensitivity = []"), encoding="utf-8"
     )
-    result = run_project(project_dir / "project.toml")
+    result = run_project(project_dir / "project.toml", publish=False)
     assert result.sensitivity == []
-    assert not (project_dir / "out" / "linkage_sensitivity.csv").exists()
+    assert not (project_dir / "out" / "internal" / "linkage_sensitivity.csv").exists()
     assert "linkage sensitivity" not in result.summary_text()
 
 
 def test_cli_run_and_missing_file(project_dir, capsys):
-    assert main(["run", str(project_dir / "project.toml"), "-q", "-o", str(project_dir / "cli")]) == 0
+    assert main(["run", str(project_dir / "project.toml"), "-q", "--no-publish", "-o", str(project_dir / "cli")]) == 0
     assert "estimate" in capsys.readouterr().out
     (project_dir / "L2.csv").unlink()
     assert main(["run", str(project_dir / "project.toml"), "-q"]) == 2
@@ -124,7 +124,7 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     """`cifranegra demo` on the bundled lists (about a minute: 5,845 records, three strata)."""
     assert main(["demo", "-q", "-o", str(tmp_path)]) == 0
     assert "estimate" in capsys.readouterr().out
-    est = pd.read_csv(tmp_path / "estimates.csv")
+    est = pd.read_csv(tmp_path / "internal" / "estimates.csv")
     overall = est[est["stratum"] == "all"].iloc[0]
     assert 3500 < overall["estimate"] < 6500  # true N is 5,000
 
@@ -133,8 +133,8 @@ def test_run_reports_the_stratified_total(project_dir, capsys):
     """Every stratified run: results.json `stratified_total` per method next to the pooled estimate,
     a "stratified total" row in estimates.csv, the comparison in the summary; each stratum its own
     seed (derived from the project's), so `estimate --strata` on the run's table gives the same numbers."""
-    result = run_project(project_dir / "project.toml")
-    out = project_dir / "out"
+    result = run_project(project_dir / "project.toml", publish=False)
+    out = project_dir / "out" / "internal"
     body = json.loads((out / "results.json").read_text())
     totals = body["stratified_total"]
     assert set(totals) == {"chapman", "loglinear"}

@@ -116,12 +116,12 @@ def test_tiny_lists_end_in_a_result_or_a_clear_message(tmp_path, small_records, 
     lists = write_lists(tmp_path, tiny)
     (tmp_path / "project.toml").write_text(
         PROJECT.format(lists=lists).replace('strata = ["sex"]', "strata = []"), encoding="utf-8")
-    code = main(["run", str(tmp_path / "project.toml"), "-q", "-o", str(tmp_path / "out")])
+    code = main(["run", str(tmp_path / "project.toml"), "-q", "--no-publish", "-o", str(tmp_path / "out")])
     out = capsys.readouterr()
     assert code in (0, 2), out.err
     assert "Traceback" not in out.err and "internal error" not in out.err
     if code == 0:  # what the linkage said about so few records is in the summary and results.json
-        body = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+        body = json.loads((tmp_path / "out" / "internal" / "results.json").read_text(encoding="utf-8"))
         assert body["linkage"]["warnings"] and all(w.startswith("linkage: ") for w in body["warnings"][:1])
         assert "warning: linkage: " in out.out
 
@@ -129,8 +129,8 @@ def test_tiny_lists_end_in_a_result_or_a_clear_message(tmp_path, small_records, 
 def test_capture_histories_feed_cifranegra_estimate(project_dir, capsys):
     """The run's capture_histories.csv is read by `cifranegra estimate` as it is, and gives the same
     estimate; capture_histories_by_stratum.csv with --strata gives each stratum's."""
-    result = run_project(project_dir / "project.toml")
-    out = project_dir / "out"
+    result = run_project(project_dir / "project.toml", publish=False)
+    out = project_dir / "out" / "internal"
     capsys.readouterr()
     assert main(["estimate", str(out / "capture_histories.csv"), "--method", "chapman", "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
@@ -187,12 +187,12 @@ def test_unrecognised_values_kept_as_unknown_are_counted(project_dir, small_reco
         run_project(project_dir / "project.toml", write=False)
     (project_dir / "project.toml").write_text(text + '\n[ingest]\nunrecognised = "unknown"\n', encoding="utf-8")
     project = load_project(project_dir / "project.toml")
-    result = run_project(project, output=project_dir / "out")
+    result = run_project(project, output=project_dir / "out", publish=False)
     assert len(result.entities) == len(small_records)
     assert result.unrecognised == [{"source": "L1", "column": "exploitation", "rows": 5}]
     assert any("5 value(s) not recognised" in w for w in result.warnings)
     assert "not recognised" in result.summary_text()
-    body = json.loads((project_dir / "out" / "results.json").read_text(encoding="utf-8"))
+    body = json.loads((project_dir / "out" / "internal" / "results.json").read_text(encoding="utf-8"))
     assert body["unrecognised_as_unknown"] == result.unrecognised
 
 

@@ -12,7 +12,8 @@ def register(subparsers) -> None:
         help="run the pipeline on bundled synthetic Mexican agency lists",
         description="Link the bundled synthetic agency lists (fictitious people, known truth), "
         "tabulate and estimate, exactly as `cifranegra run` does with a real project; the results "
-        "go to ./cifranegra-demo (or --output).",
+        "go to ./cifranegra-demo/internal/ and the disclosure-controlled report to "
+        "./cifranegra-demo/publish/ (or --output).",
     )
     p.add_argument("--output", "-o", metavar="DIR", default="cifranegra-demo",
                    help="output folder (default: ./cifranegra-demo)")

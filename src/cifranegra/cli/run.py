@@ -1,4 +1,5 @@
-"""``cifranegra run PROJECT``: validate → link → tabulate → estimate → write results.
+"""``cifranegra run PROJECT``: validate → link → tabulate → estimate → write OUTPUT/internal/ and
+OUTPUT/publish/.
 
 Progress bars go to stderr (rich when available, plain lines otherwise); the readable summary goes
 to stdout, or one JSON object with ``--json``.
@@ -20,8 +21,10 @@ def register(subparsers) -> None:
         help="run a project file: link the agency lists and estimate the hidden number",
         description="Read the agency lists named in a project file (TOML), validate them, link "
         "them (Splink on DuckDB or Spark, or private linkage of encoded lists), tabulate capture "
-        "histories per stratum, fit the estimators and write results.json, estimates.csv, "
-        "capture_histories.csv, entities.csv and linkage_model.json to the output folder.",
+        "histories per stratum, fit the estimators, write everything (results.json, estimates.csv, "
+        "capture histories, entities.csv, linkage_model.json) to OUTPUT/internal/ (record-level: it stays in "
+        "the office) and the disclosure-controlled report and tables of the project's [publication] to "
+        "OUTPUT/publish/ (the only folder that may leave the office).",
     )
     p.add_argument("project", metavar="PROJECT", help="project file (TOML)")
     p.add_argument("--output", "-o", metavar="DIR", help="output folder (default: the project's `output`)")
@@ -33,6 +36,9 @@ def register(subparsers) -> None:
 
 
 def add_display_options(p) -> None:
+    p.add_argument("--no-publish", action="store_true",
+                   help="write OUTPUT/internal/ only, not OUTPUT/publish/ (`cifranegra report "
+                   "OUTPUT/internal` writes it later)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress display")
 
@@ -94,7 +100,8 @@ def execute(project, output, args) -> int:
     progress, close = make_progress(args.quiet)
     try:
         result = run_project(project, output=output, progress=progress,
-                             allow_outside=getattr(args, "allow_outside", False))
+                             allow_outside=getattr(args, "allow_outside", False),
+                             publish=not getattr(args, "no_publish", False))
     finally:
         close()
     if args.json:

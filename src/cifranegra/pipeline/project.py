@@ -30,6 +30,19 @@ Example::
     interval = "bootstrap"
     n_boot = 200
 
+    [publication]                 # what goes to OUTPUT/publish/ (all keys optional)
+    title = "Víctimas de trata en México, 2023"
+    organisation = "Instituto Nacional de Estadística"
+    year = 2023                   # reference year: rates per 100,000 use its CONAPO population
+    period = "enero–diciembre de 2023"   # the reference period as the report shows it
+    languages = ["es", "en"]
+    formats = ["html", "pdf"]
+    [publication.disclosure]      # any field of cifranegra.report.disclosure.DisclosurePolicy
+    threshold = 11
+    [publication.lists.FGR]       # shown in the report's sources table
+    definition = "victims in FGR investigation files"
+    period = "2023"
+
 Paths (lists, mappings, ``output``) must lie inside the project file's folder, after symbolic links
 and ``..`` are resolved: a project file received from someone else cannot read or write elsewhere.
 Only the person running it can allow that (``load_project(..., allow_outside=True)``, ``cifranegra
@@ -65,11 +78,17 @@ UNRECOGNISED = ("error", "unknown")
 #: Most lists a run takes: every capture-history table is a dense array of 2^K counts, one per
 #: stratum (2^24 counts = 128 MiB a table); most estimators set lower limits (list_limits).
 MAX_LISTS = HISTORIES_MAX_LISTS
-_TOP_KEYS = {"name", "seed", "output", "lists", "ingest", "linkage", "tabulation", "estimation", "description"}
+_TOP_KEYS = {"name", "seed", "output", "lists", "ingest", "linkage", "tabulation", "estimation", "publication",
+             "description"}
 _LIST_KEYS = {"source", "path", "mapping", "encoded", "description"}
 _INGEST_KEYS = {"unrecognised"}
 _TABULATION_KEYS = {"strata"}
 _ESTIMATION_KEYS = {"methods", "level", "options", "linkage_sensitivity"}
+_PUBLICATION_KEYS = {"title", "organisation", "year", "period", "lists", "languages", "formats", "disclosure"}
+_PUBLICATION_LIST_KEYS = {"definition", "period"}
+#: Languages and formats of the published report.
+LANGUAGES = ("es", "en")
+FORMATS = ("html", "pdf")
 #: Column names a list's source cannot take: they are columns of the capture-history tables written.
 _RESERVED_SOURCES = {"count", "stratum", *STRATA}
 _OUTSIDE_FIX = ("a project file may only name files and folders inside its own folder; move it there, or, "
@@ -90,6 +109,46 @@ class ListSpec:
     def to_dict(self) -> dict[str, Any]:
         m: Any = str(self.mapping) if isinstance(self.mapping, Path) else self.mapping
         return {"source": self.source, "path": str(self.path), "mapping": m, "encoded": self.encoded}
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The ``[publication]`` section: what the run writes to ``OUTPUT/publish/`` and under which rules.
+
+    ``year``: the reference year (None: the report takes the latest year of the records); ``period``:
+    the reference period as shown; ``lists``: per list source, its ``definition`` and ``period``;
+    ``disclosure``: the keys of :class:`cifranegra.report.disclosure.DisclosurePolicy` given in the
+    file (validated at load).
+    """
+
+    title: str | None = None
+    organisation: str | None = None
+    year: int | None = None
+    period: str | None = None
+    lists: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    languages: tuple[str, ...] = LANGUAGES
+    formats: tuple[str, ...] = FORMATS
+    disclosure: Mapping[str, Any] = field(default_factory=dict)
+
+    def policy(self) -> Any:
+        """The disclosure policy (a :class:`~cifranegra.report.disclosure.DisclosurePolicy`)."""
+        from cifranegra.report.disclosure import DisclosurePolicy
+
+        return DisclosurePolicy(**dict(self.disclosure))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, in the shape :func:`cifranegra.report.publish` takes as ``publication``, with the
+        disclosure policy in force (every key, defaults included)."""
+        return {
+            "title": self.title,
+            "organisation": self.organisation,
+            "year": self.year,
+            "period": self.period,
+            "lists": {k: dict(v) for k, v in self.lists.items()},
+            "languages": list(self.languages),
+            "formats": list(self.formats),
+            "disclosure": self.policy().to_dict(),
+        }
 
 
 @dataclass(frozen=True)
@@ -114,6 +173,8 @@ class Project:
     #: ``[ingest] unrecognised``: "error" (refuse a list with an unrecognised code-list value) or
     #: "unknown" (keep the record with that field unknown; the run counts them per list and column).
     on_unrecognised: str = "error"
+    #: ``[publication]``: title, languages, formats, denominators and disclosure policy of publish/.
+    publication: Publication = field(default_factory=Publication)
 
     @property
     def encoded(self) -> bool:
@@ -136,6 +197,7 @@ class Project:
                 "options": {k: dict(v) for k, v in self.method_options.items()},
                 "linkage_sensitivity": list(self.linkage_sensitivity),
             },
+            "publication": self.publication.to_dict(),
             "path": str(self.path) if self.path else None,
         }
 
@@ -243,6 +305,7 @@ def project_from_dict(
         strata = list(dict.fromkeys(strata))
 
     methods, options, level, sens = _estimation(_table(data, "estimation", bad), bad, n_lists=n_declared)
+    publication = _publication(_table(data, "publication", bad), bad, [s.source for s in lists])
 
     raw_output = data.get("output", "results")
     output: Path | None = None
@@ -266,6 +329,7 @@ def project_from_dict(
         path=Path(file) if file else None,
         linkage_sensitivity=sens,
         on_unrecognised=str(on_unrecognised),
+        publication=publication,
     )
 
 
@@ -449,3 +513,107 @@ def _check_method(method: str, options: Mapping[str, Any], n_lists: int, bad: _B
             check_search(n_lists, min(order, n_lists - 1), str(options["select"]))
         except InputError as exc:
             bad(f"estimation.options.{method}", str(exc), code="list_limit")
+
+
+def _publication(pub: Mapping[str, Any], bad: _Bad, sources: list[str]) -> Publication:
+    """The [publication] section: every key checked here, before any list is read."""
+    _unknown_keys(pub, _PUBLICATION_KEYS, "publication", bad)
+    texts: dict[str, str | None] = {}
+    for key in ("title", "organisation", "period"):
+        texts[key] = _text(pub.get(key), f"publication.{key}", bad)
+    return Publication(title=texts["title"], organisation=texts["organisation"], year=_year(pub.get("year"), bad),
+                       period=texts["period"], lists=_publication_lists(pub.get("lists", {}), sources, bad),
+                       languages=_choices(pub, "languages", LANGUAGES, bad),
+                       formats=_choices(pub, "formats", FORMATS, bad),
+                       disclosure=_disclosure(pub.get("disclosure", {}), bad))
+
+
+_EXAMPLES = {"title": "Víctimas de trata en México, 2023", "organisation": "Instituto Nacional de Estadística",
+             "period": "enero–diciembre de 2023", "definition": "victims in FGR investigation files"}
+
+
+def _text(value: Any, where: str, bad: _Bad) -> str | None:
+    """An optional text (None when absent)."""
+    if value is None:
+        return None
+    key = where.split(".")[-1]
+    if not isinstance(value, str) or not value.strip():
+        bad(where, f"{key} must be a text, such as {key} = \"{_EXAMPLES[key]}\"")
+        return None
+    return value.strip()
+
+
+def _choices(pub: Mapping[str, Any], key: str, valid: tuple[str, ...], bad: _Bad) -> tuple[str, ...]:
+    """A non-empty list of names among ``valid``, each once."""
+    where = f"publication.{key}"
+    names = _names(pub.get(key, list(valid)), where, bad)
+    wrong = [n for n in names if n not in valid]
+    if wrong:
+        shown = [w if len(w) <= 12 else w[:12] + "…" for w in wrong]
+        bad(where, f"{key} {shown} not offered; choose among {', '.join(map(repr, valid))}, e.g. "
+            f"{key} = {list(valid)!r}".replace("'", '"'))
+    names = [n for n in dict.fromkeys(names) if n in valid]
+    if not names and key in pub and not wrong:
+        bad(where, f"name at least one of {', '.join(map(repr, valid))}, or remove {key} for all of them")
+    return tuple(names) or valid
+
+
+def _year(raw: Any, bad: _Bad) -> int | None:
+    """The reference year: a whole number with a national CONAPO population (rates per 100,000 need it)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        bad("publication.year", "year must be the reference year, a whole number such as year = 2023")
+        return None
+    from cifranegra.report.denominators import population
+
+    try:
+        population(raw)
+    except InputError as exc:
+        bad("publication.year", f"{exc}; rates per 100,000 need it: choose a reference year inside that range")
+        return None
+    return int(raw)
+
+
+def _publication_lists(raw: Any, sources: list[str], bad: _Bad) -> dict[str, dict[str, str]]:
+    """[publication.lists.SOURCE] tables: a declared list's definition and period, as texts."""
+    if not isinstance(raw, Mapping):
+        bad("publication.lists", "lists must be tables per list, e.g. [publication.lists.FGR] with definition = "
+            "\"...\" and period = \"...\"")
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for source, info in raw.items():
+        where = f"publication.lists.{source}"
+        if source not in sources:
+            hint = difflib.get_close_matches(str(source), sources, n=1)
+            bad("publication.lists", f"list {source!r} is not one of the project's lists"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "") + f"; the lists are {', '.join(sources) or 'none'}")
+            continue
+        if not isinstance(info, Mapping):
+            bad(where, f"[{where}] must be a table with definition and period")
+            continue
+        _unknown_keys(info, _PUBLICATION_LIST_KEYS, where, bad)
+        texts = {k: _text(info.get(k), f"{where}.{k}", bad) for k in sorted(_PUBLICATION_LIST_KEYS)}
+        out[str(source)] = {k: v for k, v in texts.items() if v is not None}
+    return out
+
+
+def _disclosure(raw: Any, bad: _Bad) -> dict[str, Any]:
+    """[publication.disclosure]: the fields of DisclosurePolicy, checked by the policy itself."""
+    import dataclasses
+
+    from cifranegra.report.disclosure import DisclosurePolicy
+
+    if not isinstance(raw, Mapping):
+        bad("publication.disclosure", "disclosure must be a table: a [publication.disclosure] section with keys "
+            "such as threshold = 11")
+        return {}
+    valid = {f.name for f in dataclasses.fields(DisclosurePolicy)}
+    _unknown_keys(raw, valid, "publication.disclosure", bad)
+    given = {str(k): v for k, v in raw.items() if k in valid}
+    try:
+        DisclosurePolicy(**given)
+    except InputError as exc:
+        bad("publication.disclosure", str(exc).removeprefix("disclosure policy: "))
+        return {}
+    return given

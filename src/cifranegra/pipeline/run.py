@@ -26,6 +26,14 @@ from cifranegra.errors import CifranegraError, InputError, ModelError, Problem, 
 from cifranegra.estimation import CaptureHistories, estimate
 from cifranegra.estimation.stratified import StratifiedTotal, is_unknown, stratified_total, stratum_seed
 from cifranegra.linkage import LinkageResult, link_records
+from cifranegra.pipeline.outputs import (
+    PublishOutcome,
+    check_layout,
+    layout_lines,
+    make_internal,
+    not_published,
+    publish_release,
+)
 from cifranegra.pipeline.project import Project, load_project
 from cifranegra.schema.records import stratum_labels
 
@@ -61,6 +69,8 @@ class RunResult:
     #: The stratified total of each method (when stratified): the sum of the strata's estimates with
     #: a joint interval (:func:`cifranegra.estimation.stratified.stratified_total`).
     stratified_totals: dict[str, StratifiedTotal] = field(default_factory=dict)
+    #: What became of ``OUTPUT/publish/`` (None when the run wrote nothing).
+    published: PublishOutcome | None = None
 
     def stratified_total_dict(self) -> dict[str, dict[str, Any]]:
         """Each method's stratified total as JSON, with the pooled ("all") estimate beside it and the
@@ -93,6 +103,7 @@ class RunResult:
             "results": [r.to_dict() for r in self.results],
             "warnings": self.warnings,
             "outputs": self.outputs,
+            "published": None if self.published is None else self.published.to_dict(),
         }
 
     def summary_text(self) -> str:
@@ -141,7 +152,8 @@ class RunResult:
             lines.append(f"warning: {w}")
         if self.outputs:
             lines.append("")
-            lines.append(f"results written to {Path(self.outputs['results_json']).parent}")
+            lines.extend(layout_lines(self.outputs.get("internal", str(Path(self.outputs["results_json"]).parent)),
+                                      self.published or PublishOutcome(None)))
         return "\n".join(lines)
 
 
@@ -749,6 +761,7 @@ def _write_results(result: RunResult, output: Path) -> dict[str, str]:
         json.dumps({"settings": result.linkage.get("settings"), "model": result.linkage.get("model")},
                    indent=2, default=str), encoding="utf-8")
     body = result.to_dict()
+    body.pop("published")  # results.json is written before publish/, which reads it
     body["linkage"] = {k: v for k, v in result.linkage.items() if k != "model"}
     paths["results_json"].write_text(json.dumps(body, indent=2, default=str), encoding="utf-8")
     return out
@@ -779,8 +792,12 @@ def run_project(
     progress: ProgressCallback | None = None,
     write: bool = True,
     allow_outside: bool = False,
+    publish: bool = True,
 ) -> RunResult:
-    """Run a project end to end and write its results (unless ``write=False``).
+    """Run a project end to end and write its results (unless ``write=False``): everything to
+    ``OUTPUT/internal/`` (record-level, mode 0700), then, unless ``publish=False``
+    (``--no-publish``), the disclosure-controlled release to ``OUTPUT/publish/``
+    (:func:`cifranegra.report.publish`, with the project's ``[publication]``).
 
     ``project``: a :class:`Project` or the path of a project file (read with ``allow_outside``, see
     :func:`~cifranegra.pipeline.load_project`); ``output`` overrides the project's output folder;
@@ -792,6 +809,10 @@ def run_project(
         project = load_project(project, allow_outside=allow_outside)
     out_dir = Path(output) if output is not None else project.output
     problems = check_output(out_dir) if write else []
+    layout_notes: list[str] = []
+    if write and not problems:
+        layout_problems, layout_notes = check_layout(out_dir, publish=publish)
+        problems.extend(layout_problems)
     records = None
     inputs: list[dict[str, Any]] = []
     if not project.encoded:
@@ -828,10 +849,18 @@ def run_project(
                     for i in inputs for col, n in i.get("unrecognised_as_unknown", {}).items()]
     result = RunResult(project=project, entities=entities, histories=histories, strata_histories=strata_h,
                        estimates=rows, results=results, linkage=linkage, inputs=inputs,
-                       warnings=_run_warnings(linkage, unrecognised), sensitivity=sensitivity,
+                       warnings=[*_run_warnings(linkage, unrecognised), *layout_notes], sensitivity=sensitivity,
                        unrecognised=unrecognised, stratified_totals=totals)
     if write:
-        write_results(result, out_dir)
+        internal = make_internal(out_dir)
+        write_results(result, internal)
+        result.outputs["internal"] = str(internal)
+        if publish:
+            result.published = publish_release(internal, out_dir, project.publication, n_lists=len(lists))
+            if result.published.folder is not None:
+                result.outputs["publish"] = str(result.published.folder)
+        else:
+            result.published = not_published(out_dir, internal)
     return result
 
 
