@@ -738,7 +738,7 @@ def parametric_bootstrap(
 
     Each replicate is a complete population of round(N̂) people drawn from the fitted model's cell
     probabilities over all 2^K patterns, the unobserved one included (multinomial; Buckland &
-    Garthwaite 1991, Norris & Pollock 1996). Its observed part is put through the same selection as
+    Garthwaite 1991). Its observed part is put through the same selection as
     the data (the fixed model, the original data's ``ntop`` best BIC/AIC models, or the whole stepwise
     search), so the replicates carry the variation of the unseen count, of the observed table and of
     the selection. Returns the replicate estimates N̂*, the unseen count of each replicate population
