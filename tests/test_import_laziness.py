@@ -78,7 +78,7 @@ def test_command_help_is_light(command: str) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="cli/estimate.py imports estimation.histories (pandas) and estimation.result (scipy.stats) "
-    "at module level; moving them into the functions that use them makes this pass",
+    "at module level; when it moves them into the functions that use them, remove this xfail",
 )
 def test_estimate_help_is_light() -> None:
     loaded = _loaded_after(_main("estimate", "--help"))
