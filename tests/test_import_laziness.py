@@ -69,7 +69,7 @@ def test_top_level_help_is_light(argv: tuple[str, ...]) -> None:
     assert not loaded, f"`cifranegra {' '.join(argv)}` imported {sorted(loaded)}"
 
 
-@pytest.mark.parametrize("command", ["describe", "validate", "encode", "compare"])
+@pytest.mark.parametrize("command", ["describe", "validate", "encode", "compare", "report"])
 def test_command_help_is_light(command: str) -> None:
     loaded = _loaded_after(_main(command, "--help"))
     assert not loaded & set(NEVER), f"`cifranegra {command} --help` imported {sorted(loaded)}"
