@@ -15,6 +15,7 @@ from cifranegra.linkage.private.attacks.baseline import (
     wilson_interval,
 )
 from cifranegra.linkage.private.attacks.frequency import frequency_attack
+from cifranegra.linkage.private.attacks.patterns import pattern_attack
 
 __all__ = [
     "ATTRIBUTES",
@@ -22,6 +23,7 @@ __all__ = [
     "AttackResult",
     "baseline_guesses",
     "frequency_attack",
+    "pattern_attack",
     "score_attack",
     "wilson_interval",
 ]
