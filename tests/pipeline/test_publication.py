@@ -170,7 +170,8 @@ def _internal(tmp_path: Path) -> Path:
 def test_publish_replaces_the_earlier_release_as_a_whole(tmp_path, monkeypatch):
     calls = []
 
-    def fake(results_dir, out_dir, *, langs, formats, policy, publication):
+    def fake(results_dir, out_dir, *, langs, formats, policy, publication, progress):
+        progress("rendering")
         calls.append((Path(results_dir), langs, formats, policy.threshold, publication["year"]))
         Path(out_dir).mkdir()
         (Path(out_dir) / "metadata.json").write_text("{}", encoding="utf-8")
@@ -180,7 +181,9 @@ def test_publish_replaces_the_earlier_release_as_a_whole(tmp_path, monkeypatch):
     (tmp_path / "publish").mkdir()
     (tmp_path / "publish" / "stale.csv").write_text("old", encoding="utf-8")
     pub = Publication(year=2023, languages=("en",), formats=("html",), disclosure={"threshold": 5})
-    outcome = publish_release(internal, tmp_path, pub, n_lists=3)
+    steps = []
+    outcome = publish_release(internal, tmp_path, pub, n_lists=3, progress=lambda *a: steps.append(a))
+    assert steps == [("publishing", 0, 1), ("publishing: rendering", 0, 1), ("publishing", 1, 1)]
     assert outcome.folder == tmp_path / "publish" and outcome.note is None
     assert calls == [(internal, ("en",), ("html",), 5, 2023)]
     assert sorted(p.name for p in (tmp_path / "publish").iterdir()) == ["metadata.json"]

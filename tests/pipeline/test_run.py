@@ -123,7 +123,14 @@ def test_a_single_list_is_refused(tmp_path, small_records):
 def test_demo_runs_end_to_end(tmp_path, capsys):
     """`cifranegra demo` on the bundled lists (about a minute: 5,845 records, three strata)."""
     assert main(["demo", "-q", "-o", str(tmp_path)]) == 0
-    assert "estimate" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "estimate" in text and text.rstrip().endswith("only publish/ may leave the office; internal/ stays in it")
+    publish = tmp_path / "publish"
+    if "publication (disclosure-controlled)" in text:  # the report extra is installed
+        assert {f"report-{lang}.{fmt}" for lang in ("es", "en") for fmt in ("html", "pdf")} <= {
+            p.name for p in publish.iterdir()}
+    else:
+        assert not publish.exists() and "cifranegra[report]" in text
     est = pd.read_csv(tmp_path / "internal" / "estimates.csv")
     overall = est[est["stratum"] == "all"].iloc[0]
     assert 3500 < overall["estimate"] < 6500  # true N is 5,000

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,10 @@ def make_internal(output: Path) -> Path:
     return folder
 
 
-def publish_release(internal: Path, output: Path, publication: Any, *, n_lists: int) -> PublishOutcome:
+def publish_release(
+    internal: Path, output: Path, publication: Any, *, n_lists: int,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> PublishOutcome:
     """Write ``output/publish/`` from ``internal/`` with :func:`cifranegra.report.publish`.
 
     ``publication`` is the project's :class:`~cifranegra.pipeline.project.Publication`. When the
@@ -99,9 +103,12 @@ def publish_release(internal: Path, output: Path, publication: Any, *, n_lists: 
         return PublishOutcome(None, _not_installed(exc, internal))
     partial = output / _PARTIAL
     _remove(partial)
+    step = progress or (lambda _s, _d, _t: None)
+    step("publishing", 0, 1)
     try:
         publish(internal, partial, langs=tuple(publication.languages), formats=tuple(publication.formats),
-                policy=publication.policy(), publication=publication.to_dict())
+                policy=publication.policy(), publication=publication.to_dict(),
+                progress=lambda message: step(f"publishing: {message}", 0, 1))
     except ImportError as exc:
         _remove(partial)
         return PublishOutcome(None, _not_installed(exc, internal))
@@ -116,6 +123,7 @@ def publish_release(internal: Path, output: Path, publication: Any, *, n_lists: 
         raise
     _retire(target)
     partial.rename(target)
+    step("publishing", 1, 1)
     return PublishOutcome(target, _min_lists_note(publication, n_lists))
 
 

@@ -856,7 +856,8 @@ def run_project(
         write_results(result, internal)
         result.outputs["internal"] = str(internal)
         if publish:
-            result.published = publish_release(internal, out_dir, project.publication, n_lists=len(lists))
+            result.published = publish_release(internal, out_dir, project.publication, n_lists=len(lists),
+                                               progress=prog)
             if result.published.folder is not None:
                 result.outputs["publish"] = str(result.published.folder)
         else:
