@@ -42,3 +42,23 @@ def test_demo_is_reproducible(tmp_path):
         pd.read_parquet(tmp_path / "linea_nacional.parquet"),
         pd.read_parquet(demo_directory() / "linea_nacional.parquet"),
     )
+
+
+def test_demo_project_publishes_every_list_with_a_definition():
+    """The demo's project file has a [publication] section: reference year 2023 (the lists' year), both
+    languages and formats, and a definition for each of the manifest's lists."""
+    from cifranegra.pipeline import demo_project, load_project
+
+    project = load_project(demo_project())
+    pub = project.publication
+    assert pub.year == 2023 and manifest_period_year() == 2023
+    assert pub.languages == ("es", "en") and pub.formats == ("html", "pdf")
+    assert [s.source for s in project.lists] == [e["source"] for e in demo_manifest()["lists"]]
+    assert set(pub.lists) == {s.source for s in project.lists}
+    assert all(info.get("definition") for info in pub.lists.values())
+
+
+def manifest_period_year() -> int:
+    first, last = demo_manifest()["parameters"]["period"]
+    assert first[:4] == last[:4]
+    return int(first[:4])
