@@ -15,6 +15,7 @@ from cifranegra.linkage.private.attacks.baseline import (
     wilson_interval,
 )
 from cifranegra.linkage.private.attacks.frequency import frequency_attack
+from cifranegra.linkage.private.attacks.graph import graph_attack, node_features
 from cifranegra.linkage.private.attacks.patterns import pattern_attack
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "AttackResult",
     "baseline_guesses",
     "frequency_attack",
+    "graph_attack",
+    "node_features",
     "pattern_attack",
     "score_attack",
     "wilson_interval",

@@ -49,7 +49,7 @@ class AttackResult:
 def normalize_values(values: pd.Series | Sequence[Any] | np.ndarray) -> np.ndarray:
     """Values as comparable text (object array): trimmed, whitespace collapsed, integral numbers
     without ``.0``; ``None`` when missing or empty."""
-    out = []
+    out: list[str | None] = []
     for v in pd.Series(values, dtype=object).tolist():
         if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
             out.append(None)

@@ -45,7 +45,7 @@ def _class_width(spec: EncodingSpec, attribute: str) -> tuple[list[str], int | N
     names: list[str] = []
     width: int | None = None
     for block in spec.blocks:
-        widths = []
+        widths: list[int | None] = []
         for col, transform, n in block.parts:
             if col not in ATTRIBUTE_COLUMNS[attribute]:
                 continue

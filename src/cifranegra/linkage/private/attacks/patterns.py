@@ -189,6 +189,6 @@ def pattern_attack(
         best = np.argmax(cover + prior[None, :], axis=1)
         ok = cover[np.arange(n), best] >= min_cover
         names = values.index.to_numpy(dtype=object)
-        guesses[attribute] = np.where(ok, names[best], None)
+        guesses[attribute] = pd.Series(np.where(ok, names[best], None), dtype=object)
         details[attribute] = {"mapped_qgrams": len(mapped), "guessed": int(ok.sum())}
     return AttackResult("patterns", guesses, details)
