@@ -75,6 +75,29 @@ MAX_ALL_MODELS = 32_768
 ProgressFn = Callable[[int, int], None]
 
 
+#: the most bootstrap replicates (each is a fitted table; 10^6 is minutes to hours)
+MAX_BOOT = 1_000_000
+
+
+def _one_of(value: object, choices: tuple[str, ...]) -> bool:
+    return isinstance(value, str) and value in choices
+
+
+def _real(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
+        and math.isfinite(float(value))
+
+
+def _whole(value: object, lo: int, hi: int) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and lo <= value <= hi
+
+
+def _shown(value: object) -> str:
+    """An option's value in a message: short, never a long text."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"a {type(value).__name__}"
+
+
 @dataclass(frozen=True)
 class Selected:
     model: HierarchicalModel
@@ -122,24 +145,30 @@ class LogLinear:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.select not in SELECTIONS:
-            problems.append(f"select must be one of {', '.join(SELECTIONS[:4])}, got {self.select!r}")
-        if self.interval not in INTERVALS:
-            problems.append(f"interval must be one of {', '.join(INTERVALS)}, got {self.interval!r}")
-        if self.max_order is not None and self.max_order < 1:
-            problems.append(f"max_order must be at least 1, got {self.max_order}")
-        if not 0 <= self.pthresh <= 1:
-            problems.append(f"pthresh must be between 0 and 1, got {self.pthresh}")
-        if self.n_boot < 0 or int(self.n_boot) != self.n_boot:
-            problems.append(f"n_boot must be a whole number ≥ 0, got {self.n_boot}")
-        if not 0 < self.level < 1:
-            problems.append(f"level must be between 0 and 1 (e.g. 0.95), got {self.level}")
-        if self.ntop is not None and self.ntop < 1:
-            problems.append(f"ntop must be at least 1, got {self.ntop}")
-        kinds = sorted({x for v in BOOTSTRAP_INTERVALS.values() for x in v})
-        if self.bootstrap_interval is not None and self.bootstrap_interval not in kinds:
-            problems.append(f"bootstrap_interval must be one of {', '.join(kinds)}, got {self.bootstrap_interval!r}")
-        elif self.bootstrap_interval is not None and self.interval in BOOTSTRAP_INTERVALS:
+        if not _one_of(self.select, SELECTIONS):
+            problems.append(f"select must be one of {', '.join(SELECTIONS[:4])}, got {_shown(self.select)}")
+        if not _one_of(self.interval, INTERVALS):
+            problems.append(f"interval must be one of {', '.join(INTERVALS)}, got {_shown(self.interval)}")
+        if self.model is not None and not isinstance(self.model, str):
+            problems.append(f'model must be a generating class such as "[12,3]", got {_shown(self.model)}')
+        if self.max_order is not None and not _whole(self.max_order, 1, MAX_LISTS):
+            problems.append(f"max_order must be a whole number from 1 to {MAX_LISTS}, got {_shown(self.max_order)}")
+        if not (_real(self.pthresh) and 0 <= self.pthresh <= 1):
+            problems.append(f"pthresh must be a number between 0 and 1, got {_shown(self.pthresh)}")
+        if not _whole(self.n_boot, 0, MAX_BOOT):
+            problems.append(f"n_boot must be a whole number from 0 to {MAX_BOOT:,}, got {_shown(self.n_boot)}")
+        if not (_real(self.level) and 0 < self.level < 1):
+            problems.append(f"level must be between 0 and 1 (e.g. 0.95), got {_shown(self.level)}")
+        if self.ntop is not None and not _whole(self.ntop, 1, MAX_ALL_MODELS):
+            problems.append(f"ntop must be a whole number from 1 to {MAX_ALL_MODELS:,}, got {_shown(self.ntop)}")
+        if self.workers is not None and not _whole(self.workers, 1, 1024):
+            problems.append(f"workers must be a whole number from 1 to 1024, got {_shown(self.workers)}")
+        kinds = tuple(sorted({x for v in BOOTSTRAP_INTERVALS.values() for x in v}))
+        if self.bootstrap_interval is not None and not _one_of(self.bootstrap_interval, kinds):
+            problems.append(
+                f"bootstrap_interval must be one of {', '.join(kinds)}, got {_shown(self.bootstrap_interval)}"
+            )
+        elif self.bootstrap_interval is not None and _one_of(self.interval, tuple(BOOTSTRAP_INTERVALS)):
             allowed = BOOTSTRAP_INTERVALS[self.interval]
             if self.bootstrap_interval not in allowed:
                 problems.append(
