@@ -53,6 +53,7 @@ import re
 import shutil
 import signal
 import string
+import subprocess
 import sys
 import tempfile
 import time
@@ -1241,8 +1242,10 @@ def case_run(seed: int, index: int, folder: Path) -> Case:
         argv += ["-o", str(outdir)]
     if rng.random() < 0.4:
         argv.append("--json")
-    scan = [
-        str(outdir / n)
+    if rng.random() < 0.8:  # publishing renders reports in two languages (seconds): one run in five does
+        argv.append("--no-publish")
+    scan = [str(outdir / "publish")] + [
+        str(outdir / "internal" / n)
         for n in (
             "results.json",
             "estimates.csv",
@@ -1434,6 +1437,12 @@ def _scan_file(path: str) -> str:
             )
         except Exception:
             return p.read_bytes().decode("latin-1")
+    if p.suffix == ".pdf":  # the report's text, as a reader would copy it
+        try:
+            done = subprocess.run(["pdftotext", str(p), "-"], capture_output=True, timeout=60, check=False)
+            return done.stdout.decode("utf-8", "replace")
+        except (OSError, subprocess.SubprocessError):
+            return ""
     return p.read_bytes()[:5_000_000].decode("utf-8", "replace")
 
 
@@ -1454,11 +1463,16 @@ def run_case(case: Case, timeout: float, folder: Path | None = None) -> Outcome:
     text = call.out + "\n" + call.err
     hits = find_identifiers(text, planted)
     for path in case.scan_files:
-        if _stamp(path) == before[path]:
+        if Path(path).is_dir():  # a folder written by the call (a run's publish/): every file in it
+            files = [str(f) for f in sorted(Path(path).rglob("*")) if f.is_file()]
+        elif _stamp(path) == before[path]:
             continue  # not written by this call (an input named as the output stays an input)
-        for h in find_identifiers(_scan_file(path), planted):
-            h["kind"] = f"{h['kind']} in {Path(path).name}"
-            hits.append(h)
+        else:
+            files = [path]
+        for file in files:
+            for h in find_identifiers(_scan_file(file), planted):
+                h["kind"] = f"{h['kind']} in {Path(file).name}"
+                hits.append(h)
     lib = call.err.count("(a library's message, not shown")
     return Outcome(
         case.command,

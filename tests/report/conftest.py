@@ -15,7 +15,7 @@ def simulated_run(root: Path) -> Path:
     """`cifranegra simulate` (300 persons, 4 agencies) and `cifranegra run` into ``root``; the run's internal folder."""
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["simulate", str(root / "sim"), "--persons", "300", "--agencies", "4", "--seed", "5"]) == 0
-        assert main(["run", str(root / "sim" / "project.toml")]) == 0
+        assert main(["run", str(root / "sim" / "project.toml"), "--no-publish"]) == 0
     results = root / "sim" / "results"
     return results / "internal" if (results / "internal").is_dir() else results
 
