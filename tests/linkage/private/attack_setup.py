@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -72,8 +73,10 @@ class Scenario:
     reference_encoded: EncodedList
 
 
+@lru_cache(maxsize=8)
 def scenario(spec: EncodingSpec, n: int, seed: int = 1, reference_seed: int = 2,
              n_reference: int | None = None) -> Scenario:
+    """The scenario for ``spec`` (cached: tests of several attacks share it; treat it as read-only)."""
     victims = records_of(n, seed)
     ref_records = records_of(n_reference or n, reference_seed)
     enc = encode_records(victims, VICTIMS_SECRET, PROJECT, spec)

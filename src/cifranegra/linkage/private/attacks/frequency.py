@@ -101,12 +101,16 @@ def _clear_keys(frame: pd.DataFrame, clear: Sequence[str]) -> np.ndarray:
 
 
 def _assign(comp_sizes: np.ndarray, comp_prof: np.ndarray, cls_sizes: np.ndarray, cls_prof: np.ndarray,
-            weight: float) -> np.ndarray:
-    """Class index per component (``-1``: none), by a one-to-one minimum-cost assignment of
-    log-size difference plus ``weight`` × total-variation distance of the clear profiles."""
+            weight: float, overall: np.ndarray) -> np.ndarray:
+    """Reference component per file component (``-1``: none), by a one-to-one minimum-cost
+    assignment of log-size difference plus ``weight`` × the total-variation distance of the clear
+    profiles in excess of what sampling alone gives two groups of those sizes drawn from
+    ``overall`` (so an uninformative profile, as for surnames, adds no noise)."""
     size_cost = np.abs(np.log(comp_sizes)[:, None] - np.log(np.maximum(cls_sizes, 1e-9))[None, :])
     tv = 0.5 * np.abs(comp_prof[:, None, :] - cls_prof[None, :, :]).sum(axis=2)
-    r, c = linear_sum_assignment(size_cost + weight * tv)
+    spread = 0.5 * float(np.sqrt(2 * overall * (1 - overall) / np.pi).sum())
+    noise = spread * np.sqrt(1 / comp_sizes[:, None] + 1 / np.maximum(cls_sizes, 1e-9)[None, :])
+    r, c = linear_sum_assignment(size_cost + weight * np.maximum(tv - noise, 0.0))
     out = np.full(len(comp_sizes), -1, dtype=np.int64)
     out[r] = c
     return out
@@ -159,7 +163,8 @@ def frequency_attack(
         r_sizes = np.array([len(m) for m in r_big], dtype=float) * (n / max(n_ref, 1))
         t_prof = _profile_of(t_keys, t_big, vocab)
         r_prof = _profile_of(r_keys, r_big, vocab)
-        assigned = _assign(t_sizes, t_prof, r_sizes, r_prof, profile_weight)
+        overall = _profile(r_keys, np.zeros(len(r_keys), dtype=np.int64), 1, vocab)[0]
+        assigned = _assign(t_sizes, t_prof, r_sizes, r_prof, profile_weight, overall)
         details[attribute] = {"signatures": names, "components_guessed": int((assigned >= 0).sum()),
                               "records_in_them": int(sum(len(m) for m in t_big))}
         col = guesses[attribute].to_numpy(dtype=object, copy=True)

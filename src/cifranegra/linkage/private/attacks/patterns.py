@@ -8,12 +8,15 @@ a frequent q-gram are a frequent, strongly co-occurring set of bits. The attacke
    the encodings seeds a group, which grows by the position most covariant with the group until the
    covariance falls below half the seed's (at most ``max_bits`` positions);
 2. gives each group its support (records with at least ``present`` of its bits set) and aligns the
-   groups, by support rank, with the q-grams of the spec's bigram fields ranked by their frequency in
-   the attacker's reference population (tokens of fields sharing a key count as one token);
-3. reads each record's recovered q-grams (groups present in it) and reconstructs each attribute as
-   the reference value whose mapped q-grams are most completely present (at least ``min_cover`` of
-   them, and at least ``min_qgrams`` of them mapped; ties to the more frequent value); otherwise
-   no guess.
+   groups one to one with the q-grams of the spec's bigram fields (tokens of fields sharing a key
+   count as one) by support against the q-grams' frequency in the attacker's reference population,
+   refined so that the groups' co-occurrences agree with the q-grams';
+3. self-trains: decodes every record's names under the current alignment (the reference value whose
+   mapped q-grams agree best with the groups present and absent, plus a small frequency prior),
+   then re-aligns each group with the q-gram whose presence in the decoded names agrees best with
+   the group's (Jaccard, one to one), until the alignment stops changing (``max_rounds``);
+4. guesses each attribute as the decoded value when at least ``min_cover`` of its mapped q-grams
+   are present in the record (and two or more are mapped); otherwise no guess.
 
 Salting (the same q-gram sets different bits in each birth cohort), record-level filters (many
 fields share the bits) and XOR folding (set bits can cancel) are what this attack meets.
@@ -25,6 +28,7 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
 
 from cifranegra.linkage.private.attacks.baseline import AttackResult, normalize_values
 from cifranegra.linkage.private.bloom import tokens
@@ -71,9 +75,9 @@ def mine_bit_groups(bits: np.ndarray, max_groups: int, max_bits: int = 64, min_c
 
 def _reference_tokens(
     reference: pd.DataFrame, spec: EncodingSpec, limit: int
-) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
+) -> tuple[list[tuple[str, str]], np.ndarray]:
     """The ``limit`` most frequent bigram tokens ``(key label, bigram)`` of the spec's fields in the
-    reference, their share of records, and their co-occurrence (share of records holding both)."""
+    reference, and which reference record holds which (0/1 float32 matrix, records × tokens)."""
     per_record: list[set[tuple[str, str]]] = [set() for _ in range(len(reference))]
     for field in spec.fields:
         if field.tokenizer != "bigram":
@@ -96,8 +100,7 @@ def _reference_tokens(
             k = index.get(t)
             if k is not None:
                 present[r, k] = 1.0
-    n = max(len(reference), 1)
-    return vocab, present.sum(axis=0) / n, (present.T @ present) / n
+    return vocab, present
 
 
 def align_groups(
@@ -105,8 +108,6 @@ def align_groups(
 ) -> np.ndarray:
     """Token index per group: a one-to-one assignment by support rank, refined by making the
     groups' co-occurrences agree with the tokens' (``rounds`` Hungarian re-assignments)."""
-    from scipy.optimize import linear_sum_assignment
-
     eps = 0.005
     base = np.abs(np.log(support + eps)[:, None] - np.log(freq + eps)[None, :])
     rows, cols = linear_sum_assignment(base)
@@ -134,6 +135,55 @@ def _reference_column(reference: pd.DataFrame, field: str) -> str | None:
     return None
 
 
+def _presence(bits: np.ndarray, groups: list[np.ndarray], present: float) -> np.ndarray:
+    """Records × groups: 1 where at least ``present`` of the group's bits are set."""
+    return np.stack([bits[:, g].mean(axis=1) >= present for g in groups], axis=1).astype(np.float32)
+
+
+def _candidates(
+    reference: pd.DataFrame, spec: EncodingSpec, vocab: list[tuple[str, str]], max_candidates: int
+) -> dict[str, tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per bigram field of the spec with a reference column: (key label, candidate values, their
+    token matrix over ``vocab``, log frequency), most frequent values first."""
+    index = {t: k for k, t in enumerate(vocab)}
+    out = {}
+    for field in spec.fields:
+        column = _reference_column(reference, field.name)
+        if field.tokenizer != "bigram" or column is None:
+            continue
+        values = pd.Series(normalize_values(reference[column])).dropna().value_counts().iloc[:max_candidates]
+        cand = np.zeros((len(values), len(vocab)), dtype=np.float32)
+        for c, v in enumerate(values.index):
+            for t in tokens(str(v), "bigram"):
+                k = index.get((field.key_label, t))
+                if k is not None:
+                    cand[c, k] = 1.0
+        out[field.name] = (field.key_label, values.index.to_numpy(dtype=object), cand,
+                           np.log(values.to_numpy(dtype=float)))
+    return out
+
+
+def _decode(have: np.ndarray, token: np.ndarray, labels: np.ndarray, label: str, cand: np.ndarray,
+            log_freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best candidate per record under the current group → token map (tokens of ``label`` that
+    agree, present or absent, plus a small frequency prior), and the share of the candidate's
+    mapped tokens present."""
+    pred = np.zeros((len(have), cand.shape[1]), dtype=np.float32)
+    for g, t in enumerate(token.tolist()):
+        if t >= 0:
+            pred[:, t] = np.maximum(pred[:, t], have[:, g])
+    mapped = np.zeros(cand.shape[1], dtype=bool)
+    mapped[token[token >= 0]] = True
+    mapped &= labels == label
+    pm, cm = pred[:, mapped], cand[:, mapped]
+    agree = pm @ cm.T + (1.0 - pm) @ (1.0 - cm).T
+    best = np.argmax(agree + 0.05 * log_freq[None, :], axis=1)
+    size = cm.sum(axis=1)
+    cover = (pm * cm[best]).sum(axis=1) / np.maximum(size[best], 1.0)
+    cover[size[best] < 2] = 0.0
+    return best, cover
+
+
 def pattern_attack(
     clks: np.ndarray,
     spec: EncodingSpec,
@@ -142,7 +192,7 @@ def pattern_attack(
     max_groups: int = 150,
     present: float = 0.8,
     min_cover: float = 0.8,
-    min_qgrams: int = 2,
+    max_rounds: int = 15,
     max_candidates: int = 1500,
 ) -> AttackResult:
     """Guess first surnames and given names from the encodings' bit patterns alone.
@@ -155,40 +205,38 @@ def pattern_attack(
     guesses = pd.DataFrame({a: [None] * n for a in ("first_surname", "given_name", "birth_year")}, dtype=object)
     bits = bit_matrix(clks)
     groups = mine_bit_groups(bits, max_groups)
-    vocab, freq, co_tokens = _reference_tokens(reference, spec, 2 * max_groups)
+    vocab, ref_present = _reference_tokens(reference, spec, 2 * max_groups)
     if not groups or not vocab:
         return AttackResult("patterns", guesses, {"groups": len(groups)})
-    have = np.stack([bits[:, g].mean(axis=1) >= present for g in groups], axis=1)  # (n, groups)
-    hf = have.astype(np.float32)
-    token = align_groups(hf.mean(axis=0), (hf.T @ hf) / n, freq, co_tokens)
-    token_of_group = {g: vocab[t] for g, t in enumerate(token.tolist()) if t >= 0}
-    m = len(token_of_group)
-    details: dict[str, object] = {"groups": len(groups), "aligned": m}
+    have = _presence(bits, groups, present)
+    n_ref = max(len(ref_present), 1)
+    token = align_groups(have.mean(axis=0), (have.T @ have) / n, ref_present.mean(axis=0),
+                         (ref_present.T @ ref_present) / n_ref)
+    cands = _candidates(reference, spec, vocab, max_candidates)
+    labels = np.array([label for label, _ in vocab], dtype=object)
+    rounds = 0
+    while rounds < max_rounds:  # self-training: decode names, re-align groups on them
+        rounds += 1
+        decoded = np.zeros_like(ref_present, shape=(n, len(vocab)))
+        for label, _, cand, log_freq in cands.values():
+            best, _ = _decode(have, token, labels, label, cand, log_freq)
+            decoded = np.maximum(decoded, cand[best])
+        both = have.T @ decoded
+        union = have.sum(axis=0)[:, None] + decoded.sum(axis=0)[None, :] - both
+        r, c = linear_sum_assignment(-both / np.maximum(union, 1.0))
+        new = np.full(len(groups), -1, dtype=np.int64)
+        new[r] = c
+        if np.array_equal(new, token):
+            break
+        token = new
+    details: dict[str, object] = {"groups": len(groups), "rounds": rounds}
     for attribute, fields in PATTERN_FIELDS.items():
-        field = next((f for f in spec.fields if f.name in fields and f.tokenizer == "bigram"), None)
-        column = _reference_column(reference, fields[0])
-        if field is None or column is None:
+        name = next((f for f in fields if f in cands), None)
+        if name is None:
             continue
-        mapped = [g for g, (label, _) in token_of_group.items() if label == field.key_label]
-        if not mapped:
-            continue
-        bigram_index = {token_of_group[g][1]: k for k, g in enumerate(mapped)}
-        values = pd.Series(normalize_values(reference[column])).dropna().value_counts()
-        values = values.iloc[:max_candidates]
-        cand = np.zeros((len(values), len(mapped)), dtype=np.float32)
-        for c, v in enumerate(values.index):
-            for t in tokens(str(v), "bigram"):
-                k = bigram_index.get(t)
-                if k is not None:
-                    cand[c, k] = 1.0
-        size = cand.sum(axis=1)
-        usable = size >= min_qgrams
-        cover = (have[:, mapped].astype(np.float32) @ cand.T) / np.maximum(size, 1)[None, :]
-        cover[:, ~usable] = 0.0
-        prior = np.log(values.to_numpy(dtype=float)) / np.log(values.iloc[0] + 1.0) * 1e-3
-        best = np.argmax(cover + prior[None, :], axis=1)
-        ok = cover[np.arange(n), best] >= min_cover
-        names = values.index.to_numpy(dtype=object)
-        guesses[attribute] = pd.Series(np.where(ok, names[best], None), dtype=object)
-        details[attribute] = {"mapped_qgrams": len(mapped), "guessed": int(ok.sum())}
+        label, values, cand, log_freq = cands[name]
+        best, cover = _decode(have, token, labels, label, cand, log_freq)
+        ok = cover >= min_cover
+        guesses[attribute] = pd.Series(np.where(ok, values[best], None), dtype=object)
+        details[attribute] = {"guessed": int(ok.sum())}
     return AttackResult("patterns", guesses, details)
