@@ -163,6 +163,7 @@ def _audit_until_safe(space: CellSpace, policy: DisclosurePolicy, primary: list[
     """
     values = space.values
     bounds: dict[int, Bounds] = {}
+    audited_in: dict[int, int] = {}
     at_flag_limit: set[int] = set()
     todo = set(primary) | set(secondary)
     rounds = solves = 0
@@ -176,6 +177,7 @@ def _audit_until_safe(space: CellSpace, policy: DisclosurePolicy, primary: list[
         solves += 2 * len(found)
         for i in todo:
             bounds[i] = found[_representative(space, i, found)]
+            audited_in[i] = rounds
             at_flag_limit.discard(i)
         added: list[int] = []
         for i in sorted(todo):
@@ -199,6 +201,17 @@ def _audit_until_safe(space: CellSpace, policy: DisclosurePolicy, primary: list[
             added += gauss_suppress(space.matrix, space.links, hidden, rest)
         secondary.extend(added)
         todo = ({i for i in todo if bounds[i].width < _required(policy, i in primary)} - at_flag_limit) | set(added)
+    stale = [i for i in bounds if audited_in[i] < rounds]
+    if stale:
+        # later suppressions can only widen a range: audit the final release once more, for exact bounds
+        withheld = set(primary) | set(secondary)
+        ranges = {i: ((1.0, policy.threshold - 1.0) if i in primary else (float(policy.threshold), math.inf))
+                  for i in withheld}
+        published = [i for i in range(len(values)) if i not in withheld]
+        found = attacker_bounds(space.matrix, space.links, values, published, ranges, _distinct(space, set(stale)))
+        solves += 2 * len(found)
+        for i in stale:
+            bounds[i] = found[_representative(space, i, found)]
     return bounds, at_flag_limit, rounds, solves
 
 
