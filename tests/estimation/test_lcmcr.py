@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import pathlib
+import re
 from importlib import resources
 from typing import Any
 
@@ -736,3 +737,84 @@ def test_hamiltonian_move_default_depends_on_the_table_size() -> None:
         LCMCR(hmc_every=0)
     with pytest.raises(InputError, match="hmc_steps"):
         LCMCR(hmc_steps=-1)
+
+
+# ------------------------------------------------------------------ option messages
+#: one refused value per option (a count too small or a word, a number out of range)
+REFUSED: dict[str, Any] = {
+    "max_classes": 0,
+    "a_alpha": -1,
+    "b_alpha": 0,
+    "preset": "stan",
+    "chains": "four",
+    "samples": 5,
+    "burn_in": -1,
+    "thin": 0,
+    "collapsed_moves": 1.5,
+    "scale_moves": -1,
+    "swap_moves": True,
+    "hmc_steps": -1,
+    "hmc_every": 0,
+    "temperatures": 0,
+    "hottest": 1.0,
+    "init": "random",
+    "workers": 0,
+    "alpha": 0,
+    "n_cap_factor": 0.5,
+    "level": 1.5,
+}
+
+
+def test_every_refused_option_is_named_in_the_callers_spelling() -> None:
+    """Each clause of a refusal starts with the bare option name, so check_estimator rewrites it into
+    the caller's spelling (a CLI flag, a project-file key): with labels <name>, every clause starts
+    with its label and no Python spelling ("(chains in Python)") is left. Failed when the messages
+    began "--option a_alpha=... (a_alpha in Python)" or "a_alpha and b_alpha must be ..."."""
+    from cifranegra.estimation.api import check_estimator, option_names
+
+    assert set(REFUSED) == set(option_names("lcmcr"))
+    labels = {name: f"<{name}>" for name in REFUSED}
+    for name, value in REFUSED.items():
+        with pytest.raises(InputError) as exc:
+            check_estimator("lcmcr", {name: value}, labels=labels)
+        text = str(exc.value)
+        assert text.startswith(f"<{name}> "), text
+        assert "in Python" not in text, text
+    with pytest.raises(InputError) as exc:
+        check_estimator("lcmcr", {"a_alpha": -1, "init": "random", "chains": 0}, labels=labels)
+    clauses = str(exc.value).split("; ")
+    assert len(clauses) == 3 and all(c.startswith("<") for c in clauses), clauses
+
+
+@pytest.mark.parametrize(
+    ("value", "bound"),
+    [
+        ({"max_classes": 5000}, "max_classes must be a whole number from 1 to 1,000"),
+        ({"burn_in": 1e300}, "burn_in must be a whole number from 0 to 1,000,000,000"),
+        ({"samples": 10**6, "chains": 1000}, "samples × chains (draws of N kept in memory) must be at most"),
+    ],
+)
+def test_sizes_the_sampler_cannot_run_are_refused(value: dict[str, Any], bound: str) -> None:
+    """A count too large for the compiled sampler's 64-bit counters or for memory is refused when the
+    spec is built (it used to reach the kernel: an OverflowError reported as a sampler defect, or an
+    allocation failure)."""
+    with pytest.raises(InputError, match=re.escape(bound)):
+        LCMCR(**value)
+
+
+def test_cli_names_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    """`cifranegra estimate X --method lcmcr --chains four` (argparse) and `--chains 0` (the spec)
+    both name --chains, with no Python spelling; --option values are named as --option NAME=."""
+    from cifranegra.cli import main
+
+    korea = "MultipleSystemsEstimation_Korea"
+    with pytest.raises(SystemExit) as stop:
+        main(["estimate", korea, "--method", "lcmcr", "--chains", "four"])
+    assert stop.value.code == 2 and "--chains" in capsys.readouterr().err
+    assert main(["estimate", korea, "--method", "lcmcr", "--chains", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--chains must be a whole number ≥ 1, got 0" in err and "in Python" not in err
+    assert main(["estimate", korea, "--method", "lcmcr", "--option", "a_alpha=-1", "--option", "init=x"]) == 2
+    err = capsys.readouterr().err
+    assert "--option a_alpha= (shape of the Gamma prior" in err and "--option init= must be one of" in err
+    assert "Traceback" not in err and "in Python" not in err

@@ -54,7 +54,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cifranegra._random import as_seed_sequence, spawn_seeds
-from cifranegra.errors import InputError, ModelError
+from cifranegra.errors import ModelError
+from cifranegra.estimation import specs
 from cifranegra.estimation.diagnostics import (
     RHAT_THRESHOLD,
     ess,
@@ -98,6 +99,17 @@ R_CAP_FACTOR = 21.0
 #: posterior share above R's cap from which the result warns that R's interval would be shorter
 R_CAP_WARN = 0.025
 _FLAGGED = {"chains", "samples", "burn_in", "thin", "max_classes", "preset", "level", "workers"}
+#: whole-number options and their least values
+_COUNTS = {
+    "max_classes": 1, "chains": 1, "samples": 10, "burn_in": 0, "thin": 1, "collapsed_moves": 0,
+    "scale_moves": 0, "swap_moves": 0, "hmc_steps": 0, "hmc_every": 1, "temperatures": 1, "workers": 1,
+}  # fmt: skip
+#: the largest value of a whole-number option (the compiled sampler's counters are 64-bit; a run of
+#: 10^9 sweeps takes hours), with tighter ones where memory grows with the value
+MAX_COUNT = 10**9
+_COUNT_LIMIT = {"max_classes": 1000, "chains": 10_000, "temperatures": 1000, "workers": 10_000}
+#: draws of N kept in memory (8 bytes each)
+MAX_DRAWS = 10**8
 
 
 def _opt(name: str, value: str = "...") -> str:
@@ -139,6 +151,11 @@ def chain_modes(n: np.ndarray) -> list[dict[str, Any]]:
         }
         for g in groups
     ]
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"a {type(value).__name__} of {len(text)} characters"
 
 
 def _chain_seed(ss: np.random.SeedSequence) -> int:
@@ -195,61 +212,52 @@ class LCMCR:
     )
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise InputError(f"preset must be one of {list(PRESETS)}, got {self.preset!r}")
-        base = PRESETS[self.preset]
-        problems: list[str] = []
+        problems: list[str | None] = [specs.choice("preset", self.preset, PRESETS)]
+        base = PRESETS.get(self.preset, PRESETS["default"]) if isinstance(self.preset, str) else PRESETS["default"]
         for name in ("max_classes", "a_alpha", "b_alpha"):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, base[name])
-        for name in ("a_alpha", "b_alpha", "hottest", "level", "alpha", "n_cap_factor"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                problems.append(f"{_opt(name)} must be a number, got {type(value).__name__}")
-        for name in ("max_classes", "chains", "samples", "burn_in", "thin", "collapsed_moves", "scale_moves",
-                     "swap_moves", "hmc_steps", "hmc_every", "temperatures", "workers"):  # fmt: skip
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                problems.append(f"{_opt(name)} must be a whole number, got {type(value).__name__}")
-        if problems:
-            raise InputError("; ".join(problems))
-        if self.max_classes is not None and (int(self.max_classes) != self.max_classes or self.max_classes < 1):
-            problems.append(f"{_opt('max_classes')} must be a whole number >= 1, got {self.max_classes}")
-        if not (self.a_alpha > 0 and self.b_alpha > 0):  # type: ignore[operator]
+        problems += [
+            specs.positive("a_alpha", self.a_alpha, what="shape of the Gamma prior of the concentration"),
+            specs.positive("b_alpha", self.b_alpha, what="rate of the Gamma prior of the concentration"),
+            specs.positive("alpha", self.alpha, optional=True, what="a fixed concentration"),
+            specs.level("level", self.level),
+            specs.choice("init", self.init, ("alternate", "crowded", "sparse")),
+        ]
+        if not (specs.is_number(self.hottest) and 0 < self.hottest < 1):
             problems.append(
-                f"a_alpha and b_alpha must be positive ({_opt('a_alpha')}, {_opt('b_alpha')}), got "
-                f"{self.a_alpha}, {self.b_alpha}"
+                f"hottest (data scale of the hottest tempered replica) must be a number between 0 and 1, "
+                f"got {_shown(self.hottest)}"
             )
-        for name, low in (("chains", 1), ("samples", 10), ("burn_in", 0), ("thin", 1), ("collapsed_moves", 0),
-                          ("scale_moves", 0), ("swap_moves", 0), ("hmc_steps", 0), ("hmc_every", 1),
-                          ("temperatures", 1), ("workers", 1)):  # fmt: skip
+        if self.n_cap_factor is not None and not (specs.is_number(self.n_cap_factor) and 1 <= self.n_cap_factor <= 1e6):
+            problems.append(
+                "n_cap_factor (N at most this many times the observed) must be a number from 1 to 1,000,000 "
+                f"(R LCMCR's undocumented cap is 21), got {_shown(self.n_cap_factor)}"
+            )
+        optional = {"max_classes", "hmc_steps", "workers"}
+        for name, low in _COUNTS.items():
             value = getattr(self, name)
-            if value is not None and (int(value) != value or value < low):
-                problems.append(f"{_opt(name)} must be a whole number >= {low}, got {value}")
-        if self.init not in ("alternate", "crowded", "sparse"):
-            problems.append(f"{_opt('init')} must be 'alternate', 'crowded' or 'sparse', got {self.init!r}")
-        if not 0 < self.hottest < 1:
+            found = specs.whole(name, value, low, optional=name in optional)
+            if found is None and value is not None and value > _COUNT_LIMIT.get(name, MAX_COUNT):
+                high = _COUNT_LIMIT.get(name, MAX_COUNT)
+                found = f"{name} must be a whole number from {low} to {high:,}, got {_shown(value)}"
+            problems.append(found)
+        counted = specs.whole("chains", self.chains, 1) is None and specs.whole("samples", self.samples, 10) is None
+        if counted and self.chains * self.samples > MAX_DRAWS:
             problems.append(
-                f"{_opt('hottest')} (data scale of the hottest replica) must be in (0, 1), got {self.hottest}"
+                f"samples × chains (draws of N kept in memory) must be at most {MAX_DRAWS:,}, got "
+                f"{self.samples:,} × {self.chains:,}; keep fewer samples and raise thin instead"
             )
-        if self.alpha is not None and not self.alpha > 0:
-            problems.append(f"a fixed {_opt('alpha')} must be positive, got {self.alpha}")
-        if self.n_cap_factor is not None and not (1 <= self.n_cap_factor < 1e6):
-            problems.append(
-                f"{_opt('n_cap_factor')} must be at least 1 (N <= factor x observed; R LCMCR uses 20), "
-                f"got {self.n_cap_factor}"
-            )
-        if not 0 < self.level < 1:
-            problems.append(f"{_opt('level')} must be between 0 and 1 (e.g. 0.95), got {self.level}")
-        if problems:
-            raise InputError("; ".join(problems))
-        for name in ("max_classes", "chains", "samples", "burn_in", "thin", "collapsed_moves", "scale_moves",
-                     "swap_moves", "hmc_steps", "hmc_every", "temperatures", "workers"):  # fmt: skip
+        specs.raise_problems(*problems)
+        for name in _COUNTS:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, int(value))
         for name in ("a_alpha", "b_alpha", "hottest", "level"):
             object.__setattr__(self, name, float(getattr(self, name)))
+        for name in ("alpha", "n_cap_factor"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, float(getattr(self, name)))
 
     def settings(self, k_lists: int) -> dict[str, Any]:
         return {
