@@ -168,6 +168,15 @@ def test_capture_pattern_table_is_a_consistent_national_table() -> None:
     assert all(hi - lo >= 1 - 1e-6 for lo, hi in bounds.values())
 
 
+def test_capture_pattern_table_of_two_lists_has_no_separate_pair_row() -> None:
+    # with two lists the one overlap is the pattern 11: a second row for it would be a duplicate
+    h = CaptureHistories.from_counts({"10": 50, "01": 60, "11": 20}, ["A", "B"])
+    table = capture_pattern_table(h)
+    assert len(table) == 4 + 1 + 2
+    out = protect_tables({"patterns": table})
+    assert out.passed and out.tables["patterns"]["count"].notna().all()
+
+
 def test_capture_pattern_table_limits() -> None:
     h = CaptureHistories.from_counts({"10": 5, "01": 6, "11": 2}, ["count", "B"])
     with pytest.raises(InputError, match="a list is named 'count'"):

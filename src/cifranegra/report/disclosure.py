@@ -394,7 +394,7 @@ def capture_pattern_table(histories: CaptureHistories, *, pairs: bool = True) ->
     rows.append({**dict.fromkeys(names, TOTAL), "count": int(counts.sum())})
     for j, name in enumerate(names):
         rows.append({**dict.fromkeys(names, TOTAL), name: 1, "count": int(counts[bits[:, j] == 1].sum())})
-    if pairs:
+    if pairs and k > 2:  # with two lists the one overlap is already the pattern 11
         for a in range(k):
             for b in range(a + 1, k):
                 both = (bits[:, a] == 1) & (bits[:, b] == 1)
