@@ -54,7 +54,7 @@ def test_profile_interval_coverage() -> None:
 def test_wald_interval_undercovers_as_documented() -> None:
     """SparseMSE's Wald interval is for the expected dark figure: it leaves out the variation of the
     unobserved count around it, so it covers N less often than 95% (89% in this design, seed 2026);
-    docs/estimation.md says so; the default for a fixed model is the parametric bootstrap."""
+    docs/estimation.md says so; the default for a fixed model is the profile interval."""
     rng = np.random.default_rng(2026)
     S, N = 300, 1500
     wald = profile = 0
