@@ -5,7 +5,6 @@ side, plus the estimates with each list left out and with chosen lists merged.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any
 
@@ -63,14 +62,9 @@ def _read(args):
     return h
 
 
-def _fmt(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{x:,.0f}"
-
-
 def run(args) -> int:
     from cifranegra.estimation.compare import compare
+    from cifranegra.report.rows import comparison_text
 
     h = _read(args)
     families = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
@@ -96,49 +90,5 @@ def run(args) -> int:
         json.dump(result.to_dict(), sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    print(f"{h.source or args.file}: {h.n_lists} lists, {h.observed:,} people observed")
-    print(f"{'method':36s} {'estimate':>10s} {'s.e.':>8s} {'lower':>10s} {'upper':>10s}  interval / note")
-    footnotes: list[str] = []
-    for row in result.table.to_dict(orient="records"):
-        estimate = _fmt(row.get("estimate"))
-        if row["status"] == "ok":
-            note = row.get("interval_method") or "no interval"
-            if _present(row.get("at_observed_count")):
-                estimate += "*"
-                footnotes.append(f"* {row['label']}: {row['at_observed_count']}")
-            elif row.get("warnings"):
-                note += "  [!] " + row["warnings"].split(" | ")[0][:90]
-            if _present(row.get("interval_note")) and not row.get("interval_method"):
-                note = "no interval: " + str(row["interval_note"])[:100]
-        else:
-            note = f"{row['status']}: {row.get('warnings', '')[:110]}"
-        print(
-            f"{row['label']:36s} {estimate:>10s} {_fmt(row.get('std_error')):>8s} {_fmt(row.get('lower')):>10s} "
-            f"{_fmt(row.get('upper')):>10s}  {note}"
-        )
-    if footnotes:
-        print("\n" + "\n".join(footnotes))
-        print("  (* = the observed count: not an estimate; run `cifranegra estimate` with that --method for "
-              "the reason and what to try)")
-    if len(result.sensitivity):
-        sens = result.sensitivity
-        fams = list(dict.fromkeys(sens["family"]))
-        print("\nsensitivity (point estimates):")
-        print(f"{'scenario':24s} {'observed':>9s} " + " ".join(f"{f[:18]:>18s}" for f in fams))
-        for scen in dict.fromkeys(sens["scenario"]):
-            sub = sens[sens["scenario"] == scen].set_index("family")
-            cells = [_cell(sub.loc[f]) if f in sub.index else "-" for f in fams]
-            obs = _fmt(sub["observed"].iloc[0]) if "observed" in sub else "-"
-            print(f"{scen[:24]:24s} {obs:>9s} " + " ".join(f"{c:>18s}" for c in cells))
-        if "at_observed_count" in sens and sens["at_observed_count"].map(_present).any():
-            print("  (* = the observed count: that method could not estimate this scenario)")
+    print(comparison_text(result, f"{h.source or args.file}: {h.n_lists} lists, {h.observed:,} people observed"))
     return 0
-
-
-def _present(value: Any) -> bool:
-    return isinstance(value, str) and bool(value)
-
-
-def _cell(row: Any) -> str:
-    text = _fmt(row["estimate"])
-    return text + "*" if _present(row.get("at_observed_count")) else text

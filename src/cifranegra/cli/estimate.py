@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import secrets
 import sys
 from typing import Any
@@ -21,6 +20,7 @@ from cifranegra.estimation import api
 from cifranegra.estimation.histories import CaptureHistories, TooManyListsError
 from cifranegra.estimation.result import EstimateResult
 from cifranegra.estimation.wording import flag
+from cifranegra.report.rows import result_text, stratified_total_text
 
 # CLI option → keyword of the estimator spec (every flag is the keyword with dashes)
 _OPTIONS = (
@@ -141,33 +141,6 @@ def _payload(r: EstimateResult, seed: int | None) -> dict[str, Any]:
     return d
 
 
-def _fmt(x: float) -> str:
-    if not math.isfinite(x):
-        return "∞" if x > 0 else str(x)
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
-
-
-def _text(r: EstimateResult, label: str | None = None) -> str:
-    iv, note = r.reported_interval()
-    head = f"{label}: " if label else ""
-    degenerate = r.at_observed_count
-    lines = [
-        f"{head}{r.method}" + (f" model {r.model}" if r.model else "")
-        + f" on {r.n_lists} lists ({', '.join(r.lists)})",
-        f"  observed        {r.observed:,}",
-        f"  estimated total {_fmt(r.estimate)}"
-        + ("  (= the observed count: not an estimate, see the first warning)" if degenerate else ""),
-        f"  never observed  {_fmt(r.dark_figure)}",
-    ]
-    if iv:
-        lines.append(f"  {iv.level:.0%} interval    {_fmt(iv.lower)} – {_fmt(iv.upper)} ({iv.method})")
-    elif note:
-        lines.append(f"  interval        not available: {note}")
-    for w in r.warnings:
-        lines.append(f"  warning: {w}")
-    return "\n".join(lines)
-
-
 def run(args: argparse.Namespace) -> int:
     opts = _options(args)  # before reading the data: a wrong option fails fast
     try:
@@ -181,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(_payload(r, args.seed)))
         else:
-            print(_text(r))
+            print(result_text(r))
             for w in data.notes:
                 print(f"  note: {w}")
         return 0
@@ -220,7 +193,7 @@ def _run_strata(args: argparse.Namespace, data: dict[tuple[Any, ...], CaptureHis
                 failed[label] = int(h.observed)
             continue
         out.append({"stratum": shown[key], **_payload(r, seed)})
-        texts.append(_text(r, label=label))
+        texts.append(result_text(r, label=label))
         texts.extend(f"  note: {n}" for n in h.notes)
         if label not in unknown:
             done[label] = r
@@ -242,7 +215,7 @@ def _run_strata(args: argparse.Namespace, data: dict[tuple[Any, ...], CaptureHis
         body["comparison"] = total.comparison(None if pooled is None else pooled.estimate)
         print(json.dumps(body, default=str))
     else:
-        print("\n\n".join([*texts, _total_text(total, pooled, pooled_error)]))
+        print("\n\n".join([*texts, stratified_total_text(total, pooled, pooled_error)]))
     if all("error" in o for o in out):
         print("cifranegra: error: no stratum could be estimated", file=sys.stderr)
         return 2
@@ -262,30 +235,3 @@ def _pooled(
         return api.estimate(whole, args.method, seed=seed, **opts), None
     except CifranegraError as exc:
         return None, str(exc)
-
-
-def _total_text(total: Any, pooled: EstimateResult | None, pooled_error: str | None) -> str:
-    lines = ["stratified total (sum of the strata's estimates)"]
-    lines.append(f"  observed        {total.observed:,}")
-    if total.estimate is None:
-        lines.append(f"  estimated total not available: {total.note}")
-    else:
-        lines.append(f"  estimated total {_fmt(total.estimate)}")
-        iv = total.interval
-        if iv is not None:
-            lines.append(f"  {iv.level:.0%} interval    {_fmt(iv.lower)} – {_fmt(iv.upper)} ({iv.method})")
-        if total.note:
-            lines.append(f"  note: {total.note}")
-    lines.append(f"  strata estimated: {', '.join(total.strata_estimated) or 'none'}")
-    if total.strata_not_estimated:
-        lines.append(f"  strata not estimated: {', '.join(total.strata_not_estimated)}")
-    if pooled is not None:
-        iv, _ = pooled.reported_interval()
-        span = f", {iv.level:.0%} interval {_fmt(iv.lower)} – {_fmt(iv.upper)}" if iv else ""
-        lines.append(f"pooled fit (one table, strata ignored): {_fmt(pooled.estimate)}{span}")
-        why = total.comparison(pooled.estimate)
-        if why:
-            lines.append(f"  {why}")
-    else:
-        lines.append(f"pooled fit: not available: {pooled_error}")
-    return "\n".join(lines)

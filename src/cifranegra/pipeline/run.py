@@ -35,6 +35,7 @@ from cifranegra.pipeline.outputs import (
     publish_release,
 )
 from cifranegra.pipeline.project import Project, load_project
+from cifranegra.report.rows import error_row, estimates_table_text, result_row
 from cifranegra.schema.records import stratum_labels
 
 #: progress(step, done, total): called as each step starts (done < total) and ends (done == total).
@@ -121,18 +122,7 @@ class RunResult:
             + ", ".join(f"{k}: {int(v)}" for k, v in by_n.items() if int(v) > 0)
         )
         lines.append("")
-        lines.append(f"{'stratum':<22}{'method':<14}{'observed':>9}{'estimate':>11}  interval")
-        for e in self.estimates:
-            if e.get("error"):
-                seen = "—" if e.get("observed") is None else e["observed"]
-                lines.append(f"{e['stratum']:<22}{e['method']:<14}{seen:>9}{'—':>11}  {e['error']}")
-                continue
-            iv = ""
-            if e.get("lower") is not None:
-                iv = f"[{e['lower']:,.0f}, {e['upper']:,.0f}] ({e['level']:.0%})"
-            elif e.get("interval_note"):
-                iv = f"no interval: {e['interval_note']}"
-            lines.append(f"{e['stratum']:<22}{e['method']:<14}{e['observed']:>9}{e['estimate']:>11,.0f}  {iv}")
+        lines.extend(estimates_table_text(self.estimates))
         for method, t in self.stratified_total_dict().items():
             if t["comparison"]:
                 lines.append(f"  {method}: {t['comparison']}")
@@ -516,7 +506,7 @@ def _estimate_everything(
         opts = dict(project.method_options.get(method, {}))
         if not tables:  # the whole table is all there is: its failure is the run's
             row, res = _fitted(h, method, opts, project.seed, project.level)
-            outcomes.append(({"stratum": label, "method": method, **row}, res))
+            outcomes.append(({**row, "stratum": label, "method": method}, res))
             continue
         outcomes.append(_estimate_one(label, h, method, opts, project.seed, project.level))
     seeds = {label: stratum_seed(project.seed, i["seed_label"]) for label, i in info.items()}
@@ -561,12 +551,11 @@ def _total_of(
 def _total_row(method: str, total: StratifiedTotal, level: float) -> dict[str, Any]:
     """The "stratified total" row of estimates.csv."""
     iv = total.interval
-    return {"stratum": "stratified total", "method": method, "observed": total.observed,
-            "estimate": total.estimate, "lower": None if iv is None else iv.lower,
-            "upper": None if iv is None else iv.upper, "level": level,
-            "interval_method": None if iv is None else iv.method,
-            "interval_note": total.note if total.estimate is not None else None, "model": None,
-            "warnings": "", "error": None if total.estimate is not None else f"not estimated: {total.note}"}
+    return error_row(stratum="stratified total", method=method, observed=total.observed, level=level,
+                     estimate=total.estimate, lower=None if iv is None else iv.lower,
+                     upper=None if iv is None else iv.upper, interval_method=None if iv is None else iv.method,
+                     interval_note=total.note if total.estimate is not None else None,
+                     error="" if total.estimate is not None else f"not estimated: {total.note}")
 
 
 _UNKNOWN_WHY = ("the stratum value is unknown (these persons count in 'all', and in the stratified total "
@@ -595,9 +584,8 @@ def _stratum_tables(
         return label
 
     def not_estimated(label: str, observed: int | None, why: str) -> list[dict[str, Any]]:
-        return [{"stratum": label, "method": m, "observed": observed, "estimate": None, "lower": None,
-                 "upper": None, "level": project.level, "interval_method": None, "interval_note": None,
-                 "model": None, "warnings": "", "error": f"not estimated: {why}"} for m in project.methods]
+        return [error_row(stratum=label, method=m, observed=observed, level=project.level,
+                          error=f"not estimated: {why}") for m in project.methods]
 
     for key, h in sorted(strata_h.items(), key=lambda kv: tuple(map(str, kv[0]))):
         label = label_of(key, int(h.observed))
@@ -661,10 +649,8 @@ def _estimate_one(
     try:
         row, res = _fitted(h, method, opts, seed, level)
     except CifranegraError as exc:
-        row = {"observed": int(h.observed), "estimate": None, "lower": None, "upper": None, "level": level,
-               "interval_method": None, "interval_note": None, "model": None, "warnings": "", "error": str(exc)}
-        res = None
-    return {"stratum": label, "method": method, **row}, res
+        return error_row(stratum=label, method=method, observed=int(h.observed), level=level, error=str(exc)), None
+    return {**row, "stratum": label, "method": method}, res
 
 
 def _fitted(
@@ -678,19 +664,7 @@ def _fitted(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = estimate(h, method, seed=seed, **opts)
-    iv, note = res.reported_interval(level)
-    row = {
-        "observed": int(h.observed),
-        "estimate": float(res.estimate),
-        "lower": None if iv is None else float(iv.lower),
-        "upper": None if iv is None else float(iv.upper),
-        "level": level,
-        "interval_method": None if iv is None else iv.method,
-        "interval_note": note,
-        "model": res.model,
-        "warnings": "; ".join([*res.warnings, *(str(w.message) for w in caught)]),
-        "error": None,
-    }
+    row = result_row(res, stratum="", method=method, level=level, extra_warnings=[str(w.message) for w in caught])
     return row, res
 
 
