@@ -35,6 +35,7 @@ from cifranegra.pipeline.outputs import (
     publish_release,
 )
 from cifranegra.pipeline.project import Project, load_project
+from cifranegra.pipeline.report_inputs import drop_one_list, fitted_patterns, identifier_counts
 from cifranegra.report.rows import error_row, estimates_table_text, result_row
 from cifranegra.schema.records import stratum_labels
 
@@ -72,6 +73,9 @@ class RunResult:
     stratified_totals: dict[str, StratifiedTotal] = field(default_factory=dict)
     #: What became of ``OUTPUT/publish/`` (None when the run wrote nothing).
     published: PublishOutcome | None = None
+    #: The report's other inputs (:mod:`cifranegra.pipeline.report_inputs`): ``fitted_patterns`` of the
+    #: first method's model on all persons, and ``drop_one_list`` (its estimate with each list left out).
+    report_inputs: dict[str, Any] = field(default_factory=dict)
 
     def stratified_total_dict(self) -> dict[str, dict[str, Any]]:
         """Each method's stratified total as JSON, with the pooled ("all") estimate beside it and the
@@ -100,6 +104,8 @@ class RunResult:
             "estimates": self.estimates,
             "stratified_total": self.stratified_total_dict(),
             "linkage_sensitivity": self.sensitivity,
+            "fitted_patterns": self.report_inputs.get("fitted_patterns"),
+            "drop_one_list": self.report_inputs.get("drop_one_list", []),
             "unrecognised_as_unknown": self.unrecognised,
             "results": [r.to_dict() for r in self.results],
             "warnings": self.warnings,
@@ -201,7 +207,8 @@ def read_project_lists(
         df["source"] = spec.source
         frames.append(df)
         inputs.append({"source": spec.source, "file": str(spec.path), "sha256": _sha256(spec.path),
-                       "records": len(df), "unrecognised_as_unknown": _unrecognised_counts(report.problems)})
+                       "records": len(df), "unrecognised_as_unknown": _unrecognised_counts(report.problems),
+                       "records_with": identifier_counts(df)})
     progress("reading lists", n, n)
     if problems:
         raise ValidationError(problems=problems, summary="the agency lists have errors")
@@ -699,7 +706,8 @@ def write_results(result: RunResult, output: Path) -> dict[str, str]:
     """results.json, estimates.csv, capture_histories.csv (the whole table, ready for `cifranegra
     estimate`), capture_histories_by_stratum.csv (when stratified: one column per stratum, ready for
     `cifranegra estimate --strata ...`), entities.csv, linkage_model.json and, when computed,
-    linkage_sensitivity.csv."""
+    linkage_sensitivity.csv, fitted_patterns.csv (log-linear: observed and fitted count per capture pattern)
+    and drop_one_list.csv (the first method's estimate with each list left out)."""
     try:
         return _write_results(result, output)
     except OSError as exc:
@@ -720,11 +728,20 @@ def _write_results(result: RunResult, output: Path) -> dict[str, str]:
         paths["capture_histories_by_stratum_csv"] = output / "capture_histories_by_stratum.csv"
     if result.sensitivity:
         paths["linkage_sensitivity_csv"] = output / "linkage_sensitivity.csv"
+    fitted = (result.report_inputs.get("fitted_patterns") or {}).get("rows")
+    if fitted:
+        paths["fitted_patterns_csv"] = output / "fitted_patterns.csv"
+    if result.report_inputs.get("drop_one_list"):
+        paths["drop_one_list_csv"] = output / "drop_one_list.csv"
     out = {k: str(v) for k, v in paths.items()}
     result.outputs = out
     result.estimates_frame().to_csv(paths["estimates_csv"], index=False)
     if result.sensitivity:
         pd.DataFrame(result.sensitivity).to_csv(paths["linkage_sensitivity_csv"], index=False)
+    if fitted:
+        pd.DataFrame(fitted).to_csv(paths["fitted_patterns_csv"], index=False)
+    if "drop_one_list_csv" in paths:
+        pd.DataFrame(result.report_inputs["drop_one_list"]).to_csv(paths["drop_one_list_csv"], index=False)
     result.histories.to_frame().to_csv(paths["capture_histories_csv"], index=False)
     if result.strata_histories:
         histories_by_stratum(result.project.strata, result.strata_histories, result.histories.lists).to_csv(
@@ -819,12 +836,13 @@ def run_project(
     sensitivity: list[dict[str, Any]] = []
     if link_result is not None and project.linkage_sensitivity:
         sensitivity = linkage_sensitivity(project, link_result, lists, prog)
+    report_inputs = _report_inputs(project, histories, rows, prog)
     unrecognised = [{"source": i["source"], "column": col, "rows": n}
                     for i in inputs for col, n in i.get("unrecognised_as_unknown", {}).items()]
     result = RunResult(project=project, entities=entities, histories=histories, strata_histories=strata_h,
                        estimates=rows, results=results, linkage=linkage, inputs=inputs,
                        warnings=[*_run_warnings(linkage, unrecognised), *layout_notes], sensitivity=sensitivity,
-                       unrecognised=unrecognised, stratified_totals=totals)
+                       unrecognised=unrecognised, stratified_totals=totals, report_inputs=report_inputs)
     if write:
         internal = make_internal(out_dir)
         write_results(result, internal)
@@ -837,6 +855,18 @@ def run_project(
         else:
             result.published = not_published(out_dir, internal)
     return result
+
+
+def _report_inputs(
+    project: Project, histories: CaptureHistories, rows: Sequence[Mapping[str, Any]], progress: ProgressCallback
+) -> dict[str, Any]:
+    """The first method's fitted pattern counts and drop-one-list estimates on all persons (for the report)."""
+    method = project.methods[0]
+    row = next((r for r in rows if r["stratum"] == "all" and r["method"] == method), {})
+    progress(f"drop-one-list sensitivity ({method})", 0, 1)
+    drop = drop_one_list(histories, method, project.method_options.get(method, {}), project.seed)
+    progress(f"drop-one-list sensitivity ({method})", 1, 1)
+    return {"fitted_patterns": fitted_patterns(histories, method, row.get("model")), "drop_one_list": drop}
 
 
 def _run_warnings(linkage: Mapping[str, Any], unrecognised: Sequence[Mapping[str, Any]]) -> list[str]:
