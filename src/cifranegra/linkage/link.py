@@ -29,7 +29,7 @@ from cifranegra.linkage.comparisons import (
     training_plan,
 )
 from cifranegra.linkage.prepare import STRATUM_COLUMNS, prepare_records, usable_identifier_mask
-from cifranegra.linkage.scoring import PAIRS_FLOOR, Progress, score_with_splink
+from cifranegra.linkage.scoring import Progress, pairs_floor, score_with_splink
 from cifranegra.linkage.settings import LinkageSettings
 from cifranegra.linkage.workdir import check_work_dir
 
@@ -48,7 +48,8 @@ class LinkageResult:
         person), ``match_probability`` (highest probability linking the record to another member of
         its cluster; 1.0 for singletons) and the stratum columns carried from the records.
     pairs:
-        Scored record pairs with ``match_probability`` ≥ min(threshold, 0.5): ``source_l``,
+        Scored record pairs with ``match_probability`` ≥ min(threshold, keep_pairs_above) (the
+        evidence for :mod:`cifranegra.linkage.uncertainty`): ``source_l``,
         ``record_id_l``, ``source_r``, ``record_id_r``, ``match_probability``, ``match_weight``.
     settings:
         The :class:`LinkageSettings` used.
@@ -65,11 +66,13 @@ class LinkageResult:
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
     def entities_at(self, threshold: float) -> pd.DataFrame:
-        """Entities re-clustered at another threshold (≥ 0.5) from the stored pairs, for sensitivity."""
-        if threshold < min(self.settings.threshold, PAIRS_FLOOR):
+        """Entities re-clustered at another threshold from the stored pairs, for sensitivity; the
+        threshold must be at least the lowest probability kept (``keep_pairs_above``)."""
+        floor = pairs_floor(self.settings)
+        if threshold < floor:
             raise InputError(
-                f"pairs below {min(self.settings.threshold, PAIRS_FLOOR)} were not kept; "
-                f"choose a threshold at least that high, not {threshold}"
+                f"pairs below {floor} were not kept; choose a threshold at least that high, not "
+                f"{threshold} (or link again with a lower keep_pairs_above)"
             )
         base = self.entities.drop(columns=["entity_id", "match_probability"])
         return cluster_pairs(base, self.pairs, threshold)

@@ -27,8 +27,10 @@ from cifranegra.linkage.workdir import private_work_dir
 
 Progress = Callable[[str], None]
 
-#: Pairs scored below this probability are not kept in the result (they never join persons).
-PAIRS_FLOOR = 0.5
+def pairs_floor(settings: LinkageSettings) -> float:
+    """Smallest match probability of a pair kept in the result: ``keep_pairs_above``, or the
+    threshold when that is lower (every pair that can join persons is kept)."""
+    return min(float(settings.threshold), float(settings.keep_pairs_above))
 
 
 _SPARK_CALLS = itertools.count()
@@ -71,7 +73,7 @@ def score_with_splink(
     that no EM session could estimate (too few pairs) keep fixed m probabilities
     (:data:`~cifranegra.linkage.comparisons.FIXED_M_PROBABILITIES`), noted in
     ``model["cifranegra_training_warnings"]``. Returns the pairs with match probability
-    ≥ min(threshold, 0.5) as pandas, and the trained model dict.
+    ≥ :func:`pairs_floor` as pandas, and the trained model dict.
 
     The engine works in a private folder removed at the end (:mod:`cifranegra.linkage.workdir`).
     An engine failure is a :class:`~cifranegra.errors.ModelError` naming the step and the error
@@ -234,7 +236,7 @@ def _train_and_score(
         _em_sessions(linker, em_rules, settings, say, notes)
         floored = _floor_m_probabilities(linker, float(settings.m_floor)) if settings.m_floor > 0 else []
         say("scoring pairs")
-        floor = min(settings.threshold, PAIRS_FLOOR)
+        floor = pairs_floor(settings)
         chunks = 1
         if settings.engine == "spark":
             chunks = int(settings.extra.get("spark_predict_chunks", 0)) or -(-len(frame) // SPARK_PREDICT_CHUNK_RECORDS)

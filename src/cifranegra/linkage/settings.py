@@ -180,6 +180,10 @@ class LinkageSettings:
         checkpoints, shuffle files and warehouse. ``None``: the system temporary folder.
     spark_master:
         Spark master URL used when ``engine = "spark"`` and no session is given (``local[*]``).
+    keep_pairs_above:
+        Scored pairs with match probability at or above this are kept in the result (the evidence
+        that multiple imputation of the linkage draws from; docs/linkage.md, 'Linkage uncertainty'),
+        not only those at or above the threshold. Between 0 and the threshold; default 0.01.
     """
 
     engine: str = "duckdb"
@@ -197,6 +201,7 @@ class LinkageSettings:
     max_blocked_pairs: float = 1e9
     work_dir: str | None = None
     spark_master: str = "local[*]"
+    keep_pairs_above: float = 0.01
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -242,6 +247,7 @@ class LinkageSettings:
             problems.append(f"work_dir must be the path of a folder (text), not {self.work_dir!r}")
         if not isinstance(self.spark_master, str) or not self.spark_master:
             problems.append(f"spark_master must be a Spark master URL such as 'local[*]', not {self.spark_master!r}")
+        number("keep_pairs_above", lambda v: 0.0 < v <= 0.5, "above 0 and at most 0.5 (a probability)")
         if not isinstance(self.extra, Mapping):
             problems.append(f"extra must be a table of engine options, not {self.extra!r}")
         if problems:
@@ -270,9 +276,10 @@ class LinkageSettings:
             kw["comparisons"] = tuple(str(c) for c in comps)
         if "blocking" in kw:
             kw["blocking"] = _blocking_from_value(kw["blocking"])
-        if isinstance(kw.get("threshold"), str):
-            with contextlib.suppress(ValueError):
-                kw["threshold"] = float(kw["threshold"])
+        for name in ("threshold", "keep_pairs_above"):
+            if isinstance(kw.get(name), str):
+                with contextlib.suppress(ValueError):
+                    kw[name] = float(kw[name])
         if "extra" in kw and isinstance(kw["extra"], Mapping):
             kw["extra"] = dict(kw["extra"])
         if isinstance(kw.get("work_dir"), PurePath):
