@@ -62,7 +62,9 @@ class RubinPooled:
         return self.mean - half, self.mean + half
 
 
-def rubin(estimates: Sequence[float], variances: Sequence[float], *, df_complete: float = math.inf) -> RubinPooled:
+def rubin(
+    estimates: Sequence[float] | np.ndarray, variances: Sequence[float] | np.ndarray, *, df_complete: float = math.inf
+) -> RubinPooled:
     """Rubin's rules with Barnard–Rubin degrees of freedom.
 
     ``df_complete`` is the degrees of freedom of one complete-data estimate (infinite for the
@@ -167,7 +169,7 @@ def combine_estimates(results: Sequence[EstimateResult], *, level: float = 0.95)
     return EstimateResult(
         method=first.method,
         estimate=c + math.exp(pooled.mean),
-        observed=int(round(float(np.median(observed)))),
+        observed=round(float(np.median(observed))),
         lists=first.lists,
         model=model,
         intervals=(Interval(c + math.exp(lo), c + math.exp(hi), level, "rubin-t"),),
@@ -214,7 +216,7 @@ def _pool_draws(
     return EstimateResult(
         method=first.method,
         estimate=float(np.median(pooled)),
-        observed=int(round(float(np.median([r.observed for r in results])))),
+        observed=round(float(np.median([r.observed for r in results]))),
         lists=first.lists,
         model=model,
         intervals=(Interval(lo, hi, level, "posterior"),),
