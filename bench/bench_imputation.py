@@ -60,7 +60,8 @@ def main() -> None:
     t0 = time.perf_counter()
     single = estimate(CaptureHistories.from_entities(result.entities, lists=lists), a.method, seed=a.seed)
     t_est = time.perf_counter() - t0
-    oracle = estimate(CaptureHistories.from_entities(truth_entities(records, truth), lists=lists), a.method, seed=a.seed)
+    true_entities = truth_entities(records, truth)
+    oracle = estimate(CaptureHistories.from_entities(true_entities, lists=lists), a.method, seed=a.seed)
     t0 = time.perf_counter()
     imp = impute_linkage(result, ImputationSettings(n_imputations=a.M, sampler=a.sampler), seed=a.seed)
     t_draw = time.perf_counter() - t0
@@ -101,7 +102,8 @@ def main() -> None:
         "brier_calibrated": round(brier_score(cal.predict(weights[~half]), labels[~half]), 5),
         "reliability_raw": reliability_table(raw[~half], labels[~half], bins=5)[
             ["pairs", "mean_probability", "observed_share"]].round(3).to_dict(orient="list"),
-        "reliability_calibrated": table[["pairs", "mean_probability", "observed_share"]].round(3).to_dict(orient="list"),
+        "reliability_calibrated": table[["pairs", "mean_probability", "observed_share"]]
+        .round(3).to_dict(orient="list"),
     }))
 
 
