@@ -9,7 +9,8 @@ letters of the first surname when ``sn3_yob`` and ``gn2_sn2_ssn2`` are joined; t
 ``sn3_yob``, ``gn3_yob_sex`` and ``dob`` are). The attacker builds the same components on a plaintext
 reference population, signing it with the public spec under a key of their own (only equality
 matters), and matches the file's components to the reference's one to one (Hungarian assignment)
-by size and by the profile of the clear stratum fields (a component of minors registered in 2021
+by size and by the profile of the clear stratum fields the attribute depends on (sex for given
+names; registration year and age group for years of birth: a component of minors registered in 2021
 cannot be born in 1980). Each record's guess is the most frequent value in its matched reference
 component among people of the record's clear stratum (e.g. ``HERNANDEZ`` for the ``HE`` component).
 This is the rank alignment of Kuzu et al. (2011), refined by the co-occurrence of signatures and
@@ -103,10 +104,12 @@ def _clear_keys(frame: pd.DataFrame, clear: Sequence[str]) -> np.ndarray:
 def _assign(comp_sizes: np.ndarray, comp_prof: np.ndarray, cls_sizes: np.ndarray, cls_prof: np.ndarray,
             weight: float, overall: np.ndarray) -> np.ndarray:
     """Reference component per file component (``-1``: none), by a one-to-one minimum-cost
-    assignment of log-size difference plus ``weight`` × the total-variation distance of the clear
+    assignment of squared log-size difference plus ``weight`` × the total-variation distance of the clear
     profiles in excess of what sampling alone gives two groups of those sizes drawn from
     ``overall`` (so an uninformative profile, as for surnames, adds no noise)."""
-    size_cost = np.abs(np.log(comp_sizes)[:, None] - np.log(np.maximum(cls_sizes, 1e-9))[None, :])
+    # squared, not absolute: a strictly convex cost makes the size-only optimum the rank alignment
+    # (with |.|, crossing matchings can tie with it)
+    size_cost = (np.log(comp_sizes)[:, None] - np.log(np.maximum(cls_sizes, 1e-9))[None, :]) ** 2
     tv = 0.5 * np.abs(comp_prof[:, None, :] - cls_prof[None, :, :]).sum(axis=2)
     spread = 0.5 * float(np.sqrt(2 * overall * (1 - overall) / np.pi).sum())
     noise = spread * np.sqrt(1 / comp_sizes[:, None] + 1 / np.maximum(cls_sizes, 1e-9)[None, :])
@@ -144,9 +147,6 @@ def frequency_attack(
     n, n_ref = len(records), len(reference_records)
     guesses = pd.DataFrame({a: [None] * n for a in ATTRIBUTE_COLUMNS}, dtype=object)
     details: dict[str, object] = {}
-    clear = [c for c in ("sex", "age_group", "year") if c in records.columns and c in reference_records.columns]
-    t_keys, r_keys = _clear_keys(records, clear), _clear_keys(reference_records, clear)
-    vocab = {k: i for i, k in enumerate(sorted(set(r_keys)))}
     for attribute, by in BASELINE_BY.items():
         if attribute not in reference.columns:
             continue
@@ -161,22 +161,19 @@ def frequency_attack(
             continue
         t_sizes = np.array([len(m) for m in t_big], dtype=float)
         r_sizes = np.array([len(m) for m in r_big], dtype=float) * (n / max(n_ref, 1))
+        # the profile: the clear fields the attribute depends on (BASELINE_BY: sex for given names,
+        # registration year and age group for years of birth, none for surnames)
+        by_cols = [c for c in by if c in records.columns and c in reference_records.columns]
+        t_keys, r_keys = _clear_keys(records, by_cols), _clear_keys(reference_records, by_cols)
+        vocab = {k: i for i, k in enumerate(sorted(set(r_keys)))}
         t_prof = _profile_of(t_keys, t_big, vocab)
         r_prof = _profile_of(r_keys, r_big, vocab)
         overall = _profile(r_keys, np.zeros(len(r_keys), dtype=np.int64), 1, vocab)[0]
         assigned = _assign(t_sizes, t_prof, r_sizes, r_prof, profile_weight, overall)
         details[attribute] = {"signatures": names, "components_guessed": int((assigned >= 0).sum()),
                               "records_in_them": int(sum(len(m) for m in t_big))}
-        col = guesses[attribute].to_numpy(dtype=object, copy=True)
-        by_cols = [c for c in by if c in records.columns and c in reference_records.columns]
-        t_by, r_by = _clear_keys(records, by_cols), _clear_keys(reference_records, by_cols)
         values = normalize_values(reference[attribute])
-        for members, k in zip(t_big, assigned, strict=True):
-            if k < 0:
-                continue
-            ref_members = r_big[k]
-            col[members] = _modes(values[ref_members], r_by[ref_members], t_by[members])
-        guesses[attribute] = col
+        guesses[attribute] = _component_modes(values, r_keys, r_big, t_keys, t_big, assigned)
     return AttackResult("frequency", guesses, details)
 
 
@@ -204,17 +201,34 @@ def _profile_of(keys: np.ndarray, groups: list[np.ndarray], vocab: dict[str, int
     return _profile(keys[members], labels, len(groups), vocab)
 
 
-def _modes(values: np.ndarray, keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """For each ``wanted`` key, the most frequent non-missing value among ``values`` with that key
-    (the overall mode when none has it); ties broken by text."""
-    frame = pd.DataFrame({"key": keys, "value": values}).dropna()
-    if frame.empty:
-        return np.full(len(wanted), None, dtype=object)
-    counts = frame.groupby(["key", "value"]).size().reset_index(name="n")
-    counts = counts.sort_values(["key", "n", "value"], ascending=[True, False, True], kind="stable")
-    best = counts.drop_duplicates("key").set_index("key")["value"].to_dict()
-    overall = frame["value"].value_counts()
-    top = overall[overall == overall.max()].index.sort_values()[0]
-    return np.array([best.get(w, top) for w in wanted], dtype=object)
-
-
+def _component_modes(
+    values: np.ndarray, r_keys: np.ndarray, r_groups: list[np.ndarray], t_keys: np.ndarray,
+    t_groups: list[np.ndarray], assigned: np.ndarray,
+) -> np.ndarray:
+    """Each record of a matched file component gets the most frequent value among the members of
+    its reference component who share its clear key (the component's mode when none does); ties
+    broken by text. Other records: ``None``."""
+    out = np.full(len(t_keys), None, dtype=object)
+    if not r_groups:
+        return out
+    members = np.concatenate(r_groups)
+    ref = pd.DataFrame({"comp": np.repeat(np.arange(len(r_groups)), [len(g) for g in r_groups]),
+                        "key": r_keys[members], "value": values[members]}).dropna()
+    if ref.empty:
+        return out
+    counts = ref.groupby(["comp", "key", "value"]).size().reset_index(name="n")
+    counts = counts.sort_values(["comp", "key", "n", "value"], ascending=[True, True, False, True], kind="stable")
+    by_key = counts.drop_duplicates(["comp", "key"]).set_index(["comp", "key"])["value"]
+    overall = (ref.groupby(["comp", "value"]).size().reset_index(name="n")
+               .sort_values(["comp", "n", "value"], ascending=[True, False, True], kind="stable")
+               .drop_duplicates("comp").set_index("comp")["value"])
+    rows = [g for g, k in zip(t_groups, assigned, strict=True) if k >= 0]
+    if not rows:
+        return out
+    idx = np.concatenate(rows)
+    comp = np.repeat(assigned[assigned >= 0], [len(g) for g in rows])
+    wanted = pd.MultiIndex.from_arrays([comp, t_keys[idx]])
+    found = by_key.reindex(wanted).to_numpy(dtype=object)
+    fallback = overall.reindex(comp).to_numpy(dtype=object)
+    out[idx] = np.where(pd.isna(found), fallback, found)
+    return out
