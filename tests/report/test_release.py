@@ -173,3 +173,54 @@ def test_no_count_from_1_to_10_in_any_published_table(published: Path) -> None:
                 for i in counts:
                     value = cells[i].replace(",", "")
                     assert not (value.isdigit() and 1 <= int(value) <= 10), f"{path.name}: {cells}"
+
+
+def test_identifier_shares_are_published_from_protected_counts(run_dir: Path) -> None:
+    """Records with each identifier per list go through disclosure control with the records table; the share
+    is computed from the published counts, and a withheld count gives no share."""
+    from cifranegra.report.release import IDENTIFIER_KINDS, build_release
+
+    rel = build_release(run_dir)
+    inputs = {i["source"]: i for i in rel.run.results["inputs"]}
+    for kind in IDENTIFIER_KINDS:
+        table = rel.records.tables[f"records_with_{kind}"]
+        assert set(table[kind]) == {"yes", "no", "total"}
+        for name, info in inputs.items():
+            share, flag = rel.identifier_share(name, kind)
+            yes = table[(table["list"] == name) & (table[kind] == "yes")].iloc[0]
+            if pd.isna(yes["records"]):
+                assert share is None and flag
+            else:
+                assert share == pytest.approx(info["records_with"][kind] / info["records"])
+    assert rel.counts.passed and rel.records.passed
+
+
+def test_drop_one_estimates_follow_the_estimate_rules(run_dir: Path) -> None:
+    from cifranegra.report.disclosure import DisclosurePolicy, round_estimate
+    from cifranegra.report.release import build_release
+
+    rel = build_release(run_dir)
+    raw = {r["list"]: r for r in rel.run.results["drop_one_list"]}
+    assert list(rel.drop_one["list"]) == list(raw)
+    for _, r in rel.drop_one.iterrows():
+        assert r["estimate"] == round_estimate(raw[r["list"]]["estimate"], rel.policy) and not r["flag"]
+    strict = build_release(run_dir, DisclosurePolicy(min_lists=4))  # 4 lists: left-out scenarios have 3
+    assert strict.drop_one["estimate"].isna().all() and strict.drop_one["flag"].str.startswith("not estimable").all()
+
+
+def test_goodness_of_fit_rows_only_when_no_pattern_is_withheld(run_dir: Path) -> None:
+    import dataclasses
+
+    from cifranegra.report.disclosure import DisclosurePolicy, ProtectedRelease
+    from cifranegra.report.release import build_release
+
+    rel = build_release(run_dir)
+    tables = dict(rel.counts.tables)
+    tables["capture_patterns"] = tables["capture_patterns"].assign(count=lambda d: d["count"].fillna(0))
+    rel = dataclasses.replace(rel, counts=ProtectedRelease(tables, rel.counts.audit))  # nothing withheld
+    rows, why = rel.fit_rows()
+    assert why == "" and len(rows) == 2 ** len(rel.run.histories.lists) - 1
+    assert rows["fitted"].sum() == pytest.approx(rel.run.histories.observed)
+    rel = build_release(run_dir, DisclosurePolicy(threshold=10_000))  # every pattern withheld
+    rows, why = rel.fit_rows()
+    assert rows is None and why.startswith("withheld:")

@@ -100,3 +100,26 @@ def test_accessibility_check_fails_on_a_missing_alt_text(published: Path) -> Non
     assert check_accessibility(html.replace('<html lang="en">', "<html>")) == ["the document has no lang attribute"]
     outside = html.replace("</head>", '<link rel="stylesheet" href="https://example.org/x.css"></head>')
     assert check_accessibility(outside) == ["a <link> refers to an outside resource"]
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_report_shows_identifier_shares_drop_one_and_fit(run_dir: Path, lang: str) -> None:
+    """The report's former gaps: shares of records with each identifier, the drop-one-list plot, and the fit
+    (plot when no pattern is withheld, a reason otherwise) — none of the old "not part of a run" notes."""
+    from cifranegra.report.i18n import messages
+    from cifranegra.report.render import render_html
+
+    t = messages(lang)
+    rel = build_release(run_dir)
+    html = render_html(rel, lang)
+    assert str(t["share_curp"]) in html and str(t["id_share_missing"]) not in html
+    assert f"{t['figure']}: {t['drop_one']}" in html
+    assert "not part of a run" not in html and "no forman parte" not in html
+    share, _ = rel.identifier_share(sorted(rel.run.records)[0], "full_name")
+    assert share is None or f"{format_number(share * 100, lang)}%" in html
+    fit, _ = rel.fit_rows()
+    if fit is None:
+        assert str(t["fit_withheld"]).split("{")[0] in html or str(t["fit_none"]).split("{")[0] in html
+    else:
+        assert f"{t['figure']}: {t['fit']}" in html
+    assert not check_accessibility(html)

@@ -78,8 +78,14 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "definition": "Definition",
         "period": "Period",
         "not_given": "not given in the project",
-        "id_share_missing": "The shares of records with a CURP, a full name or a birth date are not kept in a "
-                            "run's outputs (they would need the identifiers), so they are not shown.",
+        "share_curp": "With CURP",
+        "share_full_name": "With full name",
+        "share_birth_date": "With birth date",
+        "id_share_note": "Shares of each list's records with a valid CURP, a full name (given name and first "
+                         "surname) and a complete birth date: the identifiers the linkage can use. Computed from "
+                         "the published counts; a share whose counts are withheld is shown as the count.",
+        "id_share_missing": "This run did not count the records with each identifier (encoded lists, or a run "
+                            "made before they were counted), so the shares are not shown.",
         "linkage": "Record linkage",
         "linkage_text": "{records} records from {lists} lists were linked into {persons} persons ({method}). "
                         "{clusters}",
@@ -110,16 +116,24 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "estimators": "Estimator comparison",
         "estimators_one": "Only one estimator was run ({methods}); run `cifranegra compare` or list several "
                           "methods in the project file to compare them.",
-        "drop_one": "Drop-one-list sensitivity is not part of a run's outputs; `cifranegra estimate` on "
-                    "capture_histories.csv with a list removed gives it.",
+        "drop_one": "Drop-one-list sensitivity",
+        "drop_one_text": "The estimate of {method} with each list left out in turn (point estimates, rounded); "
+                         "a large change shows which list drives the estimate. Left-out scenarios with fewer "
+                         "lists or persons than the publication minimums are not estimable.",
+        "drop_one_all": "all lists",
+        "drop_one_without": "without {list}",
+        "drop_one_none": "This run has no drop-one-list estimates.",
         "by_state": "By state",
         "by_state_none": "No map: the run was not stratified by state, so there is no estimate for any state.",
         "distribution": "Distribution of the estimate",
         "distribution_none": "The method gives no bootstrap replicates or posterior draws ({method}).",
         "fit": "Goodness of fit",
-        "fit_none": "The fitted counts of each capture pattern are not part of a run's outputs; the fit is "
-                    "summarised by the deviance {deviance} on {df} degrees of freedom.",
-        "fit_none_plain": "The fitted counts of each capture pattern are not part of a run's outputs.",
+        "fit_text": "Observed against fitted count of each capture pattern under the chosen model ({model}); "
+                    "points near the diagonal fit well. Deviance {deviance} on {df} degrees of freedom.",
+        "fit_withheld": "The goodness-of-fit plot is not published: {withheld} capture-pattern count(s) are "
+                        "withheld, and the fitted counts would let a reader recompute them.",
+        "fit_none": "No goodness-of-fit plot: {why}.",
+        "sdg_none": "The run's records carry none of sex, age and form of exploitation.",
         "context": "Official counts as context",
         "context_intro": "Official counts are detected (identified) victims recorded by the authorities; they "
                          "are not prevalence and are not comparable one to one with the lists used here.",
@@ -223,9 +237,15 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "definition": "Definición",
         "period": "Periodo",
         "not_given": "no indicado en el proyecto",
-        "id_share_missing": "La proporción de registros con CURP, nombre completo o fecha de nacimiento no se "
-                            "conserva en los resultados de una corrida (requeriría los identificadores), por lo "
-                            "que no se muestra.",
+        "share_curp": "Con CURP",
+        "share_full_name": "Con nombre completo",
+        "share_birth_date": "Con fecha de nacimiento",
+        "id_share_note": "Proporción de los registros de cada lista con CURP válida, nombre completo (nombre y "
+                         "primer apellido) y fecha de nacimiento completa: los identificadores que usa la "
+                         "vinculación. Se calcula de los conteos publicados; si un conteo se reserva, la "
+                         "proporción se muestra como el conteo.",
+        "id_share_missing": "Esta corrida no contó los registros con cada identificador (listas codificadas, o una "
+                            "corrida anterior a ese conteo), por lo que las proporciones no se muestran.",
         "linkage": "Vinculación de registros",
         "linkage_text": "{records} registros de {lists} listas se vincularon en {persons} personas ({method}). "
                         "{clusters}",
@@ -256,18 +276,26 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "estimators": "Comparación de estimadores",
         "estimators_one": "Solo se ejecutó un estimador ({methods}); use `cifranegra compare` o indique varios "
                           "métodos en el archivo del proyecto para compararlos.",
-        "drop_one": "La sensibilidad a quitar una lista no forma parte de los resultados de una corrida; "
-                    "`cifranegra estimate` sobre capture_histories.csv sin esa lista la proporciona.",
+        "drop_one": "Sensibilidad a quitar una lista",
+        "drop_one_text": "La estimación de {method} quitando cada lista por turno (estimaciones puntuales, "
+                         "redondeadas); un cambio grande muestra qué lista determina la estimación. Los escenarios "
+                         "con menos listas o personas que los mínimos de publicación no son estimables.",
+        "drop_one_all": "todas las listas",
+        "drop_one_without": "sin {list}",
+        "drop_one_none": "Esta corrida no tiene estimaciones quitando una lista.",
         "by_state": "Por entidad federativa",
         "by_state_none": "Sin mapa: la corrida no se estratificó por entidad federativa, así que no hay "
                          "estimación para ninguna entidad.",
         "distribution": "Distribución de la estimación",
         "distribution_none": "El método no produce réplicas bootstrap ni extracciones posteriores ({method}).",
         "fit": "Bondad de ajuste",
-        "fit_none": "Los conteos ajustados de cada patrón de captura no forman parte de los resultados de una "
-                    "corrida; el ajuste se resume en la devianza {deviance} con {df} grados de libertad.",
-        "fit_none_plain": "Los conteos ajustados de cada patrón de captura no forman parte de los resultados de "
-                          "una corrida.",
+        "fit_text": "Conteo observado frente al ajustado de cada patrón de captura con el modelo elegido "
+                    "({model}); los puntos cerca de la diagonal ajustan bien. Devianza {deviance} con {df} grados "
+                    "de libertad.",
+        "fit_withheld": "La gráfica de bondad de ajuste no se publica: {withheld} conteo(s) de patrones de captura "
+                        "están reservados y los conteos ajustados permitirían recalcularlos.",
+        "fit_none": "Sin gráfica de bondad de ajuste: {why}.",
+        "sdg_none": "Los registros de la corrida no tienen sexo, edad ni forma de explotación.",
         "context": "Cifras oficiales como contexto",
         "context_intro": "Las cifras oficiales son víctimas detectadas (identificadas) registradas por las "
                          "autoridades; no son prevalencia y no son comparables una a una con las listas usadas "

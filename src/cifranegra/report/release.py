@@ -305,6 +305,37 @@ class Release:
     counts: ProtectedRelease
     records: ProtectedRelease
     estimates: pd.DataFrame
+    #: The first method's estimate with each list left out (rounded; "not estimable" below the minimums).
+    drop_one: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def identifier_share(self, name: str, kind: str) -> tuple[float | None, str]:
+        """The published share (0-1) of list ``name``'s records with identifier ``kind`` (``curp``,
+        ``full_name``, ``birth_date``): from the disclosure-controlled counts, so None with the flag when
+        either count is withheld, and None with an empty flag when the run did not count them."""
+        table = self.records.tables.get(f"records_with_{kind}")
+        if table is None:
+            return None, ""
+        rows = table[table["list"].astype(str) == name].set_index(kind)
+        yes, total = rows.loc["yes"], rows.loc[TOTAL]
+        if pd.isna(yes["records"]) or pd.isna(total["records"]):
+            return None, str(yes[FLAG] or total[FLAG])
+        return (float(yes["records"]) / float(total["records"]) if total["records"] else None), ""
+
+    def fit_rows(self) -> tuple[pd.DataFrame | None, str]:
+        """Observed (published) and fitted count per capture pattern for the goodness-of-fit plot, or None and
+        why not. Fitted counts are a function of the observed ones (the model's margins), so they are
+        published only when no pattern count is withheld: otherwise they would let a reader recompute it."""
+        fit = self.run.results.get("fitted_patterns") or {}
+        if not fit.get("rows"):
+            return None, str(fit.get("note") or "the run has no fitted counts per capture pattern")
+        patterns = self.counts.tables["capture_patterns"]
+        lists = list(self.run.histories.lists)
+        inner = patterns[(patterns[lists] != TOTAL).all(axis=1)]
+        withheld = int(inner["count"].isna().sum())
+        if withheld:
+            return None, f"withheld:{withheld}"
+        frame = pd.DataFrame(fit["rows"])
+        return frame[["pattern", "observed", "fitted"]], ""
 
     @property
     def detected(self) -> tuple[float | None, str]:
@@ -396,11 +427,49 @@ def build_release(folder: str | Path | RunOutputs, policy: DisclosurePolicy | No
     if not methods:
         raise _not_a_run(run.folder, "results.json has no estimate for all persons")
     counts = protect_tables(person_tables(run), policy)
-    records = protect_tables({"records_by_list": pd.DataFrame(
-        [*({"list": k, "records": v} for k, v in sorted(run.records.items())),
-         {"list": TOTAL, "records": sum(run.records.values())}])}, policy, measure="records")
+    records = protect_tables(record_tables(run), policy, measure="records")
     estimates = estimates_table(run, policy, year)
-    return Release(run, policy, publication, year, methods[0], counts, records, estimates)
+    return Release(run, policy, publication, year, methods[0], counts, records, estimates,
+                   drop_one_table(run, policy))
+
+
+#: Identifier kinds whose share of records per list the sources section publishes.
+IDENTIFIER_KINDS = ("curp", "full_name", "birth_date")
+
+
+def record_tables(run: RunOutputs) -> dict[str, pd.DataFrame]:
+    """Records per list and, when the run counted them (``inputs[].records_with``), records per list with and
+    without each identifier: released together (they share the list margins)."""
+    names = sorted(run.records)
+    out = {"records_by_list": pd.DataFrame([*({"list": k, "records": run.records[k]} for k in names),
+                                            {"list": TOTAL, "records": sum(run.records.values())}])}
+    counted = {str(i.get("source")): i.get("records_with") for i in run.results.get("inputs", [])}
+    if not all(isinstance(counted.get(k), dict) for k in names):
+        return out  # an encoded run (no identifiers seen) or a run written before they were counted
+    for kind in IDENTIFIER_KINDS:
+        rows = []
+        for name in [*names, TOTAL]:
+            total = run.records[name] if name != TOTAL else sum(run.records.values())
+            yes = (int(counted[name].get(kind, 0)) if name != TOTAL
+                   else sum(int(counted[k].get(kind, 0)) for k in names))
+            yes = min(yes, total)
+            rows += [{"list": name, kind: "yes", "records": yes}, {"list": name, kind: "no", "records": total - yes},
+                     {"list": name, kind: TOTAL, "records": total}]
+        out[f"records_with_{kind}"] = pd.DataFrame(rows)
+    return out
+
+
+def drop_one_table(run: RunOutputs, policy: DisclosurePolicy) -> pd.DataFrame:
+    """The run's drop-one-list estimates (``results.json`` ``drop_one_list``) through the estimate rules: rounded,
+    "not estimable" where fewer persons or lists than the policy's minimums remain."""
+    rows = run.results.get("drop_one_list") or []
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame([{"list": r.get("list"), "method": r.get("method"), "estimate": r.get("estimate"),
+                           "lower": None, "upper": None, "observed": r.get("observed") or 0,
+                           "lists_with_records": r.get("lists") or 0, "reason": r.get("error") or ""}
+                          for r in rows])
+    return protect_estimates(frame, policy)
 
 
 # ------------------------------------------------------------------------------------------------ writing

@@ -36,6 +36,7 @@ from cifranegra.report.disclosure import DisclosurePolicy, shown
 from cifranegra.report.i18n import LANGS, format_date, messages
 from cifranegra.report.release import (
     ALL,
+    IDENTIFIER_KINDS,
     STRATIFIED_TOTAL,
     Release,
     build_release,
@@ -205,20 +206,31 @@ def _sources(rel: Release, f: _Fmt) -> dict[str, Any]:
     t = f.t
     recs = rel.records.tables["records_by_list"]
     lists_pub = rel.publication.get("lists") or {}
+    counted = [k for k in IDENTIFIER_KINDS if f"records_with_{k}" in rel.records.tables]
     rows, css = [], []
     for _, r in recs.iterrows():
         name = str(r["list"])
         info = lists_pub.get(name, {}) if isinstance(lists_pub.get(name), dict) else {}
         persons = rel.cell("capture_patterns", {name: "1"}) if name != TOTAL else rel.detected
-        rows.append([f.value("list", name), f.count(r["records"], r[FLAG]), f.count(*persons),
+        shares = [_share(rel, f, name, kind) for kind in counted]
+        rows.append([f.value("list", name), f.count(r["records"], r[FLAG]), f.count(*persons), *shares,
                      str(info.get("definition", t["not_given"] if name != TOTAL else "")),
                      str(info.get("period", rel.publication.get("period", rel.year) if name != TOTAL else ""))])
         css.append("margin" if name == TOTAL else "")
+    header = [t["list"], t["records"], t["persons"], *(t[f"share_{kind}"] for kind in counted), t["definition"],
+              t["period"]]
     return {"id": "sources", "title": t["sources"], "blocks": [
         _p(str(t["sources_intro"])),
-        _table(t["sources"], [t["list"], t["records"], t["persons"], t["definition"], t["period"]], rows,
-               numeric=(1, 2), css=css),
-        _p(str(t["id_share_missing"]), "note")]}
+        _table(t["sources"], header, rows, numeric=range(1, 3 + len(counted)), css=css),
+        _p(str(t["id_share_note"] if counted else t["id_share_missing"]), "note")]}
+
+
+def _share(rel: Release, f: _Fmt, name: str, kind: str) -> str:
+    """A list's published share of records with an identifier, as a percentage (the withheld mark if withheld)."""
+    share, flag = rel.identifier_share(name, kind)
+    if share is None:
+        return f.count(None, flag) if flag else "–"
+    return f"{f.n(share * 100)}%"
 
 
 def _linkage(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
@@ -280,7 +292,7 @@ def _sdg(rel: Release, f: _Fmt) -> dict[str, Any]:
     t = f.t
     table = rel.counts.tables.get("detected_by_sex_age_exploitation")
     if table is None:
-        return {"id": "sdg", "title": t["sdg"], "blocks": [_p(str(t["fit_none_plain"]), "na")]}
+        return {"id": "sdg", "title": t["sdg"], "blocks": [_p(str(t["sdg_none"]), "na")]}
     dims = [c for c in table.columns if c not in ("count", FLAG)]
     rows, css = [], []
     for _, r in table.iterrows():
@@ -323,8 +335,25 @@ def _models(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
         blocks.append(_fig(chart, f"{t['figure']}: {t['estimators']}"))
     else:
         blocks.append(_p(str(t["estimators_one"]).format(methods=", ".join(e["method"])), "na"))
-    blocks.append(_p(str(t["drop_one"]), "note"))
+    blocks += _drop_one(rel, f, lang)
     return {"id": "models", "title": t["models"], "blocks": blocks}
+
+
+def _drop_one(rel: Release, f: _Fmt, lang: str) -> list[dict[str, Any]]:
+    """The first method's estimate with each list left out, beside the estimate with all lists (marked)."""
+    t = f.t
+    blocks: list[dict[str, Any]] = [_p(str(t["drop_one"]), "h3")]
+    d = rel.drop_one
+    if d.empty:
+        return [*blocks, _p(str(t["drop_one_none"]), "na")]
+    chosen = rel.chosen()
+    everyone = str(t["drop_one_all"])
+    frame = pd.DataFrame({"label": [everyone, *(str(t["drop_one_without"]).format(list=x) for x in d["list"])],
+                          "estimate": [chosen["estimate"], *d["estimate"]],
+                          "lower": [chosen["lower"], *d["lower"]], "upper": [chosen["upper"], *d["upper"]]})
+    chart = charts.dot_interval_plot(frame, chosen=everyone, lang=lang, title=str(t["drop_one"]))
+    return [*blocks, _p(str(t["drop_one_text"]).format(method=rel.method)),
+            _fig(chart, f"{t['figure']}: {t['drop_one']}")]
 
 
 def _states(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
@@ -352,12 +381,18 @@ def _distribution(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
         blocks.append(_fig(chart, f"{t['figure']}: {t['distribution']}"))
     else:
         blocks.append(_p(str(t["distribution_none"]).format(method=rel.method), "na"))
-    diag = result.get("diagnostics") or {}
     blocks.append(_p(str(t["fit"]), "h3"))
-    if diag.get("deviance") is not None:
-        blocks.append(_p(str(t["fit_none"]).format(deviance=f.n(diag["deviance"], 1), df=diag.get("df", "–")), "na"))
+    fit, why = rel.fit_rows()
+    if fit is None:
+        if why.startswith("withheld:"):
+            blocks.append(_p(str(t["fit_withheld"]).format(withheld=why.partition(":")[2]), "na"))
+        else:
+            blocks.append(_p(str(t["fit_none"]).format(why=why), "na"))
     else:
-        blocks.append(_p(str(t["fit_none_plain"]), "na"))
+        info = rel.run.results.get("fitted_patterns") or {}
+        blocks.append(_p(str(t["fit_text"]).format(model=info.get("model", "–"), deviance=f.n(info.get("deviance"), 1),
+                                                   df=info.get("df", "–"))))
+        blocks.append(_fig(charts.goodness_of_fit_plot(fit, lang=lang), f"{t['figure']}: {t['fit']}"))
     return {"id": "distribution", "title": t["distribution"], "blocks": blocks}
 
 

@@ -89,7 +89,7 @@ def interval_text(row: Mapping[str, Any]) -> str:
     """``[lower, upper] (95%)`` of a row, ``no interval: why`` when it has none, or empty."""
     if _present(row.get("lower")) and _present(row.get("upper")):
         level = row.get("level")
-        at = f" ({float(level):.0%})" if _present(level) else ""
+        at = f" ({float(level):.0%})" if level is not None and _present(level) else ""
         return f"[{format_number(row['lower'])}, {format_number(row['upper'])}]{at}"
     if _present(row.get("interval_note")):
         return f"no interval: {row['interval_note']}"
