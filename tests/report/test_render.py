@@ -123,3 +123,32 @@ def test_report_shows_identifier_shares_drop_one_and_fit(run_dir: Path, lang: st
     else:
         assert f"{t['figure']}: {t['fit']}" in html
     assert not check_accessibility(html)
+
+
+def test_without_weasyprint_the_html_is_written_and_a_note_says_why(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WeasyPrint needs Pango from the system: when it cannot be imported, publish writes the HTML reports
+    and says how to get the PDFs, instead of failing or writing nothing."""
+    import sys
+
+    from cifranegra.report.render import publish
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import weasyprint → ImportError
+    said: list[str] = []
+    done = publish(run_dir, tmp_path / "pub", langs="en", formats="html,pdf", progress=said.append)
+    names = {p.name for p in done.files}
+    assert "report-en.html" in names and "report-en.pdf" not in names
+    assert done.notes and "Pango" in done.notes[0] and done.notes[0] in said
+    done = publish(run_dir, tmp_path / "pub2", langs="en", formats="pdf")  # PDF only: the HTML instead
+    assert (tmp_path / "pub2" / "report-en.html").is_file() and not (tmp_path / "pub2" / "report-en.pdf").exists()
+
+
+def test_import_cifranegra_loads_no_report_package() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, cifranegra, cifranegra.cli, cifranegra.pipeline, cifranegra.report.rows; "
+            "print(sorted(m for m in ('matplotlib', 'jinja2', 'weasyprint') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

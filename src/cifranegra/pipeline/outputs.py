@@ -106,7 +106,7 @@ def publish_release(
     step = progress or (lambda _s, _d, _t: None)
     step("publishing", 0, 1)
     try:
-        publish(internal, partial, langs=tuple(publication.languages), formats=tuple(publication.formats),
+        done = publish(internal, partial, langs=tuple(publication.languages), formats=tuple(publication.formats),
                 policy=publication.policy(), publication=publication.to_dict(),
                 progress=lambda message: step(f"publishing: {message}", 0, 1))
     except ImportError as exc:
@@ -124,7 +124,8 @@ def publish_release(
     _retire(target)
     partial.rename(target)
     step("publishing", 1, 1)
-    return PublishOutcome(target, _min_lists_note(publication, n_lists))
+    notes = [*getattr(done, "notes", ()), *filter(None, [_min_lists_note(publication, n_lists)])]
+    return PublishOutcome(target, "; ".join(notes) or None)
 
 
 def _min_lists_note(publication: Any, n_lists: int) -> str | None:
@@ -141,9 +142,9 @@ def _not_installed(exc: ImportError, internal: Path) -> str:
     if missing.startswith("cifranegra"):
         return (f"{PUBLISH}/ was not written: this installation of cifranegra has no report publisher "
                 f"({missing}.publish)")
-    return (f"{PUBLISH}/ was not written: the report needs the optional packages of cifranegra[report] ({missing} "
-            f"is not installed); install them with pip install 'cifranegra[report]', then `cifranegra report "
-            f"{internal}` writes it without re-running")
+    return (f"{PUBLISH}/ was not written: the report needs matplotlib, Jinja2 and WeasyPrint, dependencies of "
+            f"cifranegra ({missing} is not installed); reinstall cifranegra (pip install cifranegra), then "
+            f"`cifranegra report {internal}` writes it without re-running")
 
 
 def _retire(target: Path) -> bool:

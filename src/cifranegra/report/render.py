@@ -59,6 +59,8 @@ class Published:
     files: list[Path]
     timings: dict[str, float]
     audit_passed: bool
+    #: What was not written and why (e.g. PDFs when WeasyPrint cannot load Pango).
+    notes: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -439,7 +441,7 @@ def _template() -> Any:
     try:
         import jinja2
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise InputError("the report needs jinja2: pip install 'cifranegra[report]'") from exc
+        raise InputError("the report needs jinja2: pip install cifranegra (a dependency)") from exc
     env = jinja2.Environment(loader=jinja2.PackageLoader("cifranegra.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), keep_trailing_newline=True)
     return env.get_template("report.html.j2")
@@ -485,8 +487,8 @@ def render_pdf(html: str, path: str | Path) -> Path:
     try:
         import weasyprint
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise InputError("the PDF report needs WeasyPrint: pip install 'cifranegra[report]' (or --format html)") \
-            from exc
+        raise InputError("the PDF report needs WeasyPrint and Pango: pip install cifranegra, apt install "
+                         "libpango-1.0-0 (or --format html)") from exc
     path = Path(path)
     document = weasyprint.HTML(string=html, url_fetcher=_offline_fetcher(weasyprint))
     document.write_pdf(path, pdf_variant=PDF_VARIANT, pdf_tags=True)
@@ -567,6 +569,14 @@ def publish(results_dir: str | Path, out_dir: str | Path, *, langs: Sequence[str
                          "data); choose another folder")
     out.mkdir(parents=True, exist_ok=True)
     files = write_release(release, out)
+    notes: list[str] = []
+    if "pdf" in formats and (why := _pdf_unavailable()):
+        formats = [x for x in formats if x != "pdf"]
+        if "html" not in formats:
+            formats.append("html")
+        notes.append(f"the PDF reports were not written ({why}); the HTML reports were. PDFs need WeasyPrint and "
+                     "the Pango library (Debian/Ubuntu: apt install libpango-1.0-0 libpangoft2-1.0-0), then "
+                     "`cifranegra report RESULTS_DIR` writes them")
     for lang in langs:
         say(f"rendering the report in {lang}")
         t0 = time.perf_counter()
@@ -584,4 +594,17 @@ def publish(results_dir: str | Path, out_dir: str | Path, *, langs: Sequence[str
             files.append(render_pdf(html, out / f"report-{lang}.pdf"))
             timings[f"pdf_{lang}"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
-    return Published(out, files, timings, True)
+    for note in notes:
+        say(note)
+    return Published(out, files, timings, True, tuple(notes))
+
+
+def _pdf_unavailable() -> str:
+    """Why WeasyPrint cannot write a PDF here (not installed, or its system library Pango missing), or ""."""
+    try:
+        import weasyprint  # noqa: F401
+    except ImportError as exc:
+        return f"WeasyPrint cannot be imported: {exc.name or 'weasyprint'} is missing"
+    except OSError as exc:  # WeasyPrint loads Pango with ctypes/cffi at import
+        return f"WeasyPrint cannot load its system libraries ({str(exc).splitlines()[0][:120]})"
+    return ""
