@@ -110,7 +110,7 @@ def test_reclustering_at_a_higher_threshold_only_splits(linked):
     strict = linked.entities_at(0.99)
     assert strict["entity_id"].nunique() >= linked.entities["entity_id"].nunique()
     with pytest.raises(InputError):
-        linked.entities_at(0.1)
+        linked.entities_at(0.001)  # below the kept floor (keep_pairs_above, 0.01)
 
 
 def test_records_without_identifiers_stay_alone():
