@@ -51,7 +51,7 @@ def test_frequency_attack_on_the_default_encoding_today() -> None:
 
     Measured: first surname -1.1%, given name -0.1%, birth year +6.9% above baseline. The year of
     birth leaks through sn3_yob, gn3_yob_sex and dob joined with the strata in clear, and more so
-    in larger files (+47% on 10,000 records, bench/bench_attacks.py).
+    in larger files (+44% on 10,000 records, bench/bench_attacks.py).
     """
     above = _above(MEXICO_SPEC)
     assert above["first_surname"] <= 0.02, above

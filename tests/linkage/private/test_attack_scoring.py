@@ -68,3 +68,13 @@ def test_score_interval_brackets_the_rate_above_baseline() -> None:
     base = pd.DataFrame({"first_surname": ["A"] * 400})
     row = score_attack(pd.DataFrame({"first_surname": truth["first_surname"]}), truth, base).iloc[0]
     assert row["rate"] == 1.0 and row["above_low"] < row["above"] <= row["above_high"]
+
+
+def test_attacks_public_surface_is_pinned() -> None:
+    import cifranegra.linkage.private.attacks as attacks
+
+    assert sorted(attacks.__all__) == [
+        "ATTRIBUTES", "AttackResult", "BASELINE_BY", "baseline_guesses", "frequency_attack", "graph_attack",
+        "node_features", "pattern_attack", "score_attack", "wilson_interval",
+    ]
+    assert all(hasattr(attacks, name) for name in attacks.__all__)
