@@ -73,6 +73,18 @@ def test_pdf_report(published: Path, run_dir: Path, lang: str, tmp_path: Path) -
     assert page.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and page.stat().st_size > 2000
 
 
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_the_stylesheet_reaches_the_pdf(published: Path, lang: str) -> None:
+    # an HTML-escaped <style> ("&#34;DejaVu Sans&#34;") drops the font rule: the PDF fell back to a serif face
+    html = (published / f"report-{lang}.html").read_text(encoding="utf-8")
+    assert 'font-family: "DejaVu Sans"' in html and "&#34;" not in html.split("</style>")[0]
+    if shutil.which("pdffonts") is None:
+        pytest.skip("pdffonts (poppler-utils) is not installed; CI installs it")
+    fonts = subprocess.run(["pdffonts", str(published / f"report-{lang}.pdf")], capture_output=True, text=True,
+                           check=True).stdout
+    assert "DejaVu-Sans" in fonts and "Serif" not in fonts, fonts
+
+
 def _pdf_objects(path: Path) -> bytes:
     raw = path.read_bytes()
     out = [raw]

@@ -230,7 +230,7 @@ def _to_svg(fig: Figure, alt_text: str) -> str:
 
     buf = io.StringIO()
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": "cifranegra", "font.family": "DejaVu Sans"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
+        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.05)
     svg = buf.getvalue()
     title = f"<title>{escape(alt_text)}</title>"
     svg = re.sub(
