@@ -19,6 +19,10 @@ Example::
     [linkage]                     # any key of cifranegra.linkage.LinkageSettings
     engine = "duckdb"             # or "spark"
     threshold = 0.5
+    [linkage.uncertainty]         # linkage imputation: the interval includes the linkage's uncertainty
+    enabled = true                # default: on (plaintext linkage); false: the single linkage only
+    imputations = 20              # M linkages drawn from the scored pairs
+    sampler = "gibbs"             # or "components" (faster; over-links chains of weak pairs)
 
     [tabulation]
     strata = ["sex"]              # any of year, sex, age_group, state, exploitation
@@ -62,6 +66,7 @@ from typing import Any
 from cifranegra.errors import InputError, Problem, ValidationError
 from cifranegra.estimation.histories import MAX_LISTS as HISTORIES_MAX_LISTS
 from cifranegra.linkage import LinkageSettings
+from cifranegra.pipeline.imputation import LinkageUncertainty, uncertainty_from_table
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -175,6 +180,8 @@ class Project:
     on_unrecognised: str = "error"
     #: ``[publication]``: title, languages, formats, denominators and disclosure policy of publish/.
     publication: Publication = field(default_factory=Publication)
+    #: ``[linkage.uncertainty]``: multiple imputation of the linkage (docs/pipeline.md).
+    linkage_uncertainty: LinkageUncertainty = field(default_factory=LinkageUncertainty)
 
     @property
     def encoded(self) -> bool:
@@ -190,6 +197,7 @@ class Project:
             "ingest": {"unrecognised": self.on_unrecognised},
             "linkage": self.linkage.to_dict(),
             "private_linkage": dict(self.private_linkage),
+            "linkage_uncertainty": self.linkage_uncertainty.to_dict(),
             "tabulation": {"strata": list(self.strata)},
             "estimation": {
                 "methods": list(self.methods),
@@ -284,6 +292,7 @@ def project_from_dict(
         bad("linkage.private", "[linkage.private] must be a table of options of the private linkage")
         private = {}
     _check_private(private, bad)
+    uncertainty = uncertainty_from_table(link_raw.pop("uncertainty", None), bad)
     try:
         linkage = LinkageSettings.from_dict({"seed": seed, **link_raw})
     except InputError as exc:
@@ -330,6 +339,7 @@ def project_from_dict(
         linkage_sensitivity=sens,
         on_unrecognised=str(on_unrecognised),
         publication=publication,
+        linkage_uncertainty=uncertainty,
     )
 
 
