@@ -26,6 +26,7 @@ from cifranegra.errors import CifranegraError, InputError, ModelError, Problem, 
 from cifranegra.estimation import CaptureHistories, estimate
 from cifranegra.estimation.stratified import StratifiedTotal, is_unknown, stratified_total, stratum_seed
 from cifranegra.linkage import LinkageResult, link_records
+from cifranegra.pipeline.imputation import apply_linkage_uncertainty, uncertainty_lines
 from cifranegra.pipeline.outputs import (
     PublishOutcome,
     check_layout,
@@ -76,6 +77,9 @@ class RunResult:
     #: The report's other inputs (:mod:`cifranegra.pipeline.report_inputs`): ``fitted_patterns`` of the
     #: first method's model on all persons, and ``drop_one_list`` (its estimate with each list left out).
     report_inputs: dict[str, Any] = field(default_factory=dict)
+    #: Linkage imputation (:mod:`cifranegra.pipeline.imputation`): settings, whether applied, the
+    #: imputations' diagnostics and the single-linkage rows kept as a sensitivity line.
+    linkage_uncertainty: dict[str, Any] = field(default_factory=dict)
 
     def stratified_total_dict(self) -> dict[str, dict[str, Any]]:
         """Each method's stratified total as JSON, with the pooled ("all") estimate beside it and the
@@ -104,6 +108,7 @@ class RunResult:
             "estimates": self.estimates,
             "stratified_total": self.stratified_total_dict(),
             "linkage_sensitivity": self.sensitivity,
+            "linkage_uncertainty": self.linkage_uncertainty,
             "fitted_patterns": self.report_inputs.get("fitted_patterns"),
             "drop_one_list": self.report_inputs.get("drop_one_list", []),
             "unrecognised_as_unknown": self.unrecognised,
@@ -135,6 +140,7 @@ class RunResult:
             if t["unknown_allocated"]["observed"] and t["estimate"] is not None:
                 lines.append(f"  {method}: the stratified total allocates the {t['unknown_allocated']['observed']} "
                              "person(s) of unknown stratum in proportion to the strata's observed counts")
+        lines.extend(uncertainty_lines(self.linkage_uncertainty, self.estimates))
         ok = [r for r in self.sensitivity if r.get("estimate") is not None]
         if len(ok) > 1:
             lines.append("")
@@ -833,6 +839,8 @@ def run_project(
     histories, strata_h = tabulate(entities, lists, project.strata)
     prog("tabulating capture histories", 1, 1)
     rows, results, totals = _estimate_everything(project, histories, strata_h, prog, None)
+    imputed = apply_linkage_uncertainty(project, link_result, strata_h, rows, results, totals, prog)
+    rows, results, totals = imputed.rows, imputed.results, imputed.totals
     sensitivity: list[dict[str, Any]] = []
     if link_result is not None and project.linkage_sensitivity:
         sensitivity = linkage_sensitivity(project, link_result, lists, prog)
@@ -841,8 +849,9 @@ def run_project(
                     for i in inputs for col, n in i.get("unrecognised_as_unknown", {}).items()]
     result = RunResult(project=project, entities=entities, histories=histories, strata_histories=strata_h,
                        estimates=rows, results=results, linkage=linkage, inputs=inputs,
-                       warnings=[*_run_warnings(linkage, unrecognised), *layout_notes], sensitivity=sensitivity,
-                       unrecognised=unrecognised, stratified_totals=totals, report_inputs=report_inputs)
+                       warnings=[*_run_warnings(linkage, unrecognised), *imputed.warnings, *layout_notes],
+                       sensitivity=sensitivity, unrecognised=unrecognised, stratified_totals=totals,
+                       report_inputs=report_inputs, linkage_uncertainty=imputed.info)
     if write:
         internal = make_internal(out_dir)
         write_results(result, internal)
