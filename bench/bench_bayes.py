@@ -1,37 +1,27 @@
-"""Benchmark the Bayesian families against the R timings in tests/reference/reference_estimates.csv.
+"""Benchmark the Bayesian families against R's measured figures.
 
-    /work/venv/bin/python bench/bench_bayes.py            # LCMCR, dga and Colombia, markdown tables
+    /work/venv/bin/python bench/bench_bayes.py --only lcmcr      # ESS of N per CPU s, ours vs R (~1-2 min)
+    /work/venv/bin/python bench/bench_bayes.py --only lcmcr --seeds 1 2 3 4 5
     /work/venv/bin/python bench/bench_bayes.py --only dga
-    /work/venv/bin/python bench/bench_bayes.py --only sweep   # CPU microseconds per Gibbs sweep
+    /work/venv/bin/python bench/bench_bayes.py --only sweep      # CPU microseconds per Gibbs sweep
+    /work/venv/bin/python bench/bench_bayes.py --only iat        # autocorrelation times, plain vs default (long)
 
-LCMCR: our posterior median and 95% interval next to R LCMCR's, R-hat, bulk effective sample size of
-N with the defaults (4 chains x 1000 draws, burn-in 10,000, thin 20), per CPU second (process time,
-all threads; the fair clock on this shared machine) and per wall second (chains run in parallel
-threads), against R LCMCR's elapsed seconds (single-threaded, 100,000 burn-in + 10,000 x 100
-sweeps = 1.1 M sweeps). Two views of R's effective sample size, which R did not record:
+LCMCR (``--only lcmcr``): effective draws of N per CPU second of our default sampler against R
+LCMCR's **measured** ones, on every public table of bench/reference/r_lcmcr_ess.csv (R LCMCR 0.4.14,
+K = 10, a_alpha = b_alpha = 0.25, seed 12345, 1.1 M sweeps: coda effective size of N, R's CPU
+seconds). Ours: the default fit (4 chains x 1,000 draws, burn-in 10,000, thin 20, scale moves, label
+swaps, Hamiltonian trajectories) in this process after one compiling fit, its bulk effective sample
+size of N (rank-normalized, Vehtari et al. 2021) over its CPU seconds (process time, all threads),
+pooled over ``--seeds`` (sum of ESS / sum of CPU s; the range over seeds beside it). Both columns
+are measured, ours in this run; R's ESS estimator (coda's spectral one on a single chain) and ours
+(split-chain, rank-normalized) differ, and coda's can overstate a slowly drifting chain. Whole
+processes (start-up included) are bench/bench_process.py's.
 
-* "max": 10,000 kept draws counted as independent, an upper bound, so our ratio is a lower bound;
-* "est.": R runs the paper's plain Gibbs sampler, which is ours with every added move off
-  (``PLAIN``: no scale, label-swap, Hamiltonian or collapsed moves). Its
-  integrated autocorrelation time (IAT) of N, in sweeps, is measured on 16 chains x 400,000 sweeps
-  (after 10,000 burn-in, thinned by 5; ``--iat-chains``, ``--iat-sweeps``) as total sweeps / (sum
-  over chains of each chain's own bulk ESS), i.e. within chains, as R's single chain sees it (on
-  the Netherlands table chains may sit in different modes: within-mode figure). R's ESS ≈
-  min(10,000, 1,000,000 / IAT): its 10^6 post-burn-in sweeps, thinned by 100 (which loses
-  nothing beyond that when IAT >> 100); R's seconds include its 100,000 burn-in sweeps (9%).
-  Without the label swaps the measured IATs grow with the run length (a slow drift of the class
-  order; session 3 measured Korea's scale-move IAT at 23 after 100,000 sweeps per chain and 60
-  after 800,000): compare ratios at one
-  ``--iat-sweeps`` and read the IATs as lower bounds.
+``--only iat``: integrated autocorrelation times of N of our plain sampler (the paper's, R's
+algorithm) and our default, in sweeps, from ``--iat-chains`` chains x ``--iat-sweeps`` sweeps: what
+the added moves buy per sweep; a model, not the comparison with R.
 
-The same IAT measure for our default sampler (scale move, two label swaps a sweep, a 40-step
-Hamiltonian trajectory every 8 sweeps) gives our steady-state ESS per CPU
-second, 10^6 / (IAT x microseconds per sweep), burn-in excluded, and per wall second (the chains run
-in parallel threads on all cores, as in a default fit; R LCMCR runs one chain on one core): the
-figures to set against R's estimate, since one default run's ESS (4 x 1000 draws) varies
-several-fold between seeds on the slowly mixing tables. Both are printed.
-
-dga: our time next to R dga's (bma.cr) for the same tables.
+dga: our time next to R dga's (bma.cr) for the same tables (tests/reference/reference_estimates.csv).
 """
 
 from __future__ import annotations
@@ -69,7 +59,7 @@ def load(name: str) -> CaptureHistories:
 
 #: the paper's plain Gibbs sampler (R LCMCR's algorithm): every added move off
 PLAIN: dict[str, int] = {"collapsed_moves": 0, "scale_moves": 0, "swap_moves": 0, "hmc_steps": 0}
-#: session 3's default: scale moves only
+#: scale moves only (the default of an earlier version)
 SCALE_ONLY: dict[str, int] = {"swap_moves": 0, "hmc_steps": 0}
 
 
@@ -121,77 +111,100 @@ def sweep_cost(h: CaptureHistories, moves: dict[str, int], sweeps: int = 20_000,
     return best
 
 
+def r_lcmcr_measured() -> pd.DataFrame:
+    """R LCMCR's measured effective sample size of N and seconds on the public tables
+    (bench/reference/r_lcmcr_ess.csv; source in bench/reference/SOURCES.md), one row per table."""
+    return pd.read_csv(ROOT / "bench" / "reference" / "r_lcmcr_ess.csv").set_index("dataset")
+
+
 def bench_sweep() -> None:
-    rows = REF[REF["source"].str.startswith("R LCMCR")]
+    """CPU microseconds per sweep of our three samplers against R LCMCR's measured CPU seconds per
+    iteration (r_lcmcr_ess.csv: CPU seconds / 1.1 M sweeps)."""
+    ref = r_lcmcr_measured()
     print("\n## LCMCR: CPU microseconds per sweep (K*=10; best of 3 x 21,000 sweeps, process time)\n")
     print(
-        "| table | K | patterns | observed | plain (R's algorithm) | scale moves only (session 3) "
-        "| default (scale, 2 swaps, HMC 40 steps / 8 sweeps) | R s / 1.1 M |"
+        "| table | K | patterns | observed | plain (R's algorithm) | scale moves only "
+        "| default (scale, 2 swaps, HMC 40 steps / 8 sweeps) | R CPU us / iteration |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for r in rows.to_dict(orient="records"):
-        h = load(r["file"])
+    for name, r in ref.iterrows():
+        h = load(f"{name}.csv")
         print(
-            f"| {r['file']} | {h.n_lists} | {h.pattern_matrix().shape[0]} | {h.observed} "
+            f"| {name} | {h.n_lists} | {h.pattern_matrix().shape[0]} | {h.observed} "
             f"| {sweep_cost(h, PLAIN):.1f} | {sweep_cost(h, SCALE_ONLY):.1f} | {sweep_cost(h, {}):.1f} "
-            f"| {r['elapsed_s'] / 1.1:.1f} |"
-        )
-
-
-def bench_lcmcr(seed: int, chains: int, samples: int, iat_chains: int, iat_sweeps: int) -> None:
-    rows = REF[REF["source"].str.startswith("R LCMCR")]
-    LCMCR(chains=1, samples=10, burn_in=10, thin=1).fit(load(rows.iloc[0]["file"]), rng=0)  # compile
-    print(f"\n## LCMCR (ours: {chains} chains x {samples} draws, defaults otherwise; seed {seed})\n")
-    print(
-        "| table | K | R median [95%] | ours median [95%] | diff | R-hat | ESS | CPU s | wall s "
-        "| ESS/CPU s | ESS/wall s | R s | R ESS/s (max) | ratio CPU (min) |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    iat_rows = []
-    for r in rows.to_dict(orient="records"):
-        h = load(r["file"])
-        c0 = time.process_time()
-        res = LCMCR(chains=chains, samples=samples).fit(h, rng=seed)
-        cpu = time.process_time() - c0
-        d = res.diagnostics
-        iv = ci(res)
-        r_max = 10000 / r["elapsed_s"]
-        ours = d["ess_bulk"] / cpu
-        ours_wall = d["ess_bulk"] / d["elapsed_s"]
-        print(
-            f"| {r['file']} | {h.n_lists} "
-            f"| {r['estimate']:.0f} [{r['lower']:.0f}, {r['upper']:.0f}] "
-            f"| {res.estimate:.0f} [{iv.lower:.0f}, {iv.upper:.0f}] "
-            f"| {res.estimate / r['estimate'] - 1:+.1%} "
-            f"| {d['rhat']:.3f} | {d['ess_bulk']:.0f} | {cpu:.1f} | {d['elapsed_s']:.1f} "
-            f"| {ours:.0f} | {ours_wall:.0f} "
-            f"| {r['elapsed_s']:.1f} | {r_max:.0f} | {ours / r_max:.2f} |",
+            f"| {r['cpu_s'] / 1.1:.1f} |",
             flush=True,
         )
-        tau_plain, se_plain, us_plain, _ = chain_tau(h, seed, PLAIN, iat_chains, iat_sweeps)
-        tau_ours, se_ours, us_ours, us_wall = chain_tau(h, seed, {}, iat_chains, iat_sweeps)
-        r_ess = min(10000.0, 1e6 / tau_plain)
-        r_est = r_ess / r["elapsed_s"]
-        ours_iat = 1e6 / (tau_ours * us_ours)
-        ours_wall = 1e6 / (tau_ours * us_wall)
-        # relative standard error of the ratio (both IATs; R's capped ESS has no error)
-        rse = math.hypot(se_ours, se_plain if r_ess < 10000.0 else 0.0)
-        iat_rows.append(
-            f"| {r['file']} | {tau_plain:.0f} ±{se_plain:.0%} | {us_plain:.1f} | {r_ess:.0f} | {r['elapsed_s']:.1f} "
-            f"| {r_est:.0f} | {tau_ours:.0f} ±{se_ours:.0%} | {us_ours:.1f} | {ours_iat:.0f} "
-            f"| {ours_iat / r_est:.2f} ±{rse:.0%} | {us_wall:.1f} | {ours_wall:.0f} | {ours_wall / r_est:.2f} |"
-        )
+
+
+def bench_ess(seeds: list[int]) -> None:
+    """Effective draws of N per CPU second: our default LCMCR (4 chains x 1,000 draws, burn-in
+    10,000, thin 20, every default move; in process, after one compiling fit) against R LCMCR's
+    measured ones (coda effective size of N over its 1.1 M sweeps / R's CPU seconds), each public
+    table of r_lcmcr_ess.csv, all in this one run. Ours is pooled over ``seeds`` (sum of bulk ESS /
+    sum of CPU seconds, process time of all threads), with the range over seeds, because one default
+    run's ESS moves between seeds on the slowly mixing tables."""
+    ref = r_lcmcr_measured()
+    LCMCR(chains=1, samples=10, burn_in=10, thin=1).fit(load(ref.index[0] + ".csv"), rng=0)  # compile
     print(
-        f"\n### ESS of N per second from integrated autocorrelation times ({iat_chains} chains x {iat_sweeps:,} "
-        f"sweeps each, seed {seed}; ± = relative standard error over chains)\n"
+        f"\n## LCMCR: effective draws of N per CPU second, ours (default, seeds {', '.join(map(str, seeds))}) "
+        "against R LCMCR's measured ones (bench/reference/r_lcmcr_ess.csv)\n"
     )
     print(
-        "| table | IAT plain (sweeps) | plain us/sweep | R ESS (est.) | R s | R ESS/s (est.) | IAT ours "
-        "| ours CPU us/sweep | ours ESS/CPU s | ratio CPU | ours wall us/sweep | ours ESS/wall s | ratio wall |"
+        "| table | K | n | R median [95%] | ours median [95%] (first seed) | R-hat (max) | ours ESS (per seed) "
+        "| ours CPU s (per seed) | ours ESS/CPU s (range) | R ESS | R CPU s | R ESS/CPU s | ours / R |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for line in iat_rows:
-        print(line)
+    for name, r in ref.iterrows():
+        h = load(f"{name}.csv")
+        ess_s, cpu_s, rhats = [], [], []
+        first: EstimateResult | None = None
+        for seed in seeds:
+            c0 = time.process_time()
+            res = LCMCR().fit(h, rng=seed)
+            cpu_s.append(time.process_time() - c0)
+            ess_s.append(float(res.diagnostics["ess_bulk"]))
+            rhats.append(float(res.diagnostics["rhat"]))
+            first = first or res
+        assert first is not None
+        iv = ci(first)
+        ours = sum(ess_s) / sum(cpu_s)
+        each = [e / c for e, c in zip(ess_s, cpu_s, strict=True)]
+        print(
+            f"| {name} | {h.n_lists} | {h.observed:,} "
+            f"| {r['median']:,.0f} [{r['lower95']:,.0f}, {r['upper95']:,.0f}] "
+            f"| {first.estimate:,.0f} [{iv.lower:,.0f}, {iv.upper:,.0f}] | {max(rhats):.3f} "
+            f"| {', '.join(f'{e:.0f}' for e in ess_s)} | {', '.join(f'{c:.1f}' for c in cpu_s)} "
+            f"| {ours:,.0f} ({min(each):,.0f}-{max(each):,.0f}) "
+            f"| {r['ess_N']:,.0f} | {r['cpu_s']:.1f} | {r['ess_per_cpu_s']:,.0f} | {ours / r['ess_per_cpu_s']:.1f}x |",
+            flush=True,
+        )
+
+
+def bench_iat(seed: int, iat_chains: int, iat_sweeps: int) -> None:
+    """Integrated autocorrelation times of N, our plain sampler (R's algorithm) against our default:
+    what each move buys per sweep. A model of R's speed, not a measurement of it: the comparison with
+    R is :func:`bench_ess`."""
+    rows = REF[REF["source"].str.startswith("R LCMCR")]
+    LCMCR(chains=1, samples=10, burn_in=10, thin=1).fit(load(rows.iloc[0]["file"]), rng=0)  # compile
+    print(
+        f"\n## LCMCR: integrated autocorrelation time of N ({iat_chains} chains x {iat_sweeps:,} sweeps each, "
+        f"seed {seed}; ± = relative standard error over chains)\n"
+    )
+    print(
+        "| table | IAT plain (sweeps) | plain CPU us/sweep | IAT default | default CPU us/sweep "
+        "| default wall us/sweep |"
+    )
+    print("|---|---|---|---|---|---|")
+    for r in rows.to_dict(orient="records"):
+        h = load(r["file"])
+        tau_plain, se_plain, us_plain, _ = chain_tau(h, seed, PLAIN, iat_chains, iat_sweeps)
+        tau_ours, se_ours, us_ours, us_wall = chain_tau(h, seed, {}, iat_chains, iat_sweeps)
+        print(
+            f"| {r['file']} | {tau_plain:.0f} ±{se_plain:.0%} | {us_plain:.1f} | {tau_ours:.0f} ±{se_ours:.0%} "
+            f"| {us_ours:.1f} | {us_wall:.1f} |",
+            flush=True,
+        )
 
 
 def bench_colombia(seed: int) -> None:
@@ -344,11 +357,10 @@ def bench_dga() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--only", choices=["lcmcr", "sweep", "dga", "colombia", "netherlands", "netherlands-alpha", "tuning"]
+        "--only", choices=["lcmcr", "iat", "sweep", "dga", "colombia", "netherlands", "netherlands-alpha", "tuning"]
     )
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--chains", type=int, default=4)
-    ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds of the ESS table (--only lcmcr)")
     ap.add_argument("--iat-chains", type=int, default=16, help="chains for the autocorrelation-time table")
     ap.add_argument("--iat-sweeps", type=int, default=400_000, help="post-burn-in sweeps per chain for it")
     args = ap.parse_args()
@@ -357,7 +369,9 @@ def main() -> None:
     if args.only in (None, "sweep"):
         bench_sweep()
     if args.only in (None, "lcmcr"):
-        bench_lcmcr(args.seed, args.chains, args.samples, args.iat_chains, args.iat_sweeps)
+        bench_ess(args.seeds)
+    if args.only == "iat":  # long (16 chains x 400,000 sweeps per table and sampler): asked for only
+        bench_iat(args.seed, args.iat_chains, args.iat_sweeps)
     if args.only in (None, "colombia"):
         bench_colombia(args.seed)
     if args.only in (None, "netherlands"):
