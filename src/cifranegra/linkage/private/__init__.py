@@ -11,13 +11,14 @@ from cifranegra.linkage.private.blocking import blocking_keys
 from cifranegra.linkage.private.bloom import encode_fields
 from cifranegra.linkage.private.encode import EncodedList, encode_records
 from cifranegra.linkage.private.keys import LinkageSecret, generate_secret, hkdf_sha256, key_check
-from cifranegra.linkage.private.link import link_encoded, match_posterior, score_pairs
+from cifranegra.linkage.private.link import link_encoded, match_posterior, mixture_threshold, score_pairs
 from cifranegra.linkage.private.similarity import all_pairs_above, dice_pairs
 from cifranegra.linkage.private.spec import (
     FORMAT_NAME,
     FORMAT_VERSION,
     MEXICO_SPEC,
     MEXICO_SPEC_UNSALTED,
+    MEXICO_SPEC_V1,
     BlockSpec,
     EncodingSpec,
     FieldSpec,
@@ -28,6 +29,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MEXICO_SPEC",
     "MEXICO_SPEC_UNSALTED",
+    "MEXICO_SPEC_V1",
     "BlockSpec",
     "EncodedList",
     "EncodingSpec",
@@ -43,5 +45,6 @@ __all__ = [
     "key_check",
     "link_encoded",
     "match_posterior",
+    "mixture_threshold",
     "score_pairs",
 ]

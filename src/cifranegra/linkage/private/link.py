@@ -47,11 +47,18 @@ def _stack(lists: Sequence[EncodedList]) -> tuple[pd.DataFrame, np.ndarray]:
         raise InputError("no encoded lists to link")
     first = lists[0]
     for k, enc in enumerate(lists[1:], start=2):
+        if enc.spec.version != first.spec.version:
+            raise InputError(
+                f"encoded list {k} ({', '.join(enc.sources)}) uses encoding spec {enc.spec.version} but "
+                f"list 1 ({', '.join(first.sources)}) uses {first.spec.version}: encodings of different "
+                "spec versions cannot be linked. Re-encode every list with the same cifranegra version "
+                "(cifranegra encode writes the spec version of the installed release)."
+            )
         if enc.spec.fingerprint() != first.spec.fingerprint():
             raise InputError(
                 f"encoded list {k} uses spec {enc.spec.version} ({enc.spec.fingerprint()}) but list 1 "
-                f"uses {first.spec.version} ({first.spec.fingerprint()}); every agency must encode "
-                "with the same spec"
+                f"uses {first.spec.version} ({first.spec.fingerprint()}): same name, different settings; "
+                "every agency must encode with the same spec (the same cifranegra version and options)"
             )
         if enc.key_check != first.key_check:
             raise InputError(
@@ -222,6 +229,46 @@ def _background(lists: Sequence[EncodedList], n_sample: int = 10_000) -> tuple[n
     return dice_pairs(words, words, i, j), float(total)
 
 
+def mixture_threshold(
+    lists: Sequence[EncodedList],
+    *,
+    blocking: bool = True,
+    quantile: float = 0.999,
+    n_background: int = 20_000,
+) -> float | None:
+    """The Dice score at which P(match | Dice), from a two-component mixture fitted by EM to the
+    scores, reaches 1/2: a threshold chosen without labels.
+
+    A fixed-seed random sample of ``n_background`` cross-list pairs (almost all non-matches) sets a
+    floor at its ``quantile``; the mixture is fitted to every cross-list candidate pair at or above
+    the floor (from the blocking signatures when ``blocking`` and the spec has any, else every pair)
+    and to the sample below it, weighted to stand for all cross-list pairs; EM starts from a split
+    halfway between the sample's median and the best score. Returns None when the scores cannot
+    support a mixture (fewer than two lists, or too few pairs above the floor).
+    """
+    records, clks = _stack(lists)
+    codes = pd.factorize(records["source"])[0]
+    if codes.max(initial=0) < 1:
+        return None
+    sample, total = _background(lists, 2 * n_background)
+    if len(sample) < 100:
+        return None
+    floor = float(np.quantile(sample, quantile))
+    _, pairs = score_pairs(lists, blocking=blocking, floor=floor)
+    if len(pairs.dice) < 20:
+        return None
+    low = sample[sample < floor]
+    scores = np.concatenate([low, pairs.dice])
+    weights = np.concatenate([np.full(len(low), max(total - len(pairs.dice), 1.0) / max(len(low), 1)),
+                              np.ones(len(pairs.dice))])
+    start = (float(np.median(sample)) + float(pairs.dice.max())) / 2
+    grid = np.linspace(floor, 1.0, 1001)
+    posterior = match_posterior(scores, start, weights=weights, at=grid)
+    if not (posterior >= 0.5).any() or posterior[0] >= 0.5:
+        return None
+    return float(grid[np.argmax(posterior >= 0.5)])
+
+
 @numba.njit(cache=True)
 def _greedy_kernel(n, source_bits, i, j, order, force, one_per_source):  # type: ignore[no-untyped-def]
     parent = np.arange(n)
@@ -281,7 +328,7 @@ def _greedy_clusters(
 def link_encoded(
     lists: EncodedList | Sequence[EncodedList],
     *,
-    threshold: float | None = None,
+    threshold: float | str | None = None,
     dedupe_threshold: float | None = None,
     blocking: bool = True,
     one_per_source: bool = True,
@@ -291,7 +338,10 @@ def link_encoded(
 
     ``lists``: the agencies' :class:`EncodedList` (same spec, secret and project; checked).
     ``threshold``: Dice similarity at which two records of different lists are the same person
-    (default: the spec's, 0.65 for ``clk-mx-1``). ``dedupe_threshold``: Dice similarity at which two
+    (default: the spec's), or ``"mixture"``: fitted without labels (:func:`mixture_threshold`),
+    falling back to the spec's when the scores cannot support a mixture. The threshold used and its
+    origin are reported in ``entities.attrs`` (``threshold``, ``threshold_source``,
+    ``dedupe_threshold``). ``dedupe_threshold``: Dice similarity at which two
     records of the same list are duplicates of one person (default: the spec's, 0.75 for
     ``clk-mx-1``; a value above 1 never merges within a list). ``blocking``: candidate pairs from
     the blocking signatures (False: compare every pair). ``one_per_source``: apart from those
@@ -306,7 +356,7 @@ def link_encoded(
     if not lists:
         raise InputError("no encoded lists to link")
     spec = lists[0].spec
-    threshold = spec.threshold if threshold is None else float(threshold)
+    threshold, threshold_source = _resolve_threshold(lists, threshold, blocking)
     dedupe = spec.dedupe_threshold if dedupe_threshold is None else float(dedupe_threshold)
     if not 0.0 < threshold <= 1.0:
         raise InputError(f"the Dice threshold must be in (0, 1], got {threshold}")
@@ -364,4 +414,28 @@ def link_encoded(
             out[col] = records[col].to_numpy()
         elif strata is not None:
             raise InputError(f"stratum column {col!r} is not in the encoded lists")
+    out.attrs["threshold"] = threshold
+    out.attrs["threshold_source"] = threshold_source
+    out.attrs["dedupe_threshold"] = dedupe
     return out
+
+
+def _resolve_threshold(
+    lists: Sequence[EncodedList], threshold: float | str | None, blocking: bool
+) -> tuple[float, str]:
+    """The cross-list Dice threshold to use and where it came from (reported with the entities)."""
+    spec = lists[0].spec
+    if threshold is None:
+        return spec.threshold, f"spec {spec.version}"
+    if isinstance(threshold, str):
+        if threshold.strip().lower() != "mixture":
+            raise InputError(f'the linkage threshold must be a Dice score in (0, 1] or "mixture" (fitted '
+                             f'from the scores, no labels needed); got {threshold!r}')
+        fitted = mixture_threshold(lists, blocking=blocking and bool(spec.blocks))
+        if fitted is None:
+            return spec.threshold, (f"spec {spec.version} (the mixture could not be fitted: too few "
+                                    "records or no clear group of matches)")
+        return fitted, "mixture"
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+        raise InputError(f'the linkage threshold must be a Dice score in (0, 1] or "mixture"; got {threshold!r}')
+    return float(threshold), "given"

@@ -3,11 +3,11 @@ inserted, the blocking signatures, and the stratum columns carried in clear.
 
 An :class:`EncodingSpec` is data (it round-trips through JSON) and has a fingerprint; two encoded
 files can be linked only if they were made with the same spec, secret and project salt. The
-default, :data:`MEXICO_SPEC` (version ``clk-mx-1``), encodes the normalized Records frame of
-:mod:`cifranegra.schema`. The method is the record-level Bloom filter (CLK-RBF) of Schnell, Bachteler
+default, :data:`MEXICO_SPEC` (version ``clk-mx-2``), encodes the normalized Records frame of
+:mod:`cifranegra.schema`; :data:`MEXICO_SPEC_V1` (``clk-mx-1``) stays readable. The method is the record-level Bloom filter (CLK-RBF) of Schnell, Bachteler
 & Reiher (2009; 2011) and Durham et al. (2013), with keyed hashing (BLAKE2b) and random positions per
-token (Niedermeyer et al. 2014, which avoids the double-hashing attack), year-of-birth salting of
-names (Christen et al. 2018, "Efficient cryptanalysis of Bloom filters"; Schnell 2016) and XOR folding
+token (Niedermeyer et al. 2014, which avoids the double-hashing attack), salting of names with a
+record attribute (Christen et al. 2018, "Efficient cryptanalysis of Bloom filters"; Schnell 2016) and XOR folding
 (Schnell, Borgs & Encina 2016). See docs/private-linkage.md for the normative description.
 """
 
@@ -168,8 +168,10 @@ class EncodingSpec:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-#: The default encoding of the normalized Records frame (issue 4's schema).
-MEXICO_SPEC = EncodingSpec(
+#: The first encoding of the normalized Records frame (issue 4's schema), kept readable but no
+#: longer the default: its blocking signatures leak the year of birth to frequency analysis
+#: (docs/private-linkage.md, "Attacks, measured").
+MEXICO_SPEC_V1 = EncodingSpec(
     version="clk-mx-1",
     description="normalized Mexican victim records: names salted with year of birth, birth date, "
     "CURP, sex; 2048 bits XOR-folded to 1024",
@@ -196,17 +198,33 @@ MEXICO_SPEC = EncodingSpec(
 )
 
 
-#: The same encoding without year-of-birth salting of names, for studies where many records carry
-#: only an age: it links better (docs/private-linkage.md, "Accuracy") at the price of letting the
-#: same name set the same bits across birth cohorts, which pattern-mining attacks exploit.
+#: ``clk-mx-1`` without year-of-birth salting of names (kept readable; not the default).
 MEXICO_SPEC_UNSALTED = EncodingSpec(
     version="clk-mx-1u",
     description="as clk-mx-1, names not salted with the year of birth",
     fields=tuple(
-        FieldSpec(f.name, f.tokenizer, f.k, None, f.key) if f.salt else f for f in MEXICO_SPEC.fields
+        FieldSpec(f.name, f.tokenizer, f.k, None, f.key) if f.salt else f for f in MEXICO_SPEC_V1.fields
     ),
-    blocks=MEXICO_SPEC.blocks,
-    strata=MEXICO_SPEC.strata,
+    blocks=MEXICO_SPEC_V1.blocks,
+    strata=MEXICO_SPEC_V1.strata,
+    threshold=0.65,
+    dedupe_threshold=0.75,
+)
+
+
+#: The default encoding (issue 15): the fields of ``clk-mx-1`` with names salted with sex, a record
+#: attribute that is stable between agencies (the year of birth is often only estimated from an
+#: age, and a wrong salt loses every name bit), and **no blocking signatures**: nothing
+#: deterministic is stored next to the encodings but the strata, so frequency analysis has nothing
+#: to count, and the hub compares every pair of records of different lists (popcount kernel).
+#: Chosen from the measured table in docs/private-linkage.md ("Hardening").
+MEXICO_SPEC = EncodingSpec(
+    version="clk-mx-2",
+    description="normalized Mexican victim records: names salted with sex, birth date, year of birth, "
+    "CURP, sex; 2048 bits XOR-folded to 1024; no blocking signatures (every pair compared)",
+    fields=tuple(FieldSpec(f.name, f.tokenizer, f.k, "sex", f.key) if f.salt else f for f in MEXICO_SPEC_V1.fields),
+    blocks=(),
+    strata=MEXICO_SPEC_V1.strata,
     threshold=0.65,
     dedupe_threshold=0.75,
 )
