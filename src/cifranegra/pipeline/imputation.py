@@ -169,7 +169,7 @@ def apply_linkage_uncertainty(
     prog = progress or (lambda step, done, total: None)
     setting = project.linkage_uncertainty
     on = setting.enabled is not False
-    base = [_marked(dict(r), results, linkage=False) for r in rows]
+    base = _with_total_includes([_marked(dict(r), results, linkage=False) for r in rows])
     info: dict[str, Any] = {**setting.to_dict(), "applied": False}
     if not on:
         info["note"] = "linkage imputation is off ([linkage.uncertainty] enabled = false)"
@@ -191,7 +191,7 @@ def apply_linkage_uncertainty(
         "applied": True,
         "sampler": setting.sampler,
         "imputation": dict(imps.diagnostics),
-        "single_linkage": [r for r in base if r.get("stratum") != _STRATIFIED_TOTAL or r.get("estimate") is not None],
+        "single_linkage": base,
     })
     return UncertaintyOutcome(out_rows, out_results, out_totals, info, notes)
 
@@ -208,6 +208,26 @@ def _marked(row: dict[str, Any], results: Sequence[Any], *, linkage: bool) -> di
     match = _result_of(row, results)
     row["interval_includes"] = interval_includes(match, linkage=linkage) if match is not None else "sampling"
     return row
+
+
+def _with_total_includes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each stratified total row's ``interval_includes``: what every stratum's interval of its method includes."""
+    for row in rows:
+        if row.get("stratum") != _STRATIFIED_TOTAL:
+            continue
+        parts = [r.get("interval_includes") for r in rows if r.get("method") == row.get("method")
+                 and r.get("stratum") not in ("all", _STRATIFIED_TOTAL) and not r.get("error")]
+        row["interval_includes"] = _common(parts) if row.get("lower") is not None else None
+    return rows
+
+
+def _common(parts: Sequence[str | None]) -> str | None:
+    """The uncertainty that every one of ``parts`` includes (None when one of them has no interval)."""
+    if not parts or not all(parts):
+        return None
+    sets = [set(str(p).split("+")) for p in parts]
+    common = set.intersection(*sets)
+    return "+".join(p for p in ("sampling", "model_selection", "linkage") if p in common) or None
 
 
 def _result_of(row: Mapping[str, Any], results: Sequence[Any]) -> EstimateResult | None:
@@ -409,7 +429,7 @@ def _retotal(
         done: dict[str, Any] = {}
         failed: dict[str, int | None] = {}
         unknown: dict[str, int] = {}
-        includes: list[str] = []
+        includes: list[str | None] = []
         for r in out:
             label = r["stratum"]
             if r["method"] != method or label == "all":
@@ -422,7 +442,7 @@ def _retotal(
                 failed[label] = r.get("observed")
             else:
                 done[label] = res
-                includes.append(r.get("interval_includes") or "")
+                includes.append(r.get("interval_includes"))
         total = stratified_total(done, not_estimated=failed, unknown=unknown, level=project.level, seed=project.seed)
         totals[method] = total
         iv = total.interval
@@ -431,9 +451,7 @@ def _retotal(
                         upper=None if iv is None else iv.upper, interval_method=None if iv is None else iv.method,
                         interval_note=total.note if total.estimate is not None else None,
                         error="" if total.estimate is not None else f"not estimated: {total.note}")
-        common = set.intersection(*(set(i.split("+")) for i in includes)) if includes and all(includes) else set()
-        order = ["sampling", "model_selection", "linkage"]
-        row["interval_includes"] = "+".join(p for p in order if p in common) if iv is not None and common else None
+        row["interval_includes"] = _common(includes) if iv is not None else None
         row["linkage_share"] = None
         out.append(row)
     return totals, out
