@@ -65,8 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--pthresh", type=float, help="p-value threshold of stepwise selection (default 0.02)")
     g.add_argument("--model", help='fixed model as a generating class, e.g. "[12,13,4]" (lists numbered from 1)')
     g.add_argument("--interval", choices=["none", "profile", "wald", "bootstrap", "parametric"],
-                   help="interval (default: bootstrap (BCa) when the model is selected, profile when it is "
-                        "fixed by --model)")
+                   help="interval (default: parametric bootstrap when the model is selected, profile when it "
+                        "is fixed by --model)")
     g.add_argument("--ntop", type=int, help="models kept in the bootstrap (default: as MultipleSystemsEstimation)")
     g.add_argument("--bootstrap-interval", choices=["bca", "percentile"], help="bootstrap interval type (default bca)")
     g = p.add_argument_group("shared")
