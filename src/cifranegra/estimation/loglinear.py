@@ -91,7 +91,7 @@ def _real(value: object) -> bool:
 
 
 def _whole(value: object, lo: int, hi: int) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and lo <= value <= hi
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and bool(lo <= value <= hi)
 
 
 def _shown(value: object) -> str:
