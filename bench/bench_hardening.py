@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT / "tests" / "linkage"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from attack_setup import scenario  # noqa: E402
-from bench_attacks import FEBRL_BLOCKED, run_attacks  # noqa: E402
-from bench_private_linkage import FEBRL_SPEC, PROJECT, SECRET, _febrl_scores, _n_hat, _read_simulated  # noqa: E402
 from febrl_data import load_febrl4  # noqa: E402
 
+from bench_attacks import FEBRL_BLOCKED, run_attacks  # noqa: E402
+from bench_private_linkage import FEBRL_SPEC, PROJECT, SECRET, _febrl_scores, _n_hat, _read_simulated  # noqa: E402
 from cifranegra.linkage.private import (  # noqa: E402
     MEXICO_SPEC,
     BlockSpec,
@@ -50,7 +50,6 @@ from cifranegra.linkage.private import (  # noqa: E402
     encode_records,
     link_encoded,
 )
-
 
 
 def _v1() -> EncodingSpec:

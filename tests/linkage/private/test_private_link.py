@@ -66,7 +66,9 @@ def test_entities_table_contract(lists: pd.DataFrame) -> None:
 def test_accuracy_on_synthetic_lists(lists: pd.DataFrame) -> None:
     ent = link_encoded(_encode(lists))
     precision, recall, f1 = _pair_f1(ent, lists["person_id"].to_numpy())
-    assert precision > 0.97 and f1 > 0.8, (precision, recall, f1)
+    # clk-mx-2 measured: precision 0.935, recall 0.976, F1 0.955 (clk-mx-1: higher precision, lower
+    # recall; without the year-of-birth salt, namesakes score higher)
+    assert precision > 0.92 and recall > 0.95 and f1 > 0.93, (precision, recall, f1)
 
 
 def test_blocking_finds_nearly_what_full_comparison_finds(lists: pd.DataFrame) -> None:
@@ -131,3 +133,30 @@ def test_match_posterior_is_monotone_and_bounded() -> None:
     assert post[scores > 0.8].mean() > 0.95 and post[scores < 0.6].mean() < 0.05
     few = match_posterior(np.array([0.9, 0.5]), 0.7)
     assert few[0] > 0.99 and few[1] < 0.01
+
+
+def test_mixing_spec_versions_names_both_and_the_fix(lists: pd.DataFrame) -> None:
+    from cifranegra.linkage.private import MEXICO_SPEC_V1
+
+    a = _encode(lists)[0]
+    old = encode_records(lists[lists["source"] == "agency_2"], SECRET, PROJECT, MEXICO_SPEC_V1)
+    with pytest.raises(InputError, match=r"clk-mx-1.*clk-mx-2|clk-mx-2.*clk-mx-1") as err:
+        link_encoded([a, old])
+    assert "Re-encode every list with the same cifranegra version" in str(err.value)
+
+
+def test_threshold_is_reported_and_mixture_is_label_free(lists: pd.DataFrame) -> None:
+    enc = _encode(lists)
+    ent = link_encoded(enc)
+    assert ent.attrs["threshold"] == MEXICO_SPEC.threshold and ent.attrs["threshold_source"] == "spec clk-mx-2"
+    # the fitted mixture itself is checked on FEBRL4 (test_private_febrl.py)
+    assert link_encoded(enc, threshold=0.7).attrs["threshold_source"] == "given"
+    with pytest.raises(InputError, match='"mixture"'):
+        link_encoded(enc, threshold="median")
+
+
+def test_mixture_falls_back_to_the_spec_when_it_cannot_be_fitted() -> None:
+    df = simulate_lists(30, 2, seed=4)
+    ent = link_encoded(_encode(df), threshold="mixture")
+    assert ent.attrs["threshold"] == MEXICO_SPEC.threshold
+    assert ent.attrs["threshold_source"].startswith("spec clk-mx-2 (the mixture could not be fitted")

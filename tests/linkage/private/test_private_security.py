@@ -18,6 +18,7 @@ from cifranegra.ingest.encoded import read_secret, write_encoded
 from cifranegra.linkage.private import (
     MEXICO_SPEC,
     MEXICO_SPEC_UNSALTED,
+    MEXICO_SPEC_V1,
     EncodingSpec,
     FieldSpec,
     LinkageSecret,
@@ -180,13 +181,19 @@ def test_secret_errors_do_not_echo(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_spec_without_salt_is_weaker_only_in_documented_ways() -> None:
-    """Salting names by year of birth changes every name bit between birth cohorts."""
+    """Salting names by year of birth (clk-mx-1) changes every name bit between birth cohorts; by sex
+    (clk-mx-2), between the sexes."""
     base = {"source": "A", "record_id": "1", "given_names": "MARIA", "first_surname": "LOPEZ",
             "birth_year": 1990}
     df = pd.DataFrame([base, {**base, "record_id": "2", "birth_year": 1991}])
     df["birth_year"] = df["birth_year"].astype("Int64")
-    enc = encode_records(df, SECRET, PROJECT)
+    enc = encode_records(df, SECRET, PROJECT, MEXICO_SPEC_V1)
     w = enc.words()
     assert dice_pairs(w, w, np.array([0]), np.array([1]))[0] < 0.6
+    # clk-mx-2 salts names with sex instead: the same name in two birth cohorts keeps its bits
+    w3 = encode_records(df.assign(sex="female"), SECRET, PROJECT).words()
+    assert dice_pairs(w3, w3, np.array([0]), np.array([1]))[0] > 0.85
+    w4 = encode_records(df.assign(sex=["female", "male"]), SECRET, PROJECT).words()
+    assert dice_pairs(w4, w4, np.array([0]), np.array([1]))[0] < 0.6
     w2 = encode_records(df, SECRET, PROJECT, MEXICO_SPEC_UNSALTED).words()
     assert dice_pairs(w2, w2, np.array([0]), np.array([1]))[0] > 0.85  # only the year digits differ

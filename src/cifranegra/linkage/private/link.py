@@ -246,7 +246,7 @@ def mixture_threshold(
     halfway between the sample's median and the best score. Returns None when the scores cannot
     support a mixture (fewer than two lists, or too few pairs above the floor).
     """
-    records, clks = _stack(lists)
+    records, _ = _stack(lists)
     codes = pd.factorize(records["source"])[0]
     if codes.max(initial=0) < 1:
         return None

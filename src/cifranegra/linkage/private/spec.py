@@ -4,7 +4,8 @@ inserted, the blocking signatures, and the stratum columns carried in clear.
 An :class:`EncodingSpec` is data (it round-trips through JSON) and has a fingerprint; two encoded
 files can be linked only if they were made with the same spec, secret and project salt. The
 default, :data:`MEXICO_SPEC` (version ``clk-mx-2``), encodes the normalized Records frame of
-:mod:`cifranegra.schema`; :data:`MEXICO_SPEC_V1` (``clk-mx-1``) stays readable. The method is the record-level Bloom filter (CLK-RBF) of Schnell, Bachteler
+:mod:`cifranegra.schema`; :data:`MEXICO_SPEC_V1` (``clk-mx-1``) stays readable. The method is the
+record-level Bloom filter (CLK-RBF) of Schnell, Bachteler
 & Reiher (2009; 2011) and Durham et al. (2013), with keyed hashing (BLAKE2b) and random positions per
 token (Niedermeyer et al. 2014, which avoids the double-hashing attack), salting of names with a
 record attribute (Christen et al. 2018, "Efficient cryptanalysis of Bloom filters"; Schnell 2016) and XOR folding
@@ -226,5 +227,5 @@ MEXICO_SPEC = EncodingSpec(
     blocks=(),
     strata=MEXICO_SPEC_V1.strata,
     threshold=0.65,
-    dedupe_threshold=0.75,
+    dedupe_threshold=0.8,
 )
