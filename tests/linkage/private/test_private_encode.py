@@ -227,3 +227,15 @@ def test_spec_round_trips_through_dict() -> None:
     assert again == MEXICO_SPEC and again.fingerprint() == MEXICO_SPEC.fingerprint()
     with pytest.raises(InputError):
         EncodingSpec.from_dict({**MEXICO_SPEC.to_dict(), "bits": 1000})
+
+
+def test_vector_record_clk_mx_2() -> None:
+    # docs/private-linkage.md, "Test vectors" (clk-mx-2: names salted with sex, no signatures)
+    enc = encode_records(_frame([VECTOR_RECORD]), SECRET, PROJECT)
+    assert MEXICO_SPEC.version == "clk-mx-2" and MEXICO_SPEC.fingerprint() == "03386fe80a294634"
+    assert enc.clks[0].tobytes().hex() == (
+        "a1f653c82c5b18272477564a45827b2bec580133c4faa32d78bf2f6a886a23af427016b9f05b9e68ca664f28f5672965"
+        "fd1aaf8778fc8c4d3ad193aaafeeca9a1f1c937f0b1d68fe7caeb5c328d7a4d593940cf05b6de2d02d7741c7ef4c15ec"
+        "fca3af5385bece7edb78bea9665fa365cb07bc438a8b6cef3d73b1d0551934ea")
+    assert enc.key_check == "fc94d40c4e0ecc7b"
+    assert not any(c.startswith("block_") for c in enc.records.columns)
