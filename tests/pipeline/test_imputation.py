@@ -110,8 +110,8 @@ def _imputations(m: int = 4, seed: int = 0) -> LinkageImputations:
 
 def _project(**kw) -> Project:
     lists = (ListSpec("a", Path("a.csv")), ListSpec("b", Path("b.csv")))
-    return Project(name="t", lists=lists, linkage=LinkageSettings(), strata=("sex",), seed=5,
-                   **{"methods": ("chapman",), **kw})
+    return Project(name="t", lists=lists, linkage=LinkageSettings(), seed=5,
+                   **{"methods": ("chapman",), "strata": ("sex",), **kw})
 
 
 def test_whole_table_is_impute_and_estimate_and_workers_do_not_matter():
@@ -223,3 +223,26 @@ def test_imputation_off_gives_todays_numbers_exactly(runs):
     assert [{k: r[k] for k in cols} for r in kept] == [{k: r[k] for k in cols} for r in today]
     assert off.linkage_uncertainty["applied"] is False
     assert "linkage imputation is off" in off.summary_text()
+
+
+def test_loglinear_imputations_take_the_within_variance_from_the_single_linkage():
+    """Log-linear fits on the imputations are point estimates; each imputation's within variance of
+    log(N - c) is the single linkage's."""
+    import math
+
+    from scipy import stats
+
+    imps = _imputations(m=4)
+    project = _project(methods=("loglinear",), strata=())
+    single = estimate(CaptureHistories.from_entities(imps.entities(0), lists=["a", "b"]), "loglinear", seed=5)
+    [c] = combine_run(project, imps, {}, workers=1, singles={("all", "loglinear"): single})
+    d = c.result.diagnostics
+    assert d["within_variance_from"] == "single linkage" and c.single is single
+    points = [estimate(CaptureHistories.from_entities(imps.entities(i), lists=["a", "b"]), "loglinear",
+                       interval="none", seed=1).estimate for i in range(4)]
+    assert d["estimates"] == pytest.approx(points)
+    ref = min(min(d["observed_counts"]), single.observed) - 0.5
+    iv = single.interval()
+    z = stats.norm.ppf((1 + iv.level) / 2)
+    assert d["within_variance"] == pytest.approx(((math.log(iv.upper - ref) - math.log(iv.lower - ref)) / (2 * z)) ** 2)
+    assert interval_includes(c.single, linkage=True).endswith("+linkage")
