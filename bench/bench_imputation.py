@@ -5,6 +5,12 @@ the kept pairs (and its extrapolation to 1M records) and the calibration of the 
     /work/venv/bin/python bench/bench_imputation.py --persons 2000 --agencies 4 --seed 1 --M 20
 
 Prints one JSON object per line.
+
+    /work/venv/bin/python bench/bench_imputation.py demo --M 20
+
+times the bundled demo run (`cifranegra demo` without writing files) with linkage imputation off
+and with M imputations ([linkage.uncertainty]), CPU seconds (this process and its workers) and wall
+seconds, and prints both runs' overall estimates.
 """
 
 from __future__ import annotations
@@ -40,7 +46,51 @@ def _row(res):
             "upper": round(iv.upper, 1) if iv else None}
 
 
+def _timed_run(project):
+    import resource
+
+    from cifranegra.pipeline import run_project
+
+    def cpu() -> float:
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    c0, t0 = cpu(), time.perf_counter()
+    result = run_project(project, write=False)
+    return result, cpu() - c0, time.perf_counter() - t0
+
+
+def demo(m: int, sampler: str) -> None:
+    """The demo run with linkage imputation off, then on with ``m`` imputations."""
+    import dataclasses
+
+    from cifranegra.pipeline import demo_project, load_project
+    from cifranegra.pipeline.imputation import LinkageUncertainty
+
+    base = load_project(demo_project())
+    out = {}
+    for name, setting in (("off", LinkageUncertainty(enabled=False)),
+                          (f"M={m}", LinkageUncertainty(enabled=True, imputations=m, sampler=sampler))):
+        result, cpu_s, wall_s = _timed_run(dataclasses.replace(base, linkage_uncertainty=setting))
+        row = next(r for r in result.estimates if r["stratum"] == "all")
+        out[name] = {"cpu_s": round(cpu_s, 1), "wall_s": round(wall_s, 1), "estimate": round(row["estimate"], 1),
+                     "lower": round(row["lower"], 1), "upper": round(row["upper"], 1),
+                     "interval_includes": row["interval_includes"], "linkage_share": row["linkage_share"]}
+        print(json.dumps({"what": "demo_run", "linkage_imputation": name, **out[name]}), flush=True)
+    on = out[f"M={m}"]
+    print(json.dumps({"what": "demo_ratio", "cpu": round(on["cpu_s"] / out["off"]["cpu_s"], 2),
+                      "wall": round(on["wall_s"] / out["off"]["wall_s"], 2)}))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["demo"]:
+        ap = argparse.ArgumentParser(prog="bench_imputation.py demo")
+        ap.add_argument("--M", type=int, default=20)
+        ap.add_argument("--sampler", default="gibbs")
+        a = ap.parse_args(sys.argv[2:])
+        warnings.simplefilter("ignore")
+        demo(a.M, a.sampler)
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--persons", type=int, default=2000)
     ap.add_argument("--agencies", type=int, default=4)
