@@ -44,6 +44,7 @@ TABLE = "SparseMSE_UKdat_5"
 R_WHOLE_PROCESS = {
     "bic": ("MultipleSystemsEstimation, all-model BIC, no interval", 12.9),
     "bic-bca": ("MultipleSystemsEstimation, BIC + BCa 1000", 103.7),
+    "bic-parametric": ("no R peer; set against MultipleSystemsEstimation's BIC + BCa 1000", 103.7),
     "lcmcr": ("LCMCR, 1.1 M sweeps", 13.4),
     "dga": ("dga", 1.65),
     "mh-poisson2": ("Rcapture closedp.t: 0.07 s in session; whole process not measured", None),
@@ -60,6 +61,7 @@ class Case:
 CASES = (
     Case("bic", ("--select", "bic", "--interval", "none")),
     Case("bic-bca", ("--select", "bic", "--interval", "bootstrap", "--bootstrap-interval", "bca", "--n-boot", "1000")),
+    Case("bic-parametric", ("--select", "bic", "--interval", "parametric", "--n-boot", "1000")),
     Case("lcmcr", ("--method", "lcmcr")),
     Case("dga", ("--method", "dga")),
     Case("mh-poisson2", ("--method", "mh-poisson2")),
