@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pipeline_helpers import PROJECT, write_lists
+from pipeline_helpers import write_lists
 
 from cifranegra.errors import ValidationError
 from cifranegra.estimation import CaptureHistories, estimate
@@ -179,6 +179,21 @@ def test_private_linkage_says_imputation_is_not_available():
 # ---------------------------------------------------------------- a real run, on and off
 
 
+_RUN_PROJECT = """
+name = "test"
+seed = 3
+output = "out"
+{lists}
+[linkage]
+max_pairs_u = 50000
+{extra}
+[tabulation]
+strata = ["sex"]
+[estimation]
+methods = ["chapman"]
+"""
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, small_records):
     out = {}
@@ -186,8 +201,7 @@ def runs(tmp_path_factory, small_records):
                         ("off", "[linkage.uncertainty]\nenabled = false\n")):
         folder = tmp_path_factory.mktemp(name)
         lists = write_lists(folder, small_records)
-        body = PROJECT.format(lists=lists).replace('methods = ["chapman", "loglinear"]', 'methods = ["chapman"]')
-        body = body.replace("[tabulation]", extra + "[tabulation]")
+        body = _RUN_PROJECT.format(lists=lists, extra=extra)
         (folder / "project.toml").write_text(body, encoding="utf-8")
         out[name] = (folder, run_project(folder / "project.toml", publish=False))
     return out
