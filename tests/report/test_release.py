@@ -100,11 +100,27 @@ def test_metadata_has_the_sdg_and_mse_fields(published: Path, run_dir: Path) -> 
     assert meta["disclosure_control"]["passed"] is True
     assert meta["disclosure_control"]["policy"]["threshold"] == 11
     assert meta["disclosure_control"]["person_tables"]["withheld"] > 0
-    assert meta["estimation"]["interval"]["includes"]["linkage"] is False
+    # the run combined imputed linkages (the default with Splink): the metadata says so, from the run's row
+    row = build_release(run_dir).row()
+    assert row is not None and "linkage" in str(row["interval_includes"]).split("+")
+    assert meta["estimation"]["interval"]["includes"]["linkage"] is True
+    assert any("imputed linkages" in a for a in meta["assumptions"])
     assert "CONAPO" in meta["denominators"]["source"]
     results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     assert meta["seed"] == results["project"]["seed"]
     assert [i["sha256"] for i in meta["input_fingerprints"]] == [i["sha256"] for i in results["inputs"]]
+
+
+def test_interval_includes_reads_the_runs_row_first() -> None:
+    from cifranegra.report.release import interval_includes
+
+    result = {"method": "loglinear", "intervals": [{"method": "bootstrap-bca"}], "settings": {"model": None}}
+    assert interval_includes(result) == {"sampling": True, "model_selection": True, "linkage": False,
+                                         "linkage_share": None}
+    row = {"interval_includes": "sampling+model_selection+linkage", "linkage_share": 0.05}
+    assert interval_includes(result, row) == {"sampling": True, "model_selection": True, "linkage": True,
+                                              "linkage_share": 0.05}
+    assert interval_includes(None, {"interval_includes": "sampling"})["model_selection"] is False
 
 
 def test_rates_are_of_the_rounded_estimate(run_dir: Path) -> None:

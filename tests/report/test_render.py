@@ -164,3 +164,14 @@ def test_import_cifranegra_loads_no_report_package() -> None:
             "print(sorted(m for m in ('matplotlib', 'jinja2', 'weasyprint') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_the_headline_says_the_interval_includes_linkage(published: Path, lang: str) -> None:
+    # the fixture's run combined imputed linkages: the report must not say the linkage is taken as fixed
+    from cifranegra.report.i18n import messages
+
+    html = (published / f"report-{lang}.html").read_text(encoding="utf-8")
+    t = messages(lang)
+    assert str(t["unc_linkage_note_yes"]).split("{share}")[0][:40] in html
+    assert str(t["unc_linkage_note"]) not in html

@@ -56,6 +56,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "unc_model_note_yes": "each bootstrap replicate or posterior draw chooses or weighs the model again",
         "unc_model_note_no": "the interval is conditional on the chosen model",
         "unc_linkage_note": "the linkage is taken as fixed; see the linkage sensitivity below",
+        "unc_linkage_note_yes": "the estimate combines many plausible linkages drawn from the record-pair "
+                                "probabilities (Rubin's rules); linkage accounts for {share}% of its variance",
         "rate_note": "Rates divide the published (rounded) estimate and its interval by CONAPO's mid-year "
                      "population ({edition}); the population is treated as known.",
         "no_rate": "No rate: {why}",
@@ -213,6 +215,9 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "unc_model_note_yes": "cada réplica bootstrap o extracción posterior vuelve a elegir o ponderar el modelo",
         "unc_model_note_no": "el intervalo es condicional al modelo elegido",
         "unc_linkage_note": "la vinculación se toma como fija; véase la sensibilidad de la vinculación",
+        "unc_linkage_note_yes": "la estimación combina muchas vinculaciones plausibles extraídas de las "
+                                "probabilidades de los pares de registros (reglas de Rubin); la vinculación "
+                                "explica el {share}% de su varianza",
         "rate_note": "Las tasas dividen la estimación publicada (redondeada) y su intervalo entre la población a "
                      "mitad de año de CONAPO ({edition}); la población se toma como conocida.",
         "no_rate": "Sin tasa: {why}",

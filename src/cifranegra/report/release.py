@@ -373,6 +373,12 @@ class Release:
         e = self.estimates
         return e[(e["stratum"] == ALL) & (e["method"] == self.method)].iloc[0]
 
+    def row(self, method: str | None = None, stratum: str = ALL) -> dict[str, Any] | None:
+        """The run's row (results.json ``estimates``) of a method's estimate of a stratum."""
+        method = method or self.method
+        return next((dict(e) for e in self.run.results["estimates"] if e.get("stratum") == stratum
+                     and e.get("method") == method), None)
+
     def result(self, method: str | None = None, stratum: str = ALL) -> dict[str, Any] | None:
         """The full result (results.json ``results``) of a method's estimate of a stratum."""
         method = method or self.method
@@ -507,17 +513,28 @@ def sdg_series(release: Release) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def interval_includes(result: Mapping[str, Any] | None) -> dict[str, bool]:
+def interval_includes(result: Mapping[str, Any] | None, row: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Which uncertainty an interval includes: sampling (any interval), model selection (a bootstrap that
-    re-selects the model, or a posterior over models), linkage (never: the linkage is taken as fixed)."""
+    re-selects the model, or a posterior over models), linkage (when the run combined imputed linkages).
+
+    The run's own row says it (``interval_includes``, e.g. ``sampling+model_selection+linkage``, and
+    ``linkage_share``, pipeline/imputation.py); a row without it is read from the result's interval."""
+    said = (row or {}).get("interval_includes")
+    if isinstance(said, str) and said:
+        parts = set(said.split("+"))
+        share = (row or {}).get("linkage_share")
+        return {"sampling": "sampling" in parts, "model_selection": "model_selection" in parts,
+                "linkage": "linkage" in parts,
+                "linkage_share": None if share is None or pd.isna(share) else float(share)}
     if not result or not result.get("intervals"):
-        return {"sampling": False, "model_selection": False, "linkage": False}
+        return {"sampling": False, "model_selection": False, "linkage": False, "linkage_share": None}
     method = str(result.get("method", ""))
     imethod = str(result["intervals"][0].get("method", ""))
     settings = result.get("settings") or {}
     reselects = imethod.startswith(("bootstrap", "parametric")) and settings.get("model") in (None, "")
     averaged = method in ("dga", "lcmcr")
-    return {"sampling": True, "model_selection": bool(reselects or averaged), "linkage": False}
+    return {"sampling": True, "model_selection": bool(reselects or averaged), "linkage": False,
+            "linkage_share": None}
 
 
 def metadata(release: Release) -> dict[str, Any]:
@@ -548,7 +565,9 @@ def metadata(release: Release) -> dict[str, Any]:
                   for name in release.run.histories.lists],
         "assumptions": ["closed population over the reference period",
                         "list dependence modelled where the data reveal it (log-linear interaction terms)",
-                        "persons linked across lists are the same person (linkage taken as fixed)"],
+                        ("record linkage uncertain: the estimate combines imputed linkages drawn from the pair "
+                         "probabilities" if interval_includes(result, release.row())["linkage"] else
+                         "persons linked across lists are the same person (linkage taken as fixed)")],
         "linkage": {k: v for k, v in res["linkage"].items() if k in ("method", "engine", "n_records", "n_lists",
                                                                         "n_entities", "pairs_kept",
                                                                         "links_at_threshold",
@@ -565,7 +584,7 @@ def metadata(release: Release) -> dict[str, Any]:
             "interval": {"lower": None if pd.isna(chosen["lower"]) else float(chosen["lower"]),
                          "upper": None if pd.isna(chosen["upper"]) else float(chosen["upper"]),
                          "level": chosen["level"], "method": chosen["interval_method"],
-                         "includes": interval_includes(result)},
+                         "includes": interval_includes(result, release.row())},
             "methods_run": sorted({str(e.get("method")) for e in res["estimates"]}),
         },
         "disclosure_control": {

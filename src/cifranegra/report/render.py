@@ -159,11 +159,14 @@ def _headline(rel: Release, f: _Fmt) -> dict[str, Any]:
     ]
     if chosen[FLAG]:
         blocks.append(_p(f"{t['not_estimable']}: {chosen[FLAG].partition(': ')[2]}", "na"))
-    inc = interval_includes(rel.result())
+    inc = interval_includes(rel.result(), rel.row())
     items = [f"{t['unc_sampling']}: {t['included'] if inc['sampling'] else t['not_included']}",
              f"{t['unc_model']}: {t['included'] if inc['model_selection'] else t['not_included']} — "
              f"{t['unc_model_note_yes'] if inc['model_selection'] else t['unc_model_note_no']}",
-             f"{t['unc_linkage']}: {t['not_included']} — {t['unc_linkage_note']}"]
+             f"{t['unc_linkage']}: " + (
+                 f"{t['included']} — " + str(t["unc_linkage_note_yes"]).format(
+                     share=f.n(100 * inc["linkage_share"], 1) if inc["linkage_share"] is not None else "—")
+                 if inc["linkage"] else f"{t['not_included']} — {t['unc_linkage_note']}")]
     blocks += [_p(str(t["includes"]), "h3"), {"kind": "list", "items": items},
                _p(str(t["rate_note"]).format(edition=DENOMINATOR_EDITION), "note")]
     if pd.isna(chosen["rate_per_100k"]) and chosen["rate_note"]:
