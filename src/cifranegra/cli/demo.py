@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from cifranegra.cli.run import add_display_options, execute
-from cifranegra.pipeline import demo_project
 
 
 def register(subparsers) -> None:
@@ -22,4 +21,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from cifranegra.pipeline import demo_project  # here, not at the top: `demo --help` stays light
+
     return execute(demo_project(), args.output, args)

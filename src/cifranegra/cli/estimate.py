@@ -6,7 +6,7 @@ import argparse
 import json
 import secrets
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cifranegra.cli._inputs import (
     add_input_arguments,
@@ -17,10 +17,11 @@ from cifranegra.cli._inputs import (
 )
 from cifranegra.errors import CifranegraError, InputError
 from cifranegra.estimation import api
-from cifranegra.estimation.histories import CaptureHistories, TooManyListsError
-from cifranegra.estimation.result import EstimateResult
 from cifranegra.estimation.wording import flag
-from cifranegra.report.rows import result_text, stratified_total_text
+
+if TYPE_CHECKING:  # imported in run(): `estimate --help` loads neither pandas nor scipy
+    from cifranegra.estimation.histories import CaptureHistories
+    from cifranegra.estimation.result import EstimateResult
 
 # CLI option → keyword of the estimator spec (every flag is the keyword with dashes)
 _OPTIONS = (
@@ -142,6 +143,9 @@ def _payload(r: EstimateResult, seed: int | None) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cifranegra.estimation.histories import CaptureHistories, TooManyListsError
+    from cifranegra.report.rows import result_text
+
     opts = _options(args)  # before reading the data: a wrong option fails fast
     try:
         data = load(args)
@@ -165,6 +169,7 @@ def _run_strata(args: argparse.Namespace, data: dict[tuple[Any, ...], CaptureHis
     """One estimate per stratum, each with its own seed derived from ``--seed``; the stratified
     total with its joint interval; the pooled fit next to it."""
     from cifranegra.estimation.stratified import is_unknown, stratified_total, stratum_seed
+    from cifranegra.report.rows import result_text, stratified_total_text
     from cifranegra.schema.records import stratum_labels
 
     base_seed = args.seed if args.seed is not None else secrets.randbits(62)

@@ -12,8 +12,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cifranegra.pipeline import run_project
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -97,6 +95,8 @@ def make_progress(quiet: bool) -> tuple[Callable[[str, int, int], None] | None, 
 
 
 def execute(project, output, args) -> int:
+    from cifranegra.pipeline import run_project  # here, not at the top: `run --help` stays light
+
     progress, close = make_progress(args.quiet)
     try:
         result = run_project(project, output=output, progress=progress,

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import optimize, stats
-from scipy.special import gammaln
+from scipy.special import gammaincinv, gammaln, ndtri  # quantiles without scipy.stats' start-up
 
 from cifranegra.errors import InputError, ModelError
 from cifranegra.estimation.fitting import solve_batch
@@ -246,7 +245,7 @@ class ClosedPopulationModel:
                 "fit with infoFit 1): too few people are seen on several lists for this model; compare with "
                 "other models (`cifranegra compare`)"
             )
-        z = float(stats.norm.ppf(0.5 + self.level / 2))
+        z = float(ndtri(0.5 + self.level / 2))
         intervals: tuple[Interval, ...] = ()
         if m0 < 0.5:  # less than half a person unseen: the fit sits on the boundary, not a finding
             reason = (
@@ -331,7 +330,9 @@ def profile_interval(
     def ll(x: float) -> float:
         return profile_loglik(X_full, y, x, start)
 
-    crit = float(stats.chi2.ppf(level, 1)) / 2.0
+    from scipy import optimize  # only a profile interval needs it
+
+    crit = float(2.0 * gammaincinv(0.5, level)) / 2.0  # chi2.ppf(level, 1) / 2, as scipy.stats computes it
     hi_b = m0 + 3 * se + 1
     opt = optimize.minimize_scalar(lambda x: -ll(x), bounds=(0.0, hi_b), method="bounded",
                                    options={"xatol": 1e-7 * max(1.0, m0)})

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from cifranegra._version import __version__
 from cifranegra.errors import InputError
@@ -74,11 +76,13 @@ def bca_interval(replicates: np.ndarray, estimate: float, acceleration: float, l
     share = float(np.mean(r < estimate))
     if share <= 0.0 or share >= 1.0:  # all replicates on one side: BCa undefined; fall back to percentiles
         return percentile_interval(r, level)
-    z0 = stats.norm.ppf(share)
+    from scipy.special import ndtr, ndtri  # the normal cdf and quantile, without scipy.stats' start-up
+
+    z0 = ndtri(share)
     alphas = np.array([(1 - level) / 2, 1 - (1 - level) / 2])
-    za = stats.norm.ppf(alphas)
+    za = ndtri(alphas)
     za0 = za + z0
-    q = stats.norm.cdf(z0 + za0 / (1 - acceleration * za0))
+    q = ndtr(z0 + za0 / (1 - acceleration * za0))
     lo, hi = _quantile_type8(r, q)
     return float(lo), float(hi)
 
@@ -194,6 +198,8 @@ class EstimateResult:
 
     def models(self) -> pd.DataFrame:
         """The ranked model table (one row per candidate model), empty when not applicable."""
+        import pandas as pd
+
         rows = self.details.get("models")
         if not rows:
             return pd.DataFrame()
@@ -201,6 +207,8 @@ class EstimateResult:
 
     def summary(self) -> pd.DataFrame:
         """One tidy row: method, model, estimate, observed, dark figure, interval."""
+        import pandas as pd
+
         iv = self.interval()
         row = {
             "method": self.method,
@@ -274,7 +282,8 @@ def _jsonable(obj: Any) -> Any:
     """Plain JSON types from numpy scalars/arrays, tuples and DataFrames."""
     if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, pd.DataFrame):
+    pandas = sys.modules.get("pandas")  # a DataFrame exists only once pandas is imported
+    if pandas is not None and isinstance(obj, pandas.DataFrame):
         return [_jsonable(r) for r in obj.to_dict(orient="records")]
     if isinstance(obj, (list, tuple, Sequence)) and not isinstance(obj, (str, bytes)):
         return [_jsonable(x) for x in obj]
