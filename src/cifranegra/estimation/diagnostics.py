@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy.special import betaincinv, ndtri  # quantiles without scipy.stats' start-up
 
 from cifranegra.errors import InputError, ModelError
 from cifranegra.estimation.histories import CaptureHistories
@@ -37,10 +37,25 @@ def _split(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:, :half], x[:, n - half :]], axis=0)
 
 
+def _average_ranks(flat: np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given their average rank, as ``scipy.stats.rankdata(method="average")``
+    computes them (NaN anywhere gives all NaN, as its default policy does)."""
+    if flat.size and np.isnan(flat).any():
+        return np.full(flat.size, np.nan)
+    order = np.argsort(flat, kind="mergesort")
+    s = flat[order]
+    first = np.r_[True, s[1:] != s[:-1]]
+    dense = np.cumsum(first)
+    count = np.r_[np.flatnonzero(first), first.size]
+    ranks = np.empty(flat.size)
+    ranks[order] = 0.5 * (count[dense] + count[dense - 1] + 1)
+    return ranks
+
+
 def _rank_normalize(x: np.ndarray) -> np.ndarray:
     flat = x.ravel()
-    ranks = stats.rankdata(flat, method="average")
-    z = stats.norm.ppf((ranks - 3.0 / 8.0) / (flat.size + 1.0 / 4.0))
+    ranks = _average_ranks(flat)
+    z = ndtri((ranks - 3.0 / 8.0) / (flat.size + 1.0 / 4.0))
     return np.asarray(z.reshape(x.shape))
 
 
@@ -136,7 +151,7 @@ def mcse_quantile(draws: np.ndarray, prob: float = 0.5) -> float:
     ind = (x <= np.quantile(x, prob)).astype(float)
     s = x.size
     e = float(s) if np.all(ind == ind.flat[0]) else _ess_raw(_split(ind))
-    a = stats.beta.ppf([0.1586553, 0.8413447], e * prob + 1, e * (1 - prob) + 1)
+    a = betaincinv(e * prob + 1, e * (1 - prob) + 1, np.array([0.1586553, 0.8413447]))  # beta.ppf
     sx = np.sort(x.ravel())
     idx = np.clip((a * s).astype(int), 0, s - 1)
     return float((sx[idx[1]] - sx[idx[0]]) / 2)
