@@ -33,8 +33,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import optimize, stats
-from scipy.special import gammaln, pdtr, pdtrc
+from scipy.special import gammaincinv, gammaln, ndtri, pdtr, pdtrc  # no scipy.stats: its start-up costs more
 
 from cifranegra._random import as_seed_sequence
 from cifranegra.errors import InputError, ModelError
@@ -586,7 +585,7 @@ def wald_interval(h: CaptureHistories, fit: F.SingleFit, level: float) -> tuple[
             f"model {fit.model.notation()}: the information matrix is singular at the fit, so the Wald "
             "interval is not defined; use --interval profile or bootstrap"
         )
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = ndtri(0.5 + level / 2)
     top = fit.intercept + z * fit.intercept_se
     if top > 700.0:  # exp would overflow: the standard error is too large for the interval to mean anything
         raise ModelError(
@@ -630,7 +629,9 @@ def _profile_loglik(h: CaptureHistories, fit: F.SingleFit, n0: np.ndarray) -> np
 def profile_interval(h: CaptureHistories, fit: F.SingleFit, level: float) -> tuple[float, float, float]:
     """Profile-likelihood interval for N (and the multinomial MLE of N), as Rcapture's closedpCI.t."""
     n = h.observed
-    crit = stats.chi2.ppf(level, 1) / 2.0
+    from scipy import optimize  # only a profile interval needs it
+
+    crit = 2 * gammaincinv(0.5, level) / 2.0  # chi2.ppf(level, 1) / 2, as scipy.stats computes it
     m0 = max(fit.dark_figure, 1e-9)
     var_b0 = fit.intercept_se**2 if math.isfinite(fit.intercept_se) else 1.0  # only sizes the first grid
     se = math.sqrt(max(m0 + m0 * m0 * var_b0, 1.0))
@@ -846,7 +847,7 @@ def parametric_interval(
             return observed + 0.0, math.inf
         if f0 <= 0:
             return float(observed), float(observed)
-        c = math.exp(float(stats.norm.ppf(1 - a)) * math.sqrt(math.log1p(float(np.var(finite, ddof=1)) / f0**2)))
+        c = math.exp(float(ndtri(1 - a)) * math.sqrt(math.log1p(float(np.var(finite, ddof=1)) / f0**2)))
         return observed + f0 / c, observed + f0 * c
     if kind != "pivot":
         raise InputError(f"parametric interval must be one of {', '.join(PARAMETRIC_INTERVALS)}, got {kind!r}")
