@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
-from scipy.optimize import linprog, nnls
 from scipy.special import gammaln
 
 from cifranegra.estimation.models import HierarchicalModel, ModelSpace, master_columns
@@ -129,6 +128,8 @@ def _fails_by_nnls(M: np.ndarray) -> bool | None:
     M = M[np.abs(M).max(axis=1) > 1e-10]  # cells no free direction moves: they settle nothing
     s = M.sum(axis=0)
     try:
+        from scipy.optimize import nnls  # scipy.optimize only when a check needs it
+
         mu, _ = nnls(M.T, -s)
     except (RuntimeError, ValueError, np.linalg.LinAlgError):
         return None
@@ -145,6 +146,8 @@ def _fails_by_nnls(M: np.ndarray) -> bool | None:
 def _fails_by_lp(M: np.ndarray) -> bool:
     """The same question as :func:`_fails_by_nnls` by a linear program: maximize sum(M u) subject to
     0 <= M u <= 1; a positive optimum is such a u."""
+    from scipy.optimize import linprog
+
     res = linprog(
         c=-M.sum(axis=0),
         A_ub=np.vstack([-M, M]),
