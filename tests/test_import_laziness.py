@@ -174,3 +174,25 @@ def test_simulate_help_is_light_and_quotes_the_simulators_limits() -> None:
 
     assert (cmd._HELP_MAX_PERSONS, cmd._HELP_MAX_AGENCIES) == (lib.MAX_PERSONS, lib.MAX_AGENCIES)
     assert cmd.simulate is lib.simulate and cmd.MAX_PERSONS == lib.MAX_PERSONS
+
+
+@pytest.mark.parametrize(
+    ("argv", "absent"),
+    [
+        (("--select", "bic", "--interval", "none"), ("scipy.stats", "scipy.optimize", "numba")),
+        (("--method", "dga"), ("scipy.stats", "scipy.optimize", "numba")),
+        (("--method", "mh-poisson2"), ("scipy.stats", "numba")),
+    ],
+)
+def test_an_estimate_loads_only_what_its_fit_needs(argv: tuple[str, ...], absent: tuple[str, ...]) -> None:
+    """The quantiles come from scipy.special, so no estimate loads scipy.stats; scipy.optimize loads
+    only for a profile interval or an existence check that needs it (not for BIC without interval)."""
+    code = (
+        "import sys\nfrom cifranegra.cli import main\n"
+        f"main(['estimate', 'SparseMSE_UKdat_5', *{list(argv)!r}, '--seed', '1'])\n"
+        f"print('LOADED', [m for m in ('scipy.stats', 'scipy.optimize', 'numba') if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout.split("LOADED", 1)[1].strip().replace("'", '"'))
+    assert not set(loaded) & set(absent), f"`estimate {' '.join(argv)}` imported {loaded}"
