@@ -13,12 +13,13 @@ bootstrap from the fitted model with the unseen count drawn (``parametric-pivot`
 cannot be computed (e.g. a singular Wald) counts as not covering.
 
 Two seed sets: ``--seeds choose`` (1) picked the defaults (500 populations, every design but the
-hetero ones and bic-K5-dense); ``--seeds report`` (2) gives the table in docs/estimation.md. One command reproduces either:
+hetero ones and bic-K5-dense); ``--seeds report`` (2) gives the table in
+docs/estimation.md. One command reproduces either:
 
     nice -n 10 python bench/bench_coverage.py --seeds report --populations 500 --n-boot 200 --processes 2
 
-(48 min on 2 cores of a loaded machine, 21 of them bic-K5-dense). ``--designs NAME,...`` runs a subset; ``--out FILE`` writes every
-population's row as CSV.
+(48 min on 2 cores of a loaded machine, 21 of them bic-K5-dense). ``--designs NAME,...`` runs a
+subset; ``--out FILE`` writes every population's row as CSV.
 """
 
 from __future__ import annotations
