@@ -69,7 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="interval (default: parametric bootstrap when the model is selected, profile when it "
                         "is fixed by --model)")
     g.add_argument("--ntop", type=int, help="models kept in the bootstrap (default: as MultipleSystemsEstimation)")
-    g.add_argument("--bootstrap-interval", choices=["bca", "percentile"], help="bootstrap interval type (default bca)")
+    g.add_argument("--bootstrap-interval", choices=["bca", "percentile", "pivot", "lognormal"],
+                   help="how the replicates are read: bootstrap: bca|percentile; parametric: pivot|percentile|"
+                        "lognormal (default: the first)")
     g = p.add_argument_group("shared")
     g.add_argument("--n-boot", type=int, help="bootstrap replicates (loglinear, sample-coverage; default 1000)")
     g.add_argument("--level", type=float, help="interval level (default 0.95)")
