@@ -35,3 +35,12 @@ def test_estimation_surface() -> None:
     assert {"loglinear", "independence", "mt", "chao", "saturated", "petersen", "chapman", "lcmcr", "dga",
             "sample-coverage"} <= set(est.METHODS)
     assert callable(est.compare)  # the function, not the module of the same name
+
+
+def test_compare_stays_the_function_after_its_module_is_imported() -> None:
+    import subprocess
+    import sys
+
+    code = ("from cifranegra.estimation.compare import Comparison\n"
+            "import cifranegra.estimation as est\nassert callable(est.compare), est.compare\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,6 +8,8 @@ estimator contract (``estimate``, ``check_estimator``, ``to_dict``/``from_dict``
 
 from __future__ import annotations
 
+import sys
+import types
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +79,19 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
+
+
+class _Package(types.ModuleType):
+    """Keeps ``cifranegra.estimation.compare`` the function: importing the submodule of the same name
+    (which any ``from cifranegra.estimation.compare import ...`` does) would otherwise replace it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "compare" and isinstance(value, types.ModuleType):
+            value = value.compare
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [
