@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-
 from cifranegra.estimation import CaptureHistories
 from refdata import table
 

@@ -221,7 +221,8 @@ def test_without_the_report_packages_nothing_is_promised(tmp_path, monkeypatch):
     internal = _internal(tmp_path)
     outcome = publish_release(internal, tmp_path, Publication(), n_lists=3)
     assert outcome.folder is None and not (tmp_path / "publish").exists()
-    assert outcome.note and "reinstall cifranegra (pip install cifranegra)" in outcome.note and "weasyprint" in outcome.note
+    assert outcome.note and "reinstall cifranegra (pip install cifranegra)" in outcome.note
+    assert "weasyprint" in outcome.note
     assert f"`cifranegra report {internal}`" in outcome.note
 
 
