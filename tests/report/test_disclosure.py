@@ -216,6 +216,9 @@ def test_estimates_rounded_or_not_estimable_with_the_reason() -> None:
     assert out["estimate"].iloc[4] == 12300 and out["lower"].iloc[4] == 11000 and out["upper"].iloc[4] == math.inf
     frame.loc[0, "reason"] = "no extended MLE"
     assert protect_estimates(frame)["flag"].iloc[0] == "not estimable: no extended MLE"
+    frame.loc[0, "reason"] = "not estimated: the stratum value is unknown"  # the run's wording, not said twice
+    assert protect_estimates(frame)["flag"].iloc[0] == "not estimable: the stratum value is unknown"
+    frame.loc[0, "reason"] = "no extended MLE"
     strict = protect_estimates(frame.drop(columns="reason"), DisclosurePolicy(min_observed=50))
     assert strict["flag"].iloc[0] == "not estimable: fewer than 50 observed persons"
     with pytest.raises(InputError, match="no column\\(s\\) 'observed'"):

@@ -344,6 +344,8 @@ def protect_estimates(frame: pd.DataFrame, policy: DisclosurePolicy | None = Non
         why = _why_not(frame, r, policy, observed, lists, reason if has_reason else None)
         if not why and pd.isna(pd.to_numeric(pd.Series([frame[measures[0]].iloc[r]]), errors="coerce").iloc[0]):
             why = "no estimate"
+        if why.lower().startswith(("not estimated: ", f"{NOT_ESTIMABLE}: ")):  # the run's own wording
+            why = why.partition(": ")[2]
         flags.append(f"{NOT_ESTIMABLE}: {why}" if why else "")
     for m in measures:
         nums = pd.to_numeric(frame[m], errors="coerce").to_numpy(dtype=np.float64)
