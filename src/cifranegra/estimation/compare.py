@@ -33,12 +33,12 @@ FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "loglinear-bic": (
         "log-linear, lowest BIC",
         "loglinear",
-        {"select": "bic", "interval": "bootstrap"},
+        {"select": "bic", "interval": "auto"},
     ),
     "loglinear-stepwise": (
         "log-linear, stepwise",
         "loglinear",
-        {"select": "stepwise", "interval": "bootstrap"},
+        {"select": "stepwise", "interval": "auto"},
     ),
     "independence": ("independence", "independence", {}),
     "chao": ("Chao lower bound", "chao", {}),
