@@ -28,7 +28,7 @@ def _check(data: bytes, **kw: object) -> CheckReport:
     args: dict[str, object] = {"study": STUDY, "agency": AGENCY, "pinned_fingerprint": None,
                                "pinned_key_check": None, "allowed_strata": None}
     args.update(kw)
-    return check_submission(data, **args)  # type: ignore[arg-type]
+    return check_submission(data, **args)
 
 
 def _codes(report: CheckReport) -> list[str]:
