@@ -336,7 +336,7 @@ def test_rotation_rewraps_every_key(home: Home, store: Storage, factory: session
     new_path = home.path / "new.key"
     report = rotate_master_key(home, new_path)
     new = MasterKey.load(new_path)
-    assert report == {"old_key_id": old.key_id, "new_key_id": new.key_id, "rewrapped": 5}
+    assert report == {"old_key_id": old.key_id, "new_key_id": new.key_id, "rewrapped": 5, "recovered": None}
     assert new_path.stat().st_mode & 0o777 == 0o600
     assert MasterKey.load(home.master_key_path) == new
     assert not (home.path / "master.key.rotating").exists()
@@ -441,6 +441,31 @@ def test_rotation_interrupted_before_rename(home: Home, store: Storage, factory:
     # the same rotation again is harmless
     with pytest.raises(InputError, match="current master key"):
         rotate_master_key(home, home.path / "new.key")
+
+
+def test_interrupted_rotation_finished_by_running_it_again(home: Home, store: Storage,
+                                                           factory: sessionmaker[Session],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    blob_id = put_committed(store, factory, b"again")
+    real_replace = os.replace
+
+    def crash_at_key_rename(src: object, dst: object) -> None:
+        if Path(str(dst)) == home.master_key_path:
+            raise KeyboardInterrupt("killed")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storage_mod.os, "replace", crash_at_key_rename)
+    with pytest.raises(KeyboardInterrupt):
+        rotate_master_key(home, home.path / "new.key")
+    monkeypatch.setattr(storage_mod.os, "replace", real_replace)
+    with factory() as session, pytest.raises(StorageError, match="rotate-key"):
+        store.get(session, blob_id)  # a process still holding the old key says what to do
+    new = MasterKey.load(home.path / "new.key")
+    assert rotate_master_key(home, home.path / "new.key") == {
+        "old_key_id": None, "new_key_id": new.key_id, "rewrapped": 0, "recovered": "completed"}
+    assert MasterKey.load(home.master_key_path) == new
+    with factory() as session:
+        assert Storage(home.storage_dir, new).get(session, blob_id) == b"again"
 
 
 # --- orphans -------------------------------------------------------------------------------------

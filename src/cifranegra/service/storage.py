@@ -242,12 +242,14 @@ class Storage:
         path = self.path(blob_id)
         row = session.get(StoredKey, blob_id)
         if row is None:
-            raise BlobNotFoundError(f"blob {blob_id} has no key: it was withdrawn, expired or never stored, and its "
-                               "content cannot be recovered")
+            raise BlobNotFoundError(f"blob {blob_id} has no key: it was withdrawn, expired or never stored, and "
+                                    "its content cannot be recovered")
         if row.master_key_id != self.master.key_id:
             raise StorageError(f"blob {blob_id} is wrapped by master key {row.master_key_id}, but the hub loaded "
                                f"key {self.master.key_id}: start the hub with the key file this database belongs "
-                               f"to (${KEY_FILE_ENV}), and restart every hub process after a key rotation")
+                               f"to (${KEY_FILE_ENV}), and restart every hub process after a key rotation (an "
+                               "interrupted rotation is finished by running `cifranegra hub rotate-key` again with "
+                               "the same new key file)")
         try:
             sealed = path.read_bytes()
         except FileNotFoundError:
@@ -424,8 +426,11 @@ def rotate_master_key(home: HomeLike, new_key_path: str | os.PathLike[str]) -> d
     Crash before 2 commits: the database and the key file are still the old pair; the leftover
     ``.rotating`` is deleted by :func:`recover_rotation` (called by :func:`open_storage` when the hub
     starts and by this function). Crash after 2, before 3: the database records the new key id, so
-    recovery completes the rename. Running the same rotation again afterwards is harmless (rows
-    already wrapped by the new key are left as they are).
+    recovery completes the rename — at the hub's next start, or by running the same command again.
+    Rows already wrapped by the new key are left as they are.
+
+    Returns ``{"old_key_id", "new_key_id", "rewrapped", "recovered"}`` (``recovered``: what was done
+    with a leftover of an interrupted rotation, or None).
     """
     key_path = Path(home.master_key_path)
     new_path = Path(new_key_path)
@@ -435,12 +440,14 @@ def rotate_master_key(home: HomeLike, new_key_path: str | os.PathLike[str]) -> d
     factory = session_factory(engine)
     try:
         with factory() as session, session.begin():
-            recover_rotation(home, session)
+            recovered = recover_rotation(home, session)
         old = MasterKey.load(key_path)
         if not new_path.exists():
             MasterKey.generate().write(new_path)
         new = MasterKey.load(new_path)
         if new.key_id == old.key_id:
+            if recovered == "completed":  # this very rotation had been interrupted after its commit
+                return {"old_key_id": None, "new_key_id": new.key_id, "rewrapped": 0, "recovered": recovered}
             raise InputError(f"{new_path} holds the hub's current master key: a rotation needs a new key")
         with factory() as session:
             unknown = sorted(_recorded_key_ids(session) - {old.key_id, new.key_id})
@@ -462,7 +469,7 @@ def rotate_master_key(home: HomeLike, new_key_path: str | os.PathLike[str]) -> d
         _fsync_dir(key_path.parent)
     finally:
         engine.dispose()
-    return {"old_key_id": old.key_id, "new_key_id": new.key_id, "rewrapped": rewrapped}
+    return {"old_key_id": old.key_id, "new_key_id": new.key_id, "rewrapped": rewrapped, "recovered": recovered}
 
 
 def _rewrap(rows: Iterable[StoredKey], old: MasterKey, new: MasterKey) -> int:
