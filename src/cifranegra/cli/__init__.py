@@ -50,6 +50,7 @@ _COMMANDS: tuple[str, ...] = (
     "simulate",
     "encode",
     "report",
+    "hub",
 )
 
 # each command's one-line help in `cifranegra --help`, shown without importing its module
@@ -63,6 +64,7 @@ _HELP: dict[str, str] = {
     "simulate": "write a synthetic population's agency lists, a ready project file and the truth",
     "encode": "encode an agency list for private linkage (only encodings leave the agency)",
     "report": "render the disclosure-safe report (HTML/PDF, es/en) and tables of a run's results",
+    "hub": "run a hub: agencies submit encoded lists; an office links, estimates and releases",
 }
 
 EXIT_OK = 0

@@ -1,0 +1,125 @@
+"""One JSON shape for every HTTP error of the hub, translated in one place.
+
+``{"error": {"status": int, "code": str, "message": str}}`` — for :class:`ApiError` (raised by the
+routes), Starlette/FastAPI ``HTTPException`` (404 of an unknown path, 405...), request validation
+errors (422: the message names the field and what it should be, never the value received, which may
+be anything a caller typed), :class:`~cifranegra.errors.CifranegraError` (400: cifranegra's messages
+never quote data) and anything else (500 ``"internal error"``: the exception's text may quote data, so
+only its type is logged).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cifranegra.errors import CifranegraError
+
+log = logging.getLogger("cifranegra.service")
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error a route answers with: HTTP ``status``, a stable machine ``code`` and a human ``message``
+    (naming the field and the fix; never a value from the data)."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def error_body(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"error": {"status": status, "code": code, "message": message}}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=error_body(status, code, message), headers=headers)
+
+
+def code_for(status: int) -> str:
+    return _CODES.get(status, "error" if status >= 500 else "client_error")
+
+
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in (loc or ())]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        where, rest = parts[0], parts[1:]
+        return f"{where} field {'.'.join(rest)!r}" if rest else f"the request {where}"
+    return f"field {'.'.join(parts)!r}"
+
+
+def validation_message(errors: list[Any]) -> str:
+    """'body field 'username': Field required; ...' — field and expectation, never the input."""
+    lines = []
+    for err in errors[:10]:
+        msg = str(err.get("msg", "invalid")) if isinstance(err, dict) else "invalid"
+        lines.append(f"{_field(err.get('loc') if isinstance(err, dict) else None)}: {msg}")
+    if len(errors) > 10:
+        lines.append(f"and {len(errors) - 10} more")
+    return "; ".join(lines) or "the request is not valid"
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 404 and detail in (None, "Not Found"):
+        detail = "no such resource (check the path: the API lives under /api/v1)"
+    elif exc.status_code == 405 and detail in (None, "Method Not Allowed"):
+        detail = "this method is not allowed on this path"
+    headers = getattr(exc, "headers", None)
+    return error_response(exc.status_code, code_for(exc.status_code), detail or "request refused", headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, "invalid_request", validation_message(list(exc.errors())))
+
+
+async def _cifranegra_error(_request: Request, exc: Exception) -> JSONResponse:
+    return error_response(400, "bad_request", str(exc))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("internal error: %s", type(exc).__name__)
+    return internal_error_response()
+
+
+def internal_error_response() -> JSONResponse:
+    return error_response(500, "internal_error", "internal error; the hub's operators can find it in the audit log")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(CifranegraError, _cifranegra_error)
+    app.add_exception_handler(Exception, _unexpected)
