@@ -67,12 +67,22 @@ def test_same_seed_same_interval_and_other_variants() -> None:
         assert r.replicates == a.replicates  # the same replicates, read another way
 
 
-def test_parametric_is_wider_than_wald_on_a_fixed_model() -> None:
-    """Wald leaves out the unseen count's variation; the parametric bootstrap draws it."""
+def test_parametric_agrees_with_wald_on_a_fixed_model_with_large_counts() -> None:
+    """With about 1,400 people and a fixed model both intervals estimate the same sampling variance, so
+    their widths agree; the bootstrap's own Monte Carlo spread (about 3% of the width at 400 draws, one
+    seed) is averaged over 12 seeds. Measured: mean ratio 1.02 (seeds 1-12, 0.97-1.08 per seed). This
+    checks the scale of the bootstrap's variance against the delta method's (the unseen count's own
+    Poisson variation is about 2% of the variance here, too little to test this way)."""
     h = histories()
     wald = LogLinear(model="[12,3]", interval="wald").fit(h).interval()
-    par = LogLinear(model="[12,3]", interval="parametric", n_boot=400).fit(h, rng=2).interval()
-    assert par.upper - par.lower > 1.05 * (wald.upper - wald.lower)  # type: ignore[union-attr]
+    assert wald is not None
+    widths = []
+    for seed in range(1, 13):
+        par = LogLinear(model="[12,3]", interval="parametric", n_boot=400).fit(h, rng=seed).interval()
+        assert par is not None
+        widths.append(par.upper - par.lower)
+    ratio = float(np.mean(widths)) / (wald.upper - wald.lower)
+    assert 0.95 < ratio < 1.10, ratio
 
 
 def test_nonparametric_bootstrap_keeps_sparsemse_bca_by_default() -> None:
