@@ -368,10 +368,11 @@ def format_when(moment: dt.datetime | str | None, lang: str) -> str:
     if moment is None or moment == "":
         return "—"
     if isinstance(moment, str):
+        raw = moment
         try:
-            moment = dt.datetime.fromisoformat(moment)
+            moment = dt.datetime.fromisoformat(raw)
         except ValueError:
-            return moment
+            return raw
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.timezone.utc)
     return f"{format_date(moment.date(), lang)}, {moment:%H:%M} UTC"

@@ -1,0 +1,488 @@
+"""The hub's web pages (service/web.py): both languages, CSRF, access by role, labels, the agency's form.
+
+Pages are parsed with :mod:`html.parser` (no browser): every page has ``<html lang>``, every visible form
+control a label, every POST form a CSRF token; a POST without the token changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the hub's extra is not installed: pip install 'cifranegra[hub]'")
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from cifranegra.service import i18n
+from service.conftest import MadeStudy, bearer, password_of
+from service.encoded_factory import cached_encoded_bytes
+
+# --- parsing ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Form:
+    method: str
+    action: str
+    enctype: str
+    fields: dict[str, str] = field(default_factory=dict)  # name -> value (hidden and text inputs)
+    buttons: list[tuple[str, str]] = field(default_factory=list)  # (name, value)
+
+
+class Page(HTMLParser):
+    """What the tests look at in a page: lang, forms, controls and their labels, problems, notices."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.lang: str | None = None
+        self.forms: list[Form] = []
+        self.controls: list[dict[str, str]] = []  # inputs/selects/textarea that a person fills in
+        self.label_for: set[str] = set()
+        self.problems: list[str] = []
+        self.notices: list[str] = []
+        self.h1: list[str] = []
+        self._capture: list[str] | None = None
+        self._buf: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "html":
+            self.lang = a.get("lang")
+        elif tag == "form":
+            self.forms.append(Form(a.get("method", "get").lower(), a.get("action", ""), a.get("enctype", "")))
+        elif tag == "label" and "for" in a:
+            self.label_for.add(a["for"])
+        elif tag in ("input", "select", "textarea"):
+            kind = a.get("type", "text") if tag == "input" else tag
+            if self.forms and a.get("name") and kind not in ("submit", "button", "file"):
+                self.forms[-1].fields[a["name"]] = a.get("value", "")
+            if kind != "hidden":
+                self.controls.append({"tag": tag, **a})
+        elif tag == "button" and self.forms:
+            self.forms[-1].buttons.append((a.get("name", ""), a.get("value", "")))
+        elif tag == "li" and "error" in a.get("class", "").split():
+            self._start(self.problems)
+        elif tag == "p" and "notice" in a.get("class", "").split():
+            self._start(self.notices)
+        elif tag == "h1":
+            self._start(self.h1)
+
+    def _start(self, into: list[str]) -> None:
+        self._capture, self._buf = into, []
+
+    def handle_data(self, data: str) -> None:
+        if self._capture is not None:
+            self._buf.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._capture is not None and tag in ("li", "p", "h1"):
+            self._capture.append(" ".join("".join(self._buf).split()))
+            self._capture = None
+
+    def unlabelled(self) -> list[str]:
+        return [c.get("name", c["tag"]) for c in self.controls
+                if not (c.get("id") in self.label_for or c.get("aria-label"))]
+
+    def form(self, action: str) -> Form:
+        found = [f for f in self.forms if f.action == action]
+        assert len(found) == 1, f"{len(found)} forms post to {action}"
+        return found[0]
+
+
+def page(response: Any) -> Page:
+    assert response.headers["content-type"].startswith("text/html"), response.headers["content-type"]
+    return Page(response.text)
+
+
+# --- accounts in the browser -------------------------------------------------------------------------------
+
+
+def browser(app: FastAPI) -> TestClient:
+    """A client with its own cookie jar that does not follow redirects (one per person)."""
+    return TestClient(app, follow_redirects=False)
+
+
+def web_login(app: FastAPI, username: str, password: str) -> TestClient:
+    person = browser(app)
+    form = page(person.get("/login")).form("/login")
+    response = person.post("/login", data={"csrf": form.fields["csrf"], "username": username, "password": password})
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/"
+    return person
+
+
+@dataclass
+class World:
+    app: FastAPI
+    api: TestClient
+    admin_token: str
+    study: MadeStudy
+    other: MadeStudy  # another coordinator's study
+    people: dict[str, str]  # role -> username (accounts of `study`)
+
+    def as_(self, role: str) -> TestClient:
+        username = self.people[role]
+        password = "admin-password-0001" if role == "hub_admin" else password_of(username)
+        return web_login(self.app, username, password)
+
+
+@pytest.fixture
+def world(app: FastAPI, client: TestClient, admin_token: str, make_user: Callable[..., tuple[str, str]],
+          make_study: Callable[..., MadeStudy]) -> World:
+    study = make_study(client, admin_token)
+    other = make_study(client, admin_token)
+    people = {"hub_admin": "admin", "coordinator": study.coordinator}
+    people["agency_submitter"] = make_user(client, admin_token, "agency_submitter", agency="Fiscalía Norte",
+                                           study=study.name)[0]
+    people["analyst"] = make_user(client, admin_token, "analyst", study=study.name)[0]
+    people["approver"] = make_user(client, admin_token, "approver", study=study.name)[0]
+    people["auditor"] = make_user(client, admin_token, "auditor")[0]
+    people["other_submitter"] = make_user(client, admin_token, "agency_submitter", agency="DIF Sur",
+                                          study=other.name)[0]
+    return World(app, client, admin_token, study, other, people)
+
+
+def api_submissions(world: World, study: str) -> list[dict[str, Any]]:
+    token = world.api.post("/api/v1/login", json={"username": world.study.coordinator,
+                                                  "password": password_of(world.study.coordinator)}).json()["token"]
+    response = world.api.get(f"/api/v1/studies/{study}/submissions", headers=bearer(token))
+    assert response.status_code == 200, response.text
+    return list(response.json()["submissions"])
+
+
+# --- language -----------------------------------------------------------------------------------------------
+
+
+def test_catalogues_have_the_same_keys() -> None:
+    assert set(i18n.MESSAGES["es"]) == set(i18n.MESSAGES["en"])
+    assert all(i18n.MESSAGES[lang][key].strip() for lang in i18n.LANGS for key in i18n.MESSAGES[lang])
+
+
+@pytest.mark.parametrize(("query", "cookie", "accept", "expected"), [
+    (None, None, None, "es"),
+    ("en", None, None, "en"),
+    ("fr", "en", None, "en"),
+    (None, "es", "en-GB,en;q=0.9", "es"),
+    (None, None, "en-GB,en;q=0.9", "en"),
+    (None, None, "de-DE, en;q=0.5, es;q=0.8", "es"),
+    (None, None, "de-DE", "es"),
+    (None, None, "en;q=bad, es;q=0.1", "es"),
+])
+def test_choose_lang(query: str | None, cookie: str | None, accept: str | None, expected: str) -> None:
+    assert i18n.choose_lang(query, cookie, accept) == expected
+
+
+def test_login_page_in_both_languages_and_the_choice_is_remembered(app: FastAPI) -> None:
+    person = browser(app)
+    es = page(person.get("/login"))
+    assert es.lang == "es" and es.h1 == ["Iniciar sesión"]
+    en = person.get("/login?lang=en")
+    assert page(en).lang == "en" and page(en).h1 == ["Log in"]
+    assert en.cookies.get(i18n.LANG_COOKIE) == "en"
+    assert page(person.get("/login")).lang == "en"  # the cookie
+    assert page(browser(app).get("/login", headers={"Accept-Language": "en-US,en;q=0.8"})).lang == "en"
+
+
+# --- login, logout, CSRF -------------------------------------------------------------------------------------
+
+
+def test_login_form_has_labels_and_a_csrf_token(app: FastAPI) -> None:
+    person = browser(app)
+    response = person.get("/login")
+    got = page(response)
+    form = got.form("/login")
+    assert form.method == "post"
+    assert len(form.fields["csrf"]) >= 20
+    assert response.cookies.get("hub_csrf") == form.fields["csrf"]
+    assert got.unlabelled() == []
+    assert {c.get("name") for c in got.controls} == {"username", "password"}
+    assert "httponly" in response.headers["set-cookie"].lower()
+    assert "samesite=strict" in response.headers["set-cookie"].lower()
+
+
+def test_login_logout_and_failed_login(world: World) -> None:
+    person = browser(world.app)
+    csrf = page(person.get("/login")).form("/login").fields["csrf"]
+    wrong = person.post("/login", data={"csrf": csrf, "username": "admin", "password": "not-the-password"})
+    assert wrong.status_code == 401
+    assert page(wrong).notices == ["Usuario o contraseña incorrectos, o la cuenta está desactivada."]
+    assert "hub_session" not in person.cookies
+    unknown = person.post("/login", data={"csrf": csrf, "username": "nobody-here", "password": "x" * 12})
+    assert unknown.status_code == 401 and page(unknown).notices == page(wrong).notices
+    ok = person.post("/login", data={"csrf": csrf, "username": "admin", "password": "admin-password-0001"})
+    assert ok.status_code == 303
+    cookie = ok.headers["set-cookie"].lower()
+    assert "hub_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    home = person.get("/")
+    assert home.status_code == 200 and page(home).h1 == ["Administración del centro"]
+    logout = page(home).form("/logout")
+    out = person.post("/logout", data={"csrf": logout.fields["csrf"]})
+    assert out.status_code == 303 and out.headers["location"] == "/login?bye=1"
+    assert person.get("/").status_code == 303  # the session's token is revoked, not only the cookie dropped
+
+
+def test_the_session_cookie_is_revoked_on_logout(world: World) -> None:
+    person = world.as_("coordinator")
+    token = person.cookies["hub_session"]
+    csrf = page(person.get("/")).form("/logout").fields["csrf"]
+    assert person.post("/logout", data={"csrf": csrf}).status_code == 303
+    replay = browser(world.app)
+    replay.cookies.set("hub_session", token)
+    assert replay.get("/").status_code == 303
+    assert world.api.get("/api/v1/studies", headers=bearer(token)).status_code == 401
+
+
+def test_a_post_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing(world: World) -> None:
+    person = browser(world.app)
+    person.get("/login")
+    refused = person.post("/login", data={"username": "admin", "password": "admin-password-0001"})
+    assert refused.status_code == 403 and "hub_session" not in person.cookies
+    coordinator = world.as_("coordinator")
+    for data in ({"name": "made-without-token"}, {"name": "made-without-token", "csrf": "x" * 64}):
+        response = coordinator.post("/studies", data=data)
+        assert response.status_code == 403
+        assert page(response).notices[0].startswith("El formulario caducó")
+    studies = world.api.get("/api/v1/studies", headers=bearer(world.admin_token)).json()["studies"]
+    assert "made-without-token" not in [s["name"] for s in studies]
+    # another session's token is not this session's
+    other_csrf = page(world.as_("coordinator").get("/")).form("/studies").fields["csrf"]
+    assert coordinator.post("/studies", data={"name": "x-study", "csrf": other_csrf}).status_code == 403
+    # logout too
+    assert coordinator.post("/logout", data={}).status_code == 403
+    assert coordinator.get("/").status_code == 200
+
+
+# --- every page, both languages, labels, tokens ---------------------------------------------------------------
+
+
+def _pages_of(world: World) -> dict[str, list[str]]:
+    s = world.study.name
+    return {
+        "hub_admin": ["/"],
+        "coordinator": ["/", "/studies", f"/studies/{s}"],
+        "analyst": [f"/studies/{s}", "/studies"],
+        "approver": [f"/studies/{s}/review", f"/studies/{s}"],
+        "agency_submitter": ["/"],
+        "auditor": ["/audit"],
+    }
+
+
+def test_every_page_renders_in_both_languages_with_labels_and_csrf_tokens(world: World) -> None:
+    public = browser(world.app)
+    for path in ("/login", "/releases"):
+        for lang in i18n.LANGS:
+            got = page(public.get(f"{path}?lang={lang}"))
+            assert got.lang == lang, path
+            assert got.unlabelled() == [], path
+    for role, paths in _pages_of(world).items():
+        person = world.as_(role)
+        expected_csrf = None
+        for path in paths:
+            for lang in i18n.LANGS:
+                response = person.get(path, params={"lang": lang})
+                assert response.status_code == 200, (role, path, response.text[:300])
+                got = page(response)
+                assert got.lang == lang, (role, path)
+                assert got.unlabelled() == [], (role, path)
+                assert got.h1 and got.h1[0], (role, path)
+                posts = [f for f in got.forms if f.method == "post"]
+                assert posts, (role, path)  # at least the logout form
+                for form in posts:
+                    assert form.fields.get("csrf"), (role, path, form.action)
+                    expected_csrf = expected_csrf or form.fields["csrf"]
+                    assert form.fields["csrf"] == expected_csrf  # one token per session
+        assert len({page(person.get(p)).h1[0] for p in paths}) >= 1
+
+
+def test_pages_a_role_may_not_see(world: World) -> None:
+    s, other = world.study.name, world.other.name
+    anonymous = browser(world.app)
+    for path in ("/", "/studies", f"/studies/{s}", "/audit", f"/studies/{s}/review"):
+        response = anonymous.get(path)
+        assert response.status_code == 303 and response.headers["location"] == "/login", path
+    expected = {
+        "hub_admin": {"/studies": 403, f"/studies/{s}": 403, "/audit": 403, f"/studies/{s}/review": 403},
+        "coordinator": {f"/studies/{other}": 404, "/studies/no-such-study": 404, "/audit": 403,
+                        f"/studies/{s}/review": 403},
+        "analyst": {f"/studies/{other}": 404, "/audit": 403},
+        "approver": {f"/studies/{other}/review": 404, f"/studies/{other}": 404, "/audit": 403},
+        "agency_submitter": {f"/studies/{s}": 403, "/studies": 403, "/audit": 403, f"/studies/{s}/review": 403},
+        "auditor": {f"/studies/{s}": 403, "/studies": 403, "/audit/export.csv": 200},
+    }
+    for role, pages in expected.items():
+        person = world.as_(role)
+        for path, status in pages.items():
+            response = person.get(path)
+            assert response.status_code == status, (role, path, response.status_code)
+            if status != 200:
+                assert page(response).lang == "es"
+    # the same 404 whether the study exists or not: existence is not revealed
+    coordinator = world.as_("coordinator")
+    a = page(coordinator.get(f"/studies/{other}"))
+    b = page(coordinator.get("/studies/no-such-study"))
+    assert a.notices == b.notices
+
+
+def test_home_by_role(world: World) -> None:
+    s = world.study.name
+    assert world.as_("analyst").get("/").headers["location"] == f"/studies/{s}"
+    assert world.as_("approver").get("/").headers["location"] == f"/studies/{s}/review"
+    assert world.as_("auditor").get("/").headers["location"] == "/audit"
+    assert page(world.as_("agency_submitter").get("/?lang=en")).h1 == ["Submissions of Fiscalía Norte"]
+    assert page(world.as_("coordinator").get("/?lang=en")).h1 == ["Studies"]
+
+
+def test_static_files_are_served(app: FastAPI) -> None:
+    css = browser(app).get("/static/hub/hub.css")
+    assert css.status_code == 200 and ":focus-visible" in css.text
+    assert browser(app).get("/static/hub/../i18n.py").status_code == 404
+
+
+# --- agency: check, submit, withdraw --------------------------------------------------------------------------
+
+
+def _submit(person: TestClient, data: bytes, action: str, *, key: str | None = None,
+            name: str = "lista.parquet") -> Any:
+    form = page(person.get("/")).form("/submit")
+    assert form.enctype == "multipart/form-data"
+    assert [b[1] for b in form.buttons if b[0] == "action"] == ["check", "submit"]
+    fields = {"csrf": form.fields["csrf"], "idempotency_key": key or form.fields["idempotency_key"],
+              "action": action}
+    return person.post("/submit", data=fields, files={"file": (name, data, "application/octet-stream")})
+
+
+def test_agency_checks_then_submits_once_then_withdraws(world: World) -> None:
+    person = world.as_("agency_submitter")
+    data = cached_encoded_bytes(world.study.name, "Fiscalía Norte", 30)
+    checked = _submit(person, data, "check")
+    assert checked.status_code == 200
+    assert "30" in page(checked).h1[0] or "30" in checked.text
+    assert "pasó la revisión: 30 registros" in checked.text
+    assert api_submissions(world, world.study.name) == []  # a dry run keeps nothing
+    form = page(person.get("/")).form("/submit")
+    fields = {"csrf": form.fields["csrf"], "idempotency_key": form.fields["idempotency_key"], "action": "submit"}
+    first = person.post("/submit", data=fields, files={"file": ("l.parquet", data, "application/octet-stream")})
+    assert first.status_code == 201 and "Archivo recibido: 30 registros." in first.text
+    again = person.post("/submit", data=fields, files={"file": ("l.parquet", data, "application/octet-stream")})
+    assert again.status_code == 200 and "no se guardó dos veces" in again.text
+    subs = api_submissions(world, world.study.name)
+    assert [(s["state"], s["n_records"]) for s in subs] == [("accepted", 30)]
+    own = page(person.get("/"))
+    withdraw = own.form(f"/submissions/{subs[0]['id']}/withdraw")
+    done = person.post(f"/submissions/{subs[0]['id']}/withdraw", data={"csrf": withdraw.fields["csrf"]})
+    assert done.status_code == 200 and "Envío retirado" in done.text
+    assert [s["state"] for s in api_submissions(world, world.study.name)] == ["withdrawn"]
+    twice = person.post(f"/submissions/{subs[0]['id']}/withdraw", data={"csrf": withdraw.fields["csrf"]})
+    assert twice.status_code == 409
+
+
+def test_a_refused_file_shows_its_problems_as_a_list(world: World) -> None:
+    person = world.as_("agency_submitter")
+    csv = b"nombre,curp\nAna,XXXX000000HDFRRR00\n"
+    for action in ("check", "submit"):
+        refused = _submit(person, csv, action, name="lista.csv")
+        assert refused.status_code == 422
+        problems = page(refused).problems
+        assert len(problems) == 1 and "cifranegra encode" in problems[0], problems
+        assert "XXXX000000HDFRRR00" not in refused.text and "Ana" not in refused.text
+    wrong_agency = cached_encoded_bytes(world.study.name, "DIF Sur", 10)
+    refused = _submit(person, wrong_agency, "submit")
+    assert refused.status_code == 422 and len(page(refused).problems) >= 1
+    assert api_submissions(world, world.study.name) == []
+
+
+def test_submit_form_refusals(world: World) -> None:
+    person = world.as_("agency_submitter")
+    form = page(person.get("/")).form("/submit")
+    data = cached_encoded_bytes(world.study.name, "Fiscalía Norte", 10)
+    no_token = person.post("/submit", data={"action": "submit", "idempotency_key": form.fields["idempotency_key"]},
+                           files={"file": ("l.parquet", data, "application/octet-stream")})
+    assert no_token.status_code == 403
+    empty = person.post("/submit", data={"csrf": form.fields["csrf"], "action": "submit",
+                                         "idempotency_key": form.fields["idempotency_key"]},
+                        files={"file": ("l.parquet", b"", "application/octet-stream")})
+    assert empty.status_code == 400 and page(empty).notices == ["Elija un archivo."]
+    bad_key = _submit(person, data, "submit", key="../../etc/passwd")
+    assert bad_key.status_code == 400
+    assert api_submissions(world, world.study.name) == []
+    coordinator = world.as_("coordinator")
+    csrf = page(coordinator.get("/")).form("/studies").fields["csrf"]
+    assert coordinator.post("/submit", data={"csrf": csrf, "action": "submit"},
+                            files={"file": ("l.parquet", data, "application/octet-stream")}).status_code == 403
+    assert browser(world.app).post("/submit", files={"file": ("l", data)}).status_code == 401
+
+
+def test_upload_over_the_limit_is_413(hub_home_factory: Callable[..., Any], make_user: Callable[..., Any],
+                                      make_study: Callable[..., MadeStudy]) -> None:
+    from cifranegra.service.app import create_app
+
+    small = create_app(hub_home_factory(max_upload_bytes=1000))
+    with TestClient(small) as api:
+        admin = api.post("/api/v1/login", json={"username": "admin", "password": "admin-password-0001"}).json()
+        study = make_study(api, admin["token"])
+        user, _ = make_user(api, admin["token"], "agency_submitter", agency="A", study=study.name)
+    person = web_login(small, user, password_of(user))
+    response = _submit(person, b"x" * 200_000, "submit")
+    assert response.status_code == 413 and page(response).lang == "es"
+
+
+# --- coordinator ------------------------------------------------------------------------------------------------
+
+
+def test_coordinator_creates_a_study_with_the_form(world: World) -> None:
+    person = world.as_("coordinator")
+    csrf = page(person.get("/")).form("/studies").fields["csrf"]
+    made = person.post("/studies", data={"csrf": csrf, "name": "trata-2025"})
+    assert made.status_code == 303 and made.headers["location"] == "/studies/trata-2025"
+    shown = page(person.get("/studies/trata-2025?lang=en"))
+    assert shown.h1 == ["Study trata-2025"]
+    taken = person.post("/studies", data={"csrf": csrf, "name": "trata-2025"})
+    assert taken.status_code == 409 and page(taken).notices
+    bad = person.post("/studies", data={"csrf": csrf, "name": "<script>alert(1)</script>"})
+    assert bad.status_code == 422 and "<script>" not in bad.text
+    names = [s["name"] for s in world.api.get("/api/v1/studies", headers=bearer(world.admin_token)).json()["studies"]]
+    assert names.count("trata-2025") == 1
+
+
+def test_study_page_lists_participants_and_submissions(world: World) -> None:
+    agency = world.as_("agency_submitter")
+    data = cached_encoded_bytes(world.study.name, "Fiscalía Norte", 12)
+    assert _submit(agency, data, "submit").status_code == 201
+    shown = world.as_("coordinator").get(f"/studies/{world.study.name}")
+    assert shown.status_code == 200
+    assert world.people["agency_submitter"] in shown.text and "Fiscalía Norte" in shown.text
+    assert ">12<" in shown.text
+    analyst = world.as_("analyst").get(f"/studies/{world.study.name}")
+    assert analyst.status_code == 200 and world.people["agency_submitter"] not in analyst.text
+
+
+# --- auditor and public --------------------------------------------------------------------------------------------
+
+
+def test_auditor_sees_the_log_with_web_posts_and_failed_logins(world: World) -> None:
+    person = browser(world.app)
+    csrf = page(person.get("/login")).form("/login").fields["csrf"]
+    person.post("/login", data={"csrf": csrf, "username": "admin", "password": "wrong-password-here"})
+    auditor = world.as_("auditor")
+    log = auditor.get("/audit?lang=en")
+    got = page(log)
+    assert got.notices[0].startswith("Chain intact:")
+    assert "POST /login" in log.text
+    export = auditor.get("/audit/export.csv")
+    assert export.status_code == 200 and export.text.startswith("id,at,actor")
+
+
+def test_public_releases_page_without_releases(app: FastAPI) -> None:
+    for lang, text in (("es", "Todavía no hay publicaciones."), ("en", "No releases yet.")):
+        response = browser(app).get(f"/releases?lang={lang}")
+        assert response.status_code == 200 and text in response.text
+
+
+def _iter_none() -> Iterator[None]:
+    yield None
