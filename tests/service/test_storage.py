@@ -34,7 +34,6 @@ from cifranegra.service.storage import (
     MasterKey,
     Storage,
     StorageError,
-    default_key_path,
     open_storage,
     recover_rotation,
     rotate_master_key,
@@ -294,16 +293,70 @@ def test_key_file_missing_or_a_folder(tmp_path: Path) -> None:
 
 
 def test_key_file_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
-    assert default_key_path(tmp_path / "hub") == tmp_path / "hub" / "master.key"
+    """``$CIFRANEGRA_HUB_KEY_FILE``: the key lives outside the home (so backups of the home never hold it)."""
+    from cifranegra.service.config import init_home, load_home
+
     elsewhere = tmp_path / "secrets" / "hub.key"
-    elsewhere.parent.mkdir()
-    MasterKey.generate().write(elsewhere)
     monkeypatch.setenv(KEY_FILE_ENV, str(elsewhere))
-    assert default_key_path(tmp_path / "hub") == elsewhere
-    assert MasterKey.load(default_key_path(tmp_path / "hub")) == MasterKey.load(elsewhere)
-    monkeypatch.setenv(KEY_FILE_ENV, "  ")
-    assert default_key_path(tmp_path / "hub") == tmp_path / "hub" / "master.key"
+    home = init_home(tmp_path / "hub", admin_user="admin", admin_password="a long password")
+    assert home.master_key_path == elsewhere
+    assert elsewhere.stat().st_mode & 0o777 == 0o600
+    assert not (tmp_path / "hub" / "master.key").exists()
+    with session_factory(make_engine(home.db_url))() as session, session.begin():
+        store = open_storage(home, session)
+        blob_id = store.put(session, SECRET_TEXT)
+    assert store.master == MasterKey.load(elsewhere)
+    assert load_home(tmp_path / "hub").master_key_path == elsewhere
+    monkeypatch.delenv(KEY_FILE_ENV)
+    assert load_home(tmp_path / "hub").master_key_path == elsewhere  # remembered in hub.toml
+    moved = tmp_path / "moved.key"
+    elsewhere.rename(moved)
+    monkeypatch.setenv(KEY_FILE_ENV, str(moved))
+    with session_factory(make_engine(home.db_url))() as session:
+        assert open_storage(load_home(tmp_path / "hub"), session).get(session, blob_id) == SECRET_TEXT
+    monkeypatch.setenv(KEY_FILE_ENV, str(elsewhere))  # gone: the error names the file and the variable
+    with session_factory(make_engine(home.db_url))() as session, pytest.raises(InputError) as info:
+        open_storage(load_home(tmp_path / "hub"), session)
+    assert str(elsewhere) in str(info.value)
+    assert KEY_FILE_ENV in str(info.value)
+
+
+def test_cli_rotate_key_and_retention(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """``cifranegra hub rotate-key`` and ``hub retention`` end to end on a real home."""
+    from cifranegra.cli import main
+    from cifranegra.service.config import init_home
+
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    home = init_home(tmp_path / "hub", admin_user="admin", admin_password="a long password")
+    engine = make_engine(home.db_url)
+    factory = session_factory(engine)
+    old = MasterKey.load(home.master_key_path)
+    with factory() as session, session.begin():
+        store = open_storage(home, session)
+        session.add(Agency(id=1, name="A"))
+        session.add(Study(id=1, name="s", created_by=1))
+        session.flush()
+        old_sub = _submission(session, store, utcnow() - dt.timedelta(days=40), 1)
+        new_sub = _submission(session, store, utcnow(), 2)
+        old_blob, new_blob = old_sub.blob_id, new_sub.blob_id
+    assert main(["hub", "rotate-key", str(home.path), "--new-key-file", str(tmp_path / "new.key")]) == 0
+    out = capsys.readouterr().out
+    new = MasterKey.load(tmp_path / "new.key")
+    assert new.key.hex() not in out and old.key.hex() not in out
+    assert MasterKey.load(home.master_key_path) == new
+    assert main(["hub", "retention", str(home.path), "--days", "30"]) == 0
+    assert "1 submission(s)" in capsys.readouterr().out
+    with factory() as session:
+        store = open_storage(home, session)
+        assert store.master == new
+        assert store.get(session, new_blob or "") == b"sub2"
+        with pytest.raises(BlobNotFoundError):
+            store.get(session, old_blob or "")
+    assert store.blob_ids_on_disk() == {new_blob}
+    assert main(["hub", "rotate-key", str(home.path), "--new-key-file", str(home.master_key_path)]) == 2
+    assert "current key file" in capsys.readouterr().err
+    engine.dispose()
 
 
 def test_open_storage_refuses_the_wrong_key(home: Home, store: Storage, factory: sessionmaker[Session]) -> None:
@@ -489,14 +542,16 @@ def test_sweep_orphans(store: Storage, factory: sessionmaker[Session]) -> None:
         assert store.sweep_orphans(session, min_age=0) == 0
 
 
-def test_sweep_many_orphans_in_chunks(store: Storage, factory: sessionmaker[Session]) -> None:
-    kept = {put_committed(store, factory, b"k") for _ in range(3)}
+def test_sweep_many_orphans_in_chunks(store: Storage, factory: sessionmaker[Session],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(storage_mod, "_SWEEP_CHUNK", 4)
+    kept = {put_committed(store, factory, b"k") for _ in range(5)}
     with factory() as session:
-        for _ in range(1200):
+        for _ in range(15):
             store.put(session, b"o")
         session.rollback()
     with factory() as session:
-        assert store.sweep_orphans(session, min_age=0) == 1200
+        assert store.sweep_orphans(session, min_age=0) == 15
     assert store.blob_ids_on_disk() == kept
 
 

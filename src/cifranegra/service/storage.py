@@ -58,6 +58,7 @@ _MAGIC = b"CNHUB\x00\x01\x00"  # format of a blob file, version 1
 _WRAP_AAD = b"cifranegra-hub-wrapped-key-v1:"
 _BLOB_NAME = re.compile(r"^([0-9a-f]{32})\.blob$")
 _TMP_PREFIX = ".tmp-"
+_SWEEP_CHUNK = 500  # blob ids per query of the sweep
 _PENDING_UNLINK = "cifranegra.storage.pending_unlink"
 _FIX_KEY = (f"make one with `cifranegra hub init DIR` (it writes DIR/master.key), or point ${KEY_FILE_ENV} at "
             "the hub's key file")
@@ -69,13 +70,6 @@ class StorageError(CifranegraError):
 
 class BlobNotFoundError(StorageError):
     """The blob has no key row: withdrawn, expired by retention, or never stored. Its content is gone."""
-
-
-def default_key_path(home_dir: str | os.PathLike[str]) -> Path:
-    """The master key file of the hub in ``home_dir``: ``$CIFRANEGRA_HUB_KEY_FILE`` if set, else
-    ``home_dir/master.key``."""
-    env = os.environ.get(KEY_FILE_ENV, "").strip()
-    return Path(env) if env else Path(home_dir) / "master.key"
 
 
 # --- the master key ---------------------------------------------------------------------------------
@@ -303,8 +297,8 @@ class Storage:
             elif entry.name.startswith(_TMP_PREFIX):
                 removed += _unlink(Path(entry.path))
         ids = list(candidates)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+        for start in range(0, len(ids), _SWEEP_CHUNK):
+            chunk = ids[start:start + _SWEEP_CHUNK]
             kept = set(session.scalars(select(StoredKey.blob_id).where(StoredKey.blob_id.in_(chunk))))
             for blob_id in chunk:
                 if blob_id not in kept:
