@@ -25,6 +25,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -101,7 +102,7 @@ class Token(Base):
     __tablename__ = "tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)  # ix_tokens_user_id
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -122,7 +123,10 @@ class StoredKey(Base):
 
 class Submission(Base):
     __tablename__ = "submissions"
-    __table_args__ = (UniqueConstraint("study_id", "agency_id", "idempotency_key", name="uq_submission_idem"),)
+    __table_args__ = (
+        UniqueConstraint("study_id", "agency_id", "idempotency_key", name="uq_submission_idem"),
+        Index("ix_submissions_study", "study_id", "agency_id"),
+    )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
@@ -148,7 +152,7 @@ class Run(Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    state: Mapped[str] = mapped_column(String(16), default="queued")
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # ix_runs_state
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     step: Mapped[str] = mapped_column(String(200), default="")
     message: Mapped[str] = mapped_column(Text, default="")  # failure reason, never data values
