@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, inspect, select, update
 
@@ -516,3 +516,25 @@ def test_the_core_routes_are_under_api_v1(app: FastAPI) -> None:
     }.items():
         assert set(paths[path]) == methods, path
 
+
+
+def test_web_posts_and_logged_in_pages_are_audited_anonymous_pages_are_not(
+    client: TestClient, app: FastAPI, admin_token: str
+) -> None:
+    from cifranegra.service.auth import resolve_principal
+
+    def page(request: Request) -> dict[str, str]:
+        principal = resolve_principal(request)
+        return {"who": principal.username if principal else "-"}
+
+    app.add_api_route("/test-page/{name}", page, methods=["GET", "POST"])
+    before = len(_entries(app))
+    assert client.get("/test-page/a").json() == {"who": "-"}
+    assert client.get("/static/hub/none.css").status_code == 404
+    assert len(_entries(app)) == before
+    assert client.get("/test-page/b", cookies={"hub_session": admin_token}).json() == {"who": ADMIN_USER}
+    client.cookies.clear()
+    assert client.post("/test-page/c").json() == {"who": "-"}
+    new = [(e.actor, e.action, e.target, e.outcome) for e in _entries(app)[before:]]
+    assert new == [(ADMIN_USER, "GET /test-page/{name}", "name=b", "ok"),
+                   ("-", "POST /test-page/{name}", "name=c", "ok")]

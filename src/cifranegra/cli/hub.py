@@ -105,8 +105,9 @@ def _rotate_key(args: argparse.Namespace) -> int:
 
     storage = _optional("cifranegra.service.storage", "master-key rotation")
     home = load_home(args.dir)
-    result = storage.rotate_master_key(home, args.new_key_file)
-    print(f"master key rotated{': ' + str(result) if result is not None else ''}")
+    result = storage.rotate_master_key(home, args.new_key_file) or {}
+    print(f"master key rotated: {result.get('old_key_id') or '-'} → {result.get('new_key_id') or '-'} "
+          f"({result.get('rewrapped', 0)} stored key(s) rewrapped)")
     print("now point the hub at the new key file (CIFRANEGRA_HUB_KEY_FILE or the home's master.key) and restart it")
     return 0
 
@@ -122,9 +123,10 @@ def _retention(args: argparse.Namespace) -> int:
     from cifranegra.service.db import make_engine, session_factory, transaction
 
     home = load_home(args.dir)
-    storage = storage_mod.Storage(home.storage_dir, storage_mod.MasterKey.load(home.master_key_path))
     engine = make_engine(home.db_url)
     try:
+        with transaction(session_factory(engine)) as session:
+            storage = storage_mod.open_storage(home, session)
         with transaction(session_factory(engine)) as session:
             shredded = retention.apply_retention(session, storage, args.days)
     finally:

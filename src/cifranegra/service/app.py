@@ -26,13 +26,13 @@ from types import ModuleType
 from typing import Any
 
 from fastapi import FastAPI, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cifranegra._version import __version__
 from cifranegra.service import http_errors
 from cifranegra.service.audit import AuditMiddleware
 from cifranegra.service.config import HubHome, load_home
-from cifranegra.service.db import make_engine, session_factory
+from cifranegra.service.db import make_engine, session_factory, transaction
 
 log = logging.getLogger("cifranegra.service")
 
@@ -52,16 +52,20 @@ def optional_module(name: str) -> ModuleType | None:
         raise
 
 
-def _make_storage(home: HubHome) -> Any:
+def _make_storage(home: HubHome, sessions: sessionmaker[Session]) -> Any:
+    """The encrypted store (``storage.open_storage``: finishes an interrupted key rotation and refuses a
+    master key that is not the database's), or ``None`` while the storage module is absent."""
     module = optional_module("cifranegra.service.storage")
     if module is None:
         return None
-    return module.Storage(home.storage_dir, module.MasterKey.load(home.master_key_path))
+    opener = getattr(module, "open_storage", None)
+    if opener is None:
+        return module.Storage(home.storage_dir, module.MasterKey.load(home.master_key_path))
+    with transaction(sessions) as session:
+        return opener(home, session)
 
 
 def _startup(app: FastAPI) -> None:
-    from cifranegra.service.db import transaction
-
     storage = app.state.storage
     if storage is not None and hasattr(storage, "sweep_orphans"):
         with transaction(app.state.sessions) as session:
@@ -95,7 +99,7 @@ def create_app(home: HubHome) -> FastAPI:
     app.state.home = home
     app.state.engine = make_engine(home.db_url)
     app.state.sessions = session_factory(app.state.engine)
-    app.state.storage = _make_storage(home)
+    app.state.storage = _make_storage(home, app.state.sessions)
     http_errors.install(app)
     app.add_middleware(AuditMiddleware, factory_of=lambda: app.state.sessions)
     for name in API_ROUTERS:

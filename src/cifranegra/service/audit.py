@@ -156,10 +156,19 @@ def request_record(request: Any) -> RequestRecord | None:
     return record_ if isinstance(record_, RequestRecord) else None
 
 
-def audited(method: str, path: str) -> bool:
-    if path.startswith("/api/v1/") or path == "/api/v1":
-        return path not in _SKIPPED
-    return method == "POST"
+ALWAYS, IF_LOGGED_IN = "always", "if_logged_in"
+
+
+def audit_mode(method: str, path: str) -> str | None:
+    """Whether a request is audited: always (API, web POST), only when made with a valid session
+    (other web pages: a logged-in page shows data), or never (health, API documents, static files)."""
+    if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+        return None if path in _SKIPPED else ALWAYS
+    if method == "POST":
+        return ALWAYS
+    if path.startswith("/static/") or path == "/favicon.ico":
+        return None
+    return IF_LOGGED_IN
 
 
 def outcome_of(status: int) -> str:
@@ -195,7 +204,8 @@ class AuditMiddleware:
         self.factory_of = factory_of  # () -> sessionmaker (app.state.sessions, read at request time)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not audited(scope.get("method", ""), scope.get("path", "")):
+        mode = audit_mode(scope.get("method", ""), scope.get("path", "")) if scope["type"] == "http" else None
+        if mode is None:
             await self.app(scope, receive, send)
             return
         rec = RequestRecord()
@@ -203,7 +213,7 @@ class AuditMiddleware:
         started = False
 
         async def write(status: int) -> None:
-            if rec.skip:
+            if rec.skip or (mode == IF_LOGGED_IN and rec.actor == NO_ACTOR):
                 return
             action, target = _route_and_target(scope)
             client = scope.get("client")
