@@ -5,6 +5,7 @@ hub (uvicorn on a free port in a thread)."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,166 @@ def test_bad_arguments_are_clear(files: tuple[Path, Path], tmp_path: Path) -> No
         client.submit(tmp_path / "missing.parquet", hub="https://hub.example.org", study=STUDY, token_file=token)
     assert client._check_hub_url("http://localhost:8765/") == "http://localhost:8765"
     assert client._check_hub_url("http://[::1]:8765") == "http://[::1]:8765"
+
+
+# --- against a live hub (uvicorn on a free port, in a thread) ------------------------------------------
+
+
+class LiveServer:
+    """``app`` served by uvicorn on a free loopback port in a daemon thread."""
+
+    def __init__(self, app: Any) -> None:
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on"))
+
+    def __enter__(self) -> LiveServer:
+        import threading
+        import time
+
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        for _ in range(600):
+            if self.server.started:
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("uvicorn did not start within 30 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@dataclass
+class Live:
+    url: str
+    app: Any
+    study: str
+    token_file: Path
+    file: Path
+
+
+@pytest.fixture
+def live(hub_home: Any, tmp_path: Path, make_user: Any, make_study: Any) -> Any:
+    from cifranegra.service.app import create_app
+    from service.conftest import ADMIN_PASSWORD, ADMIN_USER
+
+    app = create_app(hub_home)
+    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        admin = http.post("/api/v1/login", json={"username": ADMIN_USER, "password": ADMIN_PASSWORD}).json()["token"]
+        made = make_study(http, admin)
+        _, token = make_user(http, admin, "agency_submitter", agency="fiscalia", study=made.name)
+        token_file = tmp_path / "agency.token"
+        token_file.write_text(token + "\n", encoding="utf-8")
+        token_file.chmod(0o600)
+        path = write_encoded_file(tmp_path / "fiscalia.parquet", made.name, "fiscalia", 20)
+        yield Live(server.url, app, made.name, token_file, path)
+
+
+def _stored(app: Any) -> tuple[int, int]:
+    from service.test_submissions import counts
+
+    subs, _keys, files = counts(app)
+    return subs, files
+
+
+def test_live_submit_twice_is_one_submission(live: Live) -> None:
+    dry = client.submit(live.file, hub=live.url, study=live.study, token_file=live.token_file, dry_run=True)
+    assert dry["dry_run"] is True and dry["n_records"] == 20
+    assert _stored(live.app) == (0, 0)
+    first = client.submit(live.file, hub=live.url, study=live.study, token_file=live.token_file)
+    assert first["n_records"] == 20 and first["sha256"] == hashlib.sha256(live.file.read_bytes()).hexdigest()
+    again = client.submit(live.file, hub=live.url, study=live.study, token_file=live.token_file)
+    assert again["id"] == first["id"]
+    assert _stored(live.app) == (1, 1)
+
+
+def test_live_lost_answer_is_retried_without_a_duplicate(live: Live) -> None:
+    """The hub stores the file but the answer is lost on the way back; the retry gets the same submission."""
+
+    class LoseFirstAnswer(httpx.HTTPTransport):
+        lost = 0
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = super().handle_request(request)
+            if self.lost == 0:
+                self.lost += 1
+                response.read()
+                response.close()
+                raise httpx.ReadError("connection reset by peer", request=request)
+            return response
+
+    transport = LoseFirstAnswer()
+    out = client.submit(live.file, hub=live.url, study=live.study, token_file=live.token_file,
+                        transport=transport, sleep=lambda _s: None)
+    assert transport.lost == 1
+    assert _stored(live.app) == (1, 1)
+    with live.app.state.sessions() as session:
+        from cifranegra.service.db import Submission
+
+        assert session.get(Submission, out["id"]) is not None
+
+
+def test_live_refusals_are_clear_errors(live: Live, tmp_path: Path) -> None:
+    csv = tmp_path / "lista.csv"
+    csv.write_text("nombre,curp\nMARIA,LOPM800101MDFPRR09\n", encoding="utf-8")
+    with pytest.raises(CifranegraError, match=r"HTTP 422.*\n  - this is not a file written by `cifranegra encode`"):
+        client.submit(csv, hub=live.url, study=live.study, token_file=live.token_file)
+    bad_token = tmp_path / "bad.token"
+    bad_token.write_text("not-a-valid-token\n", encoding="utf-8")
+    with pytest.raises(CifranegraError, match="did not accept the token") as err:
+        client.submit(live.file, hub=live.url, study=live.study, token_file=bad_token)
+    assert "not-a-valid-token" not in str(err.value)
+    with pytest.raises(CifranegraError, match="has no study 'no-such-study'"):
+        client.submit(live.file, hub=live.url, study="no-such-study", token_file=live.token_file)
+    assert _stored(live.app) == (0, 0)
+
+
+def test_an_unreachable_hub_is_retried_then_reported(files: tuple[Path, Path]) -> None:
+    import socket
+
+    path, token = files
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    slept: list[float] = []
+    with pytest.raises(CifranegraError, match=r"after 3 attempt\(s\); last: ConnectError"):
+        client.submit(path, hub=f"http://127.0.0.1:{port}", study=STUDY, token_file=token, retries=2,
+                      sleep=slept.append)
+    assert len(slept) == 2
+
+
+def test_the_hub_submit_command(live: Live, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from cifranegra.cli import main
+
+    args = ["hub", "submit", str(live.file), "--hub", live.url, "--study", live.study,
+            "--token-file", str(live.token_file)]
+    assert main([*args, "--dry-run"]) == 0
+    assert "would be accepted (20 records); nothing was kept" in capsys.readouterr().out
+    assert _stored(live.app) == (0, 0)
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    with live.app.state.sessions() as session:
+        from sqlalchemy import select
+
+        from cifranegra.service.db import Submission
+
+        (sub_id,) = session.scalars(select(Submission.id)).all()
+    assert out.strip() == f"submitted: {live.file} → submission {sub_id} (20 records)"
+    assert main(args) == 0  # again: the same submission
+    assert sub_id in capsys.readouterr().out
+    assert _stored(live.app) == (1, 1)
+    csv = tmp_path / "lista.csv"
+    csv.write_text("nombre\nMARIA\n", encoding="utf-8")
+    assert main(["hub", "submit", str(csv), "--hub", live.url, "--study", live.study,
+                 "--token-file", str(live.token_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cifranegra: error: the hub refused") and "cifranegra encode LIST" in err
+    assert "MARIA" not in err and live.token_file.read_text().strip() not in err
