@@ -315,6 +315,10 @@ def test_withdraw_shreds_and_is_refused_twice_or_during_a_run(client: TestClient
     assert twice.status_code == 409 and twice.json()["error"]["code"] == "already_withdrawn"
     listed = client.get(base, headers=headers).json()["submissions"]
     assert [(s["id"], s["state"]) for s in listed] == [(f_id, "withdrawn")]
+    # withdrawal freed the key: the same file with the same key is a new submission
+    again = _post(client, setup.study, setup.fiscalia, encoded_bytes(setup.study, "fiscalia", 20))
+    assert again.status_code == 201 and again.json()["id"] != f_id
+    assert counts(app) == (3, 2, 2)
 
 
 def test_concurrent_retries_on_postgresql(hub_home_factory: Callable[..., Any], fresh_postgres_url: str,

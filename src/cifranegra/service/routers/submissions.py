@@ -15,7 +15,8 @@ Routes (under ``/api/v1``):
 - ``DELETE /studies/{study}/submissions/{id}`` — withdraw: the encrypted file and its key are
   destroyed (crypto-shredding), the row stays as ``withdrawn`` (for the audit trail) and no later run
   uses it. Refused with 409 when already withdrawn, or while a queued or running run of the study
-  includes it (so that a run never reads half a study); withdraw after the run ends.
+  includes it (so that a run never reads half a study); withdraw after the run ends. Withdrawal frees
+  the idempotency key: the same file sent again later is a new submission.
 
 Access: only ``agency_submitter`` submits and withdraws (its own agency's files, in its one study);
 ``coordinator`` lists and reads the metadata of the studies it created; every other role gets 403.
@@ -435,6 +436,9 @@ def withdraw(
             storage.shred(session, sub.blob_id)
         sub.state = "withdrawn"
         sub.blob_id = None
+        # free the key (a value no client can send: '~' is outside the keys' alphabet), so that the
+        # agency can submit the same file again later and get a new submission, not the withdrawn one
+        sub.idempotency_key = f"~withdrawn~{sub.id}"
         sub.withdrawn_at = utcnow()
         session.commit()
         agency = session.get(Agency, sub.agency_id)
