@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cifranegra.service import i18n
-from service.conftest import MadeStudy, bearer, password_of
+from service.conftest import ADMIN_PASSWORD, MadeStudy, _make_study, _make_user, bearer, password_of
 from service.encoded_factory import cached_encoded_bytes
 
 # --- parsing ---------------------------------------------------------------------------------------------
@@ -119,38 +119,57 @@ def web_login(app: FastAPI, username: str, password: str) -> TestClient:
 
 @dataclass
 class World:
+    """One hub for the module's tests (accounts cost an argon2 hash each): a study with one account of
+    every role, another coordinator's study, and a logged-in browser per role (cached)."""
+
     app: FastAPI
     api: TestClient
     admin_token: str
     study: MadeStudy
     other: MadeStudy  # another coordinator's study
     people: dict[str, str]  # role -> username (accounts of `study`)
+    browsers: dict[str, TestClient] = field(default_factory=dict)
+
+    def password(self, role: str) -> str:
+        return ADMIN_PASSWORD if role == "hub_admin" else password_of(self.people[role])
 
     def as_(self, role: str) -> TestClient:
-        username = self.people[role]
-        password = "admin-password-0001" if role == "hub_admin" else password_of(username)
-        return web_login(self.app, username, password)
+        """The logged-in browser of ``role`` (one session per role for the whole module)."""
+        if role not in self.browsers:
+            self.browsers[role] = web_login(self.app, self.people[role], self.password(role))
+        return self.browsers[role]
+
+    def new_study(self, agency: str) -> tuple[str, TestClient]:
+        """A new study of the module's coordinator, with a submitter of ``agency`` logged in."""
+        study = _make_study(self.api, self.admin_token, coordinator_token=self.study.coordinator_token)
+        user, _ = _make_user(self.api, self.admin_token, "agency_submitter", agency=agency, study=study.name)
+        return study.name, web_login(self.app, user, password_of(user))
 
 
-@pytest.fixture
-def world(app: FastAPI, client: TestClient, admin_token: str, make_user: Callable[..., tuple[str, str]],
-          make_study: Callable[..., MadeStudy]) -> World:
-    study = make_study(client, admin_token)
-    other = make_study(client, admin_token)
-    people = {"hub_admin": "admin", "coordinator": study.coordinator}
-    people["agency_submitter"] = make_user(client, admin_token, "agency_submitter", agency="Fiscalía Norte",
-                                           study=study.name)[0]
-    people["analyst"] = make_user(client, admin_token, "analyst", study=study.name)[0]
-    people["approver"] = make_user(client, admin_token, "approver", study=study.name)[0]
-    people["auditor"] = make_user(client, admin_token, "auditor")[0]
-    people["other_submitter"] = make_user(client, admin_token, "agency_submitter", agency="DIF Sur",
-                                          study=other.name)[0]
-    return World(app, client, admin_token, study, other, people)
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    from cifranegra.service.app import create_app
+    from cifranegra.service.config import KEY_FILE_ENV, init_home
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(KEY_FILE_ENV, raising=False)
+        home = init_home(tmp_path_factory.mktemp("web") / "hub", admin_user="admin", admin_password=ADMIN_PASSWORD)
+    app = create_app(home)
+    with TestClient(app) as api:
+        admin_token = api.post("/api/v1/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()["token"]
+        study = _make_study(api, admin_token)
+        other = _make_study(api, admin_token)
+        people = {"hub_admin": "admin", "coordinator": study.coordinator}
+        people["agency_submitter"] = _make_user(api, admin_token, "agency_submitter", agency="Fiscalía Norte",
+                                                study=study.name)[0]
+        people["analyst"] = _make_user(api, admin_token, "analyst", study=study.name)[0]
+        people["approver"] = _make_user(api, admin_token, "approver", study=study.name)[0]
+        people["auditor"] = _make_user(api, admin_token, "auditor")[0]
+        yield World(app, api, admin_token, study, other, people)
 
 
 def api_submissions(world: World, study: str) -> list[dict[str, Any]]:
-    token = world.api.post("/api/v1/login", json={"username": world.study.coordinator,
-                                                  "password": password_of(world.study.coordinator)}).json()["token"]
+    token = world.study.coordinator_token
     response = world.api.get(f"/api/v1/studies/{study}/submissions", headers=bearer(token))
     assert response.status_code == 200, response.text
     return list(response.json()["submissions"])
@@ -178,7 +197,8 @@ def test_choose_lang(query: str | None, cookie: str | None, accept: str | None, 
     assert i18n.choose_lang(query, cookie, accept) == expected
 
 
-def test_login_page_in_both_languages_and_the_choice_is_remembered(app: FastAPI) -> None:
+def test_login_page_in_both_languages_and_the_choice_is_remembered(world: World) -> None:
+    app = world.app
     person = browser(app)
     es = page(person.get("/login"))
     assert es.lang == "es" and es.h1 == ["Iniciar sesión"]
@@ -192,7 +212,8 @@ def test_login_page_in_both_languages_and_the_choice_is_remembered(app: FastAPI)
 # --- login, logout, CSRF -------------------------------------------------------------------------------------
 
 
-def test_login_form_has_labels_and_a_csrf_token(app: FastAPI) -> None:
+def test_login_form_has_labels_and_a_csrf_token(world: World) -> None:
+    app = world.app
     person = browser(app)
     response = person.get("/login")
     got = page(response)
@@ -215,7 +236,7 @@ def test_login_logout_and_failed_login(world: World) -> None:
     assert "hub_session" not in person.cookies
     unknown = person.post("/login", data={"csrf": csrf, "username": "nobody-here", "password": "x" * 12})
     assert unknown.status_code == 401 and page(unknown).notices == page(wrong).notices
-    ok = person.post("/login", data={"csrf": csrf, "username": "admin", "password": "admin-password-0001"})
+    ok = person.post("/login", data={"csrf": csrf, "username": "admin", "password": ADMIN_PASSWORD})
     assert ok.status_code == 303
     cookie = ok.headers["set-cookie"].lower()
     assert "hub_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
@@ -228,7 +249,7 @@ def test_login_logout_and_failed_login(world: World) -> None:
 
 
 def test_the_session_cookie_is_revoked_on_logout(world: World) -> None:
-    person = world.as_("coordinator")
+    person = web_login(world.app, world.people["coordinator"], world.password("coordinator"))
     token = person.cookies["hub_session"]
     csrf = page(person.get("/")).form("/logout").fields["csrf"]
     assert person.post("/logout", data={"csrf": csrf}).status_code == 303
@@ -241,7 +262,7 @@ def test_the_session_cookie_is_revoked_on_logout(world: World) -> None:
 def test_a_post_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing(world: World) -> None:
     person = browser(world.app)
     person.get("/login")
-    refused = person.post("/login", data={"username": "admin", "password": "admin-password-0001"})
+    refused = person.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
     assert refused.status_code == 403 and "hub_session" not in person.cookies
     coordinator = world.as_("coordinator")
     for data in ({"name": "made-without-token"}, {"name": "made-without-token", "csrf": "x" * 64}):
@@ -251,7 +272,8 @@ def test_a_post_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothin
     studies = world.api.get("/api/v1/studies", headers=bearer(world.admin_token)).json()["studies"]
     assert "made-without-token" not in [s["name"] for s in studies]
     # another session's token is not this session's
-    other_csrf = page(world.as_("coordinator").get("/")).form("/studies").fields["csrf"]
+    second = web_login(world.app, world.people["coordinator"], world.password("coordinator"))
+    other_csrf = page(second.get("/")).form("/studies").fields["csrf"]
     assert coordinator.post("/studies", data={"name": "x-study", "csrf": other_csrf}).status_code == 403
     # logout too
     assert coordinator.post("/logout", data={}).status_code == 403
@@ -321,7 +343,7 @@ def test_pages_a_role_may_not_see(world: World) -> None:
             response = person.get(path)
             assert response.status_code == status, (role, path, response.status_code)
             if status != 200:
-                assert page(response).lang == "es"
+                assert page(response).lang in i18n.LANGS
     # the same 404 whether the study exists or not: existence is not revealed
     coordinator = world.as_("coordinator")
     a = page(coordinator.get(f"/studies/{other}"))
@@ -338,7 +360,8 @@ def test_home_by_role(world: World) -> None:
     assert page(world.as_("coordinator").get("/?lang=en")).h1 == ["Studies"]
 
 
-def test_static_files_are_served(app: FastAPI) -> None:
+def test_static_files_are_served(world: World) -> None:
+    app = world.app
     css = browser(app).get("/static/hub/hub.css")
     assert css.status_code == 200 and ":focus-visible" in css.text
     assert browser(app).get("/static/hub/../i18n.py").status_code == 404
@@ -358,32 +381,32 @@ def _submit(person: TestClient, data: bytes, action: str, *, key: str | None = N
 
 
 def test_agency_checks_then_submits_once_then_withdraws(world: World) -> None:
-    person = world.as_("agency_submitter")
-    data = cached_encoded_bytes(world.study.name, "Fiscalía Norte", 30)
+    study, person = world.new_study("Fiscalía Norte")
+    data = cached_encoded_bytes(study, "Fiscalía Norte", 30)
     checked = _submit(person, data, "check")
     assert checked.status_code == 200
     assert "30" in page(checked).h1[0] or "30" in checked.text
     assert "pasó la revisión: 30 registros" in checked.text
-    assert api_submissions(world, world.study.name) == []  # a dry run keeps nothing
+    assert api_submissions(world, study) == []  # a dry run keeps nothing
     form = page(person.get("/")).form("/submit")
     fields = {"csrf": form.fields["csrf"], "idempotency_key": form.fields["idempotency_key"], "action": "submit"}
     first = person.post("/submit", data=fields, files={"file": ("l.parquet", data, "application/octet-stream")})
     assert first.status_code == 201 and "Archivo recibido: 30 registros." in first.text
     again = person.post("/submit", data=fields, files={"file": ("l.parquet", data, "application/octet-stream")})
     assert again.status_code == 200 and "no se guardó dos veces" in again.text
-    subs = api_submissions(world, world.study.name)
+    subs = api_submissions(world, study)
     assert [(s["state"], s["n_records"]) for s in subs] == [("accepted", 30)]
     own = page(person.get("/"))
     withdraw = own.form(f"/submissions/{subs[0]['id']}/withdraw")
     done = person.post(f"/submissions/{subs[0]['id']}/withdraw", data={"csrf": withdraw.fields["csrf"]})
     assert done.status_code == 200 and "Envío retirado" in done.text
-    assert [s["state"] for s in api_submissions(world, world.study.name)] == ["withdrawn"]
+    assert [s["state"] for s in api_submissions(world, study)] == ["withdrawn"]
     twice = person.post(f"/submissions/{subs[0]['id']}/withdraw", data={"csrf": withdraw.fields["csrf"]})
     assert twice.status_code == 409
 
 
 def test_a_refused_file_shows_its_problems_as_a_list(world: World) -> None:
-    person = world.as_("agency_submitter")
+    study, person = world.new_study("Fiscalía Norte")
     csv = b"nombre,curp\nAna,XXXX000000HDFRRR00\n"
     for action in ("check", "submit"):
         refused = _submit(person, csv, action, name="lista.csv")
@@ -391,16 +414,16 @@ def test_a_refused_file_shows_its_problems_as_a_list(world: World) -> None:
         problems = page(refused).problems
         assert len(problems) == 1 and "cifranegra encode" in problems[0], problems
         assert "XXXX000000HDFRRR00" not in refused.text and "Ana" not in refused.text
-    wrong_agency = cached_encoded_bytes(world.study.name, "DIF Sur", 10)
+    wrong_agency = cached_encoded_bytes(study, "DIF Sur", 10)
     refused = _submit(person, wrong_agency, "submit")
     assert refused.status_code == 422 and len(page(refused).problems) >= 1
-    assert api_submissions(world, world.study.name) == []
+    assert api_submissions(world, study) == []
 
 
 def test_submit_form_refusals(world: World) -> None:
-    person = world.as_("agency_submitter")
+    study, person = world.new_study("Fiscalía Norte")
     form = page(person.get("/")).form("/submit")
-    data = cached_encoded_bytes(world.study.name, "Fiscalía Norte", 10)
+    data = cached_encoded_bytes(study, "Fiscalía Norte", 10)
     no_token = person.post("/submit", data={"action": "submit", "idempotency_key": form.fields["idempotency_key"]},
                            files={"file": ("l.parquet", data, "application/octet-stream")})
     assert no_token.status_code == 403
@@ -410,7 +433,7 @@ def test_submit_form_refusals(world: World) -> None:
     assert empty.status_code == 400 and page(empty).notices == ["Elija un archivo."]
     bad_key = _submit(person, data, "submit", key="../../etc/passwd")
     assert bad_key.status_code == 400
-    assert api_submissions(world, world.study.name) == []
+    assert api_submissions(world, study) == []
     coordinator = world.as_("coordinator")
     csrf = page(coordinator.get("/")).form("/studies").fields["csrf"]
     assert coordinator.post("/submit", data={"csrf": csrf, "action": "submit"},
@@ -424,7 +447,7 @@ def test_upload_over_the_limit_is_413(hub_home_factory: Callable[..., Any], make
 
     small = create_app(hub_home_factory(max_upload_bytes=1000))
     with TestClient(small) as api:
-        admin = api.post("/api/v1/login", json={"username": "admin", "password": "admin-password-0001"}).json()
+        admin = api.post("/api/v1/login", json={"username": "admin", "password": ADMIN_PASSWORD}).json()
         study = make_study(api, admin["token"])
         user, _ = make_user(api, admin["token"], "agency_submitter", agency="A", study=study.name)
     person = web_login(small, user, password_of(user))
@@ -478,7 +501,8 @@ def test_auditor_sees_the_log_with_web_posts_and_failed_logins(world: World) -> 
     assert export.status_code == 200 and export.text.startswith("id,at,actor")
 
 
-def test_public_releases_page_without_releases(app: FastAPI) -> None:
+def test_public_releases_page_without_releases(world: World) -> None:
+    app = world.app
     for lang, text in (("es", "Todavía no hay publicaciones."), ("en", "No releases yet.")):
         response = browser(app).get(f"/releases?lang={lang}")
         assert response.status_code == 200 and text in response.text

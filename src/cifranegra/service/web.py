@@ -135,7 +135,8 @@ def render(
 
     html = _env.get_template(template).render(
         lang=lang, t=t, when=lambda moment: i18n.format_when(moment, lang), principal=principal, csrf=csrf,
-        notices=list(notices), static_url=STATIC_URL, refresh=context.pop("refresh", None), **context,
+        notices=list(notices), static_url=STATIC_URL, refresh=context.pop("refresh", None),
+        here=request.url.path if request.method == "GET" else "/", **context,
     )
     response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store"
