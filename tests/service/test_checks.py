@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,8 +25,8 @@ def good() -> bytes:
     return encoded_bytes(STUDY, AGENCY, 20)
 
 
-def _check(data: bytes, **kw: object) -> CheckReport:
-    args: dict[str, object] = {"study": STUDY, "agency": AGENCY, "pinned_fingerprint": None,
+def _check(data: bytes, **kw: Any) -> CheckReport:
+    args: dict[str, Any] = {"study": STUDY, "agency": AGENCY, "pinned_fingerprint": None,
                                "pinned_key_check": None, "allowed_strata": None}
     args.update(kw)
     return check_submission(data, **args)
