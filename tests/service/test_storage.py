@@ -192,6 +192,15 @@ def test_tampered_wrapped_key_or_checksum(store: Storage, factory: sessionmaker[
             store.get(session, b)
 
 
+def test_too_large_blob_refused_before_anything_is_written(store: Storage, factory: sessionmaker[Session],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(storage_mod, "MAX_BLOB_BYTES", 10)
+    with factory() as session, session.begin(), pytest.raises(StorageError, match="max_upload_bytes"):
+        store.put(session, b"x" * 11)
+    assert blob_files(store) == []
+    assert n_keys(factory) == 0
+
+
 def test_bad_blob_id_is_not_found(store: Storage, factory: sessionmaker[Session]) -> None:
     with factory() as session:
         for bad in ("../../etc/passwd", "0" * 32, "ABC", ""):

@@ -48,6 +48,8 @@ KEY_FILE_ENV = "CIFRANEGRA_HUB_KEY_FILE"
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+MAX_BLOB_BYTES = 2**31 - 1
+"""The largest blob (AES-GCM in one call); far above the hub's default upload limit (256 MiB)."""
 ORPHAN_AGE_S = 60.0
 """A file with no key row is deleted by the sweep only when older than this (seconds)."""
 
@@ -180,15 +182,16 @@ def _write_new_file(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def _write_atomic(path: Path, tmp: Path, data: bytes) -> None:
-    """Write ``data`` to ``tmp``, fsync, rename to ``path``, fsync the folder: ``path`` either holds all of
-    ``data`` or does not exist, whenever the process dies."""
+def _write_atomic(path: Path, tmp: Path, *parts: bytes) -> None:
+    """Write ``parts`` to ``tmp``, fsync, rename to ``path``, fsync the folder: ``path`` either holds all of
+    them or does not exist, whenever the process dies (parts: no concatenated copy of a large blob)."""
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        for part in parts:
+            view = memoryview(part)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -215,12 +218,15 @@ class Storage:
     def put(self, session: Session, data: bytes) -> str:
         """Encrypt ``data`` under a new key into a new file and add its key row to ``session`` (the caller
         commits; until then the file is an orphan). Returns the new blob id."""
+        if len(data) > MAX_BLOB_BYTES:
+            raise StorageError(f"a stored file is at most {MAX_BLOB_BYTES:,} bytes (this one has {len(data):,}); "
+                               "lower max_upload_bytes in hub.toml or split the list")
         blob_id = new_id()
         data_key = AESGCM.generate_key(bit_length=8 * KEY_BYTES)
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = AESGCM(data_key).encrypt(nonce, data, _MAGIC + blob_id.encode("ascii"))
         path = self.path(blob_id)
-        _write_atomic(path, self.root / f"{_TMP_PREFIX}{blob_id}", _MAGIC + nonce + sealed)
+        _write_atomic(path, self.root / f"{_TMP_PREFIX}{blob_id}", _MAGIC + nonce, sealed)
         session.add(StoredKey(
             blob_id=blob_id,
             wrapped_key=self.master.wrap(data_key, blob_id),
@@ -254,7 +260,8 @@ class Storage:
         if not sealed.startswith(_MAGIC) or len(sealed) < head + NONCE_BYTES + 16:
             raise StorageError(f"blob file {path} is not a hub blob or is truncated: restore it from the backup")
         try:
-            data = AESGCM(data_key).decrypt(sealed[head:head + NONCE_BYTES], sealed[head + NONCE_BYTES:],
+            view = memoryview(sealed)  # no copy of a large blob
+            data = AESGCM(data_key).decrypt(view[head:head + NONCE_BYTES], view[head + NONCE_BYTES:],
                                             _MAGIC + blob_id.encode("ascii"))
         except InvalidTag:
             raise StorageError(f"blob file {path} fails its integrity check (it was altered or damaged): restore "
