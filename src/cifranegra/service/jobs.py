@@ -310,10 +310,10 @@ def _store(factory: sessionmaker[Session], storage: Any, run_id: str, worker: st
                 if getattr(result, "rowcount", 0) != 1:
                     raise _LostClaimError
         except _LostClaimError:
-            _discard(storage, written)
+            discard_blobs(storage, written)
             return "lost"
         except BaseException:
-            _discard(storage, written)
+            discard_blobs(storage, written)
             raise
     log.info("run %s succeeded", run_id)
     return "succeeded"
@@ -323,7 +323,7 @@ class _LostClaimError(Exception):
     pass
 
 
-def _discard(storage: Any, blob_ids: list[str]) -> None:
+def discard_blobs(storage: Any, blob_ids: list[str]) -> None:
     """Remove the files of blobs whose key rows were rolled back (else the orphan sweep would)."""
     for blob_id in blob_ids:
         with contextlib.suppress(OSError, CifranegraError):  # the orphan sweep removes what is left
