@@ -606,3 +606,50 @@ def test_retention_shreds_old_submissions(store: Storage, factory: sessionmaker[
             store.get(session, old_blob or "")
     with factory() as session, session.begin():
         assert apply_retention(session, store, 30, now=now) == 0
+
+
+# --- the same on PostgreSQL ------------------------------------------------------------------------
+
+
+def test_storage_rotation_and_retention_on_postgresql(tmp_path: Path, fresh_postgres_url: str) -> None:
+    """Round trip, shred after commit, sweep, rotation and retention on a real PostgreSQL server
+    (``fresh_postgres_url``: tests/service/conftest.py starts one)."""
+    home = Home(tmp_path, fresh_postgres_url, tmp_path / "storage", tmp_path / "master.key")
+    engine = make_engine(home.db_url)
+    Base.metadata.create_all(engine)
+    MasterKey.generate().write(home.master_key_path)
+    factory = session_factory(engine)
+    try:
+        with factory() as session, session.begin():
+            store = open_storage(home, session)
+            session.add(Agency(id=1, name="A"))
+            session.add(User(id=1, username="u", password_hash="x", role="coordinator"))
+            session.flush()
+            session.add(Study(id=1, name="s", created_by=1))
+            session.flush()
+            old = _submission(session, store, utcnow() - dt.timedelta(days=10), 1)
+            young = _submission(session, store, utcnow(), 2)
+            old_blob, young_blob = old.blob_id or "", young.blob_id or ""
+            gone = store.put(session, SECRET_TEXT)
+        with factory() as session, session.begin():
+            assert store.get(session, gone) == SECRET_TEXT
+            store.shred(session, gone)
+        with factory() as session:
+            orphan = store.put(session, b"orphan")
+            session.rollback()
+            assert store.sweep_orphans(session, min_age=0) == 1
+        assert store.blob_ids_on_disk() == {old_blob, young_blob}
+        assert orphan not in store.blob_ids_on_disk()
+        report = rotate_master_key(home, tmp_path / "new.key")
+        assert report["rewrapped"] == 2
+        with factory() as session, session.begin():
+            rotated = open_storage(home, session)
+            assert rotated.master == MasterKey.load(tmp_path / "new.key")
+            assert apply_retention(session, rotated, 5) == 1
+        with factory() as session:
+            assert rotated.get(session, young_blob) == b"sub2"
+            with pytest.raises(BlobNotFoundError):
+                rotated.get(session, old_blob)
+        assert rotated.blob_ids_on_disk() == {young_blob}
+    finally:
+        engine.dispose()
