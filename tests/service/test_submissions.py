@@ -140,6 +140,36 @@ def test_concurrent_retries_store_one_submission(client: TestClient, app: FastAP
     assert counts(app) == (1, 1, 1)  # the losers' blob files are gone too
 
 
+def test_two_first_files_with_different_keys_racing_pin_one_key(client: TestClient, app: FastAPI,
+                                                                 setup: Setup) -> None:
+    """Both are checked before anything is pinned; the conditional pin lets one in, the other is refused."""
+    work = [(_principal(app, setup.fiscalia), encoded_bytes(setup.study, "fiscalia", 20)),
+            (_principal(app, setup.dif), encoded_bytes(setup.study, "dif", 20, secret=OTHER_SECRET))]
+    barrier = threading.Barrier(2)
+    results: list[Any] = [None, None]
+
+    def one(i: int) -> None:
+        principal, data = work[i]
+        barrier.wait()
+        try:
+            results[i] = routes.submit(app.state.sessions, app.state.storage, principal, setup.study, data,
+                                       idempotency_key=f"first-{i}")
+        except Exception as exc:  # collected and asserted below
+            results[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    accepted = [r for r in results if isinstance(r, routes.Submitted)]
+    refused = [r for r in results if isinstance(r, routes.Refused)]
+    assert len(accepted) == 1 and len(refused) == 1, results
+    assert accepted[0].status == 201
+    assert [p["code"] for p in refused[0].report.problems] == ["other_key"]
+    assert counts(app) == (1, 1, 1)
+
+
 def test_dry_run_checks_and_keeps_nothing(client: TestClient, app: FastAPI, setup: Setup) -> None:
     data = encoded_bytes(setup.study, "fiscalia", 20)
     ok = _post(client, setup.study, setup.fiscalia, data, key=None, params={"dry_run": "true"})

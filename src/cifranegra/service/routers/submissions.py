@@ -339,18 +339,20 @@ def submit(
         raise ApiError(403, "forbidden", "only an agency's submitter account submits files")
     agency_id = principal.agency_id
     sha = hashlib.sha256(data).hexdigest()
-    with sessions() as session:
+    with sessions() as session:  # short: no connection is held while the file is checked
         study = find_study(session, principal, study_name)
         if not dry_run:
             assert idempotency_key is not None
             earlier = _existing(session, study.id, agency_id, idempotency_key)
             if earlier is not None:
                 return _same_again(earlier, sha)
-        report = _check(study, principal, data)
-        if dry_run:
-            return Submitted(200, {"dry_run": True, "ok": True, "sha256": report.sha256,
-                                   "n_records": report.n_records, "problems": report.problems})
-        assert idempotency_key is not None
+    report = _check(study, principal, data)
+    if dry_run:
+        return Submitted(200, {"dry_run": True, "ok": True, "sha256": report.sha256,
+                               "n_records": report.n_records, "problems": report.problems})
+    assert idempotency_key is not None
+    with sessions() as session:
+        study = session.get(Study, study.id) or study
         _pin(session, study, report)
         blob_id = storage.put(session, data)
         sub = Submission(
@@ -387,21 +389,21 @@ def _check(study: Study, principal: Principal, data: bytes) -> CheckReport:
 
 
 def _pin(session: Session, study: Study, report: CheckReport) -> None:
-    """Pin the study's spec and key on its first accepted file. Two first files racing: the conditional
-    UPDATE lets one pin; the other is checked again against what was pinned."""
-    if study.spec_fingerprint is not None and study.key_check is not None:
-        return
-    result: Any = session.execute(
-        update(Study)
-        .where(Study.id == study.id, Study.spec_fingerprint.is_(None))
-        .values(spec_fingerprint=report.spec_fingerprint, key_check=report.key_check)
-    )
-    if result.rowcount == 1:
-        study.spec_fingerprint, study.key_check = report.spec_fingerprint, report.key_check
-        return
-    session.refresh(study)
+    """Pin the study's spec and key on its first accepted file, or refuse the file when they differ from
+    the pinned ones. Two first files racing: the conditional UPDATE lets one pin; the other is compared
+    with what was pinned."""
+    if study.spec_fingerprint is None:
+        result: Any = session.execute(
+            update(Study)
+            .where(Study.id == study.id, Study.spec_fingerprint.is_(None))
+            .values(spec_fingerprint=report.spec_fingerprint, key_check=report.key_check)
+        )
+        if result.rowcount == 1:
+            study.spec_fingerprint, study.key_check = report.spec_fingerprint, report.key_check
+            return
+        session.refresh(study)
+    # pinned before this file was checked, or meanwhile by another: compare with what is pinned now
     if (study.spec_fingerprint, study.key_check) != (report.spec_fingerprint, report.key_check):
-        session.rollback()
         problems = []
         if study.spec_fingerprint != report.spec_fingerprint:
             problems.append({"severity": "error", "code": "other_spec",
@@ -411,6 +413,7 @@ def _pin(session: Session, study: Study, report: CheckReport) -> None:
             problems.append({"severity": "error", "code": "other_key",
                              "message": "the file was encoded with a different secret than this study's accepted "
                                         "files; get the study's secret from the coordinator and encode again"})
+        session.rollback()
         raise Refused(CheckReport(ok=False, problems=problems, n_records=report.n_records, source=report.source,
                                   spec_fingerprint=report.spec_fingerprint, key_check=report.key_check,
                                   sha256=report.sha256))
