@@ -350,3 +350,78 @@ def test_run_forever_does_queued_jobs(env: Env, monkeypatch: pytest.MonkeyPatch)
     first, second = queue(env), queue(env)
     assert jobs.run_forever(env.home, poll=0.01, max_jobs=2) == 2
     assert [get_run(env, r).state for r in (first, second)] == ["succeeded", "succeeded"]
+
+
+def test_clean_work_removes_only_folders_of_attempts_that_are_over(env: Env) -> None:
+    live_id, done_id = queue(env), queue(env)
+    live = jobs.claim_next(env.factory, "w")
+    assert live is not None and live.id == live_id
+    with env.factory() as session, session.begin():
+        done = session.get(Run, done_id)
+        assert done is not None
+        done.state, done.attempts = "failed", 3
+    keep = env.work / f"run-{live_id}-1-abc"
+    stale = [env.work / f"run-{live_id}-0-old", env.work / f"run-{done_id}-3-xyz", env.work / "run-junk"]
+    for folder in (keep, *stale):
+        folder.mkdir()
+        (folder / "list.parquet").write_bytes(b"x")
+    assert jobs.clean_work(env.factory, env.work) == 3
+    assert leftovers(env) == [keep.name]
+
+
+def _race(factory: sessionmaker[Session], n_workers: int) -> list[str]:
+    """``n_workers`` threads claim at once, each until nothing is left; the ids they got."""
+    import threading
+
+    got: list[str] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(n_workers)
+
+    def work(i: int) -> None:
+        try:
+            barrier.wait()
+            while (run := jobs.claim_next(factory, f"w{i}")) is not None:
+                got.append(run.id)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n_workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return got
+
+
+def test_racing_workers_claim_each_job_once_on_sqlite(env: Env) -> None:
+    ids = {queue(env) for _ in range(4)}
+    got = _race(env.factory, 6)
+    assert sorted(got) == sorted(ids)
+
+
+def test_racing_workers_claim_each_job_once_on_postgresql(fresh_postgres_url: str) -> None:
+    from cifranegra.service import migrate
+
+    migrate.upgrade(fresh_postgres_url)
+    engine = make_engine(fresh_postgres_url)
+    try:
+        factory = session_factory(engine)
+        with factory() as session, session.begin():
+            user = User(username="coord", password_hash="x", role="coordinator")
+            session.add(user)
+            session.flush()
+            study = Study(name="pg-study", created_by=user.id, settings={})
+            session.add(study)
+            session.flush()
+            runs = [Run(study_id=study.id, created_by=user.id, state="queued", submission_ids=[], settings={})
+                    for _ in range(5)]
+            session.add_all(runs)
+            session.flush()
+            ids = {r.id for r in runs}
+        got = _race(factory, 6)
+        assert sorted(got) == sorted(ids)
+        with factory() as session:
+            assert {r.attempts for r in session.scalars(select(Run))} == {1}
+    finally:
+        engine.dispose()

@@ -341,6 +341,25 @@ def _finish(factory: sessionmaker[Session], run_id: str, worker: str, attempt: i
 # --- the job-runner process ------------------------------------------------------------------------
 
 
+def clean_work(factory: sessionmaker[Session], root: Path) -> int:
+    """Remove the folders of attempts that are over (their run is not running that attempt any more):
+    decrypted lists left by a killed worker whose job was then failed or finished elsewhere. Returns
+    how many were removed. Run by the job runner at start (one job runner per hub)."""
+    removed = 0
+    for folder in Path(root).glob("run-*"):
+        parts = folder.name.split("-")
+        run_id, attempt = (parts[1], parts[2]) if len(parts) >= 4 else ("", "")
+        with factory() as session:
+            live = session.scalars(select(Run.id).where(
+                Run.id == run_id, Run.state == "running",
+                Run.attempts == (int(attempt) if attempt.isdigit() else -1))).first()
+        if live is None:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{new_id()[:8]}"
 
@@ -360,6 +379,7 @@ def run_forever(home: Any, poll: float = 1.0, *, stop: threading.Event | None = 
         with transaction(factory) as session:
             storage = open_storage(home, session)
         root = work_root(home.path)
+        clean_work(factory, root)
         worker = worker_name()
         while not stop.is_set() and (max_jobs is None or done < max_jobs):
             try:
