@@ -425,3 +425,26 @@ def test_racing_workers_claim_each_job_once_on_postgresql(fresh_postgres_url: st
             assert {r.attempts for r in session.scalars(select(Run))} == {1}
     finally:
         engine.dispose()
+
+
+# --- hub_run's own refusals (before any list is read) ------------------------------------------------
+
+
+def test_run_study_refuses_before_reading_anything(tmp_path: Path) -> None:
+    one = [("FGR", tmp_path / "a.parquet")]
+    with pytest.raises(InputError, match="at least two agencies; the study has 1"):
+        hub_run.run_study(one, study="s", workdir=tmp_path / "w")
+    twice = [("FGR", tmp_path / "a.parquet"), ("FGR", tmp_path / "b.parquet")]
+    with pytest.raises(InputError, match="same list source"):
+        hub_run.run_study(twice, study="s", workdir=tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+
+
+def test_run_settings_merge_the_studys_run_keys_and_check_them() -> None:
+    study = {"strata": {"sex": ["F", "M"]}, "seed": 7, "publication": {"title": "A"}}
+    merged = hub_run.run_settings(study, {"publication": {"title": "B"}})
+    assert merged == {"seed": 7, "publication": {"title": "B"}}  # the checks' strata map is not a run key
+    with pytest.raises(InputError, match=r"unknown run setting\(s\) \['output'\]"):
+        hub_run.run_settings({}, {"output": "/etc"})
+    with pytest.raises(InputError):
+        hub_run.run_settings({}, {"tabulation": {"strata": ["no-such-column"]}})
