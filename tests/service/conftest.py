@@ -10,7 +10,8 @@
 - ``make_study(client, admin_token, name=None, settings=None, coordinator_token=None) -> MadeStudy``:
   a study created by a new coordinator (or by the one whose token is given); ``MadeStudy(name,
   coordinator, coordinator_token)``.
-- ``postgres_url`` (session): a real PostgreSQL server started in a temporary folder (initdb +
+- password hashes are cheap in the tests (argon2 with tiny costs; session-wide, automatic).
+- ``postgres_server`` (session): a real PostgreSQL server started in a temporary folder (initdb +
   pg_ctl on a free port, unix socket in the folder; as the ``postgres`` or ``nobody`` user when the tests
   run as root); skipped with the reason when the server's programs are missing.
   ``fresh_postgres_url``: a new, empty database on it for one test.
@@ -58,6 +59,23 @@ class MadeStudy:
     name: str
     coordinator: str
     coordinator_token: str
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """Argon2 with tiny costs in the tests (accounts are made by the dozen; the real costs are
+    argon2-cffi's defaults, checked in test_core). Subprocesses (``hub serve``) keep the real ones."""
+    from argon2 import PasswordHasher
+
+    from cifranegra.service import auth
+
+    saved = auth._hasher, auth._DUMMY_HASH
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
+    auth._DUMMY_HASH = auth._hasher.hash("not a password of any account")
+    try:
+        yield
+    finally:
+        auth._hasher, auth._DUMMY_HASH = saved
 
 
 @pytest.fixture

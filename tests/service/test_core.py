@@ -281,6 +281,16 @@ def test_tokens_are_stored_only_as_hashes(client: TestClient, app: FastAPI, admi
     assert passwords[0].startswith("$argon2id$") and ADMIN_PASSWORD not in passwords[0]
 
 
+def test_password_hashes_use_argon2id_with_its_default_costs() -> None:
+    """What the hub uses outside the tests (conftest makes the hashes cheap in this process)."""
+    script = ("from cifranegra.service import auth\nh = auth.hash_password('a-long-password')\n"
+              "print(h.rsplit('$', 2)[0], auth.verify_password(h, 'a-long-password'), "
+              "auth.verify_password(h, 'a-long-passworD'))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert done.stdout.split() == ["$argon2id$v=19$m=65536,t=3,p=4", "True", "False"]
+
+
 def test_a_wrong_role_gets_403_and_admin_rules_are_checked(
     client: TestClient, admin_token: str, make_user: Callable[..., tuple[str, str]], make_study: Callable[..., Any]
 ) -> None:

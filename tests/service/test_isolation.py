@@ -22,7 +22,8 @@ endpoint; 404 for a study (or another agency's submission) the principal does no
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +31,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, password_of
-from service.encoded_factory import encoded_bytes
+from cifranegra.service.app import create_app
+from cifranegra.service.config import KEY_FILE_ENV, init_home
+from service.conftest import ADMIN_PASSWORD, ADMIN_USER, _make_study, _make_user, bearer, password_of
+from service.encoded_factory import cached_encoded_bytes
 
 PRINCIPALS = (
     "public", "hub_admin", "auditor", "coordinator", "coordinator_other", "analyst", "analyst_other", "approver",
@@ -49,6 +52,9 @@ class World:
     usernames: dict[str, str]
     agencies: dict[str, str]
     submission_id: str  # fiscalia's submission in study A
+    run_id: str = ""  # a succeeded run of study A, started by its coordinator
+    release_id: str = ""  # a draft release of study A, drafted by its coordinator
+    public_id: str = ""  # an approved release of study A
     study: str = "study-a"
     other_study: str = "study-b"
 
@@ -60,7 +66,14 @@ class World:
         if token:
             headers.update(bearer(token))
         return self.client.post(f"/api/v1/studies/{study or self.study}/submissions", headers=headers,
-                                content=encoded_bytes(study or self.study, agency, 12, seed=next(_unique) % 3))
+                                content=cached_encoded_bytes(study or self.study, agency, 12, seed=next(_unique) % 3))
+
+    def draft(self, principal: str) -> str:
+        """A new draft release of study A from the succeeded run, drafted by ``principal``."""
+        made = self.client.post(f"/api/v1/studies/{self.study}/releases", json={"run_id": self.run_id, "title": "t"},
+                                headers=bearer(self.tokens[principal] or ""))
+        assert made.status_code == 201, made.text
+        return str(made.json()["id"])
 
 
 @dataclass
@@ -93,6 +106,38 @@ def _fresh_submission(world: World, _principal: str) -> dict[str, str]:
     return {"study": world.study, "submission_id": made.json()["id"]}
 
 
+def _run(world: World, _principal: str) -> dict[str, str]:
+    return {"study": world.study, "run_id": world.run_id}
+
+
+def _internal_file(world: World, _principal: str) -> dict[str, str]:
+    return {"study": world.study, "run_id": world.run_id, "name": "results.json"}
+
+
+def _release(world: World, _principal: str) -> dict[str, str]:
+    return {"study": world.study, "release_id": world.release_id}
+
+
+def _release_file(world: World, _principal: str) -> dict[str, str]:
+    return {"study": world.study, "release_id": world.release_id, "name": "estimates.csv"}
+
+
+def _public(world: World, _principal: str) -> dict[str, str]:
+    return {"release_id": world.public_id}
+
+
+def _public_file(world: World, _principal: str) -> dict[str, str]:
+    return {"release_id": world.public_id, "name": "estimates.csv"}
+
+
+def _fresh_draft(world: World, _principal: str) -> dict[str, str]:
+    return {"study": world.study, "release_id": world.draft("coordinator")}
+
+
+def _draft_body(world: World, _principal: str) -> dict[str, str]:
+    return {"run_id": world.run_id, "title": "Estimación 2026"}
+
+
 def _throwaway_user(world: World, _principal: str) -> dict[str, str]:
     name = f"throwaway-{next(_unique)}"
     made = world.client.post("/api/v1/users", json={"username": name, "password": "a-long-password", "role": "auditor"},
@@ -118,6 +163,9 @@ STUDY_READERS = {"coordinator": 200, "analyst": 200, "approver": 200, "submitter
                  "coordinator_other": 404, "analyst_other": 404, "approver_other": 404, "submitter_other_study": 404}
 SUBMISSION_READERS = {"coordinator": 200, "submitter": 200, "submitter_other_agency": 404, "coordinator_other": 404,
                       "submitter_other_study": 404}
+
+RUN_READERS = {"coordinator": 200, "analyst": 200, "approver": 200, "coordinator_other": 404, "analyst_other": 404,
+               "approver_other": 404}
 
 MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/login"): Case({"public": 401}, default=200, body=_login_body),
@@ -146,6 +194,29 @@ MATRIX: dict[tuple[str, str], Case] = {
                                                                            params=_target_submission),
     ("DELETE", "/api/v1/studies/{study}/submissions/{submission_id}"): Case(
         {"submitter": 200, "submitter_other_agency": 404, "submitter_other_study": 404}, params=_fresh_submission),
+    # runs: the coordinator starts them; coordinator, analyst and approver follow them; internal
+    # aggregates for the analyst only
+    ("POST", "/api/v1/studies/{study}/runs"): Case({"coordinator": 202, "coordinator_other": 404}, params=_study_a),
+    ("GET", "/api/v1/studies/{study}/runs"): Case(RUN_READERS, params=_study_a),
+    ("GET", "/api/v1/studies/{study}/runs/{run_id}"): Case(RUN_READERS, params=_run),
+    ("GET", "/api/v1/studies/{study}/runs/{run_id}/internal"): Case({"analyst": 200, "analyst_other": 404},
+                                                                     params=_run),
+    ("GET", "/api/v1/studies/{study}/runs/{run_id}/internal/{name}"): Case(
+        {"analyst": 200, "analyst_other": 404}, params=_internal_file),
+    # releases: drafted by the coordinator or analyst, approved by the approver (not the drafter)
+    ("POST", "/api/v1/studies/{study}/releases"): Case(
+        {"coordinator": 201, "analyst": 201, "coordinator_other": 404, "analyst_other": 404}, params=_study_a,
+        body=_draft_body),
+    ("GET", "/api/v1/studies/{study}/releases"): Case(RUN_READERS, params=_study_a),
+    ("GET", "/api/v1/studies/{study}/releases/{release_id}"): Case(RUN_READERS, params=_release),
+    ("GET", "/api/v1/studies/{study}/releases/{release_id}/files/{name}"): Case(RUN_READERS, params=_release_file),
+    ("POST", "/api/v1/studies/{study}/releases/{release_id}/approve"): Case(
+        {"approver": 200, "approver_other": 404}, params=_fresh_draft),
+    # what is public: approved releases, for anyone (a token is not looked at)
+    ("GET", "/api/v1/public/releases"): Case({"public": 200}, default=200),
+    ("GET", "/api/v1/public/releases/{release_id}"): Case({"public": 200}, default=200, params=_public),
+    ("GET", "/api/v1/public/releases/{release_id}/files/{name}"): Case({"public": 200}, default=200,
+                                                                        params=_public_file),
     # the audit log: the auditor only
     ("GET", "/api/v1/audit"): Case({"auditor": 200}),
     ("GET", "/api/v1/audit/verify"): Case({"auditor": 200}),
@@ -159,9 +230,23 @@ def api_routes(app: FastAPI) -> set[tuple[str, str]]:
             for method in ops if method in ("get", "post", "put", "patch", "delete")}
 
 
-@pytest.fixture
-def world(client: TestClient, app: FastAPI, admin_token: str, make_user: Callable[..., tuple[str, str]],
-          make_study: Callable[..., Any]) -> World:
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One hub for the whole module (accounts cost an argon2 hash each); the tests only add to it."""
+    saved = os.environ.pop(KEY_FILE_ENV, None)
+    try:
+        home = init_home(tmp_path_factory.mktemp("iso") / "hub", admin_user=ADMIN_USER, admin_password=ADMIN_PASSWORD)
+    finally:
+        if saved is not None:
+            os.environ[KEY_FILE_ENV] = saved
+    app = create_app(home)
+    with TestClient(app) as client:
+        token = client.post("/api/v1/login", json={"username": ADMIN_USER, "password": ADMIN_PASSWORD}).json()["token"]
+        yield _build_world(client, app, token)
+
+
+def _build_world(client: TestClient, app: FastAPI, admin_token: str) -> World:
+    make_user, make_study = _make_user, _make_study
     tokens: dict[str, str | None] = {"public": None, "hub_admin": admin_token}
     usernames = {"hub_admin": ADMIN_USER}
     study_a = make_study(client, admin_token, name="study-a")
@@ -182,7 +267,44 @@ def world(client: TestClient, app: FastAPI, admin_token: str, make_user: Callabl
     made = world.submit("submitter")
     assert made.status_code == 201, made.text
     world.submission_id = made.json()["id"]
+    assert world.submit("submitter_other_agency").status_code == 201
+    if "/api/v1/studies/{study}/runs" in app.openapi()["paths"]:
+        world.run_id = _succeeded_run(app, study_a.name, study_a.coordinator)
+    if "/api/v1/studies/{study}/releases" in app.openapi()["paths"]:
+        world.release_id = world.draft("coordinator")
+        world.public_id = world.draft("analyst")
+        approved = client.post(f"/api/v1/studies/{world.study}/releases/{world.public_id}/approve",
+                               headers=bearer(world.tokens["approver"] or ""))
+        assert approved.status_code == 200, approved.text
     return world
+
+
+def _succeeded_run(app: FastAPI, study_name: str, coordinator: str) -> str:
+    """A run of the study that has succeeded, with internal and publish results (made directly: access
+    is what is tested here; tests/service/test_runs_releases.py runs real ones)."""
+    import io
+    import zipfile
+
+    from sqlalchemy import select
+
+    from cifranegra.service.db import Run, Study, User, new_id, transaction, utcnow
+
+    def zipped(files: dict[str, bytes]) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, data in files.items():
+                zf.writestr(name, data)
+        return buf.getvalue()
+
+    with transaction(app.state.sessions) as session:
+        study = session.scalars(select(Study).where(Study.name == study_name)).one()
+        user = session.scalars(select(User).where(User.username == coordinator)).one()
+        internal = app.state.storage.put(session, zipped({"results.json": b'{"estimate": 1234}'}))
+        publish = app.state.storage.put(session, zipped({"estimates.csv": b"estimate\n1200\n"}))
+        run = Run(id=new_id(), study_id=study.id, created_by=user.id, state="succeeded", progress=1.0,
+                  finished_at=utcnow(), internal_blob_id=internal, publish_blob_id=publish)
+        session.add(run)
+        return run.id
 
 
 def _request(world: World, case: Case, method: str, path: str, principal: str) -> Any:
@@ -200,8 +322,8 @@ def _request(world: World, case: Case, method: str, path: str, principal: str) -
     return world.client.request(method, url, headers=headers, json=body)
 
 
-def test_every_api_route_has_an_access_rule(app: FastAPI) -> None:
-    routes = api_routes(app)
+def test_every_api_route_has_an_access_rule(world: World) -> None:
+    routes = api_routes(world.app)
     missing = sorted(routes - set(MATRIX))
     assert missing == [], f"routes without an entry in the isolation MATRIX: {missing}"
     stale = sorted(set(MATRIX) - routes)
@@ -238,3 +360,14 @@ def test_a_refused_study_looks_like_a_missing_one(world: World) -> None:
     sub_missing = world.client.get(f"/api/v1/studies/{world.study}/submissions/{'0' * 32}",
                                    headers=bearer(world.tokens["submitter_other_agency"] or "")).json()
     assert sub_other == sub_missing
+
+
+def test_a_draft_is_not_public(world: World) -> None:
+    if not world.public_id:
+        pytest.skip("the releases routes are not in this build")
+    listed = [r["id"] for r in world.client.get("/api/v1/public/releases").json()["releases"]]
+    assert world.public_id in listed and world.release_id not in listed
+    draft = world.client.get(f"/api/v1/public/releases/{world.release_id}")
+    missing = world.client.get(f"/api/v1/public/releases/{'0' * 32}")
+    assert draft.status_code == missing.status_code == 404 and draft.json() == missing.json()
+    assert world.client.get(f"/api/v1/public/releases/{world.release_id}/files/estimates.csv").status_code == 404
