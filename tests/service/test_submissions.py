@@ -367,3 +367,14 @@ def test_concurrent_retries_on_postgresql(hub_home_factory: Callable[..., Any], 
         assert sorted(r.status for r in results) == [200] * 5 + [201]
         assert len({r.body["id"] for r in results}) == 1
         assert counts(app) == (1, 1, 1)
+
+
+def test_the_upload_is_documented_in_openapi(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    post = spec["paths"]["/api/v1/studies/{study}/submissions"]["post"]
+    assert set(post["requestBody"]["content"]) == {"application/vnd.apache.parquet", "application/octet-stream",
+                                                   "multipart/form-data"}
+    assert [p["name"] for p in post["parameters"]] == ["study", "dry_run", "Idempotency-Key"]
+    assert set(post["responses"]) >= {"200", "201", "400", "409", "413", "415", "422"}
+    paths = spec["paths"]
+    assert set(paths["/api/v1/studies/{study}/submissions/{submission_id}"]) == {"get", "delete"}

@@ -87,7 +87,33 @@ class Submitted:
 # --- routes ------------------------------------------------------------------------------------------
 
 
-@router.post("/studies/{study}/submissions", status_code=201)
+_UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "the encoded list written by `cifranegra encode`",
+        "content": {
+            "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                "file": {"type": "string", "format": "binary"}}}},
+        },
+    },
+    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
+                    "description": "required unless dry_run: one value per file, reused on every retry "
+                                   "(1-200 of A-Z a-z 0-9 . _ : -)"}],
+}
+_UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the same submission again (same Idempotency-Key), or a dry run's report"},
+    400: {"description": "Idempotency-Key missing or invalid, or a malformed multipart body"},
+    409: {"description": "this Idempotency-Key was used for another file"},
+    413: {"description": "larger than the hub's max_upload_bytes"},
+    415: {"description": "not an accepted Content-Type"},
+    422: {"description": "the file was refused; error.problems lists why"},
+}
+
+
+@router.post("/studies/{study}/submissions", status_code=201, openapi_extra=_UPLOAD_DOC,
+             responses=_UPLOAD_RESPONSES)
 async def post_submission(
     study: str,
     request: Request,
