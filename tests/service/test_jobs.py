@@ -448,3 +448,26 @@ def test_run_settings_merge_the_studys_run_keys_and_check_them() -> None:
         hub_run.run_settings({}, {"output": "/etc"})
     with pytest.raises(InputError):
         hub_run.run_settings({}, {"tabulation": {"strata": ["no-such-column"]}})
+
+
+def test_the_job_runner_survives_a_failure_to_store_and_the_job_is_retried(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_run, "run_study", fake_run_study())
+    run_id = queue(env)
+    keys_before = n_keys(env)
+
+    def database_gone(*_a: Any, **_k: Any) -> str:
+        raise ConnectionError("the database went away")
+
+    store = jobs._store
+    monkeypatch.setattr(jobs, "_store", database_gone)
+    assert jobs.run_forever(env.home, poll=0.01, max_jobs=1) == 1
+    assert get_run(env, run_id).state == "running"  # left to its lease
+    assert n_keys(env) == keys_before
+    assert leftovers(env) == []
+    monkeypatch.setattr(jobs, "_store", store)
+    assert jobs.requeue_stale(env.factory, now=later(1)) == 1
+    assert jobs.run_forever(env.home, poll=0.01, max_jobs=1) == 1
+    run = get_run(env, run_id)
+    assert (run.state, run.attempts) == ("succeeded", 2)

@@ -390,7 +390,11 @@ def run_forever(home: Any, poll: float = 1.0, *, stop: threading.Event | None = 
             if run is None:
                 stop.wait(poll)
                 continue
-            run_job(factory, storage, run, workdir_root=root)
+            try:
+                run_job(factory, storage, run, workdir_root=root)
+            except Exception as exc:  # e.g. the database went away while storing: the lease expires, it is retried
+                log.error("job runner: run %s not finished (%s); it is retried after its lease", run.id,
+                          type(exc).__name__)
             done += 1
     finally:
         engine.dispose()
