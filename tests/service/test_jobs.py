@@ -246,8 +246,9 @@ def test_requeue_stale_requeues_then_fails_after_max_attempts(env: Env) -> None:
 def test_a_failing_run_ends_failed_with_a_message_and_publishes_nothing(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(*_a: Any, **_k: Any) -> hub_run.HubRunOutput:
-        raise InputError("the encoded lists do not belong to this project; re-encode with --project NAME")
+    def refuse(*_a: Any, workdir: Path, **_k: Any) -> hub_run.HubRunOutput:
+        raise InputError(f"{workdir}/lists/list-1.parquet: the encoded lists do not belong to this project; "
+                         "re-encode with --project NAME")
 
     monkeypatch.setattr(hub_run, "run_study", refuse)
     run_id = queue(env)
@@ -257,7 +258,8 @@ def test_a_failing_run_ends_failed_with_a_message_and_publishes_nothing(
     assert jobs.run_job(env.factory, env.storage, claimed, workdir_root=env.work) == "failed"
     run = get_run(env, run_id)
     assert run.state == "failed"
-    assert run.message == "the encoded lists do not belong to this project; re-encode with --project NAME"
+    assert run.message == ("(the run's temporary folder)/project/lists/list-1.parquet: the encoded lists do not "
+                           "belong to this project; re-encode with --project NAME")  # no path of the hub's home
     assert (run.internal_blob_id, run.publish_blob_id) == (None, None)
     assert n_keys(env) == keys_before
     assert leftovers(env) == []

@@ -255,7 +255,8 @@ def run_job(
                 heart.lost = heart.lost or _still_mine(factory, run_id, worker, attempt) is False
                 if heart.lost:
                     return "lost"
-                _finish(factory, run_id, worker, attempt, state="failed", message=_failure_message(exc))
+                message = _failure_message(exc).replace(str(tmp), "(the run's temporary folder)")
+                _finish(factory, run_id, worker, attempt, state="failed", message=message)
                 log.info("run %s failed (%s)", run_id, type(exc).__name__)
                 return "failed"
         return _store(factory, storage, run_id, worker, attempt, output)
