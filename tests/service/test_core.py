@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import delete, func, inspect, select, update
 
 from cifranegra.cli import main as cli_main
 from cifranegra.errors import InputError
@@ -113,34 +113,80 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_hub_serve_migrates_and_answers(hub_home: HubHome) -> None:
-    port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "cifranegra", "hub", "serve", str(hub_home.path), "--port",
-                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+def _children(pid: int) -> set[int]:
     try:
-        status, body = 0, {}
-        for _ in range(300):
-            if proc.poll() is not None:
-                break
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/healthz", timeout=2)
-                status, body = response.status_code, response.json()
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        output = proc.stdout.read() if proc.stdout is not None and proc.poll() is not None else b""
-        assert (status, body) == (200, {"status": "ok"}), output[-2000:]
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return set()
+    return {int(p) for p in text.split()}
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _gone(pid: int, tries: int = 200) -> bool:
+    for _ in range(tries):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _start_serving(home: HubHome, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "cifranegra", "hub", "serve", str(home.path), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    status, body = 0, {}
+    for _ in range(600):
+        if proc.poll() is not None:
+            break
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/api/v1/healthz", timeout=2)
+            status, body = response.status_code, response.json()
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    if (status, body) != (200, {"status": "ok"}):
+        proc.kill()
+        output = proc.stdout.read() if proc.stdout is not None else b""
+        pytest.fail(f"hub serve did not answer: {output[-2000:]!r}")
+    return proc
+
+
+def test_hub_serve_migrates_answers_and_stops_with_its_job_runner(hub_home: HubHome) -> None:
+    port = _free_port()
+    proc = _start_serving(hub_home, port)
+    try:
         login = httpx.post(f"http://127.0.0.1:{port}/api/v1/login",
-                           json={"username": ADMIN_USER, "password": ADMIN_PASSWORD}, timeout=10)
+                           json={"username": ADMIN_USER, "password": ADMIN_PASSWORD}, timeout=30)
         assert login.status_code == 200
+        runners = _children(proc.pid)
+        assert len(runners) >= 1  # the job runner (plus, on some Pythons, multiprocessing's tracker)
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    assert [_cmdline(pid) for pid in runners if not _gone(pid)] == []
+
+
+def test_a_killed_server_takes_its_job_runner_with_it(hub_home: HubHome) -> None:
+    proc = _start_serving(hub_home, _free_port())
+    runners = _children(proc.pid)
+    proc.kill()  # kill -9: no clean-up code runs in the server
+    proc.wait()
+    assert runners
+    assert [_cmdline(pid) for pid in runners if not _gone(pid)] == []
 
 
 def test_hub_serve_refuses_bad_options(hub_home: HubHome, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -266,6 +312,17 @@ def test_missing_forged_expired_revoked_and_deactivated_tokens_get_401(
     _, token2 = make_user(client, admin_token, "auditor")
     assert client.post("/api/v1/logout", headers=bearer(token2)).json() == {"revoked": True}
     _error(client.get("/api/v1/audit", headers=bearer(token2)), 401)
+
+    with app.state.sessions() as session:  # logging in again drops the account's long-expired tokens
+        assert session.scalar(select(func.count()).select_from(Token).where(
+            Token.user_id == select(User.id).where(User.username == name).scalar_subquery())) == 1
+    with transaction(app.state.sessions) as session:
+        session.execute(update(Token).values(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2))
+                        .where(Token.user_id == select(User.id).where(User.username == name).scalar_subquery()))
+    client.post("/api/v1/login", json={"username": name, "password": f"pw-{name}-0001"})
+    with app.state.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Token).where(
+            Token.user_id == select(User.id).where(User.username == name).scalar_subquery())) == 1
 
     name3, token3 = make_user(client, admin_token, "auditor")
     assert client.post(f"/api/v1/users/{name3}/deactivate", headers=bearer(admin_token)).status_code == 200

@@ -126,6 +126,27 @@ def app_from_environment() -> FastAPI:
     return create_app(load_home(os.environ[HOME_ENV], db_url=os.environ.get(DB_ENV) or None))
 
 
+def run_job_runner(home: HubHome, parent_pid: int | None = None) -> None:
+    """The job-runner process of :func:`serve`: ``jobs.run_forever(home)``, ended with its parent (on Linux,
+    ``PR_SET_PDEATHSIG``: a runner never outlives a killed server; its run's lease then expires and the
+    next server's runner retries it)."""
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if parent_pid is not None and os.getppid() != parent_pid:
+        return  # the server died before the line above took effect
+    jobs = optional_module("cifranegra.service.jobs")
+    if jobs is not None:
+        jobs.run_forever(home)
+
+
 def serve(home: HubHome, *, host: str = "127.0.0.1", port: int = 8765, workers: int = 1) -> None:
     """Run the hub: migrate, start one job runner (if the jobs module is present), then uvicorn."""
     import multiprocessing
@@ -140,8 +161,9 @@ def serve(home: HubHome, *, host: str = "127.0.0.1", port: int = 8765, workers: 
     runner = None
     jobs = optional_module("cifranegra.service.jobs")
     if jobs is not None and hasattr(jobs, "run_forever"):
+        # not a daemon: a run may start processes of its own, which a daemon may not
         runner = multiprocessing.get_context("spawn").Process(
-            target=jobs.run_forever, args=(home,), name="cifranegra-hub-jobs", daemon=True
+            target=run_job_runner, args=(home, os.getpid()), name="cifranegra-hub-jobs", daemon=False
         )
         runner.start()
     try:

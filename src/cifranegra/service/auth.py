@@ -30,7 +30,7 @@ from typing import Annotated, Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from cifranegra.errors import InputError
@@ -121,6 +121,8 @@ def issue_token(session: Session, user: User, ttl: dt.timedelta) -> str:
     """A new bearer token for ``user`` (the caller commits); returned once, stored as its SHA-256."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
+    # the account's tokens that expired a day ago or more are of no use to anyone: drop them
+    session.execute(delete(Token).where(Token.user_id == user.id, Token.expires_at < now - dt.timedelta(days=1)))
     session.add(Token(token_hash=token_hash(token), user_id=user.id, created_at=now, expires_at=now + ttl))
     return token
 
