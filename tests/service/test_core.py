@@ -189,6 +189,30 @@ def test_a_killed_server_takes_its_job_runner_with_it(hub_home: HubHome) -> None
     assert [_cmdline(pid) for pid in runners if not _gone(pid)] == []
 
 
+def test_serve_migrates_before_any_worker_starts(hub_home: HubHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from cifranegra.service import app as app_module
+
+    (hub_home.path / "hub.db").unlink()  # a database that was never migrated
+    seen: dict[str, Any] = {}
+
+    def fake_run(target: str, **kwargs: Any) -> None:
+        seen.update(kwargs, target=target, revision=migrate.current_revision(hub_home.db_url),
+                    home=os.environ[app_module.HOME_ENV])
+
+    real = app_module.optional_module
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(app_module, "optional_module",
+                        lambda name: None if name == "cifranegra.service.jobs" else real(name))
+    monkeypatch.delenv(app_module.HOME_ENV, raising=False)
+    monkeypatch.delenv(app_module.DB_ENV, raising=False)
+    app_module.serve(hub_home, host="127.0.0.1", port=8799, workers=2)
+    assert seen == {"target": "cifranegra.service.app:app_from_environment", "factory": True, "host": "127.0.0.1",
+                    "port": 8799, "workers": 2, "log_level": "info", "proxy_headers": True, "server_header": False,
+                    "revision": "0001", "home": str(hub_home.path)}
+
+
 def test_hub_serve_refuses_bad_options(hub_home: HubHome, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["hub", "serve", str(hub_home.path), "--port", "0"]) == 2
     assert "--port must be between 1 and 65535" in capsys.readouterr().err
