@@ -16,7 +16,8 @@ yet sent), restarts it, and re-sends every upload that was not acknowledged — 
 The startup sweep deletes orphan files only when older than a minute (a younger one may be a commit
 still in flight in another worker); the test ages the storage folder's files by two minutes after the
 kill, as if the restart came a few minutes later, instead of waiting. Two rounds run in the fast
-suite, eight bigger ones under ``-m slow``.
+suite (one uvicorn worker), eight bigger ones under ``-m slow`` (two workers: two processes appending to one
+audit chain and sweeping one storage folder at start).
 """
 
 from __future__ import annotations
@@ -164,13 +165,14 @@ def _orphans(home_dir: Path) -> int:
     return len(set(os.listdir(home.storage_dir)) - keys)
 
 
-def _crash_rounds(tmp_path: Path, *, rounds: int, per_round: int, in_flight: int, seed: int) -> list[dict[str, int]]:
+def _crash_rounds(tmp_path: Path, *, rounds: int, per_round: int, in_flight: int, seed: int,
+                  workers: int = 1) -> list[dict[str, int]]:
     """The rounds; returns per round: acknowledged before the kill, orphans left by it, re-sent uploads that
     the hub had stored already (200) and that it stored only now (201)."""
     rng = random.Random(seed)
     stats: list[dict[str, int]] = []
     home_dir = init_home(tmp_path / "home")
-    hub = LiveHub(home_dir).start()
+    hub = LiveHub(home_dir, workers=workers).start()
     try:
         acc = setup_study(hub.url)
         uploads: list[Upload] = []
@@ -208,5 +210,5 @@ def test_kill_9_during_uploads(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_kill_9_during_uploads_many_rounds(tmp_path: Path) -> None:
-    stats = _crash_rounds(tmp_path, rounds=8, per_round=40, in_flight=16, seed=1616)
+    stats = _crash_rounds(tmp_path, rounds=8, per_round=40, in_flight=16, seed=1616, workers=2)
     assert all(s["resent_found"] + s["resent_stored"] == 40 - s["acked_before_kill"] for s in stats)
