@@ -153,6 +153,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "files": "Archivos",
         "report_link": "Informe completo con gráficas ({fmt})",
         "table_caption": "Cuadro: {name}",
+        "charts": "Gráficas",
+        "more_tables": "Todos los cuadros",
         "download": "Descargar {name}",
         # auditor
         "audit_title": "Bitácora de auditoría",
@@ -302,6 +304,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "files": "Files",
         "report_link": "Full report with charts ({fmt})",
         "table_caption": "Table: {name}",
+        "charts": "Charts",
+        "more_tables": "All tables",
         "download": "Download {name}",
         "audit_title": "Audit log",
         "audit_intro": "Every request that reads or changes data is recorded, hash-chained: a removed or altered "

@@ -30,8 +30,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
+import re
 import secrets
 from collections.abc import Mapping, Sequence
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -43,11 +46,14 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
-from cifranegra.service import auth, i18n
+from cifranegra.service import auth, i18n, jobs
 from cifranegra.service.auth import Principal
 from cifranegra.service.db import Agency, transaction
 from cifranegra.service.http_errors import ApiError
 from cifranegra.service.routers import auth as auth_routes
+from cifranegra.service.routers import public as public_routes
+from cifranegra.service.routers import releases as release_routes
+from cifranegra.service.routers import runs as run_routes
 from cifranegra.service.routers import studies as study_routes
 from cifranegra.service.routers import submissions as submission_routes
 from cifranegra.service.routers import users as user_routes
@@ -505,10 +511,6 @@ def audit_export(request: Request) -> Response:
 
 # --- a study's page: participants, submissions, runs, releases --------------------------------------------
 
-RUN_ROLES = ("coordinator",)
-DRAFT_ROLES = ("coordinator", "analyst")
-
-
 def _study_page(request: Request, principal: Principal, study: str, *, status: int = 200,
                 notices: Sequence[tuple[str, str]] = ()) -> Response:
     if principal.role not in ("coordinator", "analyst", "approver"):
@@ -518,16 +520,16 @@ def _study_page(request: Request, principal: Principal, study: str, *, status: i
             described = study_routes.get_study(session, principal, study)
             submissions = (submission_routes.list_submissions(session, principal, study)
                            if principal.role in submission_routes.READ_ROLES else None)
-            runs = _list_runs(session, principal, study)
-            releases = _list_releases(session, principal, study)
+            runs = run_routes.list_runs(session, principal, study)
+            releases = release_routes.list_releases(session, request.app.state.storage, principal, study)
     except ApiError as exc:
         return error_page(request, principal, exc.status, exc.message)
     finished = [r for r in runs if r.get("state") == "succeeded"]
     return render(
         request, "hub/study.html", principal, status=status, notices=notices, study=study,
         participants=described.get("participants"), submissions=submissions, runs=runs, releases=releases,
-        finished_runs=finished, can_run=principal.role in RUN_ROLES and _has_runs(),
-        can_draft=principal.role in DRAFT_ROLES and _has_releases(),
+        finished_runs=finished, can_run=principal.role in run_routes.START_ROLES,
+        can_draft=principal.role in release_routes.DRAFT_ROLES,
     )
 
 
@@ -539,49 +541,81 @@ def study_page(study: str, request: Request) -> Response:
     return _study_page(request, principal, study)
 
 
-# --- runs and releases (RUNS' service functions) ----------------------------------------------------------
+@router.post("/studies/{study}/runs")
+async def start_run(study: str, request: Request) -> Response:
+    """Queue a run of the study's current submissions, then show its progress."""
+    form = await request.form()
+    principal = await run_in_threadpool(current_principal, request)
+    if principal is None:
+        return error_page(request, None, 401)
+    if not csrf_ok(request, form.get("csrf")):
+        return _csrf_refused(request, principal)
+
+    def work() -> Response:
+        try:
+            run = run_routes.start_run(request.app.state.sessions, principal, study)
+        except ApiError as exc:
+            if exc.status in (409, 422):
+                return _study_page(request, principal, study, status=exc.status, notices=[("error", exc.message)])
+            return error_page(request, principal, exc.status, exc.message)
+        return _redirect(f"{_study_url(study)}/runs/{run['id']}")
+
+    return await run_in_threadpool(work)
 
 
-def _runs_module() -> Any:
-    from cifranegra.service.app import optional_module
-
-    return optional_module("cifranegra.service.routers.runs")
+ACTIVE_RUN_STATES = ("queued", "running")
+RUN_REFRESH_SECONDS = 3
 
 
-def _releases_module() -> Any:
-    from cifranegra.service.app import optional_module
-
-    return optional_module("cifranegra.service.routers.releases")
-
-
-def _has_runs() -> bool:
-    return _runs_module() is not None
-
-
-def _has_releases() -> bool:
-    return _releases_module() is not None
-
-
-def _list_runs(session: Any, principal: Principal, study: str) -> list[dict[str, Any]]:
-    return []
-
-
-def _list_releases(session: Any, principal: Principal, study: str) -> list[dict[str, Any]]:
-    return []
+@router.get("/studies/{study}/runs/{run_id}")
+def run_page(study: str, run_id: str, request: Request) -> Response:
+    """A run's state and progress (the page refreshes itself while the run is active); the analyst also
+    sees the internal aggregates once it has succeeded."""
+    principal = current_principal(request)
+    if principal is None:
+        return _to_login()
+    internal: list[tuple[str, dict[str, Any]]] | None = None
+    try:
+        with request.app.state.sessions() as session:
+            run = run_routes.get_run(session, principal, study, run_id)
+            if principal.role in run_routes.INTERNAL_ROLES and run["state"] == "succeeded":
+                data = run_routes.internal_zip(session, request.app.state.storage, principal, study, run_id)
+                internal = zip_tables(data)
+    except ApiError as exc:
+        return error_page(request, principal, exc.status, exc.message)
+    refresh = RUN_REFRESH_SECONDS if run["state"] in ACTIVE_RUN_STATES else None
+    return render(request, "hub/run.html", principal, study=study, run=run, internal=internal, refresh=refresh)
 
 
-def _public_module() -> Any:
-    from cifranegra.service.app import optional_module
+@router.post("/studies/{study}/releases")
+async def draft_release(study: str, request: Request) -> Response:
+    form = await request.form()
+    principal = await run_in_threadpool(current_principal, request)
+    if principal is None:
+        return error_page(request, None, 401)
+    if not csrf_ok(request, form.get("csrf")):
+        return _csrf_refused(request, principal)
+    run_id, title = form.get("run_id"), form.get("title")
+    run_id = run_id if isinstance(run_id, str) else ""
+    title = title if isinstance(title, str) else ""
 
-    return optional_module("cifranegra.service.routers.public")
+    def work() -> Response:
+        try:
+            release_routes.draft_release(request.app.state.sessions, request.app.state.storage, principal, study,
+                                         run_id, title)
+        except ApiError as exc:
+            if exc.status == 409:
+                return _study_page(request, principal, study, status=409, notices=[("error", exc.message)])
+            return error_page(request, principal, exc.status, exc.message)
+        return _study_page(request, principal, study, notices=[("ok", _text(request, "drafted"))])
+
+    return await run_in_threadpool(work)
 
 
-def _list_drafts(session: Any, principal: Principal, study: str) -> list[dict[str, Any]]:
-    return []
-
-
-def _public_releases(session: Any) -> list[dict[str, Any]]:
-    return []
+def _draft_tables(session: Any, request: Request, principal: Principal, study: str,
+                  release_id: str) -> list[tuple[str, dict[str, Any]]]:
+    release = release_routes.find_release(session, principal, study, release_id)
+    return zip_tables(release_routes.content_of(session, request.app.state.storage, release))
 
 
 # --- approver: review and approve ------------------------------------------------------------------------------
@@ -602,11 +636,34 @@ def _review_page(request: Request, principal: Principal, study: str, *, status: 
     try:
         with request.app.state.sessions() as session:
             study_routes.get_study(session, principal, study)
-            releases = _list_drafts(session, principal, study)
+            releases = [{**r, "tables": _draft_tables(session, request, principal, study, r["id"])}
+                        for r in release_routes.list_drafts(session, request.app.state.storage, principal, study)]
     except ApiError as exc:
         return error_page(request, principal, exc.status, exc.message)
     return render(request, "hub/review.html", principal, status=status, notices=notices, study=study,
                   releases=releases)
+
+
+@router.post("/studies/{study}/releases/{release_id}/approve")
+async def approve_release(study: str, release_id: str, request: Request) -> Response:
+    form = await request.form()
+    principal = await run_in_threadpool(current_principal, request)
+    if principal is None:
+        return error_page(request, None, 401)
+    if not csrf_ok(request, form.get("csrf")):
+        return _csrf_refused(request, principal)
+
+    def work() -> Response:
+        try:
+            release_routes.approve_release(request.app.state.sessions, request.app.state.storage, principal, study,
+                                           release_id)
+        except ApiError as exc:
+            if exc.status in (403, 409) and principal.role == "approver" and exc.code != "forbidden":
+                return _review_page(request, principal, study, status=exc.status, notices=[("error", exc.message)])
+            return error_page(request, principal, exc.status, exc.message)
+        return _review_page(request, principal, study, notices=[("ok", _text(request, "approved_done"))])
+
+    return await run_in_threadpool(work)
 
 
 # --- public: releases -------------------------------------------------------------------------------------------
@@ -616,5 +673,94 @@ def _review_page(request: Request, principal: Principal, study: str, *, status: 
 def releases_page(request: Request) -> Response:
     principal = current_principal(request)
     with request.app.state.sessions() as session:
-        releases = _public_releases(session)
+        releases = public_routes.public_releases(session, request.app.state.storage)
     return render(request, "hub/releases.html", principal, releases=releases)
+
+
+# --- tables shown on pages ------------------------------------------------------------------------------------
+
+MAX_TABLE_ROWS = 500
+
+
+def csv_table(data: bytes, max_rows: int = MAX_TABLE_ROWS) -> dict[str, Any]:
+    """A CSV file as ``{"columns", "rows"}`` for :file:`_table.html` (at most ``max_rows`` rows)."""
+    import csv
+
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace")))
+    header = next(reader, [])
+    rows: list[list[str]] = []
+    for row in reader:
+        if len(rows) >= max_rows:
+            break
+        rows.append(row)
+    return {"columns": header, "rows": rows}
+
+
+@router.get("/releases/{release_id}")
+def release_page(release_id: str, request: Request) -> Response:
+    """One approved release: its tables, the report's charts, links to every file."""
+    principal = current_principal(request)
+    lang = request_lang(request)
+    try:
+        with request.app.state.sessions() as session:
+            release = public_routes.public_release(session, request.app.state.storage, release_id)
+            content = release_routes.content_of(session, request.app.state.storage,
+                                                public_routes.approved_release(session, release_id))
+    except ApiError as exc:
+        return error_page(request, principal, exc.status, exc.message)
+    base = f"/api/v1/public/releases/{release_id}/files/"
+    names = list(release.get("files", []))
+    reports = [(name.rsplit(".", 1)[-1].upper(), base + quote(name)) for name in names
+               if name in (f"report-{lang}.html", f"report-{lang}.pdf")]
+    report_html = jobs.zip_member(content, f"report-{lang}.html")
+    figures = report_figures(report_html.decode("utf-8", errors="replace")) if report_html else []
+    return render(request, "hub/release.html", principal, release=release, tables=zip_tables(content),
+                  figures=figures, reports=reports, files=[(name, base + quote(name)) for name in names])
+
+
+def zip_tables(data: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """The CSV files of a results zip as tables (``tables/`` first), by name."""
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = sorted((n for n in zf.namelist() if n.lower().endswith(".csv")),
+                       key=lambda n: (not n.startswith("tables/"), n))
+        return [(n, csv_table(zf.read(n))) for n in names]
+
+
+_DATA_SVG = re.compile(r"data:image/svg\+xml;base64,[A-Za-z0-9+/=]+")
+
+
+class _FigureParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: list[dict[str, str]] = []
+        self._in_figure = False
+        self._in_caption = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "figure":
+            self._in_figure = True
+        elif tag == "img" and self._in_figure and _DATA_SVG.fullmatch(a.get("src", "")):
+            self.figures.append({"src": a["src"], "alt": a.get("alt", ""), "caption": ""})
+        elif tag == "figcaption" and self._in_figure and self.figures:
+            self._in_caption = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "figure":
+            self._in_figure = False
+        elif tag == "figcaption":
+            self._in_caption = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_caption:
+            self.figures[-1]["caption"] += data
+
+
+def report_figures(html: str) -> list[dict[str, str]]:
+    """The charts of a release's report (``<figure><img src="data:image/svg+xml;base64,…">``): their image
+    (only base64 SVG data is taken, shown as an image, so no script can run), alt text and caption."""
+    parser = _FigureParser()
+    parser.feed(html)
+    return [{**f, "caption": " ".join(f["caption"].split())} for f in parser.figures]
