@@ -582,6 +582,18 @@ def test_the_auditor_reads_verifies_and_exports_the_log(
     _error(client.get("/api/v1/audit", headers=bearer(admin_token)), 403)
 
 
+def test_a_request_whose_audit_entry_cannot_be_written_gets_a_500(
+    client: TestClient, app: FastAPI, admin_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(audit, "append", broken)
+    response = client.get("/api/v1/users", headers=bearer(admin_token))
+    assert _error(response, 500) == {"status": 500, "code": "internal_error", "message": "internal error"}
+    assert client.get("/api/v1/healthz").status_code == 200  # not audited: unaffected
+
+
 # --- loading the routers ----------------------------------------------------------------------------------
 
 

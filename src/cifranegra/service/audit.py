@@ -221,22 +221,25 @@ class AuditMiddleware:
                       "client": client[0] if client else NO_ACTOR, "outcome": outcome_of(status), "status": status}
             await anyio.to_thread.run_sync(lambda: append(self.factory_of(), **fields))
 
+        failed = False
+
         async def send_wrapper(message: dict[str, Any]) -> None:
-            nonlocal started
+            nonlocal started, failed
+            if failed:  # the client has its 500 already: the app's own answer is dropped
+                return
             if message["type"] == "http.response.start" and not started:
                 started = True
                 try:
                     await write(int(message["status"]))
                 except Exception as exc:
                     log.error("audit entry not written (%s); answering 500", type(exc).__name__)
+                    failed = True
                     await _send_500(send)
-                    raise _AuditWriteError from None
+                    return
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
-        except _AuditWriteError:
-            return
         except Exception as exc:
             if started:
                 raise
@@ -246,10 +249,6 @@ class AuditMiddleware:
             except Exception as audit_exc:
                 log.error("audit entry not written (%s)", type(audit_exc).__name__)
             await _send_500(send)
-
-
-class _AuditWriteError(Exception):
-    pass
 
 
 async def _send_500(send: Any) -> None:
