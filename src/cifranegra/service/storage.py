@@ -5,8 +5,9 @@ Layout. Each blob (a submitted file, a run's results, a release's tables) is one
 with a fresh random 32-byte data key; the blob id is the associated data, so a file renamed to
 another id does not open. The data key is wrapped (AES-256-GCM, blob id as associated data) by the
 master key and kept in the database (table ``stored_keys``, with the plaintext's SHA-256 and size).
-Neither the storage folder nor the database is readable without the master key, and deleting a
-key row destroys its blob for good (crypto-shredding) even where a copy of the file survives.
+Without the master key neither the storage folder nor the database yields any content (the database
+holds metadata only), and deleting a key row destroys its blob for good (crypto-shredding), even
+where a copy of the file survives in a backup.
 
 Crash safety. :meth:`Storage.put` writes the file to a temporary name, fsyncs it, renames it and
 fsyncs the folder, and only then adds the key row to the caller's session; the caller commits. A
@@ -19,7 +20,9 @@ a rolled-back withdrawal loses nothing; a crash after that commit leaves an orph
 The master key is 32 random bytes in a file readable by its owner only (``DIR/master.key``, or the
 file named by ``$CIFRANEGRA_HUB_KEY_FILE``), as 64 hexadecimal characters (what :meth:`MasterKey.write`
 writes, or ``openssl rand -hex 32``) or as the raw 32 bytes. Keep its backup apart from the
-database's and the storage's: together they are the data. :func:`rotate_master_key` replaces it.
+database's and the storage's: together they are the data. :func:`open_storage` (what the hub calls
+at start) refuses a key file that is not the database's; :func:`rotate_master_key` replaces the key,
+safely against a crash at any point, with the hub stopped.
 """
 
 from __future__ import annotations
@@ -41,10 +44,11 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from cifranegra.errors import CifranegraError, InputError
+from cifranegra.service.config import KEY_FILE_ENV
 from cifranegra.service.db import Setting, StoredKey, make_engine, new_id, session_factory
 
-KEY_FILE_ENV = "CIFRANEGRA_HUB_KEY_FILE"
-"""Environment variable naming the master key file (instead of ``DIR/master.key``)."""
+__all__ = ["KEY_FILE_ENV", "BlobNotFoundError", "MasterKey", "Storage", "StorageError", "open_storage",
+           "recover_rotation", "rotate_master_key"]
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
