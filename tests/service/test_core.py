@@ -81,6 +81,29 @@ def test_hub_init_refuses_an_existing_home_and_bad_passwords(
     assert "a username has 1 to 100 characters" in capsys.readouterr().err
 
 
+def test_hub_init_refuses_unusable_databases_and_key_files_without_echoing_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    good = tmp_path / "pw"
+    good.write_text("a-long-admin-password\n")
+    args = ["hub", "init", "--admin-user", "admin", "--admin-password-file", str(good)]
+    assert cli_main([*args[:2], str(tmp_path / "h1"), *args[2:], "--db", "mysql://root:s3cret@db/hub"]) == 2
+    err = capsys.readouterr().err
+    assert "must start with sqlite:/// (a file) or postgresql://" in err and "s3cret" not in err
+    url = f"postgresql://hub:s3cret@/nodb?host={tmp_path / 'no-socket-here'}"
+    assert cli_main([*args[:2], str(tmp_path / "h2"), *args[2:], "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "could not open or migrate the hub's database (OperationalError)" in err and "s3cret" not in err
+    loose = tmp_path / "loose.key"
+    loose.write_text("ab" * 32 + "\n")
+    loose.chmod(0o644)
+    monkeypatch.setenv(KEY_FILE_ENV, str(loose))
+    assert cli_main([*args[:2], str(tmp_path / "h3"), *args[2:]]) == 2
+    assert str(loose) in capsys.readouterr().err
+    assert not (tmp_path / "h3" / "hub.toml").exists()
+
+
 def test_the_key_file_from_the_environment_is_used_and_kept_out_of_the_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

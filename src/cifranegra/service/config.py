@@ -64,6 +64,18 @@ def _key_path(path: Path, key_file: str | os.PathLike[str] | None, settings: dic
     return Path(chosen).expanduser().resolve() if chosen else path / KEY_FILE
 
 
+DB_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+psycopg://")
+
+
+def check_db_url(url: str) -> str:
+    """``url`` if the hub can use it (SQLite or PostgreSQL); never echoed, as it may hold a password."""
+    if not isinstance(url, str) or not url.startswith(DB_SCHEMES):
+        raise InputError("the database URL must start with sqlite:/// (a file) or postgresql:// "
+                         "(e.g. postgresql://USER@/DBNAME?host=/run/postgresql); put a password in ~/.pgpass "
+                         "or the URL in hub.toml, never on the command line")
+    return url
+
+
 def load_home(path: str | os.PathLike[str], db_url: str | None = None) -> HubHome:
     """The hub home at ``path`` (made by ``cifranegra hub init``); ``db_url`` overrides hub.toml's."""
     home = Path(path).expanduser().resolve()
@@ -84,8 +96,7 @@ def load_home(path: str | os.PathLike[str], db_url: str | None = None) -> HubHom
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise InputError(f"{str(settings_file)!r}: {name} must be a positive whole number")
     url = db_url or settings.get("db_url") or default_db_url(home)
-    if not isinstance(url, str):
-        raise InputError(f"{str(settings_file)!r}: db_url must be a string")
+    check_db_url(url)
     return HubHome(
         path=home,
         db_url=url,
@@ -128,6 +139,16 @@ def _new_master_key(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
+def _storage_module() -> Any:
+    try:
+        from cifranegra.service import storage
+    except ModuleNotFoundError as exc:  # pragma: no cover - the hub is built in parts
+        if exc.name == "cifranegra.service.storage":
+            return None
+        raise
+    return storage
+
+
 def init_home(
     path: str | os.PathLike[str],
     *,
@@ -148,6 +169,8 @@ def init_home(
         raise InputError(f"{str(home)!r} is a file; give a folder for the hub's home")
     auth.check_username(admin_user)
     auth.check_password(admin_password)
+    if db_url:
+        check_db_url(db_url)
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
     storage = home / STORAGE_DIR
@@ -156,6 +179,9 @@ def init_home(
     key_path = _key_path(home, key_file, {})
     if not key_path.exists():
         _new_master_key(key_path)
+    storage = _storage_module()
+    if storage is not None:
+        storage.MasterKey.load(key_path)  # refuses a key file others may read, or one that holds no key
     settings: dict[str, object] = {"max_upload_bytes": max_upload_bytes,
                                    "token_ttl_seconds": int(DEFAULT_TOKEN_TTL.total_seconds())}
     if db_url:

@@ -14,7 +14,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.exc import ArgumentError, OperationalError
 
+from cifranegra.errors import InputError
 from cifranegra.service.db import make_engine
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent / "migrations"
@@ -35,12 +37,21 @@ def head_revision() -> str:
 
 def upgrade(db_url: str, revision: str = "head") -> None:
     """Migrate the database at ``db_url`` to ``revision`` (default: the newest), in one transaction."""
-    engine = make_engine(db_url)
+    try:
+        engine = make_engine(db_url)
+    except (ArgumentError, ImportError) as exc:
+        raise InputError(f"the database URL cannot be used ({type(exc).__name__}); give sqlite:///PATH or "
+                         "postgresql://USER@HOST/DBNAME") from None
     try:
         with engine.begin() as connection:
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+    except OperationalError as exc:
+        # the driver's message may repeat the URL (with its password): only its kind is shown
+        raise InputError(f"could not open or migrate the hub's database ({type(exc.orig).__name__}); check the "
+                         "database URL (hub.toml's db_url or --db), that the server runs and that this account may "
+                         "create tables in it") from None
     finally:
         engine.dispose()
 
