@@ -510,3 +510,136 @@ def test_public_releases_page_without_releases(world: World) -> None:
 
 def _iter_none() -> Iterator[None]:
     yield None
+
+
+# --- runs, drafts, approval, the public page (a finished run made directly: no pipeline here) -------------------
+
+FIGURE_SVG = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4="
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+def _report(lang: str) -> str:
+    return (f'<html lang="{lang}"><body><figure><img src="{FIGURE_SVG}" alt="overlap chart {lang}">'
+            f'<figcaption>Figure {lang}</figcaption></figure>'
+            '<figure><img src="javascript:alert(1)" alt="bad"><figcaption>bad</figcaption></figure></body></html>')
+
+
+def _finished_run(world: World, study: str, *, state: str = "succeeded") -> str:
+    """A run of ``study`` by the module's coordinator, as the job runner leaves it."""
+    from sqlalchemy import select
+
+    from cifranegra.service.db import Run, Study, User
+
+    storage = world.app.state.storage
+    with world.app.state.sessions() as session, session.begin():
+        study_id = session.scalars(select(Study.id).where(Study.name == study)).one()
+        user_id = session.scalars(select(User.id).where(User.username == world.study.coordinator)).one()
+        run = Run(study_id=study_id, created_by=user_id, state=state, progress=1.0 if state == "succeeded" else 0.4,
+                  step="estimating" if state == "running" else "done")
+        if state == "succeeded":
+            run.internal_blob_id = storage.put(session, _zip({"estimates.csv": "method,estimate\nloglinear,371\n",
+                                                              "results.json": "{}"}))
+            run.publish_blob_id = storage.put(session, _zip({
+                "tables/estimates.csv": "stratum,estimate,lower,upper\nall,370,330,420\n",
+                "tables/capture_patterns.csv": "A,B,count,flag\n1,0,58,\n0,1,<10,primary\n",
+                "report-es.html": _report("es"), "report-en.html": _report("en"), "metadata.json": "{}",
+            }))
+        session.add(run)
+        session.flush()
+        return str(run.id)
+
+
+def test_a_run_needs_two_agencies_and_the_form_says_so(world: World) -> None:
+    study, _agency = world.new_study("Fiscalía Norte")
+    person = world.as_("coordinator")
+    form = page(person.get(f"/studies/{study}")).form(f"/studies/{study}/runs")
+    refused = person.post(f"/studies/{study}/runs", data={"csrf": form.fields["csrf"]})
+    assert refused.status_code == 409 and len(page(refused).notices) == 1
+    assert person.post(f"/studies/{study}/runs", data={}).status_code == 403
+    assert world.as_("analyst").post(f"/studies/{world.study.name}/runs",
+                                     data={"csrf": form.fields["csrf"]}).status_code == 403
+
+
+def test_run_page_refreshes_while_active_and_shows_internal_tables_to_the_analyst(world: World) -> None:
+    s = world.study.name
+    running = _finished_run(world, s, state="running")
+    response = world.as_("coordinator").get(f"/studies/{s}/runs/{running}?lang=en")
+    assert response.status_code == 200
+    assert '<meta http-equiv="refresh" content="3">' in response.text
+    assert page(response).h1 == [f"Run {running[:8]}"]
+    done = _finished_run(world, s)
+    coordinator = world.as_("coordinator").get(f"/studies/{s}/runs/{done}?lang=en")
+    assert 'http-equiv="refresh"' not in coordinator.text
+    assert "Internal results" not in coordinator.text and "371" not in coordinator.text
+    analyst = world.as_("analyst").get(f"/studies/{s}/runs/{done}?lang=en")
+    assert analyst.status_code == 200 and "Internal results" in analyst.text and ">371<" in analyst.text
+    assert world.as_("agency_submitter").get(f"/studies/{s}/runs/{done}").status_code == 403
+    assert world.as_("coordinator").get(f"/studies/{world.other.name}/runs/{done}").status_code == 404
+    assert world.as_("coordinator").get(f"/studies/{s}/runs/{'0' * 32}").status_code == 404
+
+
+def test_draft_review_approve_and_the_public_page(world: World) -> None:
+    s = world.study.name
+    run_id = _finished_run(world, s)
+    coordinator = world.as_("coordinator")
+    shown_study = coordinator.get(f"/studies/{s}?lang=en")
+    draft_form = page(shown_study).form(f"/studies/{s}/releases")
+    assert f'<option value="{run_id}">' in shown_study.text  # a finished run to draft from
+    drafted = coordinator.post(f"/studies/{s}/releases",
+                               data={"csrf": draft_form.fields["csrf"], "run_id": run_id, "title": "Trata 2023"})
+    assert drafted.status_code == 200
+    assert page(drafted).notices == ["Draft ready; another person must approve it."]
+    # not public yet
+    assert "Trata 2023" not in browser(world.app).get("/releases").text
+    approver = world.as_("approver")
+    review = approver.get(f"/studies/{s}/review?lang=en")
+    assert review.status_code == 200 and "Trata 2023" in review.text and ">370<" in review.text
+    forms = [f for f in page(review).forms if f.action.endswith("/approve")]
+    assert len(forms) == 1
+    assert approver.post(forms[0].action, data={}).status_code == 403  # no CSRF token: nothing approved
+    assert "Trata 2023" not in browser(world.app).get("/releases").text
+    assert coordinator.post(forms[0].action, data={"csrf": draft_form.fields["csrf"]}).status_code == 403
+    approved = approver.post(forms[0].action, data={"csrf": forms[0].fields["csrf"]})
+    assert approved.status_code == 200 and page(approved).notices == ["Release approved: it is public now."]
+    again = approver.post(forms[0].action, data={"csrf": forms[0].fields["csrf"]})
+    assert again.status_code == 409
+    # the public sees it, in both languages, with the estimates, the report's chart and every file
+    public = browser(world.app)
+    listed = public.get("/releases?lang=en")
+    release_id = forms[0].action.split("/")[-2]
+    assert f'href="/releases/{release_id}"' in listed.text
+    for lang in i18n.LANGS:
+        shown = public.get(f"/releases/{release_id}?lang={lang}")
+        got = page(shown)
+        assert shown.status_code == 200 and got.lang == lang and got.h1 == ["Trata 2023"]
+        assert shown.text.count("<figure>") == 1 and f"Figure {lang}" in shown.text  # the script-URL image dropped
+        assert "javascript:" not in shown.text
+        assert ">370<" in shown.text and "&lt;10" in shown.text
+        assert f"/api/v1/public/releases/{release_id}/files/report-{lang}.html" in shown.text
+    file_link = f"/api/v1/public/releases/{release_id}/files/tables/estimates.csv"
+    assert public.get(file_link).text.startswith("stratum,estimate")
+    assert public.get(f"/releases/{'f' * 32}").status_code == 404
+
+
+def test_a_draft_is_not_public(world: World) -> None:
+    s = world.study.name
+    run_id = _finished_run(world, s)
+    analyst = world.as_("analyst")
+    csrf = page(analyst.get(f"/studies/{s}")).form(f"/studies/{s}/releases").fields["csrf"]
+    assert analyst.post(f"/studies/{s}/releases", data={"csrf": csrf, "run_id": run_id,
+                                                         "title": "Borrador"}).status_code == 200
+    drafts = world.api.get(f"/api/v1/studies/{s}/releases", headers=bearer(world.study.coordinator_token)).json()
+    draft_id = next(r["id"] for r in drafts["releases"] if r["title"] == "Borrador")
+    assert browser(world.app).get(f"/releases/{draft_id}").status_code == 404
+    missing = analyst.post(f"/studies/{s}/releases", data={"csrf": csrf, "run_id": "0" * 32, "title": "x"})
+    assert missing.status_code == 404
