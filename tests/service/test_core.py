@@ -455,6 +455,15 @@ def test_every_error_has_one_shape_and_quotes_no_value(client: TestClient, app: 
     assert (last.action, last.outcome, last.status) == ("GET /api/v1/test-unexpected", "error", 500)
 
 
+def test_web_pages_get_html_errors_and_the_api_json(client: TestClient, app: FastAPI) -> None:
+    if getattr(app.state, "html_error", None) is None:
+        pytest.skip("the web pages are not in this build")
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "no such resource" not in page.text
+    assert _error(client.get("/api/v1/no/such/page"), 404)["code"] == "not_found"
+
+
 # --- the audit chain --------------------------------------------------------------------------------------
 
 

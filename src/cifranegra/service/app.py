@@ -112,6 +112,9 @@ def create_app(home: HubHome) -> FastAPI:
         mount = getattr(web, "mount_static", None)
         if callable(mount):
             mount(app)
+        page = getattr(web, "error_page", None)
+        if callable(page):
+            app.state.html_error = lambda request, status: page(request, None, status)
     return app
 
 

@@ -5,7 +5,9 @@ routes), Starlette/FastAPI ``HTTPException`` (404 of an unknown path, 405...), r
 errors (422: the message names the field and what it should be, never the value received, which may
 be anything a caller typed), :class:`~cifranegra.errors.CifranegraError` (400: cifranegra's messages
 never quote data) and anything else (500 ``"internal error"``: the exception's text may quote data, so
-only its type is logged).
+only its type is logged). Outside ``/api/`` an unknown page, a wrong method or a 500 is the web module's
+HTML error page instead (``app.state.html_error(request, status)``, set by the app factory), in the
+reader's language.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cifranegra.errors import CifranegraError
@@ -87,8 +89,20 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
-async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
+def _web_page(request: Request, status: int) -> Response | None:
+    """For a web page (outside ``/api/``), the web module's HTML error page when it offers one."""
+    page = getattr(request.app.state, "html_error", None)
+    if page is None or request.url.path.startswith("/api/"):
+        return None
+    response = page(request, status)
+    return response if isinstance(response, Response) else None
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    page = _web_page(request, exc.status_code)
+    if page is not None:
+        return page
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == 404 and detail in (None, "Not Found"):
         detail = "no such resource (check the path: the API lives under /api/v1)"
@@ -107,9 +121,13 @@ async def _cifranegra_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "bad_request", str(exc))
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("internal error: %s", type(exc).__name__)
-    return internal_error_response()
+    try:
+        page = _web_page(request, 500)
+    except Exception:  # the error page itself failed: the plain answer
+        page = None
+    return page if page is not None else internal_error_response()
 
 
 def internal_error_response() -> JSONResponse:
