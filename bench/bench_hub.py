@@ -85,6 +85,7 @@ async def upload_many(url: str, acc: StudyAccounts, files: list[bytes], n: int, 
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     ids: list[str] = []
+    n_records: set[int] = set()
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
@@ -104,6 +105,7 @@ async def upload_many(url: str, acc: StudyAccounts, files: list[bytes], n: int, 
                     key = str(r.status_code)
                     if r.status_code == 201:
                         ids.append(r.json()["id"])
+                        n_records.add(int(r.json()["n_records"]))
                 except httpx.HTTPError as exc:
                     key = type(exc).__name__
                 latencies.append(time.perf_counter() - start)
@@ -114,7 +116,8 @@ async def upload_many(url: str, acc: StudyAccounts, files: list[bytes], n: int, 
         wall = time.perf_counter() - t0
     return {
         "uploads": n, "in_flight": in_flight, "bytes_each": len(files[0]), "statuses": statuses,
-        "errors": n - statuses.get("201", 0), "distinct_ids": len(set(ids)), "wall_s": wall,
+        "errors": n - statuses.get("201", 0), "distinct_ids": len(set(ids)),
+        "n_records_answered": sorted(n_records), "wall_s": wall,
         "uploads_per_s": n / wall, "p50_s": percentile(latencies, 0.5), "p95_s": percentile(latencies, 0.95),
         "max_s": max(latencies),
     }
@@ -157,7 +160,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "big": big,
         "ok": small["errors"] == 0 and big["errors"] == 0 and warm["errors"] == 0
         and small["rows_stored"] == small["distinct_ids"] == args.uploads
-        and big["rows_stored"] == big["distinct_ids"] == args.big_uploads,
+        and big["rows_stored"] == big["distinct_ids"] == args.big_uploads
+        and big["n_records_answered"] == [args.big_records],
     }
 
 
