@@ -643,3 +643,23 @@ def test_a_draft_is_not_public(world: World) -> None:
     assert browser(world.app).get(f"/releases/{draft_id}").status_code == 404
     missing = analyst.post(f"/studies/{s}/releases", data={"csrf": csrf, "run_id": "0" * 32, "title": "x"})
     assert missing.status_code == 404
+
+
+def test_a_plain_form_with_a_file_part_is_refused(world: World) -> None:
+    person = world.as_("coordinator")
+    csrf = page(person.get("/studies")).form("/studies").fields["csrf"]
+    response = person.post("/studies", data={"csrf": csrf, "name": "with-a-file"},
+                           files={"extra": ("x.bin", b"\0" * 1000, "application/octet-stream")})
+    assert response.status_code == 403
+    names = [s["name"] for s in world.api.get("/api/v1/studies", headers=bearer(world.admin_token)).json()["studies"]]
+    assert "with-a-file" not in names
+
+
+def test_report_figures_keeps_only_base64_svg_images() -> None:
+    from cifranegra.service.web import report_figures
+
+    html = (f'<figure><img src="{FIGURE_SVG}" alt="a"><figcaption> One\n chart </figcaption></figure>'
+            '<figure><img src="https://example.org/x.svg" alt="b"><figcaption>remote</figcaption></figure>'
+            f'<img src="{FIGURE_SVG}" alt="outside a figure">'
+            '<figure><img src="data:image/svg+xml;base64,AAAA&quot;onerror=x" alt="c"></figure>')
+    assert report_figures(html) == [{"src": FIGURE_SVG, "alt": "a", "caption": "One chart"}]

@@ -75,15 +75,6 @@ _env = Environment(
 )
 
 
-class PageError(Exception):
-    """Stop rendering and answer with the error page (``status``; ``detail`` adds a sentence)."""
-
-    def __init__(self, status: int, detail: str = "") -> None:
-        super().__init__(detail or str(status))
-        self.status = status
-        self.detail = detail
-
-
 # --- request context: language, principal, CSRF ------------------------------------------------------
 
 
@@ -193,6 +184,27 @@ def _csrf_refused(request: Request, principal: Principal | None) -> HTMLResponse
     return error_page(request, principal, 403, message=_text(request, "csrf_failed"))
 
 
+async def _plain_form(request: Request) -> Mapping[str, Any]:
+    """The fields of a plain form; empty for a malformed or file-carrying body (``max_files=0``: nothing
+    is spooled to disk), which then fails the CSRF check."""
+    try:
+        return await request.form(max_files=0, max_fields=20)
+    except Exception:  # whatever the form parser raises, the body is not one of our forms
+        return {}
+
+
+async def _posted(request: Request) -> tuple[Mapping[str, Any], Principal | None, Response | None]:
+    """A logged-in form's fields and principal, or the refusal: 401 without a session, 403 without the
+    CSRF token."""
+    form = await _plain_form(request)
+    principal = await run_in_threadpool(current_principal, request)
+    if principal is None:
+        return form, None, error_page(request, None, 401)
+    if not csrf_ok(request, form.get("csrf")):
+        return form, principal, _csrf_refused(request, principal)
+    return form, principal, None
+
+
 # --- log in, log out, home ----------------------------------------------------------------------------
 
 
@@ -204,7 +216,7 @@ def login_page(request: Request) -> Response:
 
 @router.post("/login")
 async def login_submit(request: Request) -> Response:
-    form = await request.form()
+    form = await _plain_form(request)
     if not csrf_ok(request, form.get("csrf")):
         return _csrf_refused(request, None)
     username, password = form.get("username"), form.get("password")
@@ -225,7 +237,7 @@ async def login_submit(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout_submit(request: Request) -> Response:
-    form = await request.form()
+    form = await _plain_form(request)
     principal = await run_in_threadpool(current_principal, request)
     if not csrf_ok(request, form.get("csrf")):
         return _csrf_refused(request, principal)
@@ -399,12 +411,9 @@ def _submit(request: Request, principal: Principal, data: bytes, key: str, dry_r
 
 @router.post("/submissions/{submission_id}/withdraw")
 async def withdraw_submission(submission_id: str, request: Request) -> Response:
-    form = await request.form()
-    principal = await run_in_threadpool(current_principal, request)
-    if principal is None:
-        return error_page(request, None, 401)
-    if not csrf_ok(request, form.get("csrf")):
-        return _csrf_refused(request, principal)
+    _form, principal, refused = await _posted(request)
+    if refused is not None or principal is None:
+        return refused or error_page(request, None, 401)
 
     def work() -> Response:
         try:
@@ -443,12 +452,9 @@ def studies_page(request: Request) -> Response:
 
 @router.post("/studies")
 async def create_study(request: Request) -> Response:
-    form = await request.form()
-    principal = await run_in_threadpool(current_principal, request)
-    if principal is None:
-        return error_page(request, None, 401)
-    if not csrf_ok(request, form.get("csrf")):
-        return _csrf_refused(request, principal)
+    form, principal, refused = await _posted(request)
+    if refused is not None or principal is None:
+        return refused or error_page(request, None, 401)
     if principal.role != "coordinator":
         return error_page(request, principal, 403)
     name = form.get("name")
@@ -544,12 +550,9 @@ def study_page(study: str, request: Request) -> Response:
 @router.post("/studies/{study}/runs")
 async def start_run(study: str, request: Request) -> Response:
     """Queue a run of the study's current submissions, then show its progress."""
-    form = await request.form()
-    principal = await run_in_threadpool(current_principal, request)
-    if principal is None:
-        return error_page(request, None, 401)
-    if not csrf_ok(request, form.get("csrf")):
-        return _csrf_refused(request, principal)
+    _form, principal, refused = await _posted(request)
+    if refused is not None or principal is None:
+        return refused or error_page(request, None, 401)
 
     def work() -> Response:
         try:
@@ -589,12 +592,9 @@ def run_page(study: str, run_id: str, request: Request) -> Response:
 
 @router.post("/studies/{study}/releases")
 async def draft_release(study: str, request: Request) -> Response:
-    form = await request.form()
-    principal = await run_in_threadpool(current_principal, request)
-    if principal is None:
-        return error_page(request, None, 401)
-    if not csrf_ok(request, form.get("csrf")):
-        return _csrf_refused(request, principal)
+    form, principal, refused = await _posted(request)
+    if refused is not None or principal is None:
+        return refused or error_page(request, None, 401)
     run_id, title = form.get("run_id"), form.get("title")
     run_id = run_id if isinstance(run_id, str) else ""
     title = title if isinstance(title, str) else ""
@@ -646,12 +646,9 @@ def _review_page(request: Request, principal: Principal, study: str, *, status: 
 
 @router.post("/studies/{study}/releases/{release_id}/approve")
 async def approve_release(study: str, release_id: str, request: Request) -> Response:
-    form = await request.form()
-    principal = await run_in_threadpool(current_principal, request)
-    if principal is None:
-        return error_page(request, None, 401)
-    if not csrf_ok(request, form.get("csrf")):
-        return _csrf_refused(request, principal)
+    _form, principal, refused = await _posted(request)
+    if refused is not None or principal is None:
+        return refused or error_page(request, None, 401)
 
     def work() -> Response:
         try:
@@ -736,26 +733,28 @@ class _FigureParser(HTMLParser):
         super().__init__()
         self.figures: list[dict[str, str]] = []
         self._in_figure = False
+        self._current: dict[str, str] | None = None  # the figure being read, if its image was taken
         self._in_caption = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "figure":
-            self._in_figure = True
-        elif tag == "img" and self._in_figure and _DATA_SVG.fullmatch(a.get("src", "")):
-            self.figures.append({"src": a["src"], "alt": a.get("alt", ""), "caption": ""})
-        elif tag == "figcaption" and self._in_figure and self.figures:
+            self._in_figure, self._current = True, None
+        elif tag == "img" and self._in_figure and self._current is None and _DATA_SVG.fullmatch(a.get("src", "")):
+            self._current = {"src": a["src"], "alt": a.get("alt", ""), "caption": ""}
+            self.figures.append(self._current)
+        elif tag == "figcaption" and self._current is not None:
             self._in_caption = True
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "figure":
-            self._in_figure = False
+            self._in_figure, self._current = False, None
         elif tag == "figcaption":
             self._in_caption = False
 
     def handle_data(self, data: str) -> None:
-        if self._in_caption:
-            self.figures[-1]["caption"] += data
+        if self._in_caption and self._current is not None:
+            self._current["caption"] += data
 
 
 def report_figures(html: str) -> list[dict[str, str]]:
