@@ -203,6 +203,7 @@ def test_hub_serve_migrates_answers_and_stops_with_its_job_runner(hub_home: HubH
     assert [_cmdline(pid) for pid in runners if not _gone(pid)] == []
 
 
+@pytest.mark.slow
 def test_a_killed_server_takes_its_job_runner_with_it(hub_home: HubHome) -> None:
     proc = _start_serving(hub_home, _free_port())
     runners = _children(proc.pid)
