@@ -378,6 +378,26 @@ def test_missing_forged_expired_revoked_and_deactivated_tokens_get_401(
     _error(client.post("/api/v1/login", json={"username": name3, "password": f"pw-{name3}-0001"}), 401)
 
 
+def test_too_many_failed_logins_lock_the_account_for_a_while(
+    client: TestClient, app: FastAPI, admin_token: str, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    from cifranegra.service.routers.auth import MAX_FAILED_LOGINS
+
+    name, _ = make_user(client, admin_token, "auditor")
+    other, _ = make_user(client, admin_token, "auditor")
+    for _ in range(MAX_FAILED_LOGINS):
+        _error(client.post("/api/v1/login", json={"username": name, "password": "wrong-password-1"}), 401)
+    err = _error(client.post("/api/v1/login", json={"username": name, "password": f"pw-{name}-0001"}), 429)
+    assert err["code"] == "too_many_attempts" and "wait 15 minutes" in err["message"]
+    assert client.post("/api/v1/login", json={"username": other, "password": f"pw-{other}-0001"}).status_code == 200
+    for _ in range(MAX_FAILED_LOGINS + 2):  # unknown accounts are not counted (nor named in the log)
+        _error(client.post("/api/v1/login", json={"username": "ghost-account", "password": "wrong-password-1"}), 401)
+    with transaction(app.state.sessions) as session:  # the failures age out of the window
+        session.execute(update(AuditEntry).where(AuditEntry.actor == name).values(
+            at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=16)))
+    assert client.post("/api/v1/login", json={"username": name, "password": f"pw-{name}-0001"}).status_code == 200
+
+
 def test_tokens_are_stored_only_as_hashes(client: TestClient, app: FastAPI, admin_token: str) -> None:
     with app.state.sessions() as session:
         stored = list(session.scalars(select(Token.token_hash)))

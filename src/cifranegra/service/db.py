@@ -17,7 +17,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -59,7 +59,7 @@ def new_id() -> str:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Agency(Base):
@@ -191,7 +191,8 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    actor: Mapped[str] = mapped_column(String(100))  # username, or "-" when not logged in
+    # username, or "-" when not logged in; indexed for counting an account's recent failed logins
+    actor: Mapped[str] = mapped_column(String(100), index=True)
     role: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(200))  # e.g. "POST /api/v1/studies/{study}/submissions"
     target: Mapped[str] = mapped_column(String(300))  # e.g. "study=s1 submission=ab12…"

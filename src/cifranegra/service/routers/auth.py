@@ -3,7 +3,11 @@
 ``POST /login {"username", "password"}`` → 200 ``{"token", "expires_at", "role", "username"}``; a wrong
 username or password (or an inactive account) → 401 with one message for all three, so a caller cannot
 learn which accounts exist. The audit entry of a failed login names the account only when it exists
-(see :mod:`cifranegra.service.audit`). ``POST /logout`` revokes the token it is called with → 200.
+(see :mod:`cifranegra.service.audit`). After :data:`MAX_FAILED_LOGINS` failures of one account within
+:data:`FAILURE_WINDOW` (counted in the audit log, so every worker agrees), its logins are refused with
+429 until the window has passed — guessing passwords becomes slow; the price is that someone can keep an
+account locked by failing on purpose, which the audit log shows. ``POST /logout`` revokes the token it is
+called with → 200.
 
 :func:`log_in` and :func:`log_out` are what the web pages call too.
 """
@@ -15,14 +19,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from cifranegra.service import auth
 from cifranegra.service.audit import request_record
-from cifranegra.service.db import User, transaction, utcnow
+from cifranegra.service.db import AuditEntry, User, transaction, utcnow
 from cifranegra.service.http_errors import ApiError
 
 router = APIRouter()
+
+MAX_FAILED_LOGINS = 10
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+LOGIN_ACTIONS = ("POST /api/v1/login", "POST /login")  # the API's and the web page's
 
 
 class LoginRequest(BaseModel):
@@ -30,13 +39,28 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=auth.MAX_PASSWORD)
 
 
+def recent_failures(session: Session, username: str) -> int:
+    """Failed logins of the account in the last :data:`FAILURE_WINDOW` (API and web), from the audit log."""
+    return int(session.scalar(
+        select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.actor == username, AuditEntry.action.in_(LOGIN_ACTIONS), AuditEntry.status.in_((401, 429)),
+            AuditEntry.at >= utcnow() - FAILURE_WINDOW)
+    ) or 0)
+
+
 def log_in(request: Request, username: str, password: str) -> tuple[str, dt.datetime, auth.Principal]:
-    """Check the password and issue a token; 401 otherwise. Tells the audit record who tried."""
+    """Check the password and issue a token; 401 otherwise, 429 after too many failures. Tells the audit
+    record who tried."""
     record = request_record(request)
     with transaction(request.app.state.sessions) as session:
+        exists = session.scalars(select(User.id).where(User.username == username)).first() is not None
+        if exists and recent_failures(session, username) >= MAX_FAILED_LOGINS:
+            if record is not None:
+                record.actor = username
+            raise ApiError(429, "too_many_attempts", "too many failed logins for this account; wait "
+                           f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes and try again")
         user = auth.authenticate(session, username, password)
         if user is None:
-            exists = session.scalars(select(User.id).where(User.username == username)).first() is not None
             if record is not None and exists:
                 record.actor = username
             raise ApiError(401, "login_failed", "wrong username or password (or the account is deactivated)")

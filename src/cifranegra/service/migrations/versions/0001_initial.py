@@ -214,6 +214,7 @@ def upgrade() -> None:
     op.create_index("ix_runs_state", "runs", ["state"])
     op.create_index("ix_submissions_study", "submissions", ["study_id", "agency_id"])
     op.create_index("ix_tokens_user_id", "tokens", ["user_id"])
+    op.create_index("ix_audit_log_actor", "audit_log", ["actor"])
     # the audit chain starts from one head row (id 1): last_id 0, the hash of nothing
     op.bulk_insert(
         sa.table(
