@@ -177,13 +177,13 @@ def make_study() -> Callable[..., MadeStudy]:
 
 # --- a real PostgreSQL server ---------------------------------------------------------------------------
 
-PG_BIN_DIRS = ("/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin")
-
-
 def _pg_bin() -> Path | None:
-    for folder in PG_BIN_DIRS:
-        if (Path(folder) / "initdb").is_file() and (Path(folder) / "pg_ctl").is_file():
-            return Path(folder)
+    """The newest of Debian's /usr/lib/postgresql/VERSION/bin, else initdb and pg_ctl on PATH."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name)
+                      if p.parent.name.isdigit() else 0, reverse=True)
+    for folder in versions:
+        if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
+            return folder
     found = shutil.which("initdb")
     return Path(found).parent if found and shutil.which("pg_ctl") else None
 
