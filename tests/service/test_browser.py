@@ -126,7 +126,7 @@ def test_agencies_submit_a_coordinator_runs_a_second_person_approves_the_public_
     expect(agency.locator("#report h2")).to_have_text("Archivo recibido: 120 registros.")
     expect(agency.locator("table.data tbody tr")).to_have_count(1)
     shutil.copyfile(_shot(agency, "03-agency-submitted"), DOCS_IMG / "hub-submit.png")
-    # keyboard: the submit form is reachable and its focus visible
+    # keyboard: the first Tab reaches the skip link
     agency.keyboard.press("Tab")
     assert agency.evaluate("document.activeElement.className") == "skip"
 
@@ -150,7 +150,18 @@ def test_agencies_submit_a_coordinator_runs_a_second_person_approves_the_public_
     approver = _log_in(browser, hub.url, "aprobadora", "en")
     expect(approver.locator("h1")).to_have_text("Review and approve")
     _shot(approver, "06-review")
-    approver.get_by_role("button", name="Approve “Víctimas de trata estimadas, 2023”").click()
+    # by keyboard only: Tab to the approve button (its focus outline visible), Enter
+    label = "Approve and publish “Víctimas de trata estimadas, 2023”"
+    for _ in range(60):
+        approver.keyboard.press("Tab")
+        if approver.evaluate("document.activeElement.getAttribute('aria-label')") == label:
+            break
+    else:
+        pytest.fail("the approve button cannot be reached with the Tab key")
+    outline = approver.evaluate("getComputedStyle(document.activeElement).outlineStyle + ' ' + "
+                                "getComputedStyle(document.activeElement).outlineWidth")
+    assert outline == "solid 3px", outline
+    approver.keyboard.press("Enter")
     expect(approver.locator(".notice.ok")).to_have_text("Release approved: it is public now.")
 
     # the public sees the release, with its tables

@@ -141,7 +141,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "review_intro": "Cada publicación necesita a dos personas: no puede aprobar una publicación que usted "
                         "preparó ni una corrida que usted inició.",
         "approve_button": "Aprobar y publicar",
-        "approve_label": "Aprobar «{title}»",
+        "approve_label": "Aprobar y publicar «{title}»",
         "approved_done": "Publicación aprobada: ya es pública.",
         "drafted_by": "Preparado por",
         # public
@@ -293,7 +293,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "review_intro": "Every release needs two people: you cannot approve a release you drafted or one whose "
                         "run you started.",
         "approve_button": "Approve and publish",
-        "approve_label": "Approve “{title}”",
+        "approve_label": "Approve and publish “{title}”",
         "approved_done": "Release approved: it is public now.",
         "drafted_by": "Drafted by",
         "releases_title": "Releases",
