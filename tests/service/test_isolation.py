@@ -371,3 +371,27 @@ def test_a_draft_is_not_public(world: World) -> None:
     missing = world.client.get(f"/api/v1/public/releases/{'0' * 32}")
     assert draft.status_code == missing.status_code == 404 and draft.json() == missing.json()
     assert world.client.get(f"/api/v1/public/releases/{world.release_id}/files/estimates.csv").status_code == 404
+
+
+SHORT = {"public": "pub", "hub_admin": "adm", "auditor": "aud", "coordinator": "coo", "coordinator_other": "coo′",
+         "analyst": "ana", "analyst_other": "ana′", "approver": "apr", "approver_other": "apr′", "submitter": "sub",
+         "submitter_other_agency": "sub/ag′", "submitter_other_study": "sub/st′"}
+
+
+def matrix_markdown() -> str:
+    """The matrix as a Markdown table (′ = of another study or agency), for docs and notes:
+    ``python -c "import sys; sys.path[:0] = ['tests']; from service.test_isolation import matrix_markdown;
+    print(matrix_markdown())"``."""
+    lines = ["| endpoint | " + " | ".join(SHORT[p] for p in PRINCIPALS) + " |",
+             "| --- |" + " --- |" * len(PRINCIPALS)]
+    for (method, path), case in sorted(MATRIX.items(), key=lambda item: (item[0][1], item[0][0])):
+        lines.append(f"| `{method} {path.removeprefix('/api/v1')}` | "
+                     + " | ".join(str(case.status_for(p)) for p in PRINCIPALS) + " |")
+    return "\n".join(lines)
+
+
+def test_the_matrix_renders_one_row_per_route() -> None:
+    table = matrix_markdown().splitlines()
+    assert len(table) == 2 + len(MATRIX)
+    assert table[2 + sorted(MATRIX, key=lambda k: (k[1], k[0])).index(("GET", "/api/v1/audit"))] == (
+        "| `GET /audit` | 401 | 403 | 200 | 403 | 403 | 403 | 403 | 403 | 403 | 403 | 403 | 403 |")
