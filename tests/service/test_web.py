@@ -663,3 +663,45 @@ def test_report_figures_keeps_only_base64_svg_images() -> None:
             f'<img src="{FIGURE_SVG}" alt="outside a figure">'
             '<figure><img src="data:image/svg+xml;base64,AAAA&quot;onerror=x" alt="c"></figure>')
     assert report_figures(html) == [{"src": FIGURE_SVG, "alt": "a", "caption": "One chart"}]
+
+
+# every web route, for somebody not logged in: a page that needs an account sends to the login page, a form
+# that changes something is refused; a new route fails this test until it is given its expected answer
+ANONYMOUS = {
+    ("GET", "/login"): 200,
+    ("POST", "/login"): 403,  # no CSRF token
+    ("POST", "/logout"): 403,
+    ("GET", "/"): 303,
+    ("POST", "/submit"): 401,
+    ("POST", "/submissions/{submission_id}/withdraw"): 401,
+    ("GET", "/studies"): 303,
+    ("POST", "/studies"): 401,
+    ("GET", "/audit"): 303,
+    ("GET", "/audit/export.csv"): 303,
+    ("GET", "/studies/{study}"): 303,
+    ("POST", "/studies/{study}/runs"): 401,
+    ("GET", "/studies/{study}/runs/{run_id}"): 303,
+    ("POST", "/studies/{study}/releases"): 401,
+    ("GET", "/studies/{study}/review"): 303,
+    ("POST", "/studies/{study}/releases/{release_id}/approve"): 401,
+    ("GET", "/releases"): 200,
+    ("GET", "/releases/{release_id}"): 404,
+}
+
+
+def test_every_web_route_for_somebody_not_logged_in(world: World) -> None:
+    from fastapi.routing import APIRoute
+
+    from cifranegra.service import web
+
+    routes = {(m, r.path) for r in web.router.routes if isinstance(r, APIRoute) for m in r.methods}
+    assert routes == set(ANONYMOUS)
+    values = {"study": world.study.name, "submission_id": "0" * 32, "run_id": "0" * 32, "release_id": "0" * 32}
+    for (method, template), status in ANONYMOUS.items():
+        path = template.format(**values)
+        response = browser(world.app).request(method, path)
+        assert response.status_code == status, (method, template, response.status_code)
+        if status == 303:
+            assert response.headers["location"] == "/login"
+        else:
+            assert page(response).lang in i18n.LANGS
