@@ -601,6 +601,12 @@ def test_every_api_request_is_audited_with_who_what_where_and_outcome(
         ("-", "-", "POST /api/v1/login", "", "testclient", "denied", 401),
         ("-", "-", "GET /api/v1/users", "", "testclient", "denied", 401),
     ]
+    client.post("/api/v1/agencies", json={"name": "DIF"}, headers=bearer(admin_token))
+    client.post("/api/v1/users", json={"username": "ana-1", "password": "a-long-password", "role": "analyst",
+                                       "study": "s-audit"}, headers=bearer(admin_token))
+    client.post("/api/v1/studies", json={"name": "s-new"}, headers=bearer(study.coordinator_token))
+    assert [e.target for e in _entries(app)[-3:]] == [
+        "agency=DIF", "username=ana-1 role=analyst study=s-audit", "study=s-new"]
     everything = json.dumps([[str(getattr(e, c.key)) for c in inspect(AuditEntry).mapper.column_attrs]
                              for e in _entries(app)])
     for secret in ("wrong-password-zz", "no-such-account", ADMIN_PASSWORD, admin_token):

@@ -15,7 +15,8 @@ What is recorded (the middleware, :class:`AuditMiddleware`): every request under
 ``/healthz`` and the OpenAPI documents, every web ``POST``, and every web ``GET`` made with a valid
 session (a logged-in page shows data). Each entry has the actor (username, or ``"-"``), role, the route
 template (``"POST /api/v1/studies/{study}/submissions"``: never the query string), the target (the path
-parameters, ``study=s1 id=ab…``), the client address, outcome and status; it is written *before* the
+parameters, ``study=s1 id=ab…``, plus what the route names with :func:`note_target`, e.g. the study it
+created), the client address, outcome and status; it is written *before* the
 response is sent, so an acknowledged request always has its entry; if it cannot be written the client
 gets a 500 instead. Failed logins: the actor is the attempted username only when such an account
 exists (a password typed into the username field is never logged), else ``"-"``; the role is ``"-"``.
@@ -145,6 +146,7 @@ class RequestRecord:
     actor: str = NO_ACTOR
     role: str = NO_ACTOR
     skip: bool = False
+    extra: str = ""  # what the route adds to the target (e.g. the name of what it created)
 
 
 _SCOPE_KEY = "cifranegra.audit"
@@ -157,6 +159,15 @@ def request_record(request: Any) -> RequestRecord | None:
 
 
 ALWAYS, IF_LOGGED_IN = "always", "if_logged_in"
+
+
+def note_target(request: Any, **fields: object) -> None:
+    """Add ``key=value`` pairs to the request's audit target (names and ids only, never data values):
+    e.g. ``note_target(request, study=name)`` when a route creates a study."""
+    record_ = request_record(request)
+    if record_ is not None:
+        added = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        record_.extra = f"{record_.extra} {added}".strip()
 
 
 def audit_mode(method: str, path: str) -> str | None:
@@ -216,6 +227,7 @@ class AuditMiddleware:
             if rec.skip or (mode == IF_LOGGED_IN and rec.actor == NO_ACTOR):
                 return
             action, target = _route_and_target(scope)
+            target = f"{target} {rec.extra}".strip()
             client = scope.get("client")
             fields = {"actor": rec.actor, "role": rec.role, "action": action, "target": target,
                       "client": client[0] if client else NO_ACTOR, "outcome": outcome_of(status), "status": status}

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cifranegra.service import auth
+from cifranegra.service.audit import note_target
 from cifranegra.service.db import STUDY_ROLES, Agency, Study, Submission, User, transaction
 from cifranegra.service.http_errors import ApiError
 
@@ -125,9 +126,11 @@ def post_study(
     try:
         with transaction(request.app.state.sessions) as session:
             study = create_study(session, principal, body.name, body.settings)
-            return describe_study(session, study, full=False)
+            made = describe_study(session, study, full=False)
     except IntegrityError:
         raise ApiError(409, "exists", "a study with this name exists already; choose another") from None
+    note_target(request, study=made["name"])
+    return made
 
 
 @router.get("/studies")

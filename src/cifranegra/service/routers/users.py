@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from cifranegra.errors import InputError
 from cifranegra.service import auth
+from cifranegra.service.audit import note_target
 from cifranegra.service.db import ROLES, STUDY_ROLES, Agency, Study, User, transaction
 from cifranegra.service.http_errors import ApiError
 
@@ -120,6 +121,7 @@ def post_agency(body: AgencyIn, request: Request, _p: Admin) -> dict[str, str]:
         with transaction(request.app.state.sessions) as session:
             agency = create_agency(session, body.name)
             name = agency.name
+        note_target(request, agency=name)
     except IntegrityError:
         raise ApiError(409, "exists", "an agency with this name exists already") from None
     return {"name": name}
@@ -136,9 +138,11 @@ def post_user(body: UserIn, request: Request, _p: Admin) -> dict[str, Any]:
     """Create an account."""
     try:
         with transaction(request.app.state.sessions) as session:
-            return create_user(session, body)
+            made = create_user(session, body)
     except IntegrityError:
         raise ApiError(409, "exists", "this username is taken; choose another") from None
+    note_target(request, username=made["username"], role=made["role"], agency=made["agency"], study=made["study"])
+    return made
 
 
 @router.get("/users")
