@@ -86,6 +86,7 @@ async def upload_many(url: str, acc: StudyAccounts, files: list[bytes], n: int, 
     statuses: dict[str, int] = {}
     ids: list[str] = []
     n_records: set[int] = set()
+    failures: list[str] = []
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
@@ -108,6 +109,7 @@ async def upload_many(url: str, acc: StudyAccounts, files: list[bytes], n: int, 
                         n_records.add(int(r.json()["n_records"]))
                 except httpx.HTTPError as exc:
                     key = type(exc).__name__
+                    failures.append(f"{prefix}-{i}: {key} after {time.perf_counter() - start:.3f} s ({exc})")
                 latencies.append(time.perf_counter() - start)
                 statuses[key] = statuses.get(key, 0) + 1
 
@@ -117,7 +119,7 @@ async def upload_many(url: str, acc: StudyAccounts, files: list[bytes], n: int, 
     return {
         "uploads": n, "in_flight": in_flight, "bytes_each": len(files[0]), "statuses": statuses,
         "errors": n - statuses.get("201", 0), "distinct_ids": len(set(ids)),
-        "n_records_answered": sorted(n_records), "wall_s": wall,
+        "n_records_answered": sorted(n_records), "failures": failures, "wall_s": wall,
         "uploads_per_s": n / wall, "p50_s": percentile(latencies, 0.5), "p95_s": percentile(latencies, 0.95),
         "max_s": max(latencies),
     }
@@ -191,9 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-uploads", type=int, default=20, help="uploads of the big file (default 20)")
     parser.add_argument("--big-in-flight", type=int, default=1, help="big uploads in flight (default 1)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON to this file")
+    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (the hub's home and logs)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
-        result = run(args, Path(tmp))
+    if args.keep:
+        args.keep.mkdir(parents=True)
+        result = run(args, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
+            result = run(args, Path(tmp))
     print_table(result)
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
