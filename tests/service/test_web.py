@@ -46,12 +46,15 @@ class Page(HTMLParser):
         self.problems: list[str] = []
         self.notices: list[str] = []
         self.h1: list[str] = []
+        self.ids: list[str] = []
         self._capture: list[str] | None = None
         self._buf: list[str] = []
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
+        if "id" in a:
+            self.ids.append(a["id"])
         if tag == "html":
             self.lang = a.get("lang")
         elif tag == "form":
@@ -312,6 +315,7 @@ def test_every_page_renders_in_both_languages_with_labels_and_csrf_tokens(world:
                 got = page(response)
                 assert got.lang == lang, (role, path)
                 assert got.unlabelled() == [], (role, path)
+                assert sorted(set(got.ids)) == sorted(got.ids), (role, path)  # no id twice
                 assert got.h1 and got.h1[0], (role, path)
                 posts = [f for f in got.forms if f.method == "post"]
                 assert posts, (role, path)  # at least the logout form
@@ -672,6 +676,8 @@ ANONYMOUS = {
     ("POST", "/login"): 403,  # no CSRF token
     ("POST", "/logout"): 403,
     ("GET", "/"): 303,
+    ("POST", "/admin/agencies"): 401,
+    ("POST", "/admin/users"): 401,
     ("POST", "/submit"): 401,
     ("POST", "/submissions/{submission_id}/withdraw"): 401,
     ("GET", "/studies"): 303,
@@ -705,3 +711,33 @@ def test_every_web_route_for_somebody_not_logged_in(world: World) -> None:
             assert response.headers["location"] == "/login"
         else:
             assert page(response).lang in i18n.LANGS
+
+
+def test_hub_admin_creates_an_agency_and_an_account_with_the_forms(world: World) -> None:
+    admin = world.as_("hub_admin")
+    home = page(admin.get("/?lang=es"))
+    agency_form, user_form = home.form("/admin/agencies"), home.form("/admin/users")
+    made = admin.post("/admin/agencies", data={"csrf": agency_form.fields["csrf"], "name": "Refugio Luz"})
+    assert made.status_code == 201 and page(made).notices == ["Institución registrada."]
+    again = admin.post("/admin/agencies", data={"csrf": agency_form.fields["csrf"], "name": "Refugio Luz"})
+    assert again.status_code == 409
+    body = {"csrf": user_form.fields["csrf"], "username": "luz-envio", "password": "una-clave-larga-1",
+            "role": "agency_submitter", "agency": "Refugio Luz", "study": world.study.name}
+    created = admin.post("/admin/users", data=body)
+    assert created.status_code == 201 and page(created).notices == ["Cuenta creada."]
+    assert page(web_login(world.app, "luz-envio", "una-clave-larga-1").get("/?lang=en")).h1 == [
+        "Submissions of Refugio Luz"]
+    # the API's rules, the API's messages
+    no_study = admin.post("/admin/users", data={**body, "username": "luz-2", "study": ""})
+    assert no_study.status_code == 422 and "study" in page(no_study).notices[0]
+    short = admin.post("/admin/users", data={**body, "username": "luz-3", "password": "short"})
+    assert short.status_code == 422
+    missing = admin.post("/admin/users", data={"csrf": user_form.fields["csrf"], "username": "luz-4"})
+    assert missing.status_code == 422
+    assert admin.post("/admin/users", data={**body, "username": "luz-5", "csrf": ""}).status_code == 403
+    users = [u["username"] for u in world.api.get("/api/v1/users", headers=bearer(world.admin_token)).json()["users"]]
+    assert "luz-envio" in users and not {"luz-2", "luz-3", "luz-4", "luz-5"} & set(users)
+    coordinator = world.as_("coordinator")
+    csrf = page(coordinator.get("/studies")).form("/studies").fields["csrf"]
+    assert coordinator.post("/admin/agencies", data={"csrf": csrf, "name": "X"}).status_code == 403
+    assert coordinator.post("/admin/users", data={**body, "csrf": csrf, "username": "luz-6"}).status_code == 403

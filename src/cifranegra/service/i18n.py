@@ -79,8 +79,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "admin_title": "Administración del centro",
         "admin_intro": "Las cuentas, las instituciones y las llaves son de esta función; el contenido de los "
                        "envíos, corridas y publicaciones no.",
-        "admin_use_api": "Las cuentas y las instituciones se crean con la API (POST /api/v1/users, "
+        "admin_use_api": "Las cuentas y las instituciones también se crean con la API (POST /api/v1/users, "
                          "POST /api/v1/agencies); véase docs/hub.md.",
+        "new_agency": "Nueva institución",
+        "agency_name": "Nombre de la institución (el «--source» con el que codifica)",
+        "agency_created": "Institución registrada.",
+        "new_user": "Nueva cuenta",
+        "user_study_help": "Análisis, aprobación y envío trabajan en un estudio; el envío, además, para una "
+                           "institución. Coordinación, auditoría y administración no llevan ni uno ni otro.",
+        "none_option": "— ninguno —",
+        "user_created": "Cuenta creada.",
+        "user_fields": "Llene usuario, contraseña y rol.",
         # agency
         "agency_title": "Envíos de {agency}",
         "agency_intro": "Envíe la lista de su institución ya codificada con «cifranegra encode» en su propia "
@@ -234,8 +243,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "admin_title": "Hub administration",
         "admin_intro": "Accounts, agencies and keys belong to this role; the content of submissions, runs and "
                        "releases does not.",
-        "admin_use_api": "Accounts and agencies are created with the API (POST /api/v1/users, "
+        "admin_use_api": "Accounts and agencies can also be created with the API (POST /api/v1/users, "
                          "POST /api/v1/agencies); see docs/hub.md.",
+        "new_agency": "New agency",
+        "agency_name": "Agency name (the `--source` it encodes with)",
+        "agency_created": "Agency registered.",
+        "new_user": "New account",
+        "user_study_help": "Analysis, approval and agency submission work on one study; a submission account "
+                           "also for one agency. Coordination, audit and administration have neither.",
+        "none_option": "— none —",
+        "user_created": "Account created.",
+        "user_fields": "Fill in the username, password and role.",
         "agency_title": "Submissions of {agency}",
         "agency_intro": "Submit your agency's list already encoded with `cifranegra encode` on your own computer: "
                         "the hub receives only the encodings, never names or CURPs.",

@@ -3,8 +3,9 @@
 Pages (each calls the same service functions as the API routes, so the rules live in one place):
 
 - ``/login`` (form), ``POST /logout``; ``/`` — the home of the account's role: hub administration
-  (accounts, agencies, study names), an agency's submit form and own submissions, a coordinator's
-  studies, an auditor's log; an analyst's and an approver's home is their study's page.
+  (accounts, agencies, study names; ``POST /admin/agencies`` and ``POST /admin/users`` create them), an
+  agency's submit form and own submissions, a coordinator's studies, an auditor's log; an analyst's and
+  an approver's home is their study's page.
 - agency: ``POST /submit`` (multipart form; the *Check* button runs the dry run and shows its report as a
   list of problems, *Submit* stores the file), ``POST /submissions/{id}/withdraw``.
 - coordinator and analyst: ``/studies`` (list; a coordinator creates one), ``/studies/{study}``
@@ -44,11 +45,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from cifranegra.service import auth, i18n, jobs
+from cifranegra.service.audit import note_target
 from cifranegra.service.auth import Principal
-from cifranegra.service.db import Agency, transaction
+from cifranegra.service.db import ROLES, Agency, transaction
 from cifranegra.service.http_errors import ApiError
 from cifranegra.service.routers import auth as auth_routes
 from cifranegra.service.routers import public as public_routes
@@ -269,12 +273,68 @@ def home(request: Request) -> Response:
     return error_page(request, principal, 403)
 
 
-def _admin_page(request: Request, principal: Principal) -> Response:
+def _admin_page(request: Request, principal: Principal, *, status: int = 200,
+                notices: Sequence[tuple[str, str]] = ()) -> Response:
     with request.app.state.sessions() as session:
         users = user_routes.list_users(session)
         agencies = list(session.scalars(select(Agency.name).order_by(Agency.name)))
         studies = [s["name"] for s in study_routes.list_studies(session, principal)]
-    return render(request, "hub/admin.html", principal, users=users, agencies=agencies, studies=studies)
+    return render(request, "hub/admin.html", principal, status=status, notices=notices, users=users,
+                  agencies=agencies, studies=studies, roles=ROLES)
+
+
+@router.post("/admin/agencies")
+async def admin_create_agency(request: Request) -> Response:
+    """The hub administrator registers an agency (the same rules as ``POST /api/v1/agencies``)."""
+    form, principal, refused = await _posted(request)
+    if refused is not None or principal is None:
+        return refused or error_page(request, None, 401)
+    if principal.role != "hub_admin":
+        return error_page(request, principal, 403)
+    name = form.get("name")
+
+    def work(name: str) -> Response:
+        try:
+            with transaction(request.app.state.sessions) as session:
+                made = user_routes.create_agency(session, name).name
+            note_target(request, agency=made)
+        except ApiError as exc:
+            return _admin_page(request, principal, status=exc.status, notices=[("error", exc.message)])
+        except IntegrityError:
+            return _admin_page(request, principal, status=409, notices=[("error", _text(request, "error_409"))])
+        return _admin_page(request, principal, status=201, notices=[("ok", _text(request, "agency_created"))])
+
+    return await run_in_threadpool(work, name if isinstance(name, str) else "")
+
+
+@router.post("/admin/users")
+async def admin_create_user(request: Request) -> Response:
+    """The hub administrator creates an account (the same rules as ``POST /api/v1/users``)."""
+    form, principal, refused = await _posted(request)
+    if refused is not None or principal is None:
+        return refused or error_page(request, None, 401)
+    if principal.role != "hub_admin":
+        return error_page(request, principal, 403)
+    fields = {k: form.get(k) for k in ("username", "password", "role", "agency", "study")}
+    values = {k: v for k, v in fields.items() if isinstance(v, str) and v}
+
+    def work() -> Response:
+        try:
+            body = user_routes.UserIn(**values)
+        except ValidationError:
+            return _admin_page(request, principal, status=422, notices=[("error", _text(request, "user_fields"))])
+        try:
+            with transaction(request.app.state.sessions) as session:
+                made = user_routes.create_user(session, body)
+            note_target(request, username=made["username"], role=made["role"], agency=made["agency"],
+                        study=made["study"])
+        except ApiError as exc:
+            return _admin_page(request, principal, status=exc.status, notices=[("error", exc.message)])
+        except IntegrityError:
+            return _admin_page(request, principal, status=409, notices=[("error", _text(request, "error_409"))])
+        return _admin_page(request, principal, status=201, notices=[("ok", _text(request, "user_created"))])
+
+    return await run_in_threadpool(work)
 
 
 # --- agency: submit, own submissions, withdraw ----------------------------------------------------------
@@ -466,6 +526,8 @@ async def create_study(request: Request) -> Response:
                 study_routes.create_study(session, principal, name, {})
         except ApiError as exc:
             return _studies_page(request, principal, status=exc.status, notices=[("error", exc.message)])
+        except IntegrityError:  # created at the same moment by another request
+            return _studies_page(request, principal, status=409, notices=[("error", _text(request, "error_409"))])
         return _redirect(_study_url(name))
 
     return await run_in_threadpool(work)
