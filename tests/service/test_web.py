@@ -741,3 +741,31 @@ def test_hub_admin_creates_an_agency_and_an_account_with_the_forms(world: World)
     csrf = page(coordinator.get("/studies")).form("/studies").fields["csrf"]
     assert coordinator.post("/admin/agencies", data={"csrf": csrf, "name": "X"}).status_code == 403
     assert coordinator.post("/admin/users", data={**body, "csrf": csrf, "username": "luz-6"}).status_code == 403
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+# (text, background) pairs of the stylesheet: body, links, header, notes, notices, badges, problems, buttons
+COLOUR_PAIRS = [
+    ("#1a1a1a", "#ffffff"), ("#0b4f8a", "#ffffff"), ("#06325a", "#ffffff"), ("#ffffff", "#0b3d62"),
+    ("#444444", "#fafbfc"), ("#444444", "#ffffff"), ("#5c0f0f", "#fbeeee"), ("#1a1a1a", "#edf7f0"),
+    ("#1a1a1a", "#eef5fb"), ("#14592b", "#fafbfc"), ("#5c0f0f", "#fafbfc"), ("#5a4300", "#fafbfc"),
+    ("#0b3d62", "#e8eff5"), ("#ffffff", "#06325a"), ("#1a1a1a", "#f2f2f2"), ("#333333", "#ffffff"),
+    ("#0b4f8a", "#fafbfc"),
+]
+
+
+def test_text_colours_meet_wcag_aa_contrast() -> None:
+    from cifranegra.service.web import STATIC_DIR
+
+    css = (STATIC_DIR / "hub.css").read_text().lower()
+    for text, background in COLOUR_PAIRS:
+        for colour in (text, background):
+            short = colour if colour not in ("#ffffff", "#444444", "#333333") else colour[:4]
+            assert colour in css or short in css, colour
+        lighter, darker = sorted((_luminance(text), _luminance(background)), reverse=True)
+        assert (lighter + 0.05) / (darker + 0.05) >= 4.5, (text, background)
