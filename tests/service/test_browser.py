@@ -4,8 +4,8 @@ Three agencies submit to one study — one through the web form (the check first
 nothing is kept; then the submission), two with the agencies' command-line client — a coordinator
 starts a run and follows its progress, a second person approves the release, and the public page shows
 it. The server is ``cifranegra hub serve`` (uvicorn plus its job runner) on a free loopback port with a
-temporary home. Screenshots go to ``tests/service/artifacts/`` (ignored by git); two of them are copied
-to ``docs/img/hub-submit.png`` and ``docs/img/hub-release.png``.
+temporary home. Screenshots go to ``tests/service/artifacts/`` (ignored by git); with ``CIFRANEGRA_UPDATE_DOCS_IMG=1``
+two of them are copied to ``docs/img/hub-submit.png`` and ``docs/img/hub-release.png``.
 
 Skipped with the reason when chromium or the playwright package is missing (CI installs chromium).
 """
@@ -32,6 +32,9 @@ from service.live_hub import API, PASSWORD, LiveHub, init_home, login  # noqa: E
 CHROMIUM = os.environ.get("CIFRANEGRA_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+#: the docs' screenshots are refreshed only when asked (CIFRANEGRA_UPDATE_DOCS_IMG=1), so that a test run
+#: never changes tracked files
+UPDATE_DOCS_IMG = os.environ.get("CIFRANEGRA_UPDATE_DOCS_IMG") == "1"
 STUDY = "trata-2025"
 AGENCIES = ("Fiscalía Norte", "DIF Estatal", "Refugio Esperanza")
 RUN_TIMEOUT_MS = 180_000
@@ -125,7 +128,9 @@ def test_agencies_submit_a_coordinator_runs_a_second_person_approves_the_public_
     agency.get_by_role("button", name="Enviar", exact=True).click()
     expect(agency.locator("#report h2")).to_have_text("Archivo recibido: 120 registros.")
     expect(agency.locator("table.data tbody tr")).to_have_count(1)
-    shutil.copyfile(_shot(agency, "03-agency-submitted"), DOCS_IMG / "hub-submit.png")
+    submitted = _shot(agency, "03-agency-submitted")
+    if UPDATE_DOCS_IMG:
+        shutil.copyfile(submitted, DOCS_IMG / "hub-submit.png")
     # keyboard: the first Tab reaches the skip link
     agency.keyboard.press("Tab")
     assert agency.evaluate("document.activeElement.className") == "skip"
@@ -173,6 +178,8 @@ def test_agencies_submit_a_coordinator_runs_a_second_person_approves_the_public_
     assert public.locator("figure img").count() >= 1  # the report's charts
     assert public.locator("details").count() >= 1  # every other table, one click away
     _shot(public, "07-public-release")
-    shutil.copyfile(_shot(public, "07-public-release-top", full_page=False), DOCS_IMG / "hub-release.png")
+    release_top = _shot(public, "07-public-release-top", full_page=False)
+    if UPDATE_DOCS_IMG:
+        shutil.copyfile(release_top, DOCS_IMG / "hub-release.png")
     report = public.get_by_role("link", name="Full report with charts (HTML)")
     assert public.request.get(hub.url + report.get_attribute("href")).status == 200
