@@ -108,7 +108,8 @@ def _rotate_key(args: argparse.Namespace) -> int:
     result = storage.rotate_master_key(home, args.new_key_file) or {}
     print(f"master key rotated: {result.get('old_key_id') or '-'} → {result.get('new_key_id') or '-'} "
           f"({result.get('rewrapped', 0)} stored key(s) rewrapped)")
-    print("now point the hub at the new key file (CIFRANEGRA_HUB_KEY_FILE or the home's master.key) and restart it")
+    print(f"the hub's key file {home.master_key_path} now holds the new key ({args.new_key_file} is a copy: keep it "
+          "apart as the key's backup, and destroy the old key's copies); start the hub again")
     return 0
 
 
