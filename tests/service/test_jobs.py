@@ -452,6 +452,17 @@ def test_run_settings_merge_the_studys_run_keys_and_check_them() -> None:
         hub_run.run_settings({}, {"tabulation": {"strata": ["no-such-column"]}})
 
 
+def test_settings_are_checked_for_the_number_of_lists_the_run_has() -> None:
+    """Two agencies can be estimated with the two-list methods; they are refused for three lists."""
+    two_list = {"estimation": {"methods": ["chapman"]}}
+    assert hub_run.run_settings({}, two_list, n_lists=2) == two_list
+    with pytest.raises(InputError, match="chapman"):
+        hub_run.run_settings({}, two_list, n_lists=3)
+    hub_run.check_settings(two_list)  # a study's settings: fine if some number of lists suits them
+    with pytest.raises(InputError, match="dga"):
+        hub_run.run_settings({}, {"estimation": {"methods": ["dga"]}}, n_lists=2)
+
+
 def test_the_job_runner_survives_a_failure_to_store_and_the_job_is_retried(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:

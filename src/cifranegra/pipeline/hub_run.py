@@ -50,27 +50,41 @@ class HubRunOutput:
     summary: dict[str, Any]
 
 
-def run_settings(study_settings: Mapping[str, Any], run: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The settings of a run: the study's run keys, overridden by the run's own (checked)."""
+def run_settings(
+    study_settings: Mapping[str, Any], run: Mapping[str, Any] | None, *, n_lists: int | None = None
+) -> dict[str, Any]:
+    """The settings of a run of ``n_lists`` lists: the study's run keys, overridden by the run's own
+    (checked)."""
     merged = {k: v for k, v in study_settings.items() if k in RUN_SETTING_KEYS}
     merged.update(run or {})
-    check_settings(merged)
+    check_settings(merged, n_lists=n_lists)
     return merged
 
 
-def check_settings(settings: Mapping[str, Any]) -> None:
+def check_settings(settings: Mapping[str, Any], *, n_lists: int | None = None) -> None:
     """Refuse settings that :func:`run_study` would refuse, before any list is decrypted.
 
-    Builds the project with placeholder lists (no file is read), so every section is checked by the
-    project file's own rules; raises :class:`~cifranegra.errors.InputError` or ``ValidationError``.
+    Builds the project with ``n_lists`` placeholder lists (no file is read), so every section is checked
+    by the project file's own rules, the methods' list limits included; raises
+    :class:`~cifranegra.errors.InputError` or ``ValidationError``. Without ``n_lists`` (a study's
+    settings, before anyone has submitted) the settings must suit three lists or, failing that, two
+    (``chapman`` and ``petersen`` take exactly two).
     """
     from cifranegra.pipeline.project import project_from_dict
 
     unknown = sorted(str(k) for k in settings if k not in RUN_SETTING_KEYS)
     if unknown:
         raise InputError(f"unknown run setting(s) {unknown}; a run takes {', '.join(RUN_SETTING_KEYS)}")
-    placeholder = [("list-a", Path("a.parquet")), ("list-b", Path("b.parquet")), ("list-c", Path("c.parquet"))]
-    project_from_dict(_project_dict("check", placeholder, settings), base=Path.cwd(), check_files=False)
+    first: Exception | None = None
+    for n in [n_lists] if n_lists is not None else [3, 2]:
+        placeholder = [(f"list-{i + 1}", Path(f"list-{i + 1}.parquet")) for i in range(n)]
+        try:
+            project_from_dict(_project_dict("check", placeholder, settings), base=Path.cwd(), check_files=False)
+            return
+        except InputError as exc:
+            first = first or exc
+    assert first is not None
+    raise first
 
 
 def _project_dict(study: str, files: Sequence[tuple[str, Path]], settings: Mapping[str, Any]) -> dict[str, Any]:

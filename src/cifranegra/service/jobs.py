@@ -78,10 +78,10 @@ def current_submissions(session: Session, study_id: int) -> list[Submission]:
 def enqueue(session: Session, study: Study, user_id: int, settings: Mapping[str, Any] | None = None) -> Run:
     """Queue a run of ``study``'s current submissions (the caller commits). :class:`JobError` when fewer
     than two agencies have submitted; the settings' problems raise the pipeline's ``InputError``."""
-    merged = hub_run.run_settings(study.settings or {}, settings)
     subs = current_submissions(session, study.id)
     if len(subs) < 2:
         raise JobError(f"a run needs accepted submissions from at least two agencies; this study has {len(subs)}")
+    merged = hub_run.run_settings(study.settings or {}, settings, n_lists=len(subs))
     run = Run(id=new_id(), study_id=study.id, created_by=user_id, state="queued", progress=0.0, step="queued",
               message="", submission_ids=[s.id for s in subs], settings=merged, attempts=0)
     session.add(run)
