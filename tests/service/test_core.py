@@ -88,13 +88,21 @@ def test_hub_init_refuses_unusable_databases_and_key_files_without_echoing_them(
     good = tmp_path / "pw"
     good.write_text("a-long-admin-password\n")
     args = ["hub", "init", "--admin-user", "admin", "--admin-password-file", str(good)]
-    assert cli_main([*args[:2], str(tmp_path / "h1"), *args[2:], "--db", "mysql://root:s3cret@db/hub"]) == 2
+    assert cli_main([*args[:2], str(tmp_path / "h1"), *args[2:], "--db", "mysql://root@db/hub"]) == 2
     err = capsys.readouterr().err
-    assert "must start with sqlite:/// (a file) or postgresql://" in err and "s3cret" not in err
-    url = f"postgresql://hub:s3cret@/nodb?host={tmp_path / 'no-socket-here'}"
+    assert "must start with sqlite:/// (a file) or postgresql://" in err
+    # a password on the command line is refused before anything is made, and not echoed
+    for url in ("mysql://root:s3cret@db/hub", f"postgresql://hub:s3cret@/nodb?host={tmp_path}"):
+        assert cli_main([*args[:2], str(tmp_path / "h0"), *args[2:], "--db", url]) == 2
+        err = capsys.readouterr().err
+        assert "--db holds a password; never put one on the command line" in err and "s3cret" not in err
+        assert not (tmp_path / "h0").exists()
+        assert cli_main(["hub", "serve", str(tmp_path / "h0"), "--db", url]) == 2
+        assert "--db holds a password" in capsys.readouterr().err
+    url = f"postgresql://hub@/nodb?host={tmp_path / 'no-socket-here'}"
     assert cli_main([*args[:2], str(tmp_path / "h2"), *args[2:], "--db", url]) == 2
     err = capsys.readouterr().err
-    assert "could not open or migrate the hub's database (OperationalError)" in err and "s3cret" not in err
+    assert "could not open or migrate the hub's database (OperationalError)" in err
     loose = tmp_path / "loose.key"
     loose.write_text("ab" * 32 + "\n")
     loose.chmod(0o644)

@@ -44,12 +44,33 @@ def _read_secret_file(path: str, what: str) -> str:
     return text
 
 
+def _db_option(url: str | None) -> str | None:
+    """``--db`` as given, refused when it holds a password: a command line is seen by every user of the
+    machine (``ps``) and kept in shell history. The password goes in ~/.pgpass (or $PGPASSFILE) or in
+    the home's hub.toml (0600)."""
+    if url is None:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        has_password = urlsplit(url).password is not None
+    except ValueError:
+        has_password = False
+    if has_password:
+        raise InputError(
+            "--db holds a password; never put one on the command line (every user of the machine can see "
+            "it, and it stays in the shell history): give --db postgresql://USER@HOST/DBNAME and put the "
+            "password in ~/.pgpass or the file named by $PGPASSFILE (see docs/hub.md, 'PostgreSQL')"
+        )
+    return url
+
+
 def _init(args: argparse.Namespace) -> int:
     _need_hub()
     from cifranegra.service.config import init_home
 
     password = _read_secret_file(args.admin_password_file, "password")
-    home = init_home(args.dir, admin_user=args.admin_user, admin_password=password, db_url=args.db)
+    home = init_home(args.dir, admin_user=args.admin_user, admin_password=password, db_url=_db_option(args.db))
     print(f"hub home created: {home.path}")
     print(f"master key: {home.master_key_path} (keep a copy apart from the backups of the home)")
     print(f"next: cifranegra hub serve {home.path}")
@@ -65,7 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise InputError("--port must be between 1 and 65535")
     if args.workers < 1:
         raise InputError("--workers must be 1 or more")
-    serve(load_home(args.dir, db_url=args.db), host=args.host, port=args.port, workers=args.workers)
+    serve(load_home(args.dir, db_url=_db_option(args.db)), host=args.host, port=args.port, workers=args.workers)
     return 0
 
 
