@@ -28,9 +28,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cifranegra.errors import InputError
 from cifranegra.pipeline import hub_run
-from cifranegra.service import jobs
+from cifranegra.service import audit, jobs
 from cifranegra.service.config import HubHome
-from cifranegra.service.db import Agency, Run, StoredKey, Study, Submission, User, make_engine, session_factory, utcnow
+from cifranegra.service.db import (
+    Agency,
+    AuditEntry,
+    Run,
+    StoredKey,
+    Study,
+    Submission,
+    User,
+    make_engine,
+    session_factory,
+    utcnow,
+)
 from cifranegra.service.storage import Storage, open_storage
 
 SOURCES = ("FGR", "DIF", "REFUGIO")
@@ -198,6 +209,16 @@ def test_a_run_succeeds_once_and_keeps_no_record_level_file(env: Env, monkeypatc
     assert jobs.zip_member(publish, "../internal/entities.csv") is None
     assert leftovers(env) == []  # the decrypted lists are gone
     assert jobs.claim_next(env.factory, "worker-b", now=later(10)) is None  # a finished job is never re-run
+    # the job runner's reads and writes of data are in the audit chain
+    assert runner_entries(env, run_id) == [("RUN decrypt submissions", "worker-a", "ok"),
+                                           ("RUN store results", "worker-a", "ok")]
+
+
+def runner_entries(env: Env, run_id: str) -> list[tuple[str, str, str]]:
+    with env.factory() as session:
+        assert audit.verify(session)["ok"] is True
+        rows = session.scalars(select(AuditEntry).where(AuditEntry.actor == "job-runner").order_by(AuditEntry.id))
+        return [(e.action, e.client, e.outcome) for e in rows if f"run={run_id}" in e.target]
 
 
 def test_a_dead_worker_is_replaced_after_the_lease_and_the_job_completes_exactly_once(
@@ -264,6 +285,7 @@ def test_a_failing_run_ends_failed_with_a_message_and_publishes_nothing(
     assert n_keys(env) == keys_before
     assert leftovers(env) == []
     assert jobs.claim_next(env.factory, "w2", now=later(1)) is None  # a failure is final, not retried
+    assert runner_entries(env, run_id) == [("RUN decrypt submissions", "w", "ok"), ("RUN finish", "w", "failed")]
 
 
 def test_an_unexpected_error_is_reported_by_type_only(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:

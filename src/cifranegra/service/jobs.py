@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cifranegra.errors import CifranegraError
 from cifranegra.pipeline import hub_run
+from cifranegra.service import audit
 from cifranegra.service.db import Run, Study, Submission, new_id, transaction, utcnow
 
 log = logging.getLogger("cifranegra.service.jobs")
@@ -264,6 +265,13 @@ def run_job(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _audit(session: Session, worker: str, action: str, target: str, outcome: str) -> None:
+    """The job runner's own reads and writes of data in the audit log (actor ``job-runner``, role
+    ``worker``, client = the worker's name, status 0: not an HTTP request); the caller commits."""
+    audit.record(session, actor="job-runner", role="worker", action=action, target=target, client=worker,
+                 outcome=outcome, status=0)
+
+
 def _still_mine(factory: sessionmaker[Session], run_id: str, worker: str, attempt: int) -> bool:
     with factory() as session:
         return session.scalars(select(Run.id).where(_mine(run_id, worker, attempt))).first() is not None
@@ -287,6 +295,9 @@ def _work(factory: sessionmaker[Session], storage: Any, run: Run, tmp: Path, hea
             with os.fdopen(fd, "wb") as fh:
                 fh.write(storage.get(session, sub.blob_id))
             files.append((sub.source, path))
+        _audit(session, run.worker or "-", "RUN decrypt submissions",
+               f"study={study_name} run={run.id} submissions={','.join(run.submission_ids)}", "ok")
+        session.commit()
     heart.report("linking and estimating", 0.0)
     return hub_run.run_study(files, study=study_name, workdir=tmp / "project", settings=run.settings or {},
                              progress=heart.report)
@@ -310,6 +321,7 @@ def _store(factory: sessionmaker[Session], storage: Any, run_id: str, worker: st
                     ).execution_options(synchronize_session=False))
                 if getattr(result, "rowcount", 0) != 1:
                     raise _LostClaimError
+                _audit(session, worker, "RUN store results", f"run={run_id} attempt={attempt}", "ok")
         except _LostClaimError:
             discard_blobs(storage, written)
             return "lost"
@@ -334,9 +346,12 @@ def discard_blobs(storage: Any, blob_ids: list[str]) -> None:
 def _finish(factory: sessionmaker[Session], run_id: str, worker: str, attempt: int, *, state: str,
             message: str) -> None:
     with transaction(factory) as session:
-        session.execute(update(Run).where(_mine(run_id, worker, attempt)).values(
+        result = session.execute(update(Run).where(_mine(run_id, worker, attempt)).values(
             state=state, message=message, finished_at=utcnow(), heartbeat_at=utcnow(),
         ).execution_options(synchronize_session=False))
+        if getattr(result, "rowcount", 0) == 1:
+            _audit(session, worker, "RUN finish", f"run={run_id} attempt={attempt} state={state}",
+                   "failed" if state == "failed" else "ok")
 
 
 # --- the job-runner process ------------------------------------------------------------------------
