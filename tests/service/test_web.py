@@ -610,6 +610,15 @@ def test_draft_review_approve_and_the_public_page(world: World) -> None:
     assert review.status_code == 200 and "Trata 2023" in review.text and ">370<" in review.text
     forms = [f for f in page(review).forms if f.action.endswith("/approve")]
     assert len(forms) == 1
+    # the approver reads the draft's own report before approving (with the session, not a bearer token)
+    draft_report = f"/studies/{s}/releases/{forms[0].action.split('/')[-2]}/files/report-en.html"
+    assert f'href="{draft_report}"' in review.text
+    shown_report = approver.get(draft_report)
+    assert shown_report.status_code == 200 and shown_report.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in shown_report.headers["content-security-policy"]
+    assert browser(world.app).get(draft_report).status_code in (303, 307)  # not logged in: to the login page
+    assert world.as_("agency_submitter").get(draft_report).status_code == 403
+    assert approver.get(draft_report.replace("report-en.html", "../internal/entities.csv")).status_code == 404
     assert approver.post(forms[0].action, data={}).status_code == 403  # no CSRF token: nothing approved
     assert "Trata 2023" not in browser(world.app).get("/releases").text
     assert coordinator.post(forms[0].action, data={"csrf": draft_form.fields["csrf"]}).status_code == 403
@@ -689,6 +698,7 @@ ANONYMOUS = {
     ("GET", "/studies/{study}/runs/{run_id}"): 303,
     ("POST", "/studies/{study}/releases"): 401,
     ("GET", "/studies/{study}/review"): 303,
+    ("GET", "/studies/{study}/releases/{release_id}/files/{name:path}"): 303,
     ("POST", "/studies/{study}/releases/{release_id}/approve"): 401,
     ("GET", "/releases"): 200,
     ("GET", "/releases/{release_id}"): 404,
@@ -704,7 +714,7 @@ def test_every_web_route_for_somebody_not_logged_in(world: World) -> None:
     assert routes == set(ANONYMOUS)
     values = {"study": world.study.name, "submission_id": "0" * 32, "run_id": "0" * 32, "release_id": "0" * 32}
     for (method, template), status in ANONYMOUS.items():
-        path = template.format(**values)
+        path = template.replace("{name:path}", "report-en.html").format(**values)
         response = browser(world.app).request(method, path)
         assert response.status_code == status, (method, template, response.status_code)
         if status == 303:

@@ -702,8 +702,33 @@ def _review_page(request: Request, principal: Principal, study: str, *, status: 
                         for r in release_routes.list_drafts(session, request.app.state.storage, principal, study)]
     except ApiError as exc:
         return error_page(request, principal, exc.status, exc.message)
+    lang = request_lang(request)
+    for r in releases:
+        base = f"/studies/{quote(study, safe='')}/releases/{r['id']}/files/"
+        r["reports"] = [(name.rsplit(".", 1)[-1].upper(), base + quote(name)) for name in r.get("files", [])
+                        if name in (f"report-{lang}.html", f"report-{lang}.pdf")]
     return render(request, "hub/review.html", principal, status=status, notices=notices, study=study,
                   releases=releases)
+
+
+@router.get("/studies/{study}/releases/{release_id}/files/{name:path}")
+def draft_file(study: str, release_id: str, name: str, request: Request) -> Response:
+    """One file of a release of the principal's study (a draft's report, for the approver's review)."""
+    principal = current_principal(request)
+    if principal is None:
+        return _to_login()
+    if principal.role not in release_routes.READ_ROLES:
+        return error_page(request, principal, 403)
+    try:
+        with request.app.state.sessions() as session:
+            release = release_routes.find_release(session, principal, study, release_id)
+            content = release_routes.file_of(session, request.app.state.storage, release, name)
+    except ApiError as exc:
+        return error_page(request, principal, exc.status, exc.message)
+    # the report is our own self-contained HTML: no script, nothing fetched
+    return Response(content=content, media_type=run_routes.media_type(name),
+                    headers={"Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                             "font-src data:"})
 
 
 @router.post("/studies/{study}/releases/{release_id}/approve")
