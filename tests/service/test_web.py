@@ -251,6 +251,23 @@ def test_login_logout_and_failed_login(world: World) -> None:
     assert person.get("/").status_code == 303  # the session's token is revoked, not only the cookie dropped
 
 
+def test_a_locked_account_is_told_to_wait(world: World) -> None:
+    """After MAX_FAILED_LOGINS failures the page says to wait (429), not 'wrong password' — even for the
+    right password, which is not checked until the window has passed."""
+    from cifranegra.service.routers.auth import MAX_FAILED_LOGINS
+
+    username, _token = _make_user(world.api, world.admin_token, "auditor")
+    person = browser(world.app)
+    csrf = page(person.get("/login?lang=en")).form("/login").fields["csrf"]
+    for _ in range(MAX_FAILED_LOGINS):
+        wrong = {"csrf": csrf, "username": username, "password": "wrong-one"}
+        assert person.post("/login", data=wrong).status_code == 401
+    locked = person.post("/login", data={"csrf": csrf, "username": username, "password": password_of(username)})
+    assert locked.status_code == 429
+    assert page(locked).notices == ["Too many failed logins for this account: wait 15 minutes and try again."]
+    assert "hub_session" not in person.cookies
+
+
 def test_the_session_cookie_is_revoked_on_logout(world: World) -> None:
     person = web_login(world.app, world.people["coordinator"], world.password("coordinator"))
     token = person.cookies["hub_session"]

@@ -50,6 +50,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "password": "Contraseña",
         "login_button": "Entrar",
         "login_failed": "Usuario o contraseña incorrectos, o la cuenta está desactivada.",
+        "login_locked": "Demasiados intentos fallidos para esta cuenta: espere 15 minutos e inténtelo de nuevo.",
         "logged_out": "Cerró su sesión.",
         # generic
         "study": "Estudio",
@@ -217,6 +218,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "password": "Password",
         "login_button": "Log in",
         "login_failed": "Wrong username or password, or the account is disabled.",
+        "login_locked": "Too many failed logins for this account: wait 15 minutes and try again.",
         "logged_out": "You are logged out.",
         "study": "Study",
         "studies": "Studies",

@@ -230,7 +230,10 @@ async def login_submit(request: Request) -> Response:
         return render(request, "hub/login.html", None, status=401, notices=failed, username="")
     try:
         token, _expires, _principal = await run_in_threadpool(auth_routes.log_in, request, username, password)
-    except ApiError:
+    except ApiError as exc:
+        if exc.status == 429:
+            return render(request, "hub/login.html", None, status=429,
+                          notices=[("error", _text(request, "login_locked"))], username=username)
         return render(request, "hub/login.html", None, status=401, notices=failed, username=username)
     response = _redirect("/")
     ttl = int(request.app.state.home.token_ttl.total_seconds())
