@@ -23,6 +23,17 @@ def test_report_command_writes_the_release(run_dir: Path, tmp_path: Path, capsys
     assert "published to" in capsys.readouterr().out
 
 
+def test_the_runs_output_folder_itself_is_read_from_its_internal_folder(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`cifranegra report OUTPUT` (the folder given to run/demo) works like `report OUTPUT/internal`."""
+    assert run_dir.name == "internal"
+    out = tmp_path / "pub"
+    assert main(["report", str(run_dir.parent), "--lang", "en", "--format", "html", "-o", str(out)]) == 0
+    assert (out / "report-en.html").is_file() and (out / "tables" / "capture_patterns.csv").is_file()
+    assert "published to" in capsys.readouterr().out
+
+
 def test_default_output_beside_internal(tmp_path: Path) -> None:
     assert default_output(tmp_path / "out" / "internal") == (tmp_path / "out" / "publish").resolve()
     assert default_output(tmp_path / "results") == tmp_path / "results" / "publish"

@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "wrote) and write what may be published: the report in Spanish and English as HTML and "
                     "PDF, disclosure-controlled tables (tables/*.csv), sdg_16_2_2.csv and metadata.json. "
                     "Counts from 1 to 10 are withheld, estimates rounded; nothing record-level is written.")
-    p.add_argument("results_dir", metavar="RESULTS_DIR", help="a run's output folder (the one with results.json)")
+    p.add_argument("results_dir", metavar="RESULTS_DIR",
+                   help="a run's output folder (OUTPUT or OUTPUT/internal: the one with results.json)")
     p.add_argument("--lang", default="es,en", help="languages, comma-separated: es, en (default es,en)")
     p.add_argument("--format", dest="formats", default="html,pdf",
                    help="formats, comma-separated: html, pdf (default html,pdf)")
@@ -36,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from cifranegra.report.render import publish
 
     results_dir = Path(args.results_dir)
+    if not (results_dir / "results.json").exists() and (results_dir / "internal" / "results.json").is_file():
+        results_dir = results_dir / "internal"  # the run's OUTPUT folder given: its results are in internal/
     out = Path(args.output) if args.output else default_output(results_dir)
     done = publish(results_dir, out, langs=args.lang, formats=args.formats,
                    progress=lambda m: print(f"  {m} ...", file=sys.stderr))
