@@ -9,6 +9,12 @@ before the folder is removed: the DuckDB connection, or the Spark session and th
 launched; a session handed in by the caller is left running, and only the checkpoint files this
 linkage wrote are deleted from it.
 
+The driver of a session cifranegra starts listens on the loopback address in local mode; on a
+cluster master (``spark://``, ``yarn``...) where it listens and what it advertises are left to Spark
+or set with ``[linkage.extra] spark_driver_host`` / ``spark_driver_bind_address``
+(:func:`driver_addresses`). A cluster needs ``spark_checkpoint_dir`` on shared storage, whoever made
+the session; a session handed in must have Splink's similarity jar on its classpath.
+
 Spark's own log lines (log4j) are switched off in a session cifranegra starts: a failing task logs
 the rows it was working on, and those are victims' records. Failures reach the caller as exceptions.
 """
@@ -19,7 +25,7 @@ import contextlib
 import os
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +69,36 @@ def _require_pyspark() -> None:
         ) from exc
 
 
-def spark_session(master: str, driver_memory: str = "4g", work: Path | None = None) -> Any:
-    """A Spark session for linkage; with ``work``, every file it writes goes under that folder."""
+def driver_addresses(master: str, extra: Mapping[str, Any] | None = None) -> tuple[str | None, str | None]:
+    """The driver's advertised host and bind address for a session cifranegra starts on ``master``.
+
+    ``extra`` keys ``spark_driver_host`` and ``spark_driver_bind_address`` win. Otherwise, in local
+    mode both are the loopback address (nothing listens beyond this machine); on any other master
+    (``spark://``, ``yarn``, ``k8s://``) both are left to Spark (``None``): it advertises this
+    machine's host name (or ``SPARK_LOCAL_IP`` / ``SPARK_LOCAL_HOSTNAME``) and binds to it, which is
+    what executors on other machines can reach. Loopback there would make every executor dial itself.
+    """
+    extra = extra or {}
+    local = master.startswith("local")
+    host = extra.get("spark_driver_host") or ("127.0.0.1" if local else None)
+    bind = extra.get("spark_driver_bind_address") or ("127.0.0.1" if local and not extra.get("spark_driver_host")
+                                                      else None)
+    return (None if host is None else str(host)), (None if bind is None else str(bind))
+
+
+def spark_session(
+    master: str,
+    driver_memory: str = "4g",
+    work: Path | None = None,
+    *,
+    driver_host: str | None = "127.0.0.1",
+    bind_address: str | None = "127.0.0.1",
+) -> Any:
+    """A Spark session for linkage; with ``work``, every file it writes goes under that folder.
+
+    ``driver_host`` is the address the driver advertises to executors (``spark.driver.host``) and
+    ``bind_address`` the one it listens on (``spark.driver.bindAddress``); ``None`` leaves either to
+    Spark (see :func:`driver_addresses`)."""
     _require_pyspark()
     from pyspark.sql import SparkSession
 
@@ -81,13 +115,15 @@ def spark_session(master: str, driver_memory: str = "4g", work: Path | None = No
         # Splink's string-similarity functions (Jaro-Winkler, Damerau-Levenshtein) as Spark SQL UDFs
         .config("spark.jars", similarity_jar_location())
         .config("spark.driver.memory", driver_memory)
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.catalogImplementation", "in-memory")
     )
+    if driver_host is not None:
+        builder = builder.config("spark.driver.host", driver_host)
+    if bind_address is not None:
+        builder = builder.config("spark.driver.bindAddress", bind_address)
     if work is not None:
         for sub in ("spark-local", "spark-warehouse", "derby", "jvm-tmp"):
             (work / sub).mkdir(exist_ok=True)
@@ -138,6 +174,29 @@ def _delete_spark_path(session: Any, path: str) -> None:
     fs.delete(hadoop_path, True)
 
 
+def _check_similarity_jar(session: Any) -> None:
+    """A given session must load Splink's string-similarity functions (a jar Splink ships), or every
+    name comparison would fail mid-linkage: refuse before any work, saying how to add the jar. Not
+    on Databricks, where Splink's SparkAPI installs the jar itself."""
+    from pyspark.sql.types import DoubleType
+
+    if "DATABRICKS_RUNTIME_VERSION" in os.environ:
+        return
+
+    try:
+        session.udf.registerJavaFunction(
+            "jaro_winkler", "uk.gov.moj.dash.linkage.JaroWinklerSimilarity", DoubleType()
+        )
+    except Exception:
+        from splink.backends.spark import similarity_jar_location
+
+        raise InputError(
+            "this Spark session cannot load Splink's string-similarity functions (jaro_winkler and "
+            f"others); start it with the jar Splink ships: spark-submit --jars {similarity_jar_location()} "
+            "(or the spark.jars setting)"
+        ) from None
+
+
 @contextlib.contextmanager
 def _spark_engine(settings: LinkageSettings, spark: Any, n_records: int, work: Path) -> Iterator[Any]:
     _require_pyspark()
@@ -152,12 +211,15 @@ def _spark_engine(settings: LinkageSettings, spark: Any, n_records: int, work: P
             spark, own = active, False
     launched_jvm = own and SparkContext._gateway is None
     chosen = settings.extra.get("spark_checkpoint_dir")
-    if not own and not chosen and not str(spark.sparkContext.master).startswith("local"):
+    master = str(settings.spark_master if own else spark.sparkContext.master)
+    if not chosen and not master.startswith("local"):
         raise InputError(
             "on a Spark cluster, set [linkage.extra] spark_checkpoint_dir to a folder on shared storage "
             "(HDFS, S3...) that only you can read: Splink writes the records there while it links, and "
             "a folder on this machine cannot be reached or cleaned on the cluster's workers"
         )
+    if not own:
+        _check_similarity_jar(spark)
     with warnings.catch_warnings():
         # pyspark's notices about pandas versions and deprecations, at every conversion: not the user's
         warnings.filterwarnings("ignore", module="pyspark")
@@ -166,7 +228,8 @@ def _spark_engine(settings: LinkageSettings, spark: Any, n_records: int, work: P
         try:
             if own:
                 memory = str(settings.extra.get("spark_driver_memory", "4g"))
-                session = spark_session(settings.spark_master, memory, work)
+                host, bind = driver_addresses(settings.spark_master, settings.extra)
+                session = spark_session(settings.spark_master, memory, work, driver_host=host, bind_address=bind)
                 session.sparkContext.setLogLevel("OFF")
                 partitions = settings_partitions(settings.spark_master, n_records)  # shuffles sized to the lists
                 session.conf.set("spark.sql.shuffle.partitions", str(partitions))
