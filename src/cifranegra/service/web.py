@@ -373,53 +373,6 @@ async def _read_form_body(request: Request, limit: int) -> bytes | None:
     return b"".join(parts)
 
 
-def parse_multipart(body: bytes, content_type: str) -> dict[str, bytes]:
-    """Every field of a ``multipart/form-data`` body, in memory (an upload is never spooled to disk);
-    the first value of a repeated field wins. Raises ``ValueError`` for a malformed body."""
-    from python_multipart.multipart import MultipartParser, parse_options_header
-
-    _, params = parse_options_header(content_type)
-    boundary = params.get(b"boundary")
-    if not boundary:
-        raise ValueError("no multipart boundary")
-    fields: dict[str, bytes] = {}
-    state: dict[str, Any] = {"field": b"", "value": b"", "headers": {}, "data": []}
-
-    def on_part_begin() -> None:
-        state["headers"], state["data"] = {}, []
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["field"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        state["value"] += data[start:end]
-
-    def on_header_end() -> None:
-        state["headers"][state["field"].lower()] = state["value"]
-        state["field"], state["value"] = b"", b""
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        state["data"].append(data[start:end])
-
-    def on_part_end() -> None:
-        _, disp = parse_options_header(state["headers"].get(b"content-disposition", b""))
-        name = disp.get(b"name")
-        if name is not None:
-            fields.setdefault(name.decode("utf-8", "replace"), b"".join(state["data"]))
-
-    callbacks: Any = {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_part_data": on_part_data, "on_part_end": on_part_end,
-    }
-    try:
-        parser = MultipartParser(boundary, callbacks)
-        parser.write(body)
-        parser.finalize()
-    except Exception as exc:  # whatever the parser raises, the form is malformed
-        raise ValueError("malformed multipart body") from exc
-    return fields
-
-
 def _field(fields: Mapping[str, bytes], name: str) -> str:
     try:
         return fields.get(name, b"").decode("utf-8")
@@ -439,7 +392,8 @@ async def submit_file(request: Request) -> Response:
     if body is None:
         return error_page(request, principal, 413)
     try:
-        fields = parse_multipart(body, ctype) if ctype.lower().startswith("multipart/form-data") else {}
+        multipart = ctype.lower().startswith("multipart/form-data")
+        fields = submission_routes.parse_multipart(body, ctype) if multipart else {}
     except ValueError:
         fields = {}
     if not csrf_ok(request, _field(fields, "csrf")):

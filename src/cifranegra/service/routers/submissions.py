@@ -213,19 +213,32 @@ async def _read_bounded(chunks: AsyncIterator[bytes], limit: int) -> bytes:
 
 def parse_multipart_file(body: bytes, content_type: str) -> bytes:
     """The content of the form field ``file`` (in memory; nothing spooled to disk)."""
+    bad = ApiError(400, "bad_multipart", "the multipart/form-data body is malformed or has no 'file' field; send "
+                   "the encoded file as the form field 'file'")
+    try:
+        fields = parse_multipart(body, content_type)
+    except ValueError:
+        raise bad from None
+    if "file" not in fields:
+        raise bad
+    return fields["file"]
+
+
+def parse_multipart(body: bytes, content_type: str) -> dict[str, bytes]:
+    """Every field of a ``multipart/form-data`` body, in memory (an upload is never spooled to disk);
+    the first value of a repeated field wins. Raises ``ValueError`` for a malformed body. Used by the
+    API's upload and by the web forms."""
     from python_multipart.multipart import MultipartParser, parse_options_header
 
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
-    bad = ApiError(400, "bad_multipart", "the multipart/form-data body is malformed or has no 'file' field; send "
-                   "the encoded file as the form field 'file'")
     if not boundary:
-        raise bad
-    state: dict[str, Any] = {"field": b"", "value": b"", "headers": {}, "data": [], "found": None}
+        raise ValueError("no multipart boundary")
+    fields: dict[str, bytes] = {}
+    state: dict[str, Any] = {"field": b"", "value": b"", "headers": {}, "data": []}
 
     def on_part_begin() -> None:
-        state["headers"] = {}
-        state["data"] = []
+        state["headers"], state["data"] = {}, []
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         state["field"] += data[start:end]
@@ -242,8 +255,9 @@ def parse_multipart_file(body: bytes, content_type: str) -> bytes:
 
     def on_part_end() -> None:
         _, disp = parse_options_header(state["headers"].get(b"content-disposition", b""))
-        if disp.get(b"name") == b"file" and state["found"] is None:
-            state["found"] = b"".join(state["data"])
+        name = disp.get(b"name")
+        if name is not None:
+            fields.setdefault(name.decode("utf-8", "replace"), b"".join(state["data"]))
         state["data"] = []
 
     callbacks: Any = {
@@ -254,11 +268,9 @@ def parse_multipart_file(body: bytes, content_type: str) -> bytes:
         parser = MultipartParser(boundary, callbacks)
         parser.write(body)
         parser.finalize()
-    except Exception:  # a malformed form is the sender's error, whatever the parser raises
-        raise bad from None
-    if state["found"] is None:
-        raise bad
-    return bytes(state["found"])
+    except Exception as exc:  # whatever the parser raises, the form is malformed
+        raise ValueError("malformed multipart body") from exc
+    return fields
 
 
 # --- the service functions (shared with the web pages) ------------------------------------------------
