@@ -128,9 +128,10 @@ def admin_token(login: Callable[[str, str], str]) -> str:
 
 
 def _make_user(
-    client: TestClient, admin_token: str, role: str, agency: str | None = None, study: str | None = None
+    client: TestClient, admin_token: str, role: str, agency: str | None = None, study: str | None = None,
+    username: str | None = None,
 ) -> tuple[str, str]:
-    username = f"{role.replace('_', '-')}-{next(_counter)}"
+    username = username or f"{role.replace('_', '-')}-{next(_counter)}"
     if agency is not None:
         made = client.post("/api/v1/agencies", json={"name": agency}, headers=bearer(admin_token))
         assert made.status_code in (201, 409), made.text

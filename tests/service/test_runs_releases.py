@@ -29,7 +29,7 @@ from cifranegra.service import jobs
 from cifranegra.service.app import create_app
 from cifranegra.service.config import KEY_FILE_ENV, init_home
 from cifranegra.service.db import Release, Run, User
-from service.conftest import ADMIN_PASSWORD, ADMIN_USER, bearer, password_of
+from service.conftest import ADMIN_PASSWORD, ADMIN_USER, _make_user, bearer
 from service.encoded_factory import SECRET, records
 
 AGENCIES = ("FGR", "DIF", "REFUGIO")
@@ -80,18 +80,7 @@ class World:
 
 def _user(client: TestClient, admin: str, role: str, name: str, agency: str | None = None,
           study: str | None = None) -> str:
-    if agency is not None:
-        client.post("/api/v1/agencies", json={"name": agency}, headers=bearer(admin))
-    body: dict[str, Any] = {"username": name, "password": password_of(name), "role": role}
-    if agency is not None:
-        body["agency"] = agency
-    if study is not None:
-        body["study"] = study
-    made = client.post("/api/v1/users", json=body, headers=bearer(admin))
-    assert made.status_code == 201, made.text
-    logged = client.post("/api/v1/login", json={"username": name, "password": password_of(name)})
-    assert logged.status_code == 200, logged.text
-    return str(logged.json()["token"])
+    return _make_user(client, admin, role, agency=agency, study=study, username=name)[1]
 
 
 def submit(client: TestClient, token: str, study: str, source: str, n: int = 150) -> None:
