@@ -35,6 +35,12 @@ def test_run_writes_results(project_dir, small_records):
     assert overall["estimate"] >= truth * 0.8
     assert any(s.startswith("linkage") for s in steps)
     assert "persons by number of lists" in result.summary_text()
+    # issue 14, item 6: the summary and results.json say in plain words that the estimate is a lower
+    # bound where victims are out of reach of every agency
+    from cifranegra.pipeline.run import LOWER_BOUND_NOTE
+
+    assert "lower bound: victims whom every agency is unlikely to reach" in result.summary_text()
+    assert body["caveats"] == [{"code": "unreached_victims", "text": LOWER_BOUND_NOTE}]
 
 
 def test_linkage_sensitivity(project_dir, small_records):

@@ -175,3 +175,19 @@ def test_the_headline_says_the_interval_includes_linkage(published: Path, lang: 
     t = messages(lang)
     assert str(t["unc_linkage_note_yes"]).split("{share}")[0][:40] in html
     assert str(t["unc_linkage_note"]) not in html
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_the_headline_says_the_estimate_is_a_lower_bound(published: Path, lang: str) -> None:
+    # issue 14, item 6: under capture heterogeneity that no list reaches every estimator falls short
+    # (docs/estimation.md), so the report says so in plain words next to the headline estimate
+    import html as html_lib
+
+    from cifranegra.report.i18n import messages
+
+    page = html_lib.unescape((published / f"report-{lang}.html").read_text(encoding="utf-8"))
+    t = messages(lang)
+    headline = page[page.index(str(t["includes"])):]
+    assert str(t["lower_bound"]) in headline
+    assert str(t["lower_bound_text"])[:60] in headline
+    assert f"{t['unc_unreached']}: {t['not_included']}" in headline

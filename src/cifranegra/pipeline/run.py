@@ -13,6 +13,7 @@ import json
 import os
 import re
 import tempfile
+import textwrap
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,15 @@ from cifranegra.schema.records import stratum_labels
 
 #: progress(step, done, total): called as each step starts (done < total) and ends (done == total).
 ProgressCallback = Callable[[str, int, int], None]
+
+#: What every estimate leaves out, said in the summary and results.json (the report says it in Spanish and
+#: English): chosen by the simulation study in docs/estimation.md ("Which estimator by default"), where
+#: under capture heterogeneity that no list reaches every family falls short and its interval misses.
+LOWER_BOUND_NOTE = (
+    "victims whom every agency is unlikely to reach leave no trace in the lists' overlaps, and no method can "
+    "count them; where such victims exist the true number is higher than the estimate and may be above its "
+    "interval (simulations of Mexican agencies' lists: docs/estimation.md, 'Which estimator by default')"
+)
 
 _ID_FIELDS = {
     "names": ("given_names", "first_surname", "second_surname"),
@@ -114,6 +124,7 @@ class RunResult:
             "unrecognised_as_unknown": self.unrecognised,
             "results": [r.to_dict() for r in self.results],
             "warnings": self.warnings,
+            "caveats": [{"code": "unreached_victims", "text": LOWER_BOUND_NOTE}],
             "outputs": self.outputs,
             "published": None if self.published is None else self.published.to_dict(),
         }
@@ -140,6 +151,8 @@ class RunResult:
             if t["unknown_allocated"]["observed"] and t["estimate"] is not None:
                 lines.append(f"  {method}: the stratified total allocates the {t['unknown_allocated']['observed']} "
                              "person(s) of unknown stratum in proportion to the strata's observed counts")
+        lines.append("")
+        lines.extend(textwrap.wrap(f"lower bound: {LOWER_BOUND_NOTE}", width=110, subsequent_indent="  "))
         lines.extend(uncertainty_lines(self.linkage_uncertainty, self.estimates))
         ok = [r for r in self.sensitivity if r.get("estimate") is not None]
         if len(ok) > 1:

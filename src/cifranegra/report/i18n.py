@@ -58,6 +58,18 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "unc_linkage_note": "the linkage is taken as fixed; see the linkage sensitivity below",
         "unc_linkage_note_yes": "the estimate combines many plausible linkages drawn from the record-pair "
                                 "probabilities (Rubin's rules); linkage accounts for {share}% of its variance",
+        "unc_unreached": "victims no list is likely to reach",
+        "unc_unreached_note": "they leave no trace in the lists' overlaps, so no method can count them: if some "
+                              "victims are out of reach of every agency, the estimate and its interval are a "
+                              "lower bound",
+        "lower_bound": "Read the estimate as a lower bound",
+        "lower_bound_text": "The estimate counts the victims whom the overlaps between the lists can reveal. When "
+                            "some victims are hard for every agency to reach (fear, isolation, a trafficker who "
+                            "keeps them hidden), they are missing from the overlaps as well as from the lists, and "
+                            "no method can count them. In simulations of Mexican agencies' lists with such "
+                            "victims, every method fell short of the true number and its 95% interval missed it "
+                            "in most populations. The true number of victims is therefore likely to be higher "
+                            "than the estimate, and may be above its interval.",
         "rate_note": "Rates divide the published (rounded) estimate and its interval by CONAPO's mid-year "
                      "population ({edition}); the population is treated as known.",
         "no_rate": "No rate: {why}",
@@ -152,8 +164,9 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "cannot reveal (the same people being hard to reach by every list) bias the estimate downwards.",
             "Record linkage: the lists were linked into persons without a common identifier for everyone. Missed "
             "links inflate the estimate, false links deflate it; the linkage sensitivity shows how much.",
-            "What the interval leaves out: the linkage error, the error of the population projection used for "
-            "the rates, and any bias from the assumptions above.",
+            "What the interval leaves out: the error of the population projection used for the rates, any bias "
+            "from the assumptions above (above all the victims no list reaches), and the linkage error unless "
+            "the headline says the interval includes it.",
         ],
         "estimator_text": "Estimator: {method}; model selection: {selection}; interval: {interval}.",
         "disclosure": "Disclosure control",
@@ -218,6 +231,19 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "unc_linkage_note_yes": "la estimación combina muchas vinculaciones plausibles extraídas de las "
                                 "probabilidades de los pares de registros (reglas de Rubin); la vinculación "
                                 "explica el {share}% de su varianza",
+        "unc_unreached": "víctimas que ninguna lista suele alcanzar",
+        "unc_unreached_note": "no dejan rastro en las coincidencias entre listas, así que ningún método puede "
+                              "contarlas: si algunas víctimas están fuera del alcance de todas las instituciones, "
+                              "la estimación y su intervalo son una cota inferior",
+        "lower_bound": "La estimación es una cota inferior",
+        "lower_bound_text": "La estimación cuenta a las víctimas que las coincidencias entre listas pueden revelar. "
+                            "Cuando algunas víctimas son difíciles de alcanzar para todas las instituciones (miedo, "
+                            "aislamiento, un tratante que las mantiene ocultas), faltan tanto en las coincidencias "
+                            "como en las listas, y ningún método puede contarlas. En simulaciones de listas de "
+                            "instituciones mexicanas con víctimas así, todos los métodos quedaron por debajo del "
+                            "número verdadero y su intervalo de 95% no lo incluyó en la mayoría de las "
+                            "poblaciones. Por eso es probable que el número verdadero de víctimas sea mayor que la "
+                            "estimación, y puede estar por encima de su intervalo.",
         "rate_note": "Las tasas dividen la estimación publicada (redondeada) y su intervalo entre la población a "
                      "mitad de año de CONAPO ({edition}); la población se toma como conocida.",
         "no_rate": "Sin tasa: {why}",
@@ -320,8 +346,9 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "Vinculación de registros: las listas se vincularon en personas sin un identificador común para "
             "todas. Los vínculos omitidos inflan la estimación y los falsos la reducen; la sensibilidad a la "
             "vinculación muestra cuánto.",
-            "Lo que el intervalo deja fuera: el error de la vinculación, el error de la proyección de población "
-            "usada para las tasas y cualquier sesgo de los supuestos anteriores.",
+            "Lo que el intervalo deja fuera: el error de la proyección de población usada para las tasas, "
+            "cualquier sesgo de los supuestos anteriores (sobre todo las víctimas que ninguna lista alcanza) y "
+            "el error de la vinculación, salvo que los resultados principales digan que el intervalo lo incluye.",
         ],
         "estimator_text": "Estimador: {method}; selección del modelo: {selection}; intervalo: {interval}.",
         "disclosure": "Control de divulgación",
