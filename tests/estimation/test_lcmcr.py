@@ -868,3 +868,31 @@ def test_cli_names_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "--option a_alpha= (shape of the Gamma prior" in err and "--option init= must be one of" in err
     assert "Traceback" not in err and "in Python" not in err
+
+
+def test_hmc_target_rejects_a_saturated_probability_in_a_negligible_class() -> None:
+    """The Hamiltonian move's target at a point where one class has weight below 1e-280 and one of its
+    capture probabilities is 1 in floating point (logit 800): the odds lam / (1 - lam) would divide by
+    zero. It must reject the point (-inf), not raise: on ordinary 4-list tables this raised
+    ZeroDivisionError in about one run in ten (issue 14's estimator study, bench/bench_default_estimator.py)."""
+    from cifranegra.estimation.lcmcr_kernels import hmc_logp_grad
+
+    patterns = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 1]], dtype=np.int8)
+    pcounts = np.array([40, 30, 5], dtype=np.int64)
+    k, n_lists = 2, 3
+    x = np.zeros(n_lists * k + k - 1)
+    x[n_lists * k] = 700.0  # stick logit: class 2's weight 1 - V is about 1e-304
+    x[0 * k + 1] = 800.0  # class 2's capture probability on list 1 saturates to 1.0
+    args = (np.zeros(x.size), np.zeros((n_lists, k)), np.zeros((n_lists, k)), np.zeros((5, k)))
+    assert hmc_logp_grad(patterns, pcounts, 75, k, 0.5, x, *args, True) == -np.inf
+    x[0 * k + 1] = 3.0  # the same point with an ordinary probability has a finite target
+    assert np.isfinite(hmc_logp_grad(patterns, pcounts, 75, k, 0.5, x, *args, True))
+
+
+def test_a_table_that_made_the_sampler_divide_by_zero_is_estimated() -> None:
+    # replicate 58 of design K4-homogeneous in bench/bench_default_estimator.py (seed 14006): before the
+    # fix above, ModelError "the LCMCR sampler failed numerically (division by zero)"
+    h = CaptureHistories.from_counts([0, 291, 95, 50, 36, 32, 5, 5, 81, 69, 11, 12, 3, 8, 1, 0], list("abcd"))
+    seed = int(np.random.SeedSequence([14006, 0, 58]).spawn(3)[2].generate_state(1)[0])
+    r = LCMCR(workers=1).fit(h, rng=seed)
+    assert h.observed < r.estimate < 3 * h.observed

@@ -708,6 +708,10 @@ def hmc_logp_grad(
             return -np.inf
     for j in range(n_lists):
         for c in range(k):
+            # 1 - lam underflows to 0 once logit lam > ~745 (prior density there below 1e-300): the odds
+            # would divide by zero in a class too light for the check above; reject the trajectory
+            if not l1[j, c] > 0.0:
+                return -np.inf
             l1[j, c] = lam[j, c] / l1[j, c]  # l1 now holds the odds
     for p in range(n_pat):
         for c in range(k):
