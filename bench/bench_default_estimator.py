@@ -158,6 +158,11 @@ def one_replicate(job: tuple[int, int] | tuple[int, int, tuple[str, ...]]) -> li
     return rows
 
 
+def _f(value: object) -> float:
+    """A number from a row (a saved CSV writes a missing one as an empty cell)."""
+    return math.nan if value in ("", None) else float(value)  # type: ignore[arg-type]
+
+
 def summarise(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     out = []
     for design in DESIGNS:
@@ -166,9 +171,9 @@ def summarise(rows: list[dict[str, object]]) -> list[dict[str, object]]:
             if not sel:
                 continue
             n_true = design.n_persons
-            est = np.array([float(r["estimate"]) for r in sel])
-            lo = np.array([float(r["lower"]) for r in sel])
-            hi = np.array([float(r["upper"]) for r in sel])
+            est = np.array([_f(r["estimate"]) for r in sel])
+            lo = np.array([_f(r["lower"]) for r in sel])
+            hi = np.array([_f(r["upper"]) for r in sel])
             ok = np.isfinite(est)
             cover = np.isfinite(lo) & (lo <= n_true) & (n_true <= hi)
             cov = float(cover.mean())
