@@ -90,8 +90,8 @@ def _profiles(design: Design):
 
 
 def _interval(result):
-    iv = result.interval(LEVEL)
-    return (iv.lower, iv.upper) if iv is not None and iv.upper > iv.lower else (math.nan, math.nan)
+    iv, _ = result.reported_interval(LEVEL)  # none, or one of zero width, is no interval
+    return (iv.lower, iv.upper) if iv is not None else (math.nan, math.nan)
 
 
 def one_replicate(job: tuple[int, int] | tuple[int, int, tuple[str, ...]]) -> list[dict[str, object]]:

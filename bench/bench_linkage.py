@@ -81,19 +81,23 @@ def simulated_records(
     error_scale: float = 1.0,
     directory: Path | None = None,
     fast_formats: bool = False,
+    profiles=None,
+    referrals=None,
 ):
     """Simulate lists (issue 4's generator), write them in their agencies' formats, read them back
-    through ingest. Returns (records, truth, true N)."""
+    through ingest. ``profiles``/``referrals`` as ``simulate`` takes them (default: the generator's).
+    Returns (records, truth, true N)."""
     from cifranegra.datasets.synthetic import simulate
     from cifranegra.datasets.synthetic.profiles import default_profiles
 
-    profiles = None
-    if fast_formats:  # Parquet everywhere: the scale runs measure linkage, not Excel parsing
+    # Parquet everywhere: the scale runs measure linkage, not Excel parsing
+    if fast_formats and profiles is None:
         base = default_profiles()
         profiles = [dataclasses.replace(base[i % len(base)], file_format="parquet") for i in range(n_agencies)]
         if n_agencies > len(base):
             profiles = [dataclasses.replace(p, id=f"{p.id}_{i}") for i, p in enumerate(profiles)]
-    sim = simulate(n_persons=n_persons, n_agencies=n_agencies, seed=seed, error_scale=error_scale, profiles=profiles)
+    sim = simulate(n_persons=n_persons, n_agencies=n_agencies, seed=seed, error_scale=error_scale, profiles=profiles,
+                   referrals=referrals)
     tmp = Path(directory or tempfile.mkdtemp(prefix="cn-bench-"))
     manifest = sim.write(tmp, persons=False)
     project = project_from_dict(

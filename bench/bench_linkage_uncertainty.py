@@ -56,6 +56,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_linkage import simulated_records, truth_entities
+
 SEED = 14005
 LEVEL = 0.95
 METHODS = ("oracle", "single", "imputation", "corrected", "linkage-free")
@@ -99,8 +103,8 @@ def _common_names(k: int):
 
 
 def simulate_records(cell: Cell, n_persons: int, n_lists: int, seed: int, workdir: Path):
-    from cifranegra.datasets.synthetic import population, simulate
-    from cifranegra.pipeline import project_from_dict, read_project_lists
+    """The cell's lists, written to ``workdir`` and read back (``bench_linkage.simulated_records``)."""
+    from cifranegra.datasets.synthetic import population
 
     profiles = _profiles(n_lists)
     if cell.no_curp:
@@ -109,25 +113,15 @@ def simulate_records(cell: Cell, n_persons: int, n_lists: int, seed: int, workdi
     if cell.common_names:
         population.name_tables = _common_names(cell.common_names)  # type: ignore[assignment]
     try:
-        sim = simulate(n_persons=n_persons, n_agencies=n_lists, seed=seed, profiles=profiles, referrals=[],
-                       error_scale=cell.error_scale)
+        records, truth, _ = simulated_records(n_persons, n_lists, seed, cell.error_scale, directory=workdir,
+                                              profiles=profiles, referrals=[])
     finally:
         population.name_tables = original  # type: ignore[assignment]
-    manifest = sim.write(workdir, persons=False)
-    project = project_from_dict(
-        {"name": "bench", "lists": [{"source": e["source"], "path": e["file"],
-                                     **({"mapping": e["mapping"]} if "mapping" in e else {})}
-                                    for e in manifest["lists"]]},
-        base=workdir,
-    )
-    records, _ = read_project_lists(project)
-    return records, sim.truth
+    return records, truth
 
 
 def _true_person(records: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
-    t = truth[["source", "record_id", "person_id"]].astype({"record_id": str, "source": str})
-    m = records[["source", "record_id"]].astype(str).merge(t, on=["source", "record_id"], how="left")
-    return m["person_id"].to_numpy()
+    return truth_entities(records, truth)["entity_id"].to_numpy()
 
 
 def error_rates(entities: pd.DataFrame, person: np.ndarray, lists: list[str]):

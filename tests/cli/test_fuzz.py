@@ -10,9 +10,7 @@ failing case's command and index rerun with ``python bench/fuzz.py --case COMMAN
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
-import sys
 import tempfile
 from pathlib import Path
 
@@ -20,19 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "fuzz.py"
+from benchload import load_bench
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("cifranegra_bench_fuzz", _PATH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _load()
+fuzz = load_bench("fuzz.py")
 fuzz.QUICK = True  # fast options only: the slow ones are the full campaign's business
 SEED = 0
 

@@ -13,27 +13,13 @@ study's own code (loaded by path: ``bench/`` is not a package):
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+
+from benchload import load_bench
 
 pytestmark = pytest.mark.slow
 
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "bench_default_estimator.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("cifranegra_bench_default_estimator", _PATH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-study = _load()
+study = load_bench("bench_default_estimator.py")
 REPS = 40
 #: replicates beyond the full study's (it uses 0-199), so the test sees populations the docs' table did not
 FIRST = 1000

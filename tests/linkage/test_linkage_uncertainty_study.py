@@ -10,27 +10,13 @@ real — the case the imputation exists for.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+
+from benchload import load_bench
 
 pytestmark = pytest.mark.slow
 
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "bench_linkage_uncertainty.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("cifranegra_bench_linkage_uncertainty", _PATH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-study = _load()
+study = load_bench("bench_linkage_uncertainty.py")
 
 
 def _replicates(cell: str, reps: range) -> dict[int, dict[str, dict[str, object]]]:

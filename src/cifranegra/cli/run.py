@@ -24,13 +24,19 @@ def register(subparsers) -> None:
         "the office) and the disclosure-controlled report and tables of the project's [publication] to "
         "OUTPUT/publish/ (the only folder that may leave the office).",
     )
+    add_project_options(p)
+    p.set_defaults(func=run)
+
+
+def add_project_options(p) -> None:
+    """The project file, its output folder and what it may read, then the display options: the
+    arguments of `cifranegra run` that the spark-submit entry point takes too."""
     p.add_argument("project", metavar="PROJECT", help="project file (TOML)")
     p.add_argument("--output", "-o", metavar="DIR", help="output folder (default: the project's `output`)")
     p.add_argument("--allow-outside", action="store_true",
                    help="let the project file name lists, mappings and an output folder outside its own "
                    "folder (only for a project file you trust)")
     add_display_options(p)
-    p.set_defaults(func=run)
 
 
 def add_display_options(p) -> None:

@@ -31,21 +31,17 @@ EXIT_INTERNAL = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cifranegra.cli.run import add_display_options
+    from cifranegra.cli.run import add_project_options
 
     p = argparse.ArgumentParser(
         prog="spark-submit ... cifranegra/cli/spark_submit.py",
         description="Run a cifranegra project (TOML) with its linkage on the Spark session that "
         "spark-submit provides; outputs as `cifranegra run`.",
     )
-    p.add_argument("project", metavar="PROJECT", help="project file (TOML)")
-    p.add_argument("--output", "-o", metavar="DIR", help="output folder (default: the project's `output`)")
+    add_project_options(p)
     p.add_argument("--checkpoint-dir", metavar="URI",
                    help="folder for Splink's Parquet checkpoints on storage every executor reaches "
                    "(hdfs://, s3://, dbfs:/...); sets [linkage.extra] spark_checkpoint_dir")
-    p.add_argument("--allow-outside", action="store_true",
-                   help="let the project file name lists, mappings and an output folder outside its own folder")
-    add_display_options(p)
     return p
 
 
