@@ -41,22 +41,29 @@ def _load(folder: Path, body: str) -> Project:
 def test_uncertainty_keys_default_and_given(tmp_path):
     p = _load(tmp_path, "")
     assert p.linkage_uncertainty == LinkageUncertainty(enabled=None, imputations=20, sampler="gibbs")
-    p = _load(tmp_path, "[linkage.uncertainty]\nenabled = false\nimputations = 5\nsampler = \"components\"\n")
-    assert p.linkage_uncertainty == LinkageUncertainty(enabled=False, imputations=5, sampler="components")
-    assert p.to_dict()["linkage_uncertainty"] == {"enabled": False, "imputations": 5, "sampler": "components"}
+    assert p.linkage_uncertainty.calibration == "within-lists"
+    p = _load(tmp_path, "[linkage.uncertainty]\nenabled = false\nimputations = 5\nsampler = \"components\"\n"
+                        "calibration = \"none\"\n")
+    assert p.linkage_uncertainty == LinkageUncertainty(enabled=False, imputations=5, sampler="components",
+                                                       calibration="none")
+    assert p.to_dict()["linkage_uncertainty"] == {"enabled": False, "imputations": 5, "sampler": "components",
+                                                  "calibration": "none"}
+    assert p.linkage_uncertainty.settings().calibration == "none"
     assert "uncertainty" not in p.to_dict()["linkage"]  # not passed on to the linkage's own settings
 
 
 def test_uncertainty_keys_every_problem_at_once(tmp_path):
-    body = "[linkage.uncertainty]\nimputation = 5\nenabled = \"yes\"\nsampler = \"gibs\"\n"
+    body = "[linkage.uncertainty]\nimputation = 5\nenabled = \"yes\"\nsampler = \"gibs\"\ncalibration = \"within\"\n"
     with pytest.raises(ValidationError) as info:
         _load(tmp_path, body)
     text = str(info.value)
     assert "unknown key(s) ['imputation'] (did you mean 'imputations'?)" in text
     assert "enabled must be true or false" in text
     assert "sampler must be one of 'gibbs', 'components'" in text and "did you mean 'gibbs'?" in text
-    assert {p.column for p in info.value.problems} >= {"linkage.uncertainty", "linkage.uncertainty.enabled",
-                                                         "linkage.uncertainty.sampler"}
+    assert "calibration must be one of 'within-lists', 'none', not 'within' (did you mean 'within-lists'?)" in text
+    where = "linkage.uncertainty"
+    assert {p.column for p in info.value.problems} >= {where, f"{where}.enabled", f"{where}.sampler",
+                                                         f"{where}.calibration"}
 
 
 @pytest.mark.parametrize("value", ["1", "true", "2.5", "\"20\"", "20000"])

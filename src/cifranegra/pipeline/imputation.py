@@ -29,7 +29,13 @@ from cifranegra.estimation import CaptureHistories, estimate
 from cifranegra.estimation.combine import combine_estimates
 from cifranegra.estimation.result import EstimateResult, Interval
 from cifranegra.estimation.stratified import StratifiedTotal, is_unknown, stratified_total, stratum_seed
-from cifranegra.linkage.uncertainty import SAMPLERS, ImputationSettings, LinkageImputations, impute_linkage
+from cifranegra.linkage.uncertainty import (
+    CALIBRATIONS,
+    SAMPLERS,
+    ImputationSettings,
+    LinkageImputations,
+    impute_linkage,
+)
 from cifranegra.report.rows import error_row, format_number, interval_text, result_row
 from cifranegra.schema.records import stratum_labels
 
@@ -48,7 +54,7 @@ __all__ = [
 ]
 
 #: Keys of ``[linkage.uncertainty]`` in a project file.
-UNCERTAINTY_KEYS = ("enabled", "imputations", "sampler")
+UNCERTAINTY_KEYS = ("enabled", "imputations", "sampler", "calibration")
 #: Default number of imputed linkages: enough for Rubin's degrees of freedom to settle, few enough
 #: that the demo runs in well under three times its single-linkage time (docs/pipeline.md).
 DEFAULT_IMPUTATIONS = 20
@@ -61,18 +67,21 @@ _STRATIFIED_TOTAL = "stratified total"
 @dataclass(frozen=True)
 class LinkageUncertainty:
     """``[linkage.uncertainty]``: ``enabled`` (None: on when the linkage is probabilistic, which a
-    run's linkage always is), ``imputations`` (M) and ``sampler`` (``gibbs`` or ``components``)."""
+    run's linkage always is), ``imputations`` (M), ``sampler`` (``gibbs`` or ``components``) and
+    ``calibration`` (``within-lists``, the default, or ``none``: :func:`calibrate_within_lists`)."""
 
     enabled: bool | None = None
     imputations: int = DEFAULT_IMPUTATIONS
     sampler: str = "gibbs"
+    calibration: str = "within-lists"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "imputations": self.imputations, "sampler": self.sampler}
+        return {"enabled": self.enabled, "imputations": self.imputations, "sampler": self.sampler,
+                "calibration": self.calibration}
 
     def settings(self) -> ImputationSettings:
         """The library's settings for these keys."""
-        return ImputationSettings(n_imputations=self.imputations, sampler=self.sampler)
+        return ImputationSettings(n_imputations=self.imputations, sampler=self.sampler, calibration=self.calibration)
 
 
 def uncertainty_from_table(raw: Any, bad: _Bad) -> LinkageUncertainty:
@@ -107,7 +116,13 @@ def uncertainty_from_table(raw: Any, bad: _Bad) -> LinkageUncertainty:
         bad(f"{where}.sampler", f"sampler must be one of {', '.join(map(repr, SAMPLERS))}, not {_shown(sampler)}"
             + (f" (did you mean {near[0]!r}?)" if near else ""))
         sampler = "gibbs"
-    return LinkageUncertainty(enabled=enabled, imputations=int(m), sampler=str(sampler))
+    calibration = raw.get("calibration", "within-lists")
+    if calibration not in CALIBRATIONS:
+        near = difflib.get_close_matches(str(calibration), CALIBRATIONS, n=1) if isinstance(calibration, str) else []
+        bad(f"{where}.calibration", f"calibration must be one of {', '.join(map(repr, CALIBRATIONS))}, not "
+            f"{_shown(calibration)}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+        calibration = "within-lists"
+    return LinkageUncertainty(enabled=enabled, imputations=int(m), sampler=str(sampler), calibration=str(calibration))
 
 
 def _shown(value: Any) -> str:
@@ -519,6 +534,14 @@ def uncertainty_lines(info: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
                      f"({info.get('sampler')} sampler; {diag.get('persons_min', '?'):,}–"
                      f"{diag.get('persons_max', '?'):,} persons observed, "
                      f"{diag.get('persons_at_threshold', '?'):,} at the threshold)")
+        cal = diag.get("calibration") or {}
+        if cal.get("method") == "within-lists":
+            expected, spread = cal.get("expected_between_links", 0), cal.get("expected_between_links_sd", 0)
+            lines.append(f"  pair probabilities calibrated from within-list pairs: expected between-list links "
+                         f"{expected:,.0f} (sd {spread:,.0f} over imputations; the linkage model's own "
+                         f"probabilities sum to {cal.get('model_between_links', 0):,.0f})")
+        elif cal.get("method") == "none":
+            lines.append(f"  pair probabilities not calibrated: {cal.get('reason', '')}")
         for r in rows:
             if r.get("stratum") == "all" and r.get("linkage_share") is not None and not r.get("error"):
                 lines.append(f"  all, {r['method']}: interval includes {r.get('interval_includes')}; linkage's share "

@@ -9,6 +9,7 @@ so that the interval includes the linkage's uncertainty. See docs/linkage.md, 'L
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,18 +17,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cifranegra._random import as_seed_sequence
 from cifranegra.errors import InputError
 from cifranegra.linkage.uncertainty.calibration import (
     Calibration,
+    WithinListCalibration,
+    _expit,
+    bootstrap_within_lists,
     brier_score,
     calibrate,
+    calibrate_within_lists,
     pair_truth_labels,
     reliability_table,
 )
 from cifranegra.linkage.uncertainty.samplers import (
     PRIORS,
     GibbsOptions,
+    LinkTargets,
     PairGraph,
+    _logit,
     beta_log_prior,
     links_to_persons,
     pair_graph,
@@ -40,18 +48,23 @@ if TYPE_CHECKING:
     from cifranegra.linkage.link import LinkageResult
 
 SAMPLERS = ("gibbs", "components")
+CALIBRATIONS = ("within-lists", "none")
 
 __all__ = [
+    "CALIBRATIONS",
     "PRIORS",
     "SAMPLERS",
     "Calibration",
     "GibbsOptions",
     "ImputationSettings",
+    "LinkTargets",
     "LinkageImputations",
     "PairGraph",
+    "WithinListCalibration",
     "beta_log_prior",
     "brier_score",
     "calibrate",
+    "calibrate_within_lists",
     "impute_linkage",
     "links_to_persons",
     "pair_graph",
@@ -72,12 +85,17 @@ class ImputationSettings:
     ``lists_deduplicated``: each list holds a person at most once (then no two records of one list
     are linked, and the Gibbs sampler uses the beta prior, Sadinle's for two lists); otherwise the
     pairwise prior, under which duplicates within a list can be linked. ``alpha``, ``beta``,
-    ``burn_in``, ``thin``: see :class:`GibbsOptions`.
+    ``burn_in``, ``thin``: see :class:`GibbsOptions`. ``calibration``: ``"within-lists"`` (default)
+    recalibrates the pair probabilities from the lists' own within-list pairs
+    (:func:`calibrate_within_lists`), draws its parameters anew for each imputation and matches the
+    amount of linking to it (:class:`LinkTargets`); ``"none"`` uses the linkage model's probabilities
+    as they are (over-confident where names are common).
     """
 
     n_imputations: int = 20
     sampler: str = "gibbs"
     lists_deduplicated: bool = False
+    calibration: str = "within-lists"
     alpha: float = 1.0
     beta: float = 1.0
     burn_in: int = 10
@@ -90,6 +108,8 @@ class ImputationSettings:
             problems.append(f"n_imputations must be a whole number from 2 to 10000, not {m!r}")
         if self.sampler not in SAMPLERS:
             problems.append(f"sampler must be one of {', '.join(SAMPLERS)}, not {self.sampler!r}")
+        if self.calibration not in CALIBRATIONS:
+            problems.append(f"calibration must be one of {', '.join(CALIBRATIONS)}, not {self.calibration!r}")
         if not isinstance(self.lists_deduplicated, bool):
             problems.append(f"lists_deduplicated must be true or false, not {self.lists_deduplicated!r}")
         if problems:
@@ -111,6 +131,7 @@ class ImputationSettings:
             "n_imputations": int(self.n_imputations),
             "sampler": self.sampler,
             "lists_deduplicated": self.lists_deduplicated,
+            "calibration": self.calibration,
             "alpha": self.alpha,
             "beta": self.beta,
             "burn_in": self.burn_in,
@@ -158,10 +179,16 @@ def impute_linkage(
 ) -> LinkageImputations:
     """Draw ``settings.n_imputations`` linkages from the pairs a linkage kept.
 
-    With ``calibration`` (fitted on match weights, :func:`calibrate`), pair probabilities are
-    recalibrated from the pairs' ``match_weight`` first. Two records whose pair was not kept (below
-    ``keep_pairs_above``, or never blocked) are never one person; the prior match probability (for
-    the beta prior) comes from the trained model.
+    With ``calibration`` (fitted on match weights from a reviewed or simulated truth sample,
+    :func:`calibrate`), pair probabilities are recalibrated from the pairs' ``match_weight``;
+    otherwise, with ``settings.calibration == "within-lists"``, from the lists' own within-list pairs
+    (:func:`calibrate_within_lists`; its parameters drawn anew for each imputation, so that the
+    calibration's own uncertainty is in the between-imputation variance). Either way the Gibbs
+    sampler matches the amount of linking to the calibrated probabilities (:class:`LinkTargets`).
+    Where the within-list calibration cannot be fitted (too few within-list pairs, a flat
+    likelihood), the model's probabilities are used as they are and ``diagnostics["calibration"]``
+    says why. Two records whose pair was not kept (below ``keep_pairs_above``, or never blocked) are
+    never one person; the prior match probability (for the beta prior) comes from the trained model.
     """
     settings = settings or ImputationSettings()
     records = result.entities.drop(columns=["entity_id", "match_probability"], errors="ignore").reset_index(drop=True)
@@ -176,12 +203,55 @@ def impute_linkage(
         n = graph.n_records
         lam = max(float(graph.probability.sum()) / max(n * (n - 1) / 2, 1.0), 1e-9)
     m = int(settings.n_imputations)
+    between = graph.list_index[graph.left] != graph.list_index[graph.right]
+    x = _logit(graph.probability)
+    cal_info: dict[str, Any]
+    targets: LinkTargets | None = None
+    if calibration is not None:
+        cal_info = {"method": "truth sample", "pairs": calibration.n_pairs}
+        fixed = x.copy()
+        targets = LinkTargets(lambda _m: fixed, np.full(m, float(graph.probability[between].sum())))
+    elif settings.calibration == "within-lists":
+        sizes = np.bincount(graph.list_index, minlength=len(graph.lists)).astype(float)
+        try:
+            fit = calibrate_within_lists(
+                x, ~between,
+                opportunities_within=float(np.sum(sizes * (sizes - 1) / 2)),
+                opportunities_between=float((sizes.sum() ** 2 - np.sum(sizes**2)) / 2),
+            )
+        except InputError as exc:
+            cal_info = {"method": "none", "reason": str(exc)}
+        else:
+            theta_seq, seed = as_seed_sequence(seed).spawn(2)  # type: ignore[arg-type]
+            boot = bootstrap_within_lists(fit, x, ~between, m - 1, np.random.default_rng(theta_seq))
+            thetas = np.vstack([fit.theta, boot])
+            targets = LinkTargets(
+                lambda j: _logit(fit.probabilities(x, ~between, thetas[j])),
+                np.array([float(fit.probabilities(x[between], False, t).sum()) for t in thetas]),
+            )
+            cal_info = {**fit.to_dict(), "expected_between_links": float(targets.targets.mean()),
+                        "expected_between_links_sd": float(targets.targets.std(ddof=1)),
+                        "model_between_links": float(graph.probability[between].sum())}
+    else:
+        cal_info = {"method": "none", "reason": "turned off (calibration = \"none\")"}
+    trace: dict[str, list[float]] = {}
+    if targets is not None and (settings.sampler == "components" or settings.lists_deduplicated):
+        # independent pair draws, or the beta prior (which has its own prior on the number of links):
+        # the calibrated probabilities at the fitted parameters, without moment matching
+        if calibration is None:
+            graph = dataclasses.replace(graph, probability=_expit(targets.logits_for(0)))
+        cal_info["moment_matching"] = False
+        targets = None
     if settings.sampler == "components":
         draws = sample_components(graph, m, seed, deduplicated=settings.lists_deduplicated)
     else:
         draws = sample_gibbs(
-            graph, m, seed, deduplicated=settings.lists_deduplicated, options=settings.gibbs_options(lam)
+            graph, m, seed, deduplicated=settings.lists_deduplicated, options=settings.gibbs_options(lam),
+            targets=targets, trace=trace,
         )
+    if trace:
+        cal_info["between_links_mean"] = float(np.mean(trace["between_links"]))
+        cal_info["shift_mean"] = float(np.mean(trace["shift"]))
     persons = np.array([np.unique(row).size for row in draws])
     diagnostics = {
         "pairs_used": int(graph.probability.size),
@@ -191,6 +261,7 @@ def impute_linkage(
         "persons_min": int(persons.min()),
         "persons_max": int(persons.max()),
         "persons_at_threshold": int(result.entities["entity_id"].nunique()),
-        "calibrated": calibration is not None,
+        "calibrated": cal_info["method"] != "none",
+        "calibration": cal_info,
     }
     return LinkageImputations(records, draws, settings.to_dict(), diagnostics)

@@ -144,3 +144,190 @@ def pair_truth_labels(pairs: pd.DataFrame, truth: pd.DataFrame, *, entity: str =
         raise InputError(f"{int(((li < 0) | (ri < 0)).sum())} pair(s) have a record that the truth table does not list")
     ids = truth[entity].to_numpy()
     return (ids[li] == ids[ri]).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class WithinListCalibration:
+    """Pair probabilities calibrated without a truth sample, from pairs of records of one list.
+
+    The model (:func:`calibrate_within_lists`): a pair between two lists is the same person with
+    probability ``σ(a_between + slope·x)`` and a pair within one list (a duplicate) with
+    ``σ(a_within + slope·x)``, ``x`` the linkage model's log-odds (``logit`` of Splink's probability).
+    ``theta`` = (a_between, a_within, slope), ``covariance`` its approximate sampling covariance
+    (inverse observed information), ``n_between``/``n_within`` the pairs it was fitted on.
+    """
+
+    theta: tuple[float, float, float]
+    covariance: tuple[tuple[float, float, float], ...]
+    n_between: int
+    n_within: int
+    log_opportunity_ratio: float
+
+    def probabilities(self, x: Any, within: Any, theta: Any = None) -> np.ndarray:
+        """Calibrated match probabilities of pairs with log-odds ``x`` (``within``: one list)."""
+        a_b, a_w, slope = self.theta if theta is None else theta
+        xs = np.asarray(x, dtype=float)
+        return np.asarray(_expit(np.where(np.asarray(within, bool), a_w, a_b) + slope * xs))
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` parameter vectors from the normal approximation to the fit's sampling distribution
+        (:func:`bootstrap_within_lists` draws from the bootstrap instead: the imputation's choice)."""
+        return rng.multivariate_normal(np.asarray(self.theta), np.asarray(self.covariance), size=n)
+
+    def standard_errors(self) -> tuple[float, float, float]:
+        d = np.sqrt(np.diag(np.asarray(self.covariance)))
+        return (float(d[0]), float(d[1]), float(d[2]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": "within-lists",
+            "a_between": self.theta[0],
+            "a_within": self.theta[1],
+            "slope": self.theta[2],
+            "standard_errors": list(self.standard_errors()),
+            "covariance": [list(r) for r in self.covariance],
+            "pairs_between": self.n_between,
+            "pairs_within": self.n_within,
+            "log_opportunity_ratio": self.log_opportunity_ratio,
+        }
+
+
+def _expit(z: np.ndarray) -> np.ndarray:
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float))))
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    return np.asarray(np.logaddexp(0.0, z))
+
+
+def calibrate_within_lists(
+    x: Any,
+    within: Any,
+    *,
+    opportunities_within: float,
+    opportunities_between: float,
+    min_pairs: int = 30,
+    weights: Any = None,
+    start: Any = None,
+) -> WithinListCalibration:
+    """Calibrate pair probabilities using the pairs of records of one list as a control sample.
+
+    Why: Splink's probabilities are over-confident where many people share a name (docs/linkage.md:
+    among pairs it gives 0.2–0.5, 4–16% are the same person), and the linkage imputation draws links
+    with them. Two records of one agency's list are rarely the same person (only its duplicates), but
+    they are blocked, compared and scored exactly like two records of different lists. So, per pair
+    opportunity, the two kinds share one distribution of non-matches and differ in how many matches
+    they hold. With ``x`` the model's log-odds of a scored pair, suppose the likelihood ratio of a
+    match is ``exp(slope·x + κ)``; then, given its score, a pair is within one list with probability
+    ``1 / (1 + R·g(x))``, ``g(x) = (1 + exp(a_b + slope·x)) / (1 + exp(a_w + slope·x))``, ``R`` the ratio
+    of between-list to within-list pair opportunities (fixed by the list sizes) — a logistic-type
+    regression of "within" on the score that identifies ``a_b`` (the between-list calibration),
+    ``a_w`` (duplicates) and ``slope``. Fitted by maximum likelihood on the kept pairs (selection on
+    the score does not bias a model conditional on the score). This is the idea of estimating
+    non-match distributions from pairs known to be non-matches, here the within-list pairs
+    (a control group; cf. the mixture-proportion estimation of Blanchard & Scott 2014 with two
+    samples sharing one component).
+
+    Assumes the lists' non-matching pairs look alike within and between lists: where one agency's
+    list is much more homogeneous than the others (say, one municipality, and place is compared),
+    within-list pairs agree more often by chance, the fit calls more between-list pairs non-matches,
+    and the imputation links less (N̂ moves up). Raises :class:`InputError` when there are fewer than
+    ``min_pairs`` within- or between-list pairs or the fit is degenerate; the caller then goes on
+    uncalibrated and says so. ``weights`` (one per pair; a bootstrap's counts) weight the likelihood;
+    ``start`` replaces the default starting points with one.
+    """
+    from scipy.optimize import minimize
+
+    xs = np.asarray(x, dtype=float).ravel()
+    w = np.asarray(within, dtype=bool).ravel()
+    if xs.shape != w.shape:
+        raise InputError("scores and the within-list flags must have the same length")
+    n_within, n_between = int(w.sum()), int((~w).sum())
+    if n_within < min_pairs or n_between < min_pairs:
+        raise InputError(
+            f"calibration from within-list pairs needs at least {min_pairs} scored pairs of each kind; "
+            f"there are {n_within} within lists and {n_between} between lists"
+        )
+    if not (opportunities_within > 0 and opportunities_between > 0):
+        raise InputError("pair opportunities must be positive")
+    if not np.all(np.isfinite(xs)):
+        raise InputError("every pair needs a finite score")
+    c = float(np.log(opportunities_between / opportunities_within))
+    y = (~w).astype(float)  # 1: between lists
+    wt = np.ones_like(xs) if weights is None else np.asarray(weights, dtype=float).ravel()
+    if wt.shape != xs.shape or np.any(wt < 0):
+        raise InputError("pair weights must be non-negative, one per pair")
+
+    def nll_grad(th: np.ndarray) -> tuple[float, np.ndarray]:
+        a_b, a_w, slope = th
+        zb, zw = a_b + slope * xs, a_w + slope * xs
+        eta = c + _softplus(zb) - _softplus(zw)
+        nll = float(np.sum(wt * (y * _softplus(-eta) + (1.0 - y) * _softplus(eta))))
+        r = wt * (_expit(eta) - y)
+        sb, sw = _expit(zb), _expit(zw)
+        grad = np.array([np.sum(r * sb), -np.sum(r * sw), np.sum(r * xs * (sb - sw))])
+        return nll, grad
+
+    best = None
+    starts = ((0.0, -3.0, 1.0), (-2.0, -5.0, 1.0), (1.0, -1.0, 0.5), (-1.0, -4.0, 1.5)) if start is None else (start,)
+    for s0 in starts:
+        fit = minimize(nll_grad, np.asarray(s0, dtype=float), jac=True, method="L-BFGS-B",
+                       bounds=[(-30.0, 30.0), (-30.0, 30.0), (1e-3, 20.0)])
+        if np.all(np.isfinite(fit.x)) and (best is None or fit.fun < best.fun):
+            best = fit
+    if best is None:
+        raise InputError("the within-list calibration did not converge")
+    theta = best.x
+    # a_within far below the scores' range: the lists hold (almost) no duplicates, a legitimate answer
+    # whose exact value the data cannot give; it is then held fixed in the information matrix
+    free = [0, 2] if theta[1] < -10.0 else [0, 1, 2]
+    # observed information by central differences of the analytic gradient
+    hess = np.empty((3, 3))
+    for j in range(3):
+        h = 1e-4 * max(1.0, abs(theta[j]))
+        e = np.zeros(3)
+        e[j] = h
+        hess[:, j] = (nll_grad(theta + e)[1] - nll_grad(theta - e)[1]) / (2 * h)
+    hess = ((hess + hess.T) / 2)[np.ix_(free, free)]
+    eig = np.linalg.eigvalsh(hess) if np.all(np.isfinite(hess)) else np.array([0.0])
+    at_bound = abs(theta[0]) >= 30.0 - 1e-3 or not 2e-3 < theta[2] < 20.0 - 1e-3
+    if eig.min() <= 1e-9 * max(eig.max(), 1e-300) or at_bound:
+        raise InputError("the within-list calibration is not identified on these pairs (flat likelihood)")
+    cov = np.zeros((3, 3))
+    cov[np.ix_(free, free)] = np.linalg.inv(hess)
+    if np.max(np.diag(cov)) > 100.0:  # a standard error above 10 on the log-odds scale: no information
+        raise InputError("the within-list calibration is not identified on these pairs (flat likelihood)")
+    return WithinListCalibration(
+        (float(theta[0]), float(theta[1]), float(theta[2])),
+        tuple((float(r[0]), float(r[1]), float(r[2])) for r in cov),
+        n_between,
+        n_within,
+        c,
+    )
+
+
+def bootstrap_within_lists(
+    fit: WithinListCalibration, x: Any, within: Any, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``n`` parameter vectors of :func:`calibrate_within_lists` refitted on bootstrap resamples of
+    the pairs (Poisson(1) counts as weights, started from ``fit``): the calibration's sampling
+    variation, without the normal approximation, whose tails reach absurd amounts of linking where
+    the likelihood is flat in one direction. A resample that cannot be fitted is drawn again."""
+    xs = np.asarray(x, dtype=float).ravel()
+    w = np.asarray(within, dtype=bool).ravel()
+    opp_w = 1.0
+    opp_b = float(np.exp(fit.log_opportunity_ratio))
+    out = np.empty((n, 3))
+    for j in range(n):
+        for _ in range(20):
+            try:
+                out[j] = calibrate_within_lists(
+                    xs, w, opportunities_within=opp_w, opportunities_between=opp_b, min_pairs=1,
+                    weights=rng.poisson(1.0, xs.size), start=fit.theta,
+                ).theta
+                break
+            except InputError:
+                continue
+        else:
+            out[j] = fit.theta
+    return out
