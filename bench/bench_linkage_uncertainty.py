@@ -8,8 +8,9 @@ log-linear estimator in four ways:
 
 - ``oracle``: the true linkage (the generator's person ids);
 - ``single``: the linkage at the threshold, as if certain (what every MSE tool does);
-- ``imputation``: M linkages drawn by the Gibbs sampler from the kept pairs, estimated and combined
-  by Rubin's rules (cifranegra's default in ``run``);
+- ``imputation``: M linkages drawn by the Gibbs sampler from the kept pairs, their probabilities
+  calibrated from the lists' within-list pairs where that calibration can be fitted, estimated and
+  combined by Rubin's rules (cifranegra's default in ``run``);
 - ``corrected``: the K-list correction of Di Consiglio & Tuoto (2018) with the error rates that a
   complete clerical review would find (computed from the truth: a best case for the correction),
   the single linkage's selected model; a point estimate (no interval);
@@ -190,9 +191,11 @@ def one_replicate(job: tuple[int, int, int, int, int]) -> list[dict[str, object]
         t0 = time.process_time()
         imp = impute_linkage(result, ImputationSettings(n_imputations=m), seed=seed)
         combined, _ = impute_and_estimate(imp, "loglinear", lists=lists, seed=seed)
+        cal = imp.diagnostics["calibration"]
         add("imputation", combined.estimate, *iv(combined), observed=single.observed,
             linkage_share=round(float(combined.diagnostics["linkage_share_of_variance"]), 4),
-            cpu_s=round(time.process_time() - t0, 2))
+            cpu_s=round(time.process_time() - t0, 2), calibration=cal["method"],
+            expected_links=round(float(cal.get("expected_between_links", math.nan)), 1))
         ent = result.entities.astype({"source": str, "record_id": str})
         person_linked = _true_person(ent, truth)
         missed, false = error_rates(ent, person_linked, lists)
@@ -253,6 +256,9 @@ def summarise(rows: list[dict[str, object]]) -> list[dict[str, object]]:
             if share:
                 s["linkage_share_median"] = round(float(np.median(share)), 3)
                 s["linkage_share_p90"] = round(float(np.quantile(share, 0.9)), 3)
+            calibrated = [r["calibration"] == "within-lists" for r in sel if "calibration" in r]
+            if calibrated:
+                s["calibrated_share"] = round(float(np.mean(calibrated)), 3)
             cpu = [float(r["cpu_s"]) for r in sel if "cpu_s" in r]
             if cpu:
                 s["mean_cpu_s"] = round(float(np.mean(cpu)), 2)

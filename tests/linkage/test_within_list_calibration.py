@@ -90,7 +90,7 @@ def test_within_list_calibration_refuses_what_it_cannot_fit():
     # scores that carry no information on matches (within and between alike): a flat likelihood
     rng = np.random.default_rng(3)
     flat = rng.normal(0, 1, 4000)
-    with pytest.raises(InputError, match="not identified"):
+    with pytest.raises(InputError, match="do not identify a calibration"):
         calibrate_within_lists(flat, rng.random(4000) < 1 / 3, opportunities_within=1, opportunities_between=2)
 
 

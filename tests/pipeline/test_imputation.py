@@ -267,3 +267,19 @@ def test_loglinear_imputations_take_the_within_variance_from_the_single_linkage(
     z = stats.norm.ppf((1 + iv.level) / 2)
     assert d["within_variance"] == pytest.approx(((math.log(iv.upper - ref) - math.log(iv.lower - ref)) / (2 * z)) ** 2)
     assert interval_includes(c.single, linkage=True).endswith("+linkage")
+
+
+def test_the_summary_says_whether_and_how_the_pair_probabilities_were_calibrated():
+    from cifranegra.pipeline.imputation import uncertainty_lines
+
+    base = {"applied": True, "imputations": 20, "sampler": "gibbs"}
+    diag = {"persons_min": 2900, "persons_max": 2990, "persons_at_threshold": 2954}
+    calibrated = {"method": "within-lists", "expected_between_links": 1034.5, "expected_between_links_sd": 33.2,
+                  "model_between_links": 1255.8}
+    text = "\n".join(uncertainty_lines({**base, "imputation": {**diag, "calibration": calibrated}}, []))
+    assert ("pair probabilities calibrated from within-list pairs: expected between-list links 1,034 (sd 33 over "
+            "imputations; the linkage model's own probabilities sum to 1,256)") in text
+    fallback = {"method": "none", "reason": "the within-list pairs do not identify a calibration: ..."}
+    text = "\n".join(uncertainty_lines({**base, "imputation": {**diag, "calibration": fallback}}, []))
+    assert ("pair probabilities not calibrated, the linkage model's own are used; the within-list pairs do not "
+            "identify a calibration") in text

@@ -541,7 +541,8 @@ def uncertainty_lines(info: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
                          f"{expected:,.0f} (sd {spread:,.0f} over imputations; the linkage model's own "
                          f"probabilities sum to {cal.get('model_between_links', 0):,.0f})")
         elif cal.get("method") == "none":
-            lines.append(f"  pair probabilities not calibrated: {cal.get('reason', '')}")
+            lines.append(f"  pair probabilities not calibrated, the linkage model's own are used; "
+                         f"{cal.get('reason', '')}")
         for r in rows:
             if r.get("stratum") == "all" and r.get("linkage_share") is not None and not r.get("error"):
                 lines.append(f"  all, {r['method']}: interval includes {r.get('interval_includes')}; linkage's share "

@@ -146,6 +146,12 @@ def pair_truth_labels(pairs: pd.DataFrame, truth: pd.DataFrame, *, entity: str =
     return (ids[li] == ids[ri]).astype(np.int64)
 
 
+_NOT_IDENTIFIED = (
+    "the within-list pairs do not identify a calibration: too few of them score where matches and non-matches "
+    "overlap, as when identifiers separate the two well"
+)
+
+
 @dataclass(frozen=True)
 class WithinListCalibration:
     """Pair probabilities calibrated without a truth sample, from pairs of records of one list.
@@ -292,11 +298,11 @@ def calibrate_within_lists(
     eig = np.linalg.eigvalsh(hess) if np.all(np.isfinite(hess)) else np.array([0.0])
     at_bound = abs(theta[0]) >= 30.0 - 1e-3 or not 2e-3 < theta[2] < 20.0 - 1e-3
     if eig.min() <= 1e-9 * max(eig.max(), 1e-300) or at_bound:
-        raise InputError("the within-list calibration is not identified on these pairs (flat likelihood)")
+        raise InputError(_NOT_IDENTIFIED)
     cov = np.zeros((3, 3))
     cov[np.ix_(free, free)] = np.linalg.inv(hess)
     if np.max(np.diag(cov)) > 100.0:  # a standard error above 10 on the log-odds scale: no information
-        raise InputError("the within-list calibration is not identified on these pairs (flat likelihood)")
+        raise InputError(_NOT_IDENTIFIED)
     return WithinListCalibration(
         (float(theta[0]), float(theta[1]), float(theta[2])),
         tuple((float(r[0]), float(r[1]), float(r[2])) for r in cov),
