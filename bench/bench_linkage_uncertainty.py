@@ -225,19 +225,22 @@ def one_replicate(job: tuple[int, int, int, int, int]) -> list[dict[str, object]
 
 def summarise(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     out = []
-    for cell in CELLS:
+    groups = [(cell.name, n) for cell in CELLS
+              for n in sorted({int(float(str(r["N"]))) for r in rows if r["cell"] == cell.name})]
+    for name, n in groups:
+        label = name if n == 1000 else f"{name} ({n:,})"
         for method in METHODS:
-            sel = [r for r in rows if r["cell"] == cell.name and r["method"] == method]
+            sel = [r for r in rows if r["cell"] == name and int(float(str(r["N"]))) == n and r["method"] == method]
             if not sel:
                 continue
-            n_true = float(sel[0]["N"])
+            n_true = float(n)
             est = np.array([float(r["estimate"]) for r in sel])
             lo = np.array([float(r["lower"]) for r in sel])
             hi = np.array([float(r["upper"]) for r in sel])
             ok = np.isfinite(est)
             has_iv = np.isfinite(lo) & np.isfinite(hi)
             s: dict[str, object] = {
-                "cell": cell.name, "method": method, "N": int(n_true), "reps": len(sel), "failed": int((~ok).sum()),
+                "cell": label, "method": method, "N": int(n_true), "reps": len(sel), "failed": int((~ok).sum()),
                 "relative_bias": round(float(est[ok].mean() / n_true - 1), 4) if ok.any() else None,
                 "rmse_over_N": (round(float(np.sqrt(np.mean((est[ok] - n_true) ** 2)) / n_true), 4)
                                 if ok.any() else None),
@@ -299,8 +302,8 @@ def plot(rows: list[dict[str, object]], path: str) -> None:
     ax2.set_xticks(range(len(cells)), cells)
     ax2.set_ylabel("relative bias of N-hat (%)")
     ax2.legend(loc="best", fontsize=8)
-    fig.suptitle("Linkage uncertainty: 3 lists, 1,000 victims, homogeneous capture (bench_linkage_uncertainty.py)",
-                 fontsize=9)
+    fig.suptitle("Linkage uncertainty: 3 lists, 1,000 victims unless stated, homogeneous capture "
+                 "(bench_linkage_uncertainty.py)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -311,8 +314,12 @@ def _read_rows(path: str) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["plot"]:  # plot CSV PNG: the figure of docs/linkage.md from a saved run
-        plot(_read_rows(sys.argv[2]), sys.argv[3])
+    if sys.argv[1:2] == ["plot"]:  # plot CSV [CSV ...] PNG: the figure of docs/linkage.md from saved runs
+        plot([r for path in sys.argv[2:-1] for r in _read_rows(path)], sys.argv[-1])
+        return
+    if sys.argv[1:2] == ["summarise"]:  # summarise CSV [CSV ...]: the JSON lines of saved runs
+        for s in summarise([r for path in sys.argv[2:] for r in _read_rows(path)]):
+            print(json.dumps(s))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=200)

@@ -34,6 +34,7 @@ from cifranegra.linkage.uncertainty import (
     SAMPLERS,
     ImputationSettings,
     LinkageImputations,
+    ScoredLinkage,
     impute_linkage,
 )
 from cifranegra.report.rows import error_row, format_number, interval_text, result_row
@@ -165,7 +166,7 @@ class UncertaintyOutcome:
 
 def apply_linkage_uncertainty(
     project: Project,
-    link_result: LinkageResult | None,
+    link_result: LinkageResult | ScoredLinkage | None,
     strata_h: Mapping[tuple[Any, ...], CaptureHistories],
     rows: Sequence[Mapping[str, Any]],
     results: Sequence[Any],
@@ -177,10 +178,10 @@ def apply_linkage_uncertainty(
     """The run's estimates with linkage imputation applied (when on) and ``interval_includes`` /
     ``linkage_share`` on every row.
 
-    Off (``[linkage.uncertainty] enabled = false``) or impossible (private linkage keeps no scored
-    pairs), the rows are today's, each marked with what its interval includes. On, each (stratum,
-    method) row is replaced by the combination of its M estimates; a row whose imputations cannot
-    all be estimated or combined keeps its single-linkage estimate and says so in its warnings.
+    Off (``[linkage.uncertainty] enabled = false``) or impossible (no scored pairs), the rows are
+    today's, each marked with what its interval includes. On, each (stratum, method) row is replaced
+    by the combination of its M estimates; a row whose imputations cannot all be estimated or
+    combined keeps its single-linkage estimate and says so in its warnings.
     """
     prog = progress or (lambda step, done, total: None)
     setting = project.linkage_uncertainty
@@ -191,8 +192,8 @@ def apply_linkage_uncertainty(
         info["note"] = "linkage imputation is off ([linkage.uncertainty] enabled = false)"
         return UncertaintyOutcome(base, list(results), dict(totals), info)
     if link_result is None:
-        why = ("linkage imputation is not available for private (encoded) linkage yet: it keeps no scored "
-               "pairs to draw linkages from, so the intervals leave out the linkage's uncertainty")
+        why = ("linkage imputation is not available: the linkage kept no scored pairs to draw linkages from, "
+               "so the intervals leave out the linkage's uncertainty")
         info["note"] = why
         return UncertaintyOutcome(base, list(results), dict(totals), info, [why])
     prog("linkage imputation: drawing linkages", 0, 1)

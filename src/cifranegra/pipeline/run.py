@@ -27,6 +27,7 @@ from cifranegra.errors import CifranegraError, InputError, ModelError, Problem, 
 from cifranegra.estimation import CaptureHistories, estimate
 from cifranegra.estimation.stratified import StratifiedTotal, is_unknown, stratified_total, stratum_seed
 from cifranegra.linkage import LinkageResult, link_records
+from cifranegra.linkage.uncertainty import ScoredLinkage
 from cifranegra.pipeline.imputation import apply_linkage_uncertainty, uncertainty_lines
 from cifranegra.pipeline.outputs import (
     PublishOutcome,
@@ -356,7 +357,7 @@ def link_project(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The entities table and a description of the linkage (plaintext or encoded)."""
     if project.encoded:
-        return _link_encoded(project, progress)
+        return _link_encoded(project, progress)[:2]
     assert records is not None
     result, info = _link_plaintext(project, records, progress)
     return result.entities, info
@@ -423,11 +424,14 @@ def linkage_sensitivity(
     return rows
 
 
-def _link_encoded(project: Project, progress: ProgressCallback) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _link_encoded(
+    project: Project, progress: ProgressCallback
+) -> tuple[pd.DataFrame, dict[str, Any], ScoredLinkage | None]:
     """Private linkage: read each agency's encoded file and link the encodings only
-    (:func:`cifranegra.linkage.private.link_encoded`, options from ``[linkage.private]``)."""
+    (:func:`cifranegra.linkage.private.link_encoded`, options from ``[linkage.private]``); with linkage
+    imputation on, the scored pairs are kept too (:func:`~cifranegra.linkage.private.link_encoded_scored`)."""
     from cifranegra.ingest.encoded import read_encoded
-    from cifranegra.linkage.private import link_encoded
+    from cifranegra.linkage.private import link_encoded, link_encoded_scored
 
     lists = []
     problems = []
@@ -446,7 +450,11 @@ def _link_encoded(project: Project, progress: ProgressCallback) -> tuple[pd.Data
         raise InputError("the encoded lists do not belong to this project:\n  - " + "\n  - ".join(problems))
     progress("reading encoded lists", n, n)
     progress("linkage: encoded lists (Bloom filters)", 0, 1)
-    entities = link_encoded(lists, **dict(project.private_linkage))
+    scored: ScoredLinkage | None = None
+    if project.linkage_uncertainty.enabled is not False:
+        entities, scored = link_encoded_scored(lists, **dict(project.private_linkage))
+    else:
+        entities = link_encoded(lists, **dict(project.private_linkage))
     progress("linkage: encoded lists (Bloom filters)", 1, 1)
     declared = {s.source for s in project.lists}
     found = set(entities["source"].astype(str).unique())
@@ -459,7 +467,10 @@ def _link_encoded(project: Project, progress: ProgressCallback) -> tuple[pd.Data
     info = {"method": "private (encoded, Bloom filters)", "n_records": len(entities),
             "list_sizes": {str(k): int(v) for k, v in sizes.items()},
             "n_entities": int(entities["entity_id"].nunique()), "settings": dict(project.private_linkage)}
-    return entities, info
+    if scored is not None:
+        info["pairs_kept"] = len(scored.pairs)
+        info["pairs_kept_above"] = scored.floor
+    return entities, info, scored
 
 
 def tabulate(
@@ -838,9 +849,9 @@ def run_project(
         inputs = [{"source": s.source, "file": str(s.path), "sha256": _sha256(s.path)} for s in project.lists]
     if problems:
         raise ValidationError(problems=problems, summary="the run cannot start; nothing was linked")
-    link_result: LinkageResult | None = None
+    link_result: LinkageResult | ScoredLinkage | None = None
     if project.encoded:
-        entities, linkage = _link_encoded(project, prog)
+        entities, linkage, link_result = _link_encoded(project, prog)
     else:
         assert records is not None
         link_result, linkage = _link_plaintext(project, records, prog)
@@ -855,7 +866,7 @@ def run_project(
     imputed = apply_linkage_uncertainty(project, link_result, strata_h, rows, results, totals, prog)
     rows, results, totals = imputed.rows, imputed.results, imputed.totals
     sensitivity: list[dict[str, Any]] = []
-    if link_result is not None and project.linkage_sensitivity:
+    if isinstance(link_result, LinkageResult) and project.linkage_sensitivity:
         sensitivity = linkage_sensitivity(project, link_result, lists, prog)
     report_inputs = _report_inputs(project, histories, rows, prog)
     unrecognised = [{"source": i["source"], "column": col, "rows": n}

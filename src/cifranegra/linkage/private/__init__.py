@@ -11,7 +11,13 @@ from cifranegra.linkage.private.blocking import blocking_keys
 from cifranegra.linkage.private.bloom import encode_fields
 from cifranegra.linkage.private.encode import EncodedList, encode_records
 from cifranegra.linkage.private.keys import LinkageSecret, generate_secret, hkdf_sha256, key_check
-from cifranegra.linkage.private.link import link_encoded, match_posterior, mixture_threshold, score_pairs
+from cifranegra.linkage.private.link import (
+    link_encoded,
+    link_encoded_scored,
+    match_posterior,
+    mixture_threshold,
+    score_pairs,
+)
 from cifranegra.linkage.private.similarity import all_pairs_above, dice_pairs
 from cifranegra.linkage.private.spec import (
     FORMAT_NAME,
@@ -44,6 +50,7 @@ __all__ = [
     "hkdf_sha256",
     "key_check",
     "link_encoded",
+    "link_encoded_scored",
     "match_posterior",
     "mixture_threshold",
     "score_pairs",

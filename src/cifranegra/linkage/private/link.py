@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -28,6 +29,9 @@ from cifranegra.errors import InputError
 from cifranegra.linkage.private.blocking import block_column
 from cifranegra.linkage.private.encode import EncodedList
 from cifranegra.linkage.private.similarity import all_pairs_above, dice_pairs
+
+if TYPE_CHECKING:
+    from cifranegra.linkage.uncertainty import ScoredLinkage
 
 _MAX_BLOCK = 5_000  # a signature shared by more records than this is too coarse to block on
 _EM_MAX = 20_000  # scores used by EM at most (a fixed-seed subsample beyond)
@@ -351,6 +355,51 @@ def link_encoded(
     Returns one row per record: ``source``, ``record_id``, ``entity_id`` (int64, 0..m-1 in order of
     first appearance), ``match_probability``, then the stratum columns.
     """
+    return _link(lists, threshold, dedupe_threshold, blocking, one_per_source, strata, None)[0]
+
+
+def link_encoded_scored(
+    lists: EncodedList | Sequence[EncodedList],
+    *,
+    threshold: float | str | None = None,
+    dedupe_threshold: float | None = None,
+    blocking: bool = True,
+    one_per_source: bool = True,
+    strata: Sequence[str] | None = None,
+    keep_pairs_above: float = 0.01,
+) -> tuple[pd.DataFrame, ScoredLinkage]:
+    """:func:`link_encoded`, and the evidence for linkage imputation: every pair of records (of two
+    lists or of one) whose match probability is at least ``keep_pairs_above``, the probability being
+    P(match | Dice) from the same two-component mixture the linkage fitted (:func:`match_posterior`).
+
+    Pairs are scored again for this, down to the Dice score where that probability reaches
+    ``keep_pairs_above`` and within lists too (the within-list pairs are the control group of
+    :func:`~cifranegra.linkage.uncertainty.calibrate_within_lists`). Returns the entities table (the
+    same as :func:`link_encoded`'s) and a :class:`~cifranegra.linkage.uncertainty.ScoredLinkage`
+    whose pairs carry ``source_l``, ``record_id_l``, ``source_r``, ``record_id_r``,
+    ``match_probability`` and ``dice``.
+    """
+    if isinstance(keep_pairs_above, bool) or not isinstance(keep_pairs_above, (int, float)) or not (
+        0.0 < float(keep_pairs_above) <= 0.5
+    ):
+        raise InputError(f"keep_pairs_above must be above 0 and at most 0.5 (a probability), not {keep_pairs_above!r}")
+    entities, scored = _link(lists, threshold, dedupe_threshold, blocking, one_per_source, strata,
+                             float(keep_pairs_above))
+    assert scored is not None
+    return entities, scored
+
+
+def _link(
+    lists: EncodedList | Sequence[EncodedList],
+    threshold: float | str | None,
+    dedupe_threshold: float | None,
+    blocking: bool,
+    one_per_source: bool,
+    strata: Sequence[str] | None,
+    keep_pairs_above: float | None,
+) -> tuple[pd.DataFrame, ScoredLinkage | None]:
+    from cifranegra.linkage.uncertainty import ScoredLinkage
+
     if isinstance(lists, EncodedList):
         lists = [lists]
     if not lists:
@@ -364,10 +413,11 @@ def link_encoded(
         raise InputError(f"the dedupe threshold must be positive (above 1: never), got {dedupe}")
     within = dedupe <= 1.0 or not one_per_source
     floor = min(threshold, dedupe) if within else threshold
-    if blocking and spec.blocks:
+    use_blocks = bool(blocking and spec.blocks)
+    if use_blocks:
         records, pairs = score_pairs(lists, blocking=True, floor=0.0, within_sources=within)
         keep = pairs.dice >= floor
-        posterior = match_posterior(pairs.dice, threshold, at=pairs.dice[keep])
+        fit, weights = pairs.dice, None
     else:
         records, pairs = score_pairs(lists, blocking=False, floor=floor, within_sources=within)
         keep = np.ones(len(pairs.dice), dtype=bool)
@@ -376,7 +426,7 @@ def link_encoded(
         fit = np.concatenate([low, pairs.dice])
         weights = np.concatenate([np.full(len(low), max(n_pairs - len(pairs.dice), 1.0) / max(len(low), 1)),
                                   np.ones(len(pairs.dice))])
-        posterior = match_posterior(fit, threshold, weights=weights, at=pairs.dice)
+    posterior = match_posterior(fit, threshold, weights=weights, at=pairs.dice[keep])
     n = len(records)
     i, j, dice, post = pairs.i[keep], pairs.j[keep], pairs.dice[keep], posterior
     source_codes = pd.factorize(records["source"])[0]
@@ -417,7 +467,22 @@ def link_encoded(
     out.attrs["threshold"] = threshold
     out.attrs["threshold_source"] = threshold_source
     out.attrs["dedupe_threshold"] = dedupe
-    return out
+    if keep_pairs_above is None:
+        return out, None
+    # the evidence: every pair (within lists too) down to where P(match | Dice) reaches keep_pairs_above
+    grid = np.linspace(0.0, 1.0, 2001)
+    on_grid = match_posterior(fit, threshold, weights=weights, at=grid)
+    reach = np.flatnonzero(on_grid >= keep_pairs_above)
+    lowest = float(grid[reach[0]]) if reach.size else 1.0
+    _, scored = score_pairs(lists, blocking=use_blocks, floor=lowest, within_sources=True)
+    prob = match_posterior(fit, threshold, weights=weights, at=scored.dice)
+    kept = prob >= keep_pairs_above
+    src = records["source"].astype(str).to_numpy()
+    rid = records["record_id"].astype(str).to_numpy()
+    si, sj = scored.i[kept], scored.j[kept]
+    table = pd.DataFrame({"source_l": src[si], "record_id_l": rid[si], "source_r": src[sj], "record_id_r": rid[sj],
+                          "match_probability": prob[kept], "dice": scored.dice[kept]})
+    return out, ScoredLinkage(out, table, float(keep_pairs_above), None, "private (encoded, Bloom filters)")
 
 
 def _resolve_threshold(

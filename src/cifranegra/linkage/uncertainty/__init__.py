@@ -60,6 +60,7 @@ __all__ = [
     "LinkTargets",
     "LinkageImputations",
     "PairGraph",
+    "ScoredLinkage",
     "WithinListCalibration",
     "beta_log_prior",
     "brier_score",
@@ -140,6 +141,24 @@ class ImputationSettings:
 
 
 @dataclass(frozen=True, eq=False)
+class ScoredLinkage:
+    """A linkage other than Splink's, with its evidence: what :func:`impute_linkage` needs.
+
+    ``entities``: the linkage's entities table (``source``, ``record_id``, ``entity_id``, strata);
+    ``pairs``: scored pairs (``source_l``, ``record_id_l``, ``source_r``, ``record_id_r``,
+    ``match_probability``) down to ``floor``; ``prior_match_probability``: λ for the beta prior
+    (None: estimated from the pairs); ``method``: what linked (reported). Private linkage returns
+    one (:func:`cifranegra.linkage.private.link_encoded_scored`).
+    """
+
+    entities: pd.DataFrame
+    pairs: pd.DataFrame
+    floor: float
+    prior_match_probability: float | None = None
+    method: str = ""
+
+
+@dataclass(frozen=True, eq=False)
 class LinkageImputations:
     """M plausible linkages of the same records.
 
@@ -171,7 +190,7 @@ class LinkageImputations:
 
 
 def impute_linkage(
-    result: LinkageResult,
+    result: LinkageResult | ScoredLinkage,
     settings: ImputationSettings | None = None,
     *,
     seed: object = None,
@@ -189,16 +208,23 @@ def impute_linkage(
     likelihood), the model's probabilities are used as they are and ``diagnostics["calibration"]``
     says why. Two records whose pair was not kept (below ``keep_pairs_above``, or never blocked) are
     never one person; the prior match probability (for the beta prior) comes from the trained model.
+    ``result`` may also be a :class:`ScoredLinkage` (private linkage's Dice probabilities).
     """
     settings = settings or ImputationSettings()
     records = result.entities.drop(columns=["entity_id", "match_probability"], errors="ignore").reset_index(drop=True)
     pairs = result.pairs
     if calibration is not None:
+        if "match_weight" not in pairs.columns:
+            raise InputError("a truth-sample calibration maps match weights, and these pairs have none "
+                             "(private linkage scores Dice similarity); calibrate on the pairs' own scores")
         weights = pairs["match_weight"].fillna(np.inf).to_numpy(float)
         pairs = pairs.assign(match_probability=calibration.predict(weights))
-    floor = min(float(result.settings.threshold), float(result.settings.keep_pairs_above))
+    if isinstance(result, ScoredLinkage):
+        floor, lam = float(result.floor), result.prior_match_probability
+    else:
+        floor = min(float(result.settings.threshold), float(result.settings.keep_pairs_above))
+        lam = result.model.get("probability_two_random_records_match") if result.model else None
     graph = pair_graph(records, pairs)
-    lam = result.model.get("probability_two_random_records_match") if result.model else None
     if settings.lists_deduplicated and settings.sampler == "gibbs" and lam is None:
         n = graph.n_records
         lam = max(float(graph.probability.sum()) / max(n * (n - 1) / 2, 1.0), 1e-9)
