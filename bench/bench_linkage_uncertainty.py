@@ -30,7 +30,8 @@ linkage only. Cells (the grid of identifier corruption):
 
     nice -n 5 python bench/bench_linkage_uncertainty.py --reps 200 --processes 2 --out linkage_uncertainty.csv
 
-    python bench/bench_linkage_uncertainty.py plot linkage_uncertainty.csv docs/img/linkage-uncertainty.png
+    python bench/bench_linkage_uncertainty.py plot linkage_uncertainty.csv linkage_uncertainty_5000.csv \
+        docs/img/linkage-uncertainty.png
 
 draws the figure in docs/linkage.md from the saved rows. Seeds: replicate r of cell c (its index in
 CELLS) uses seed SEED·1000 + 100·c + r for simulation, linkage, imputation and estimation; SEED = 14005
@@ -294,12 +295,13 @@ def plot(rows: list[dict[str, object]], path: str) -> None:
         ax2.plot(x, 100 * bias, marker, color=colour, label=method)
     ax1.axhline(0.95, color="black", lw=0.8, ls="--")
     ax1.axhline(0.90, color="grey", lw=0.8, ls=":")
-    ax1.set_xticks(range(len(cells)), cells)
+    ticks = [c.replace(" (", "\n(") for c in cells]
+    ax1.set_xticks(range(len(cells)), ticks)
     ax1.set_ylabel("coverage of the true N (95% intervals)")
     ax1.set_ylim(0, 1.02)
     ax1.legend(loc="lower left", fontsize=8)
     ax2.axhline(0, color="black", lw=0.8)
-    ax2.set_xticks(range(len(cells)), cells)
+    ax2.set_xticks(range(len(cells)), ticks)
     ax2.set_ylabel("relative bias of N-hat (%)")
     ax2.legend(loc="best", fontsize=8)
     fig.suptitle("Linkage uncertainty: 3 lists, 1,000 victims unless stated, homogeneous capture "
