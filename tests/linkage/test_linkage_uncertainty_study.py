@@ -35,7 +35,7 @@ def test_with_good_identifiers_the_imputation_changes_nothing() -> None:
 
 
 def test_with_common_names_the_linkage_uncertainty_is_carried() -> None:
-    # full study, 200 replicates (calibrated from within-list pairs): the linkage's share of the variance is 0.32 at the median
+    # full study, 200 replicates (calibrated from within-list pairs): the linkage's share is 0.32 at the median
     for rep, rows in _replicates("common-names", range(3)).items():
         imp = rows["imputation"]
         assert float(imp["linkage_share"]) > 0.01, rep
