@@ -170,14 +170,14 @@ def test_a_stratum_that_cannot_be_combined_keeps_its_single_linkage_row(monkeypa
     assert next(r for r in out if r["stratum"] == "all")["interval_includes"] == "sampling+linkage"
 
 
-def test_private_linkage_says_imputation_is_not_available():
+def test_a_linkage_without_scored_pairs_says_imputation_is_not_available():
     project = _project()
     rows = [{"stratum": "all", "method": "chapman", "observed": 5, "estimate": 9.0, "lower": 6.0, "upper": 20.0,
              "error": None}]
     out = apply_linkage_uncertainty(project, None, {}, rows, [], {})
     assert out.rows[0]["estimate"] == 9.0 and out.rows[0]["linkage_share"] is None
     assert "+linkage" not in out.rows[0]["interval_includes"]
-    assert out.info["applied"] is False and "private (encoded) linkage" in out.warnings[0]
+    assert out.info["applied"] is False and "the linkage kept no scored pairs" in out.warnings[0]
     off = apply_linkage_uncertainty(_project(linkage_uncertainty=LinkageUncertainty(enabled=False)), None, {},
                                     rows, [], {})
     assert off.warnings == [] and "enabled = false" in off.info["note"]
