@@ -5,8 +5,6 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-import pandas as pd
-
 from cifranegra.errors import InputError
 from cifranegra.estimation.histories import CaptureHistories
 
@@ -34,5 +32,12 @@ def reference_path(name: str) -> Path:
 
 def load_reference(name: str) -> CaptureHistories:
     """A bundled table as :class:`CaptureHistories` (stratified tables: use ``reference_path``)."""
+    from cifranegra.estimation.histories import read_plain_csv
+
     path = reference_path(name)
+    plain = read_plain_csv(path)
+    if plain is not None:
+        return plain
+    import pandas as pd
+
     return CaptureHistories.from_frame(pd.read_csv(path), source=path.name)

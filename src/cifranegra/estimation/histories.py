@@ -16,12 +16,15 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from cifranegra.errors import InputError, Problem, ValidationError
+
+if TYPE_CHECKING:  # pandas is imported where a frame is read or made: estimating a table needs none
+    import pandas as pd
 
 #: Largest number of lists a :class:`CaptureHistories` holds. The table is dense, 2^K counts: at
 #: 24 lists that is 2^24 × 8 bytes = 128 MiB per table (and as much again while it is built, per
@@ -286,6 +289,11 @@ class CaptureHistories:
         """People on each list."""
         return _list_sizes(self.lists, *self._observed())
 
+    def list_size_counts(self) -> dict[str, int]:
+        """People on each list, by list name (as :meth:`list_sizes`, without building a pandas object)."""
+        ov = _overlap_matrix(self.n_lists, *self._observed())
+        return {name: int(ov[i, i]) for i, name in enumerate(self.lists)}
+
     def overlaps(self) -> pd.DataFrame:
         """Pairwise overlaps: people on both lists i and j (diagonal = list sizes)."""
         return _overlaps(self.lists, *self._observed())
@@ -296,7 +304,7 @@ class CaptureHistories:
 
     def non_overlapping_pairs(self) -> list[tuple[str, str]]:
         """Pairs of lists with no one in common (their interaction cannot be estimated)."""
-        ov = self.overlaps().to_numpy()
+        ov = _overlap_matrix(self.n_lists, *self._observed())
         return [
             (self.lists[i], self.lists[j])
             for i in range(self.n_lists)
@@ -310,6 +318,8 @@ class CaptureHistories:
 
     def to_frame(self, *, include_zero: bool = False) -> pd.DataFrame:
         """Aggregated table: one 0/1 column per list plus ``count`` (mask order)."""
+        import pandas as pd
+
         masks = self.masks(observed_only=not include_zero)
         mat = ((masks[:, None] >> np.arange(self.n_lists)) & 1).astype(np.int64)
         df = pd.DataFrame(mat, columns=list(self.lists))
@@ -391,19 +401,97 @@ class CaptureHistories:
         return hash((self.lists, self.counts.tobytes()))
 
 
+#: Largest file the plain reading takes (a 24-list table of every pattern is about 1.3 MB per million rows)
+_PLAIN_MAX_BYTES = 64 * 1024**2
+
+
+def read_plain_csv(
+    path: str | Path, *, lists: Sequence[str] | None = None, count: str = "count"
+) -> CaptureHistories | None:
+    """An aggregated table read without pandas when the file is as plain as a table can be, else None.
+
+    Plain means: a ``.csv`` file in UTF-8, comma-separated, no quotes, a header of distinct non-blank
+    names holding ``count`` and the lists, every row with as many fields as the header, list cells
+    exactly ``0`` or ``1``, counts written as digits, no row on no list and no pattern listed twice.
+    Anything else returns None and :func:`cifranegra.ingest.capture_table.read_capture_histories` reads
+    the file with the general reader, which finds and reports every problem; so this changes how fast
+    a table is read, never what is read or what is said about it. Why: the bundled tables and the
+    ``capture_histories.csv`` a run writes are plain, and importing pandas costs more than most estimators take
+    (issue #17, item 7).
+    """
+    p = Path(path)
+    if p.suffix.lower() != ".csv":
+        return None
+    try:
+        if not p.is_file() or p.stat().st_size > _PLAIN_MAX_BYTES:
+            return None
+        text = p.read_bytes().decode("utf-8").removeprefix("\ufeff")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if '"' in text or "\x00" in text:
+        return None
+    rows = text.splitlines()
+    if len(rows) < 2:
+        return None
+    names = [h.strip() for h in rows[0].split(",")]
+    if any(not h for h in names) or len(set(names)) != len(names) or count not in names:
+        return None
+    wanted = [h for h in names if h != count] if lists is None else [str(x) for x in lists]
+    if not 2 <= len(wanted) <= MAX_LISTS or any(h not in names or h == count for h in wanted):
+        return None
+    where = [names.index(h) for h in wanted]
+    at_count = names.index(count)
+    width = len(names)
+    masks: list[int] = []
+    counts: list[int] = []
+    for line in rows[1:]:
+        cells = line.split(",")
+        if len(cells) != width:
+            return None
+        mask = 0
+        for bit, i in enumerate(where):
+            cell = cells[i]
+            if cell == "1":
+                mask |= 1 << bit
+            elif cell != "0":
+                return None
+        value = cells[at_count]
+        if mask == 0 or not (value.isascii() and value.isdigit()) or len(value) > 15:
+            return None
+        masks.append(mask)
+        counts.append(int(value))
+    if len(set(masks)) != len(masks):
+        return None  # repeated patterns are summed by the general reader, with a warning
+    table = np.zeros(2 ** len(wanted), dtype=np.int64)
+    table[masks] = counts
+    try:
+        return CaptureHistories(tuple(wanted), table, source=p.name)
+    except (InputError, ValidationError):
+        return None  # the general reader reports it, by row
+
+
 # ---------------------------------------------------------------------- summaries from observed patterns
 def _list_sizes(lists: Sequence[str], masks: np.ndarray, counts: np.ndarray) -> pd.Series:
+    import pandas as pd
+
     sizes = counts.astype(np.int64) @ _bits(masks, len(lists))
     return pd.Series([int(x) for x in sizes], index=list(lists), name="size")
 
 
+def _overlap_matrix(k: int, masks: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    on = _bits(masks, k)
+    return np.asarray((on * counts.astype(np.int64)[:, None]).T @ on)
+
+
 def _overlaps(lists: Sequence[str], masks: np.ndarray, counts: np.ndarray) -> pd.DataFrame:
-    on = _bits(masks, len(lists))
-    out = (on * counts.astype(np.int64)[:, None]).T @ on
-    return pd.DataFrame(out, index=list(lists), columns=list(lists))
+    import pandas as pd
+
+    return pd.DataFrame(_overlap_matrix(len(lists), masks, counts), index=list(lists), columns=list(lists))
 
 
 def _by_number_of_lists(k: int, masks: np.ndarray, counts: np.ndarray) -> pd.Series:
+    import pandas as pd
+
     n_on = _popcount(np.asarray(masks, dtype=np.int64))
     vals = np.bincount(n_on, weights=counts, minlength=k + 1)[1 : k + 1].astype(np.int64)
     return pd.Series([int(v) for v in vals], index=pd.RangeIndex(1, k + 1, name="lists"), name="people")
@@ -429,7 +517,7 @@ def describe_patterns(
     masks, counts = masks[keep], counts[keep]
     lists = list(lists)
     k = len(lists)
-    ov = _overlaps(lists, masks, counts).to_numpy()
+    ov = _overlap_matrix(k, masks, counts)
     bits = _bits(masks, k)
     return {
         "source": source,
@@ -673,6 +761,8 @@ def _parse_rows(
 ) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray, list[str]]:
     """Every row checked (every problem at once): the frame, the lists, each row's pattern as a bit
     mask and its count, and notes. Nothing here is of size 2^K (masks hold up to 62 lists)."""
+    import pandas as pd
+
     problems: list[Problem] = []
     columns = [str(c) for c in df.columns]
     df = df.copy()
@@ -881,6 +971,8 @@ def _entities_to_wide(
     lists: Sequence[str] | None,
     strata: tuple[str, ...],
 ) -> pd.DataFrame:
+    import pandas as pd
+
     missing = [c for c in (entity, list_column, *strata) if c not in entities.columns]
     if missing:
         raise InputError(f"the entities table lacks column(s) {missing}; it has {list(entities.columns)}")

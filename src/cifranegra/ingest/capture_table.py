@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cifranegra.errors import Problem, ValidationError
-from cifranegra.estimation.histories import CaptureHistories, describe_frame
-from cifranegra.ingest.readers import read_table
+from cifranegra.estimation.histories import CaptureHistories, read_plain_csv
+
+if TYPE_CHECKING:  # the general reader (pandas) is imported only when the plain reading below does not apply
+    import pandas as pd
 
 T = TypeVar("T")
 
 
 def _numeric(df: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     out = df.copy()
     for i in range(out.shape[1]):
         col = out.iloc[:, i]
@@ -60,6 +62,10 @@ def read_capture_histories(
 
     Without ``count`` in the file and with every column 0/1, the file is read one row per person.
     """
+    if not strata and count is not None:
+        plain = read_plain_csv(path, lists=lists, count=count)
+        if plain is not None:
+            return plain
 
     def build(df: pd.DataFrame, name: str) -> CaptureHistories | dict[tuple[Any, ...], CaptureHistories]:
         cnt = _count_column(df, count, strata)
@@ -83,10 +89,19 @@ def describe_capture_table(
     as :func:`read_capture_histories` does but from the observed patterns only, so that tables with
     more lists than any estimator takes (up to 62) can still be summarized."""
 
+    from cifranegra.estimation.histories import describe_frame
+
     def build(df: pd.DataFrame, name: str) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
         return describe_frame(df, lists=lists, count=_count_column(df, count, strata), strata=strata, source=name)
 
     return _read(path, build)
+
+
+def read_table(path: str | Path) -> tuple[pd.DataFrame, Any]:
+    """:func:`cifranegra.ingest.readers.read_table`, imported when a file needs it (it brings pandas)."""
+    from cifranegra.ingest.readers import read_table as general
+
+    return general(path)
 
 
 def _read(path: str | Path, build: Callable[[pd.DataFrame, str], T]) -> T:
