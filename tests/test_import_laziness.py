@@ -201,3 +201,34 @@ def test_an_estimate_loads_only_what_its_fit_needs(argv: tuple[str, ...], absent
     assert done.returncode == 0, done.stderr[-2000:]
     loaded = json.loads(done.stdout.split("LOADED", 1)[1].strip().replace("'", '"'))
     assert not set(loaded) & set(absent), f"`estimate {' '.join(argv)}` imported {loaded}"
+
+
+def _blas_setting_after(env_extra: dict[str, str]) -> tuple[str | None, str | None]:
+    import os
+
+    from cifranegra.cli import BLAS_THREAD_VARS
+
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_THREAD_VARS}
+    env.update(env_extra)
+    code = (
+        "import os, contextlib, io\nfrom cifranegra.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['estimate', 'SparseMSE_Artificial_3', '--method', 'chapman', '--lists', 'A', 'B'])\n"
+        "import numpy\n"
+        "print('BLAS', os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('MKL_NUM_THREADS'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    words = done.stdout.split("BLAS", 1)[1].split()
+    return tuple(None if w == "None" else w for w in words)  # type: ignore[return-value]
+
+
+def test_the_command_gives_linear_algebra_one_thread_unless_the_user_chose() -> None:
+    """BLAS threads only spin beside cifranegra's own parallel work (docs/estimation.md); a user's
+    setting wins, and a process that loaded numpy before is left alone (a library reads it once)."""
+    assert _blas_setting_after({}) == ("1", "1")
+    assert _blas_setting_after({"OPENBLAS_NUM_THREADS": "4"}) == ("4", None)
+    assert _blas_setting_after({"OMP_NUM_THREADS": "3"}) == (None, None)
+    from cifranegra.cli import one_blas_thread
+
+    assert "numpy" in sys.modules and one_blas_thread() is False
