@@ -6,6 +6,7 @@ import pytest
 
 from cifranegra.errors import ValidationError
 from cifranegra.pipeline import load_project, run_project
+from cifranegra.pipeline.imputation import ENCODED_OFF
 
 pytest.importorskip("cifranegra.ingest.encoded")
 
@@ -32,12 +33,35 @@ def test_encoded_lists_go_to_private_linkage(tmp_path, small_records):
     assert len(result.entities) == len(small_records)
     assert result.estimates[0]["estimate"] > result.histories.observed * 0.9
     assert (tmp_path / "out" / "internal" / "results.json").exists()
-    # linkage imputation works on the encodings too: Dice probabilities, the pairs kept, combined intervals
+    # by default no imputation on encodings (it over-estimated N in the study), and the run says so
+    assert not result.linkage_uncertainty["applied"] and "pairs_kept" not in result.linkage
+    assert result.estimates[0]["interval_includes"] == "sampling"
+    assert ENCODED_OFF in result.warnings and result.linkage_uncertainty["note"] == ENCODED_OFF
+
+
+def test_encoded_lists_impute_when_asked(tmp_path, small_records):
+    """Linkage imputation works on the encodings when turned on: Dice probabilities, the pairs kept,
+    combined intervals."""
+    from cifranegra.ingest.encoded import write_encoded
+    from cifranegra.linkage.private import LinkageSecret, encode_records
+
+    secret = LinkageSecret(bytes(range(32)))
+    blocks = []
+    for source, g in small_records.groupby("source", sort=True):
+        enc = encode_records(g.drop(columns=["person_id"]).reset_index(drop=True), secret, "test-study")
+        write_encoded(enc, tmp_path / f"{source}.parquet")
+        blocks.append(f'[[lists]]\nsource = "{source}"\npath = "{source}.parquet"\nencoded = true\n')
+    (tmp_path / "project.toml").write_text(
+        'name = "test-study"\nseed = 1\n' + "\n".join(blocks)
+        + '[linkage.private]\nthreshold = 0.8\n[linkage.uncertainty]\nenabled = true\n'
+        '[estimation]\nmethods = ["chapman"]\n', encoding="utf-8")
+    result = run_project(load_project(tmp_path / "project.toml"), output=tmp_path / "out", publish=False)
     info = result.linkage_uncertainty
     assert info["applied"] and info["imputation"]["pairs_used"] == result.linkage["pairs_kept"] > 0
     all_row = next(r for r in result.estimates if r["stratum"] == "all" and r["method"] == "chapman")
     assert all_row["interval_includes"] == "sampling+linkage"
     assert "linkage imputation is not available" not in " ".join(result.warnings)
+    assert ENCODED_OFF not in result.warnings
 
 
 def test_encoded_linkage_without_imputation_keeps_no_pairs(tmp_path, small_records):

@@ -451,7 +451,7 @@ def _link_encoded(
     progress("reading encoded lists", n, n)
     progress("linkage: encoded lists (Bloom filters)", 0, 1)
     scored: ScoredLinkage | None = None
-    if project.linkage_uncertainty.enabled is not False:
+    if project.linkage_uncertainty.enabled is True:  # opt-in on encodings (imputation.ENCODED_OFF)
         entities, scored = link_encoded_scored(lists, **dict(project.private_linkage))
     else:
         entities = link_encoded(lists, **dict(project.private_linkage))

@@ -1,0 +1,128 @@
+"""Private linkage's N̂ against N̂ under the true linkage, over simulator seeds (issue #15, item 4).
+
+For each seed: the simulator's 5,000 persons and 4 agencies, read back through ingest
+(``bench_private_linkage._read_simulated``), encoded with the default spec and linked privately. The
+log-linear N̂ (defaults: BIC over the hierarchical models, the default interval) from
+
+- ``single``: the one private linkage (``link_encoded``, the spec's thresholds), what a run reported
+  before linkage imputation reached encoded lists;
+- ``imputed``: M linkages drawn from the scored pairs (``link_encoded_scored`` + ``impute_linkage``
+  with the within-list calibration, the run's defaults) and combined (``combine_estimates``) — what
+  ``cifranegra run`` reports on encoded lists now;
+- ``truth``: the true linkage;
+
+and the relative differences single/truth − 1 and imputed/truth − 1, per seed and summarised (mean,
+sd, largest absolute). The seeds are fixed before looking (3–12 by default; 3, 4 and 5 are the seeds
+the issue's figures came from).
+
+    python bench/bench_private_nhat.py --seeds 3-12 --imputations 10 --out private_nhat.csv
+    python bench/bench_private_nhat.py --summarise private_nhat.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+FIELDS = ("seed", "n_true", "records", "n_hat_truth", "n_hat_single", "n_hat_imputed", "bias_single", "bias_imputed",
+          "calibrated", "expected_between_links", "seconds")
+
+
+def _estimate(entities, lists, seed):  # type: ignore[no-untyped-def]
+    from cifranegra.estimation import CaptureHistories, estimate
+
+    h = CaptureHistories.from_entities(entities, lists=lists)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return estimate(h, "loglinear", seed=seed)
+
+
+def one_seed(seed: int, persons: int, agencies: int, m: int) -> dict[str, object]:
+    from bench_private_linkage import PROJECT, SECRET, _read_simulated
+
+    from cifranegra.estimation.combine import combine_estimates
+    from cifranegra.linkage.private import MEXICO_SPEC, encode_records, link_encoded, link_encoded_scored
+    from cifranegra.linkage.uncertainty import ImputationSettings, impute_linkage
+
+    t0 = time.perf_counter()
+    records, truth, n_true = _read_simulated(persons, agencies, seed)
+    lists = sorted(records["source"].unique())
+    truth_ent = truth[["source", "record_id", "person_id"]].rename(columns={"person_id": "entity_id"})
+    truth_ent["record_id"] = truth_ent["record_id"].astype(str)
+    encs = [encode_records(g, SECRET, PROJECT, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
+    single = link_encoded(encs)
+    _, scored = link_encoded_scored(encs)
+    imps = impute_linkage(scored, ImputationSettings(n_imputations=m), seed=seed)
+    fits = [_estimate(imps.entities(i), lists, seed) for i in range(imps.n_imputations)]
+    combined = combine_estimates(fits)
+    n_truth = _estimate(truth_ent, lists, seed).estimate
+    n_single = _estimate(single, lists, seed).estimate
+    cal = dict(imps.diagnostics.get("calibration") or {})
+    return {
+        "seed": seed, "n_true": n_true, "records": len(records), "n_hat_truth": round(n_truth, 1),
+        "n_hat_single": round(n_single, 1), "n_hat_imputed": round(combined.estimate, 1),
+        "bias_single": round(n_single / n_truth - 1, 5), "bias_imputed": round(combined.estimate / n_truth - 1, 5),
+        "calibrated": "reason" not in cal, "expected_between_links": cal.get("expected_between_links", ""),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def _seeds(text: str) -> list[int]:
+    out: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def summarise(path: Path) -> str:
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    lines = ["| seed | N̂ true linkage | single | imputed | single − truth | imputed − truth | calibrated |",
+             "|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['seed']} | {float(r['n_hat_truth']):,.0f} | {float(r['n_hat_single']):,.0f} | "
+                     f"{float(r['n_hat_imputed']):,.0f} | {100 * float(r['bias_single']):+.1f}% | "
+                     f"{100 * float(r['bias_imputed']):+.1f}% | {r['calibrated']} |")
+    for key in ("bias_single", "bias_imputed"):
+        vals = [100 * float(r[key]) for r in rows]
+        sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        lines.append(f"\n{key}: mean {statistics.fmean(vals):+.2f}%, sd {sd:.2f}, "
+                     f"largest |.| {max(abs(v) for v in vals):.2f}%, within 3%: "
+                     f"{sum(abs(v) <= 3 for v in vals)}/{len(vals)}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="3-12")
+    ap.add_argument("--persons", type=int, default=5000)
+    ap.add_argument("--agencies", type=int, default=4)
+    ap.add_argument("--imputations", type=int, default=10)
+    ap.add_argument("--out", type=Path, default=Path("private_nhat.csv"))
+    ap.add_argument("--summarise", type=Path)
+    args = ap.parse_args()
+    if args.summarise:
+        print(summarise(args.summarise))
+        return
+    with args.out.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+        for seed in _seeds(args.seeds):
+            row = one_seed(seed, args.persons, args.agencies, args.imputations)
+            writer.writerow(row)
+            fh.flush()
+            print(row, file=sys.stderr)
+    print(summarise(args.out))
+
+
+if __name__ == "__main__":
+    main()
