@@ -47,7 +47,6 @@ def _estimate(entities, lists, seed):  # type: ignore[no-untyped-def]
 
 def one_seed(seed: int, persons: int, agencies: int, m: int) -> dict[str, object]:
     from bench_private_linkage import PROJECT, SECRET, _read_simulated
-
     from cifranegra.estimation.combine import combine_estimates
     from cifranegra.linkage.private import MEXICO_SPEC, encode_records, link_encoded, link_encoded_scored
     from cifranegra.linkage.uncertainty import ImputationSettings, impute_linkage
