@@ -35,8 +35,15 @@ def test_with_good_identifiers_the_imputation_changes_nothing() -> None:
 
 
 def test_with_common_names_the_linkage_uncertainty_is_carried() -> None:
-    # full study, 200 replicates (calibrated from within-list pairs): the linkage's share is 0.32 at the median
+    """The typical replicate carries a real linkage share. Full study (200 replicates, calibrated from
+    within-list pairs): median 0.32. A single replicate can legitimately carry almost none, where the
+    calibrated pairs are nearly certain: over replicates 0-11 (`python bench/bench_linkage_uncertainty.py
+    --reps 12 --cells common-names`) the shares ran 0.005 to 0.83, 10 of 12 above 0.1, so the
+    median of three is checked, not each one."""
+    shares = []
     for rep, rows in _replicates("common-names", range(3)).items():
         imp = rows["imputation"]
-        assert float(imp["linkage_share"]) > 0.01, rep
+        shares.append(float(imp["linkage_share"]))
         assert float(imp["lower"]) < float(imp["estimate"]) < float(imp["upper"]), rep
+        assert imp["calibration"] in ("within-lists", "none"), rep
+    assert sorted(shares)[1] > 0.1, shares
