@@ -30,7 +30,7 @@ def main() -> None:
     ap.add_argument("--persons", type=int, default=1000)
     args = ap.parse_args()
     from cifranegra.linkage import LinkageSettings, link_records
-    from cifranegra.linkage.link import merged_lists_warnings
+    from cifranegra.linkage.link import list_crowding, merged_lists_warnings
 
     study = load_bench("bench_linkage_uncertainty.py")
     c = next(i for i, x in enumerate(study.CELLS) if x.name == args.cell)
@@ -40,8 +40,7 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             e = link_records(records, LinkageSettings(seed=seed)).entities
-        most = e.groupby(["entity_id", "source"]).size().groupby(level=0).max()
-        size = e.groupby("entity_id").size()
+        most, size = list_crowding(e)
         three = int(size[most >= 3].sum())
         print(f"replicate {rep}: {len(e)} records, {e['entity_id'].nunique()} persons, most of one list "
               f"{int(most.max())}, records in persons with >= 2 of one list {int(size[most >= 2].sum())}, "

@@ -11,7 +11,9 @@ from cifranegra.pipeline.imputation import ENCODED_OFF
 pytest.importorskip("cifranegra.ingest.encoded")
 
 
-def test_encoded_lists_go_to_private_linkage(tmp_path, small_records):
+def _encoded_project(tmp_path, small_records, sections: str):
+    """Each list of ``small_records`` encoded into ``tmp_path``, and project.toml declaring them, with
+    ``[linkage.private] threshold = 0.8``, chapman, and the extra ``sections``; returns its path."""
     from cifranegra.ingest.encoded import write_encoded
     from cifranegra.linkage.private import LinkageSecret, encode_records
 
@@ -22,11 +24,13 @@ def test_encoded_lists_go_to_private_linkage(tmp_path, small_records):
         write_encoded(enc, tmp_path / f"{source}.parquet")
         blocks.append(f'[[lists]]\nsource = "{source}"\npath = "{source}.parquet"\nencoded = true\n')
     (tmp_path / "project.toml").write_text(
-        'name = "test-study"\nseed = 1\n' + "\n".join(blocks)
-        + '[linkage.private]\nthreshold = 0.8\n[estimation]\nmethods = ["chapman"]\n',
-        encoding="utf-8",
-    )
-    project = load_project(tmp_path / "project.toml")
+        'name = "test-study"\nseed = 1\n' + "\n".join(blocks) + '[linkage.private]\nthreshold = 0.8\n' + sections
+        + '[estimation]\nmethods = ["chapman"]\n', encoding="utf-8")
+    return tmp_path / "project.toml"
+
+
+def test_encoded_lists_go_to_private_linkage(tmp_path, small_records):
+    project = load_project(_encoded_project(tmp_path, small_records, ""))
     assert project.encoded and project.private_linkage == {"threshold": 0.8}
     result = run_project(project, output=tmp_path / "out", publish=False)
     assert result.linkage["method"].startswith("private")
@@ -42,20 +46,8 @@ def test_encoded_lists_go_to_private_linkage(tmp_path, small_records):
 def test_encoded_lists_impute_when_asked(tmp_path, small_records):
     """Linkage imputation works on the encodings when turned on: Dice probabilities, the pairs kept,
     combined intervals."""
-    from cifranegra.ingest.encoded import write_encoded
-    from cifranegra.linkage.private import LinkageSecret, encode_records
-
-    secret = LinkageSecret(bytes(range(32)))
-    blocks = []
-    for source, g in small_records.groupby("source", sort=True):
-        enc = encode_records(g.drop(columns=["person_id"]).reset_index(drop=True), secret, "test-study")
-        write_encoded(enc, tmp_path / f"{source}.parquet")
-        blocks.append(f'[[lists]]\nsource = "{source}"\npath = "{source}.parquet"\nencoded = true\n')
-    (tmp_path / "project.toml").write_text(
-        'name = "test-study"\nseed = 1\n' + "\n".join(blocks)
-        + '[linkage.private]\nthreshold = 0.8\n[linkage.uncertainty]\nenabled = true\n'
-        '[estimation]\nmethods = ["chapman"]\n', encoding="utf-8")
-    result = run_project(load_project(tmp_path / "project.toml"), output=tmp_path / "out", publish=False)
+    project = _encoded_project(tmp_path, small_records, "[linkage.uncertainty]\nenabled = true\n")
+    result = run_project(load_project(project), output=tmp_path / "out", publish=False)
     info = result.linkage_uncertainty
     assert info["applied"] and info["imputation"]["pairs_used"] == result.linkage["pairs_kept"] > 0
     all_row = next(r for r in result.estimates if r["stratum"] == "all" and r["method"] == "chapman")
@@ -65,20 +57,8 @@ def test_encoded_lists_impute_when_asked(tmp_path, small_records):
 
 
 def test_encoded_linkage_without_imputation_keeps_no_pairs(tmp_path, small_records):
-    from cifranegra.ingest.encoded import write_encoded
-    from cifranegra.linkage.private import LinkageSecret, encode_records
-
-    secret = LinkageSecret(bytes(range(32)))
-    blocks = []
-    for source, g in small_records.groupby("source", sort=True):
-        enc = encode_records(g.drop(columns=["person_id"]).reset_index(drop=True), secret, "test-study")
-        write_encoded(enc, tmp_path / f"{source}.parquet")
-        blocks.append(f'[[lists]]\nsource = "{source}"\npath = "{source}.parquet"\nencoded = true\n')
-    (tmp_path / "project.toml").write_text(
-        'name = "test-study"\nseed = 1\n' + "\n".join(blocks)
-        + '[linkage.private]\nthreshold = 0.8\n[linkage.uncertainty]\nenabled = false\n'
-        '[estimation]\nmethods = ["chapman"]\n', encoding="utf-8")
-    result = run_project(load_project(tmp_path / "project.toml"), output=tmp_path / "out", publish=False)
+    project = _encoded_project(tmp_path, small_records, "[linkage.uncertainty]\nenabled = false\n")
+    result = run_project(load_project(project), output=tmp_path / "out", publish=False)
     assert not result.linkage_uncertainty["applied"] and "pairs_kept" not in result.linkage
     assert result.estimates[0]["interval_includes"] == "sampling"
 

@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 from cifranegra.errors import InputError
-from cifranegra.estimation.histories import CaptureHistories
+from cifranegra.estimation.histories import CaptureHistories, read_plain_csv
 
 _PACKAGE = "cifranegra.datasets"
 
@@ -32,8 +32,6 @@ def reference_path(name: str) -> Path:
 
 def load_reference(name: str) -> CaptureHistories:
     """A bundled table as :class:`CaptureHistories` (stratified tables: use ``reference_path``)."""
-    from cifranegra.estimation.histories import read_plain_csv
-
     path = reference_path(name)
     plain = read_plain_csv(path)
     if plain is not None:

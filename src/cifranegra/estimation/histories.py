@@ -291,8 +291,8 @@ class CaptureHistories:
 
     def list_size_counts(self) -> dict[str, int]:
         """People on each list, by list name (as :meth:`list_sizes`, without building a pandas object)."""
-        ov = _overlap_matrix(self.n_lists, *self._observed())
-        return {name: int(ov[i, i]) for i, name in enumerate(self.lists)}
+        sizes = _list_size_array(self.n_lists, *self._observed())
+        return {name: int(v) for name, v in zip(self.lists, sizes, strict=True)}
 
     def overlaps(self) -> pd.DataFrame:
         """Pairwise overlaps: people on both lists i and j (diagonal = list sizes)."""
@@ -471,10 +471,14 @@ def read_plain_csv(
 
 
 # ---------------------------------------------------------------------- summaries from observed patterns
+def _list_size_array(k: int, masks: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    return np.asarray(counts.astype(np.int64) @ _bits(masks, k))
+
+
 def _list_sizes(lists: Sequence[str], masks: np.ndarray, counts: np.ndarray) -> pd.Series:
     import pandas as pd
 
-    sizes = counts.astype(np.int64) @ _bits(masks, len(lists))
+    sizes = _list_size_array(len(lists), masks, counts)
     return pd.Series([int(x) for x in sizes], index=list(lists), name="size")
 
 

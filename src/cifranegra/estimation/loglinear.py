@@ -431,7 +431,7 @@ def select_by_criterion(
     crit = res.bic if criterion == "bic" else res.aic
     ok = np.flatnonzero(np.isfinite(crit))
     if ok.size == 0:
-        if not any(c for m, c in enumerate(h.counts) if m & (m - 1)):  # no pattern with two lists or more
+        if h.counts_by_number_of_lists().iloc[1:].sum() == 0:
             raise ModelError(
                 f"no one in {h.source or 'these data'} is on more than one list: with no overlap, "
                 "capture–recapture cannot estimate how many were missed (the estimate would be infinite). "

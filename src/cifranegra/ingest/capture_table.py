@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cifranegra.errors import Problem, ValidationError
-from cifranegra.estimation.histories import CaptureHistories, read_plain_csv
+from cifranegra.estimation.histories import CaptureHistories, describe_frame, read_plain_csv
 
 if TYPE_CHECKING:  # the general reader (pandas) is imported only when the plain reading below does not apply
     import pandas as pd
@@ -88,8 +88,6 @@ def describe_capture_table(
     """What ``cifranegra describe`` shows (list sizes, overlaps, patterns), per stratum, read and checked
     as :func:`read_capture_histories` does but from the observed patterns only, so that tables with
     more lists than any estimator takes (up to 62) can still be summarized."""
-
-    from cifranegra.estimation.histories import describe_frame
 
     def build(df: pd.DataFrame, name: str) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
         return describe_frame(df, lists=lists, count=_count_column(df, count, strata), strata=strata, source=name)

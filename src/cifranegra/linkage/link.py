@@ -354,6 +354,12 @@ def _linkage_warnings(model: dict[str, Any], links: int, n_linkable: int) -> lis
 OVER_MERGED_SHARE = 0.05
 
 
+def list_crowding(entities: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per person (``entity_id``): the most records it holds of any one list, and its number of records."""
+    most = entities.groupby(["entity_id", "source"], sort=False).size().groupby(level=0).max()
+    return most, entities.groupby("entity_id", sort=False).size()
+
+
 def merged_lists_warnings(entities: pd.DataFrame) -> list[str]:
     """A warning when the linkage has merged records of one list wholesale.
 
@@ -366,9 +372,7 @@ def merged_lists_warnings(entities: pd.DataFrame) -> list[str]:
     far below the truth (135 for 1,000). Counts only; no record is named."""
     if entities.empty or not {"entity_id", "source"} <= set(entities.columns):
         return []
-    per_list = entities.groupby(["entity_id", "source"], sort=False).size()
-    most = per_list.groupby(level=0).max()
-    sizes = entities.groupby("entity_id", sort=False).size()
+    most, sizes = list_crowding(entities)
     crowded = most.index[most >= 3]
     n_crowded = int(sizes.loc[crowded].sum())
     if n_crowded <= OVER_MERGED_SHARE * len(entities):

@@ -194,13 +194,12 @@ def apply_linkage_uncertainty(
     """
     prog = progress or (lambda step, done, total: None)
     setting = project.linkage_uncertainty
-    on = setting.enabled is True or (setting.enabled is None and not project.encoded)
     base = _with_total_includes([_marked(dict(r), results, linkage=False) for r in rows])
     info: dict[str, Any] = {**setting.to_dict(), "applied": False}
     if setting.enabled is None and project.encoded:
         info["note"] = ENCODED_OFF
         return UncertaintyOutcome(base, list(results), dict(totals), info, [ENCODED_OFF])
-    if not on:
+    if setting.enabled is False:
         info["note"] = "linkage imputation is off ([linkage.uncertainty] enabled = false)"
         return UncertaintyOutcome(base, list(results), dict(totals), info)
     if link_result is None:
