@@ -182,7 +182,7 @@ def test_simulate_help_is_light_and_quotes_the_simulators_limits() -> None:
     [
         (("--select", "bic", "--interval", "none"), ("pandas", "scipy.stats", "scipy.optimize", "numba")),
         (("--method", "dga"), ("pandas", "scipy", "numba")),
-        (("--method", "lcmcr"), ("pandas", "scipy.special", "scipy.stats")),
+        (("--method", "lcmcr"), ("pandas", "scipy.special", "scipy.stats", "scipy.linalg")),
         (("--method", "mh-poisson2"), ("pandas", "scipy.stats", "numba")),
     ],
 )
@@ -190,8 +190,8 @@ def test_an_estimate_loads_only_what_its_fit_needs(argv: tuple[str, ...], absent
     """The quantiles come from scipy.special, so no estimate loads scipy.stats; scipy.optimize loads
     only for a profile interval or an existence check that needs it (not for BIC without interval).
     A plain table is read without pandas, and dga (and LCMCR's diagnostics) need no scipy at all
-    (``estimation._special``); numba itself imports scipy.linalg, which LCMCR cannot avoid."""
-    watched = ("pandas", "scipy", "scipy.special", "scipy.stats", "scipy.optimize", "numba")
+    (``estimation._special``); numba's own import of scipy.linalg is skipped (``cifranegra._numba``)."""
+    watched = ("pandas", "scipy", "scipy.special", "scipy.stats", "scipy.optimize", "scipy.linalg", "numba")
     code = (
         "import sys\nfrom cifranegra.cli import main\n"
         f"main(['estimate', 'SparseMSE_UKdat_5', *{list(argv)!r}, '--seed', '1'])\n"
@@ -232,3 +232,29 @@ def test_the_command_gives_linear_algebra_one_thread_unless_the_user_chose() -> 
     from cifranegra.cli import one_blas_thread
 
     assert "numpy" in sys.modules and one_blas_thread() is False
+
+
+def test_numba_without_scipy_linalg_keeps_its_linear_algebra() -> None:
+    """``cifranegra._numba.load`` hides scipy.linalg only while numba checks for a BLAS: the LCMCR
+    kernels then load without it, and a kernel using ``np.dot`` still compiles and is right (numba
+    imports scipy.linalg for it then)."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        from cifranegra.estimation import lcmcr_kernels
+        from cifranegra._numba import load
+        pat = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]], dtype=np.int8)
+        lcmcr_kernels.run_chain(pat, np.array([[5, 5, 5, 2]]), 3, 0.25, 0.25, 0, 10, 1, 1, 0.0, 0, True,
+                                1, 2, 40, 8, 0.0)
+        before = "scipy.linalg" in sys.modules
+        numba = load()
+        dot = numba.njit(lambda a, b: np.dot(a, b))
+        a = np.arange(6.0).reshape(2, 3)
+        assert np.allclose(dot(a, a.T), a @ a.T)
+        print("STATE", before, "scipy.linalg" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("STATE", 1)[1].split() == ["False", "True"]

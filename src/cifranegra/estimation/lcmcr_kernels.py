@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
+
+from cifranegra._numba import load as _load_numba
+
+numba = _load_numba()
 
 # ---------------------------------------------------------------------------------- generator
 # numba's np.random costs about 10 ns a uniform (its per-thread state is looked up on every call);

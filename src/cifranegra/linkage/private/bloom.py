@@ -24,8 +24,11 @@ import numba
 import numpy as np
 import pandas as pd
 
+from cifranegra._numba import load as _load_numba
 from cifranegra.linkage.private.keys import LinkageSecret
 from cifranegra.linkage.private.spec import EncodingSpec, FieldSpec
+
+_load_numba()  # before the first kernel loads: numba without scipy.linalg (cifranegra._numba)
 
 _SEP = "\x1f"
 _CODEPOINTS = 0x110000

@@ -14,6 +14,10 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from cifranegra._numba import load as _load_numba
+
+_load_numba()  # before the first kernel loads: numba without scipy.linalg (cifranegra._numba)
+
 
 def popcounts(words: np.ndarray) -> np.ndarray:
     """Bits set per row of a (n, w) uint64 array, as int64."""
