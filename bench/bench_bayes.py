@@ -27,6 +27,7 @@ dga: our time next to R dga's (bma.cr) for the same tables (tests/reference/refe
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import pathlib
 import time
@@ -354,13 +355,118 @@ def bench_dga() -> None:
         )
 
 
+def latent_class_mle(h: CaptureHistories, k: int, rng: np.random.Generator, iters: int = 20_000) -> tuple[float, float]:
+    """One EM run of the k-class latent class model with the unseen count as missing data (each
+    E-step fills the all-zero cell with n p0 / (1 - p0)); returns the conditional log-likelihood of
+    the observed patterns, sum n_h log(p_h / (1 - p0)), and N = n / (1 - p0) at convergence."""
+    x = h.pattern_matrix().astype(float)
+    n_h = h.counts[h.masks()].astype(float)
+    n = n_h.sum()
+    x0 = np.vstack([np.zeros(x.shape[1]), x])
+    pi = rng.dirichlet(np.ones(k))
+    lam = rng.uniform(0.02, 0.6, (k, x.shape[1]))
+    prev, ll, n0 = -np.inf, -np.inf, 0.0
+    for it in range(iters):
+        lp = np.log(pi)[None, :] + x0 @ np.log(lam).T + (1 - x0) @ np.log1p(-lam).T
+        top = lp.max(1, keepdims=True)
+        w = np.exp(lp - top)
+        p_pattern = w.sum(1) * np.exp(top[:, 0])
+        p0 = p_pattern[0]
+        ll = float((n_h * np.log(p_pattern[1:] / (1 - p0))).sum())
+        n0 = n * p0 / (1 - p0)
+        resp = w / w.sum(1, keepdims=True) * np.concatenate([[n0], n_h])[:, None]
+        nk = resp.sum(0)
+        pi = np.clip(nk / nk.sum(), 1e-300, None)
+        lam = np.clip((resp.T @ x0) / nk[:, None], 1e-12, 1 - 1e-12)
+        if ll - prev < 1e-10 and it > 50:
+            break
+        prev = ll
+    return ll, n + n0
+
+
+def bench_netherlands_em(seed: int, starts: int = 150) -> None:
+    """Where the Netherlands likelihood puts N, class by class: the best EM fit of the k-class latent
+    class model (``starts`` random starts) overall and within bands of N, with BIC (d = k lists + k - 1)."""
+    h = load("SparseMSE_Ned.csv")
+    rng = np.random.default_rng(seed)
+    bands = (0, 20_000, 40_000, 70_000, 120_000, 200_000, math.inf)
+    print(f"\n## Netherlands: latent class maximum likelihood by number of classes ({starts} EM starts, seed {seed})\n")
+    print("| classes | best log-likelihood | N there | BIC | best within bands of N (starts ending there) |")
+    print("|---|---:|---:|---:|---|")
+    for k in range(1, 6):
+        fits = [latent_class_mle(h, k, rng) for _ in range(1 if k == 1 else starts)]
+        ll, n_at = max(fits)
+        bic = -2 * ll + (k * h.n_lists + k - 1) * math.log(h.observed)
+        cells = []
+        for lo, hi in itertools.pairwise(bands):
+            inside = [f for f in fits if lo <= f[1] < hi]
+            if inside:
+                b = max(inside)
+                cells.append(f"[{lo / 1000:.0f}k, {hi / 1000:.0f}k): {b[0]:,.1f} at {b[1]:,.0f} ({len(inside)})")
+        print(f"| {k} | {ll:,.1f} | {n_at:,.0f} | {bic:,.1f} | " + "; ".join(cells) + " |", flush=True)
+
+
+def netherlands_low_mass(
+    seed: int, samples: int = 2000, steps: tuple[int, ...] = (90_000, 110_000, 130_000), **moves: int
+) -> dict[str, Any]:
+    """Posterior mass of the Netherlands' low region, N <= steps[0], by a bridge over caps on N.
+
+    P(N <= s_0) = P(N <= s_0 | N <= s_1) · P(N <= s_1 | N <= s_2) · … · P(N <= s_last), each factor the
+    share of draws of a default LCMCR run (8 chains, ``samples`` draws thinned by 20 after 10,000
+    sweeps) whose prior on N is truncated at the next step (``n_cap_factor``; exact truncation, see
+    'R's cap on N'). Each capped posterior has its low region next to a slice of the main one, so
+    chains can cross and agree where an uncapped run never visits; returns the factors, the chains'
+    shares for each and the product. ``moves``: other sampler options (e.g. PLAIN's)."""
+    h = load("SparseMSE_Ned.csv")
+    caps: list[int | None] = [*steps[1:], None]
+    factors, per_chain = [], []
+    for below, cap in zip(steps, caps, strict=True):
+        model = LCMCR(
+            chains=8, samples=samples, thin=20, burn_in=10_000, n_cap_factor=cap / h.observed if cap else None, **moves
+        )
+        n = model.sample(h, rng=seed)["n"]
+        factors.append(float((n <= below).mean()))
+        per_chain.append([float(x) for x in (n <= below).mean(axis=1)])
+    return {"steps": list(steps), "factors": factors, "per_chain": per_chain, "mass": float(np.prod(factors))}
+
+
+def bench_netherlands_bridge(seeds: list[int], samples: int) -> None:
+    print(f"\n## Netherlands: posterior mass below 90,000 by a bridge over caps on N ({samples} draws x 8 chains)\n")
+    print(
+        "| seed | P(N <= 90k \\| N <= 110k) (chains' range) | P(N <= 110k \\| N <= 130k) | P(N <= 130k) | P(N <= 90k) "
+        "| plain sampler: P(N <= 90k \\| N <= 110k) by chain |"
+    )
+    print("|---|---|---|---|---|---|")
+    for seed in seeds:
+        r = netherlands_low_mass(seed, samples)
+        plain = netherlands_low_mass(seed, samples, steps=(90_000, 110_000), **PLAIN)["per_chain"][0]
+        cells = [f"{f:.4f} ({min(c):.3f}-{max(c):.3f})" for f, c in zip(r["factors"], r["per_chain"], strict=True)]
+        print(
+            f"| {seed} | " + " | ".join(cells) + f" | {r['mass']:.1e} | " + ", ".join(f"{x:.2f}" for x in plain) + " |",
+            flush=True,
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--only", choices=["lcmcr", "iat", "sweep", "dga", "colombia", "netherlands", "netherlands-alpha", "tuning"]
+        "--only",
+        choices=[
+            "lcmcr",
+            "iat",
+            "sweep",
+            "dga",
+            "colombia",
+            "netherlands",
+            "netherlands-alpha",
+            "netherlands-em",
+            "netherlands-bridge",
+            "tuning",
+        ],
     )
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds of the ESS table (--only lcmcr)")
+    ap.add_argument("--bridge-samples", type=int, default=2000, help="draws per chain (--only netherlands-bridge)")
     ap.add_argument("--iat-chains", type=int, default=16, help="chains for the autocorrelation-time table")
     ap.add_argument("--iat-sweeps", type=int, default=400_000, help="post-burn-in sweeps per chain for it")
     args = ap.parse_args()
@@ -378,6 +484,10 @@ def main() -> None:
         bench_netherlands(args.seed)
     if args.only in (None, "netherlands-alpha"):
         bench_netherlands_alpha(args.seed)
+    if args.only in (None, "netherlands-em"):
+        bench_netherlands_em(args.seed)
+    if args.only in (None, "netherlands-bridge"):
+        bench_netherlands_bridge(args.seeds, args.bridge_samples)
     if args.only in (None, "tuning"):
         bench_tuning(args.seed)
 
