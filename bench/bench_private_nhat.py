@@ -17,6 +17,7 @@ the issue's figures came from).
 
     python bench/bench_private_nhat.py --seeds 3-12 --imputations 10 --out private_nhat.csv
     python bench/bench_private_nhat.py --summarise private_nhat.csv
+    python bench/bench_private_nhat.py --seeds 20-22 --control-check   # the calibration's assumption
 """
 
 from __future__ import annotations
@@ -100,6 +101,40 @@ def summarise(path: Path) -> str:
     return "\n".join(lines)
 
 
+def control_check(seed: int, persons: int, agencies: int) -> str:
+    """Does the within-list calibration's control group hold? Per pair opportunity, the non-matching
+    pairs within one list should score like those between lists (calibrate_within_lists' assumption).
+    Counts the true non-matches among the scored pairs above each Dice level, within and between
+    lists, per million opportunities (n(n-1)/2 within each list; products of list sizes between)."""
+    import numpy as np
+
+    from bench_private_linkage import PROJECT, SECRET, _read_simulated
+    from cifranegra.linkage.private import MEXICO_SPEC, encode_records, link_encoded_scored
+
+    records, truth, _ = _read_simulated(persons, agencies, seed)
+    encs = [encode_records(g, SECRET, PROJECT, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
+    _, scored = link_encoded_scored(encs)
+    pairs = scored.pairs
+    person = {(s, str(r)): q for s, r, q in zip(truth["source"], truth["record_id"], truth["person_id"], strict=True)}
+    left = [person[(s, str(r))] for s, r in zip(pairs["source_l"], pairs["record_id_l"], strict=True)]
+    right = [person[(s, str(r))] for s, r in zip(pairs["source_r"], pairs["record_id_r"], strict=True)]
+    match = np.asarray(left) == np.asarray(right)
+    within = (pairs["source_l"] == pairs["source_r"]).to_numpy()
+    dice = pairs["dice"].to_numpy(float)
+    sizes = records.groupby("source").size().to_numpy(float)
+    opp_w, opp_b = float(np.sum(sizes * (sizes - 1) / 2)), float((sizes.sum() ** 2 - np.sum(sizes**2)) / 2)
+    lines = [f"seed {seed}: {persons:,} persons, {len(records):,} records; opportunities within {opp_w:,.0f}, "
+             f"between {opp_b:,.0f}",
+             "| Dice at least | non-matches within (per 10^6 opportunities) | between | between / within |",
+             "|---:|---:|---:|---:|"]
+    for level in (0.6, 0.65, 0.7):
+        nw = int(np.sum(~match & within & (dice >= level)))
+        nb = int(np.sum(~match & ~within & (dice >= level)))
+        ratio = (nb / opp_b) / (nw / opp_w) if nw else float("nan")
+        lines.append(f"| {level} | {nw:,} ({1e6 * nw / opp_w:.1f}) | {nb:,} ({1e6 * nb / opp_b:.1f}) | {ratio:.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="3-12")
@@ -108,7 +143,13 @@ def main() -> None:
     ap.add_argument("--imputations", type=int, default=10)
     ap.add_argument("--out", type=Path, default=Path("private_nhat.csv"))
     ap.add_argument("--summarise", type=Path)
+    ap.add_argument("--control-check", action="store_true",
+                    help="per seed, within- against between-list non-matches by Dice (the calibration's assumption)")
     args = ap.parse_args()
+    if args.control_check:
+        for seed in _seeds(args.seeds):
+            print(control_check(seed, args.persons, args.agencies), "\n")
+        return
     if args.summarise:
         print(summarise(args.summarise))
         return
