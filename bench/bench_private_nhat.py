@@ -132,6 +132,27 @@ def control_check(seed: int, persons: int, agencies: int) -> str:
         nb = int(np.sum(~match & ~within & (dice >= level)))
         ratio = (nb / opp_b) / (nw / opp_w) if nw else float("nan")
         lines.append(f"| {level} | {nw:,} ({1e6 * nw / opp_w:.1f}) | {nb:,} ({1e6 * nb / opp_b:.1f}) | {ratio:.2f} |")
+    # the same at 0.65 with opportunities counted within cells of the carried strata: each within-list
+    # non-match stands for (between / within opportunities of its pair of cells) between-list ones
+    cols = [c for c in ("sex", "age_group", "state") if c in records.columns]
+    keys = list(zip(records["source"], records["record_id"].astype(str), strict=True))
+    cell = dict(zip(keys, records[cols].astype(str).agg("|".join, axis=1), strict=True))
+    counts = records.assign(cell=[cell[k] for k in keys])
+    table = counts.groupby(["source", "cell"]).size().unstack(fill_value=0)
+    m = table.to_numpy(float)
+    index = {c: i for i, c in enumerate(table.columns)}
+    sel = ~match & within & (dice >= 0.65)
+    expected = 0.0
+    for s, r, s2, r2 in pairs.loc[sel, ["source_l", "record_id_l", "source_r", "record_id_r"]].itertuples(index=False):
+        i, j = index[cell[(s, str(r))]], index[cell[(s2, str(r2))]]
+        if i == j:
+            ow, ob = np.sum(m[:, i] * (m[:, i] - 1) / 2), (m[:, i].sum() ** 2 - np.sum(m[:, i] ** 2)) / 2
+        else:
+            ow, ob = np.sum(m[:, i] * m[:, j]), m[:, i].sum() * m[:, j].sum() - np.sum(m[:, i] * m[:, j])
+        expected += ob / ow
+    nb = int(np.sum(~match & ~within & (dice >= 0.65)))
+    lines.append(f"\nDice >= 0.65 with opportunities within cells of {', '.join(cols)}: between {nb:,}, "
+                 f"expected from the within-list pairs {expected:,.0f} (between / expected {nb / expected:.2f})")
     return "\n".join(lines)
 
 
