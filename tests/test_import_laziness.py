@@ -183,14 +183,16 @@ def test_simulate_help_is_light_and_quotes_the_simulators_limits() -> None:
         (("--select", "bic", "--interval", "none"), ("pandas", "scipy.stats", "scipy.optimize", "numba")),
         (("--method", "dga"), ("pandas", "scipy", "numba")),
         (("--method", "lcmcr"), ("pandas", "scipy.special", "scipy.stats", "scipy.linalg")),
-        (("--method", "mh-poisson2"), ("pandas", "scipy.stats", "numba")),
+        (("--method", "mh-poisson2"), ("pandas", "scipy", "numba")),
+        (("--method", "mth-chao"), ("pandas", "scipy", "numba")),
     ],
 )
 def test_an_estimate_loads_only_what_its_fit_needs(argv: tuple[str, ...], absent: tuple[str, ...]) -> None:
     """The quantiles come from scipy.special, so no estimate loads scipy.stats; scipy.optimize loads
     only for a profile interval or an existence check that needs it (not for BIC without interval).
     A plain table is read without pandas, and dga (and LCMCR's diagnostics) need no scipy at all
-    (``estimation._special``); numba's own import of scipy.linalg is skipped (``cifranegra._numba``)."""
+    (``estimation._special``), nor do Rcapture's models (their profile intervals use its Brent solvers);
+    numba's own import of scipy.linalg is skipped (``cifranegra._numba``)."""
     watched = ("pandas", "scipy", "scipy.special", "scipy.stats", "scipy.optimize", "scipy.linalg", "numba")
     code = (
         "import sys\nfrom cifranegra.cli import main\n"

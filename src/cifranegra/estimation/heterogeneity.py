@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import gammaincinv, gammaln, ndtri  # quantiles without scipy.stats' start-up
 
 from cifranegra.errors import InputError, ModelError
+from cifranegra.estimation._special import lgamma as gammaln  # no scipy: its import costs 0.25 s here
+from cifranegra.estimation._special import minimize_bounded, norm_ppf, root_brent
 from cifranegra.estimation.fitting import solve_batch
 from cifranegra.estimation.histories import CaptureHistories
 from cifranegra.estimation.result import EstimateResult, Interval
@@ -245,7 +246,7 @@ class ClosedPopulationModel:
                 "fit with infoFit 1): too few people are seen on several lists for this model; compare with "
                 "other models (`cifranegra compare`)"
             )
-        z = float(ndtri(0.5 + self.level / 2))
+        z = float(norm_ppf(0.5 + self.level / 2))
         intervals: tuple[Interval, ...] = ()
         if m0 < 0.5:  # less than half a person unseen: the fit sits on the boundary, not a finding
             reason = (
@@ -330,13 +331,10 @@ def profile_interval(
     def ll(x: float) -> float:
         return profile_loglik(X_full, y, x, start)
 
-    from scipy import optimize  # only a profile interval needs it
-
-    crit = float(2.0 * gammaincinv(0.5, level)) / 2.0  # chi2.ppf(level, 1) / 2, as scipy.stats computes it
+    crit = float(norm_ppf(0.5 + level / 2)) ** 2 / 2.0  # chi2.ppf(level, 1) / 2: a 1-df chi-square is z^2
     hi_b = m0 + 3 * se + 1
-    opt = optimize.minimize_scalar(lambda x: -ll(x), bounds=(0.0, hi_b), method="bounded",
-                                   options={"xatol": 1e-7 * max(1.0, m0)})
-    x_max, l_max = float(opt.x), -float(opt.fun)
+    x_max = minimize_bounded(lambda x: -ll(x), 0.0, hi_b, xatol=1e-7 * max(1.0, m0))
+    l_max = ll(x_max)
     if ll(m0) > l_max:
         x_max, l_max = m0, ll(m0)
     target = l_max - crit
@@ -344,13 +342,13 @@ def profile_interval(
     def g(x: float) -> float:
         return ll(x) - target
 
-    lower = float(observed) if g(0.0) >= 0 else observed + optimize.brentq(g, 0.0, x_max, xtol=1e-6)
+    lower = float(observed) if g(0.0) >= 0 else observed + root_brent(g, 0.0, x_max, xtol=1e-6)
     b, step = x_max, max(se, 1.0)
     upper = math.inf
     while b < 1e12:
         a, b = b, b + step
         if g(b) < 0:
-            upper = observed + optimize.brentq(g, a, b, xtol=1e-6)
+            upper = observed + root_brent(g, a, b, xtol=1e-6)
             break
         step *= 2
     return lower, upper, observed + x_max
