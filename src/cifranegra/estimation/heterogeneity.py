@@ -334,9 +334,9 @@ def profile_interval(
     crit = float(norm_ppf(0.5 + level / 2)) ** 2 / 2.0  # chi2.ppf(level, 1) / 2: a 1-df chi-square is z^2
     hi_b = m0 + 3 * se + 1
     x_max = minimize_bounded(lambda x: -ll(x), 0.0, hi_b, xatol=1e-7 * max(1.0, m0))
-    l_max = ll(x_max)
-    if ll(m0) > l_max:
-        x_max, l_max = m0, ll(m0)
+    l_max, l_m0 = ll(x_max), ll(m0)
+    if l_m0 > l_max:
+        x_max, l_max = m0, l_m0
     target = l_max - crit
 
     def g(x: float) -> float:

@@ -25,13 +25,10 @@ import numba
 import numpy as np
 import pandas as pd
 
-from cifranegra._numba import load as _load_numba
 from cifranegra.errors import InputError
 from cifranegra.linkage.private.blocking import block_column
 from cifranegra.linkage.private.encode import EncodedList
 from cifranegra.linkage.private.similarity import all_pairs_above, dice_pairs
-
-_load_numba()  # before the first kernel loads: numba without scipy.linalg (cifranegra._numba)
 
 if TYPE_CHECKING:
     from cifranegra.linkage.uncertainty import ScoredLinkage
