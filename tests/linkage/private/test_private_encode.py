@@ -206,6 +206,25 @@ def test_record_ids_holding_identifiers_are_refused() -> None:
     assert renumbered.records["record_id"].tolist() == ["1"]
 
 
+def test_list_prefix_in_record_ids_is_not_taken_for_a_name() -> None:
+    # a shelter numbers its records "REFU-2023-…" and one of its people is called Refu (seen on the
+    # simulator's lists, seed 45): the prefix every id carries is the list's, not the person's
+    rows = [{**VECTOR_RECORD, "record_id": f"REFU-2023-{i:06d}"} for i in range(30)]
+    rows[7] = {**rows[7], "given_names": "REFU", "given_names_canonical": "REFU"}
+    enc = encode_records(_frame(rows), SECRET, PROJECT)
+    assert len(enc.records) == 30
+    # a name word elsewhere in the id is still refused, in the same file
+    rows[9] = {**rows[9], "record_id": "REFU-2023-HERNANDEZ"}
+    with pytest.raises(ValidationError) as info:
+        encode_records(_frame(rows), SECRET, PROJECT)
+    assert "row 10" in str(info.value) and "HERNANDEZ" not in str(info.value)
+    # too few ids to tell a list prefix from a name: refused
+    refu = {"given_names": "REFU", "given_names_canonical": "REFU"}
+    few = [{**VECTOR_RECORD, **refu, "record_id": f"REFU-{i}"} for i in range(5)]
+    with pytest.raises(ValidationError):
+        encode_records(_frame(few), SECRET, PROJECT)
+
+
 def test_source_is_required_and_secret_must_be_a_linkage_secret() -> None:
     df = _frame([VECTOR_RECORD]).drop(columns="source")
     with pytest.raises(InputError, match="source"):

@@ -110,17 +110,39 @@ def _strata_frame(records: pd.DataFrame, spec: EncodingSpec) -> pd.DataFrame:
 _WORD = re.compile(r"[A-ZÑ]{3,}")
 
 
+#: letter runs found in at least this share of a file's record ids (of at least _CONSTANT_MIN_IDS ids)
+#: are the list's own prefix or suffix ("REFU-2023-000125"), not a record's identifier: no given
+#: name or surname is carried by 90% of a list's people
+_CONSTANT_SHARE = 0.9
+_CONSTANT_MIN_IDS = 20
+
+
+def _id_constants(upper: pd.Series) -> set[str]:
+    """Letter runs (4 or more) present in at least 90% of the record ids of a file of 20 or more."""
+    if len(upper) < _CONSTANT_MIN_IDS:
+        return set()
+    runs = upper.str.findall(r"[A-ZÑ]{4,}").map(frozenset)
+    counts = pd.Series([r for rs in runs for r in rs], dtype=object).value_counts()
+    return set(counts.index[counts >= _CONSTANT_SHARE * len(upper)])
+
+
 def _check_record_ids(records: pd.DataFrame, ids: pd.Series, spec: EncodingSpec, file: str | None) -> None:
-    """Refuse record ids that contain an identifier of the same record (a CURP or a name word)."""
+    """Refuse record ids that contain an identifier of the same record (a CURP or a name word).
+
+    A name word is ignored where it lies inside a letter run that nearly every id of the file
+    carries (the list's prefix: a shelter's "REFU-…" ids and a person called Refu)."""
     upper = ids.fillna("").str.upper()
     suspects = np.flatnonzero(upper.str.contains(r"[A-ZÑ]{4,}", regex=True).to_numpy(dtype=bool))
     if len(suspects) == 0:
         return
+    constants = _id_constants(upper)
     id_fields = [f.name for f in spec.fields if f.tokenizer in ("bigram", "positional")]
     texts = {c: column_text(records, c) for c in id_fields}
     problems: list[Problem] = []
     for i in suspects.tolist():
         rid = str(upper.iloc[i])
+        for run in constants:
+            rid = rid.replace(run, "-")
         for col, values in texts.items():
             v = values.iloc[i]
             if v is None or not v:
