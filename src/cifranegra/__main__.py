@@ -1,5 +1,5 @@
 import sys
 
-from cifranegra.cli import main
+from cifranegra.cli import console
 
-sys.exit(main())
+sys.exit(console())

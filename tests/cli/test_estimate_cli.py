@@ -142,3 +142,31 @@ def test_console_script_no_traceback(tmp_path: Path) -> None:
     f.write_text("a,b,count\n1,x,3\n")
     p = subprocess.run([sys.executable, "-m", "cifranegra", "estimate", str(f)], capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "row 1" in p.stderr
+
+
+def test_console_returns_main_code_and_freezes_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed command's entry (cifranegra.cli.console) passes main's exit code through and
+    leaves the collector's objects frozen, so the interpreter's exit skips its last full collection."""
+    import gc
+
+    from cifranegra.cli import console
+
+    monkeypatch.setattr(sys, "argv", ["cifranegra", "estimate", "no-such-table.csv"])
+    gc.unfreeze()
+    try:
+        assert gc.get_freeze_count() == 0
+        assert console() == 2
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_module_entry_writes_complete_output() -> None:
+    """``python -m cifranegra`` (through console) still flushes its whole output before exiting."""
+    p = subprocess.run(
+        [sys.executable, "-m", "cifranegra", "estimate", "SparseMSE_UKdat_5", "--select", "bic", "--interval", "none",
+         "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["estimate"] > 10_000
