@@ -82,7 +82,7 @@ def one_seed(seed: int, persons: int, agencies: int, m: int) -> dict[str, object
     }
 
 
-SCAN_FIELDS = ("seed", "compare", "threshold", "n_hat_truth", "n_hat_single", "bias_single", "bias_fixed_model", "precision",
+SCAN_FIELDS = ("seed", "threshold", "n_hat_truth", "n_hat_single", "bias_single", "bias_fixed_model", "precision",
                "recall", "entities", "true_entities")
 
 
@@ -98,9 +98,7 @@ def _pair_set(entities, person):  # type: ignore[no-untyped-def]
     return out
 
 
-def threshold_scan(
-    seed: int, persons: int, agencies: int, grid: list[float], compares: tuple[str, ...] = ("spec",)
-) -> list[dict[str, object]]:
+def threshold_scan(seed: int, persons: int, agencies: int, grid: list[float]) -> list[dict[str, object]]:
     from bench_private_linkage import PROJECT, SECRET, _read_simulated
     from cifranegra.estimation import CaptureHistories, estimate
     from cifranegra.linkage.private import MEXICO_SPEC, encode_records, link_encoded
@@ -117,9 +115,8 @@ def threshold_scan(
     # without the jumps of model selection
     model = fit_truth.details["models"][0]["model"]
     rows = []
-    for compare, thr in [(c, t) for c in compares for t in grid]:
-        # "spec": the spec's compare_strata weighed with the Dice score; "none": the Dice score alone
-        ent = link_encoded(encs, threshold=thr, compare_strata=None if compare == "spec" else [])
+    for thr in grid:
+        ent = link_encoded(encs, threshold=thr)
         pairs = _pair_set(ent, None)
         tp = len(pairs & true_pairs)
         n_single = _estimate(ent, lists, seed).estimate
@@ -129,7 +126,7 @@ def threshold_scan(
             n_fixed = estimate(h, "loglinear", model=model, interval="none", seed=seed).estimate
             h_t = CaptureHistories.from_entities(truth_ent, lists=lists)
             n_truth_fixed = estimate(h_t, "loglinear", model=model, interval="none", seed=seed).estimate
-        rows.append({"seed": seed, "compare": compare, "threshold": thr, "n_hat_truth": round(n_truth, 1),
+        rows.append({"seed": seed, "threshold": thr, "n_hat_truth": round(n_truth, 1),
                      "n_hat_single": round(n_single, 1), "bias_single": round(n_single / n_truth - 1, 5),
                      "bias_fixed_model": round(n_fixed / n_truth_fixed - 1, 5),
                      "precision": round(tp / max(len(pairs), 1), 4),
@@ -142,19 +139,17 @@ def summarise_scan(path: Path) -> str:
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     seeds = sorted({int(r["seed"]) for r in rows})
-    lines = [f"seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}); strata weighed: spec = the spec's compare_strata, none = "
-             "Dice alone (scans before the column existed: none)",
-             "| strata | threshold | mean bias | sd | largest abs | within 3% | fixed model: mean bias | sd | largest abs | "
+    lines = [f"seeds {seeds[0]}-{seeds[-1]} ({len(seeds)})",
+             "| threshold | mean bias | sd | largest abs | within 3% | fixed model: mean bias | sd | largest abs | "
              "within 3% | mean precision | mean recall |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    keys = sorted({(r.get("compare") or "none", float(r["threshold"])) for r in rows})
-    for compare, thr in keys:
-        sel = [r for r in rows if (r.get("compare") or "none") == compare and float(r["threshold"]) == thr]
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for thr in sorted({float(r["threshold"]) for r in rows}):
+        sel = [r for r in rows if float(r["threshold"]) == thr]
         b = [100 * float(r["bias_single"]) for r in sel]
         sd = statistics.stdev(b) if len(b) > 1 else 0.0
         fb = [100 * float(r["bias_fixed_model"]) for r in sel]
         fsd = statistics.stdev(fb) if len(fb) > 1 else 0.0
-        lines.append(f"| {compare} | {thr:.3f} | {statistics.fmean(b):+.2f}% | {sd:.2f} | {max(abs(v) for v in b):.2f}% | "
+        lines.append(f"| {thr:.3f} | {statistics.fmean(b):+.2f}% | {sd:.2f} | {max(abs(v) for v in b):.2f}% | "
                      f"{sum(abs(v) <= 3 for v in b)}/{len(b)} | {statistics.fmean(fb):+.2f}% | {fsd:.2f} | "
                      f"{max(abs(v) for v in fb):.2f}% | {sum(abs(v) <= 3 for v in fb)}/{len(fb)} | "
                      f"{statistics.fmean(float(r['precision']) for r in sel):.4f} | "
@@ -257,9 +252,6 @@ def main() -> None:
                     help="per seed, the single linkage's N-hat bias and pair quality over a grid of Dice thresholds")
     ap.add_argument("--grid", default="0.62,0.63,0.64,0.65,0.66,0.67,0.68,0.69,0.70,0.72",
                     help="thresholds for --threshold-scan (comma-separated)")
-    ap.add_argument("--compare", default="spec",
-                    help="for --threshold-scan: 'spec' (the spec's compare_strata weighed with Dice), 'none' (Dice "
-                         "alone), or both comma-separated")
     ap.add_argument("--summarise-scan", type=Path)
     args = ap.parse_args()
     if args.summarise_scan:
@@ -272,8 +264,7 @@ def main() -> None:
             writer.writeheader()
             for seed in _seeds(args.seeds):
                 t0 = time.perf_counter()
-                compares = tuple(c.strip() for c in args.compare.split(","))
-                for row in threshold_scan(seed, args.persons, args.agencies, grid, compares):
+                for row in threshold_scan(seed, args.persons, args.agencies, grid):
                     writer.writerow(row)
                 fh.flush()
                 print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)

@@ -13,18 +13,6 @@ it to ``CaptureHistories.from_entities`` unchanged.
 two-component Gaussian mixture fitted by EM to the candidate scores (a one-dimensional
 Fellegi–Sunter-style model on the only comparison an encoding allows); a record's value is the
 best posterior among the accepted links that placed it in its entity, and 1.0 for singletons.
-
-Strata carried in the clear (state, form of exploitation: ``compare_strata``, by default the
-spec's) are further comparisons of the same model: two records of different lists that agree on a
-stratum are likelier the same person than their Dice score alone says, and records that disagree
-less likely. Each column's m = P(agree | match) is estimated from the pairs the Dice mixture calls
-matches with posterior ≥ 0.99, u = P(agree | non-match) from near misses (pairs the mixture gives
-≤ 0.01 just below the threshold; random pairs of different lists when there are too few), both
-without labels; the evidence log(m/u) or log((1 − m)/(1 − u)) is added to the Dice posterior's
-log-odds, assuming the strata's agreement independent of the Dice score given match status (the
-Fellegi–Sunter conditional independence; Fellegi & Sunter 1969, JASA 64). A pair is accepted where
-its combined log-odds reach those of a pair at ``threshold`` with no strata evidence, so the
-threshold keeps its meaning. The hub holds the strata already; using them reveals nothing more.
 """
 
 from __future__ import annotations
@@ -43,13 +31,10 @@ from cifranegra.linkage.private.encode import EncodedList
 from cifranegra.linkage.private.similarity import all_pairs_above, dice_pairs
 
 if TYPE_CHECKING:
-    from cifranegra.linkage.private.strata_em import StrataModel
     from cifranegra.linkage.uncertainty import ScoredLinkage
 
 _MAX_BLOCK = 5_000  # a signature shared by more records than this is too coarse to block on
 _EM_MAX = 20_000  # scores used by EM at most (a fixed-seed subsample beyond)
-_STRATA_MAX_LIFT = 0.08  # strata agreement lifts a pair over the threshold from at most this far below
-_UNKNOWN_STRATUM = frozenset({"", "unknown", "desconocido", "no especificado"})
 
 
 @dataclass(frozen=True)
@@ -235,12 +220,6 @@ def match_posterior(
 
 def _background(lists: Sequence[EncodedList], n_sample: int = 10_000) -> tuple[np.ndarray, float]:
     """Dice scores of a fixed-seed random sample of cross-list pairs, and how many pairs exist."""
-    _, _, dice, total = _background_pairs(lists, n_sample)
-    return dice, total
-
-
-def _background_pairs(lists: Sequence[EncodedList], n_sample: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """:func:`_background` with the sampled pairs' record indices: (i, j, Dice, cross-list pairs)."""
     records, clks = _stack(lists)
     words = np.ascontiguousarray(clks).view(np.uint64)
     codes = pd.factorize(records["source"])[0]
@@ -251,7 +230,7 @@ def _background_pairs(lists: Sequence[EncodedList], n_sample: int) -> tuple[np.n
     i, j = i[keep], j[keep]
     sizes = np.bincount(codes)
     total = (sizes.sum() ** 2 - (sizes**2).sum()) / 2.0
-    return i, j, dice_pairs(words, words, i, j), float(total)
+    return dice_pairs(words, words, i, j), float(total)
 
 
 def mixture_threshold(
@@ -358,7 +337,6 @@ def link_encoded(
     blocking: bool = True,
     one_per_source: bool = True,
     strata: Sequence[str] | None = None,
-    compare_strata: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Link encoded lists into the entities table.
 
@@ -373,14 +351,11 @@ def link_encoded(
     the blocking signatures (False: compare every pair). ``one_per_source``: apart from those
     duplicates, never put two records of one list in the same entity (greedy, best pairs first).
     ``strata``: stratum columns to carry (default: all carried in the encoded files).
-    ``compare_strata``: clear strata whose agreement is weighed with the Dice score for pairs of
-    different lists (default: the spec's ``compare_strata``; ``[]``: Dice alone); see the module
-    docstring. What was estimated for each is reported in ``entities.attrs["strata_agreement"]``.
 
     Returns one row per record: ``source``, ``record_id``, ``entity_id`` (int64, 0..m-1 in order of
     first appearance), ``match_probability``, then the stratum columns.
     """
-    return _link(lists, threshold, dedupe_threshold, blocking, one_per_source, strata, None, compare_strata)[0]
+    return _link(lists, threshold, dedupe_threshold, blocking, one_per_source, strata, None)[0]
 
 
 def link_encoded_scored(
@@ -392,7 +367,6 @@ def link_encoded_scored(
     one_per_source: bool = True,
     strata: Sequence[str] | None = None,
     keep_pairs_above: float = 0.01,
-    compare_strata: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, ScoredLinkage]:
     """:func:`link_encoded`, and the evidence for linkage imputation: every pair of records (of two
     lists or of one) whose match probability is at least ``keep_pairs_above``, the probability being
@@ -403,15 +377,14 @@ def link_encoded_scored(
     :func:`~cifranegra.linkage.uncertainty.calibrate_within_lists`). Returns the entities table (the
     same as :func:`link_encoded`'s) and a :class:`~cifranegra.linkage.uncertainty.ScoredLinkage`
     whose pairs carry ``source_l``, ``record_id_l``, ``source_r``, ``record_id_r``,
-    ``match_probability`` and ``dice``. The pairs' probabilities are the Dice mixture's alone (the
-    within-list control group has no comparable strata evidence: a state's own list shares its state).
+    ``match_probability`` and ``dice``.
     """
     if isinstance(keep_pairs_above, bool) or not isinstance(keep_pairs_above, (int, float)) or not (
         0.0 < float(keep_pairs_above) <= 0.5
     ):
         raise InputError(f"keep_pairs_above must be above 0 and at most 0.5 (a probability), not {keep_pairs_above!r}")
     entities, scored = _link(lists, threshold, dedupe_threshold, blocking, one_per_source, strata,
-                             float(keep_pairs_above), compare_strata)
+                             float(keep_pairs_above))
     assert scored is not None
     return entities, scored
 
@@ -424,7 +397,6 @@ def _link(
     one_per_source: bool,
     strata: Sequence[str] | None,
     keep_pairs_above: float | None,
-    compare_strata: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, ScoredLinkage | None]:
     from cifranegra.linkage.uncertainty import ScoredLinkage
 
@@ -458,12 +430,6 @@ def _link(
     n = len(records)
     i, j, dice, post = pairs.i[keep], pairs.j[keep], pairs.dice[keep], posterior
     source_codes = pd.factorize(records["source"])[0]
-    compare = _compare_columns(spec, records, compare_strata)
-    strata_model = None
-    if compare and source_codes.max(initial=0) >= 1:
-        i, j, dice, post, strata_model = _weigh_strata(
-            lists, records, source_codes, compare, threshold, i, j, dice, post, pairs if use_blocks else None
-        )
     same = source_codes[i] == source_codes[j]
     if one_per_source:
         usable = np.where(same, dice >= dedupe, dice >= threshold)
@@ -501,7 +467,6 @@ def _link(
     out.attrs["threshold"] = threshold
     out.attrs["threshold_source"] = threshold_source
     out.attrs["dedupe_threshold"] = dedupe
-    out.attrs["strata_model"] = strata_model.report() if strata_model is not None else None
     if keep_pairs_above is None:
         return out, None
     # the evidence: every pair (within lists too) down to where P(match | Dice) reaches keep_pairs_above
@@ -518,87 +483,6 @@ def _link(
     table = pd.DataFrame({"source_l": src[si], "record_id_l": rid[si], "source_r": src[sj], "record_id_r": rid[sj],
                           "match_probability": prob[kept], "dice": scored.dice[kept]})
     return out, ScoredLinkage(out, table, float(keep_pairs_above), None, "private (encoded, Bloom filters)")
-
-
-def _compare_columns(spec: object, records: pd.DataFrame, compare_strata: Sequence[str] | None) -> list[str]:
-    """The strata to weigh: the spec's by default; each must be a stratum the encoded lists carry."""
-    if compare_strata is None:
-        wanted = list(getattr(spec, "compare_strata", ()))
-        return [c for c in wanted if c in records.columns]
-    if isinstance(compare_strata, str):
-        raise InputError(f"compare_strata must be a list of stratum columns, e.g. [{compare_strata!r}]")
-    wanted = [str(c) for c in compare_strata]
-    missing = [c for c in wanted if c not in records.columns]
-    if missing:
-        carried = [c for c in getattr(spec, "strata", ()) if c in records.columns]
-        raise InputError(f"compare_strata {missing} are not carried in the encoded lists (they carry {carried})")
-    return list(dict.fromkeys(wanted))
-
-
-def _stratum_codes(records: pd.DataFrame, column: str) -> np.ndarray:
-    """Integer code per record for ``column``; -1 where the value is missing or unknown."""
-    values = records[column].astype("string").str.strip()
-    values = values.mask(values.str.lower().isin(_UNKNOWN_STRATUM))
-    codes, _ = pd.factorize(values, use_na_sentinel=True)
-    return np.asarray(codes, dtype=np.int64)
-
-
-def _agreement(codes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Per pair: 1 where the two records agree on a stratum, 0 where they differ, -1 where either is unknown."""
-    a, b = codes[i], codes[j]
-    return np.where((a < 0) | (b < 0), -1, (a == b).astype(np.int64))
-
-
-def _weigh_strata(
-    lists: Sequence[EncodedList],
-    records: pd.DataFrame,
-    source_codes: np.ndarray,
-    compare: Sequence[str],
-    threshold: float,
-    i: np.ndarray,
-    j: np.ndarray,
-    dice: np.ndarray,
-    post: np.ndarray,
-    blocked: ScoredPairs | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, StrataModel | None]:
-    """Weigh the strata with the Dice score for the cross-list pairs (see the module docstring).
-
-    The candidates are every cross-list pair within ``_STRATA_MAX_LIFT`` below the threshold or above
-    (from ``blocked`` with blocking, else scored again down to that floor), and a fixed-seed random
-    sample of cross-list pairs below the floor stands for the rest; the model
-    (:func:`~cifranegra.linkage.private.strata_em.fit_strata_model`) is fitted to them. Returns the
-    within-list pairs as given and the cross-list candidates with their Dice replaced by the
-    Dice-equivalent of their combined evidence (unchanged where a pair has none) and their posterior
-    by the model's; and the model (None, with the pairs as given, when it could not be fitted)."""
-    from cifranegra.linkage.private.strata_em import fit_strata_model
-
-    floor = max(threshold - _STRATA_MAX_LIFT, 0.0)
-    if blocked is not None:
-        pick = (blocked.dice >= floor) & (source_codes[blocked.i] != source_codes[blocked.j])
-        ci, cj, cd = blocked.i[pick], blocked.j[pick], blocked.dice[pick]
-    else:
-        _, cand = score_pairs(lists, blocking=False, floor=floor, within_sources=False)
-        ci, cj, cd = cand.i, cand.j, cand.dice
-    codes = {c: _stratum_codes(records, c) for c in compare}
-    ri, rj, background, n_cross = _background_pairs(lists, 20_000)
-    low = background < floor
-    n_low = max(n_cross - len(cd), 1.0)
-    fit_dice = np.concatenate([cd, background[low]])
-    fit_w = np.concatenate([np.ones(len(cd)), np.full(int(low.sum()), n_low / max(int(low.sum()), 1))])
-    fit_agree = np.column_stack(
-        [np.concatenate([_agreement(codes[c], ci, cj), _agreement(codes[c], ri[low], rj[low])]) for c in compare]
-    )
-    model = fit_strata_model(fit_dice, fit_agree, fit_w, list(compare), floor=floor, threshold=threshold)
-    if model is None:
-        return i, j, dice, post, None
-    evidence = model.strata_log_odds({c: _agreement(codes[c], ci, cj) for c in compare})
-    dice_lo = model.dice_log_odds(cd)
-    shifted = np.clip(cd + (model.dice_for(dice_lo + evidence) - model.dice_for(dice_lo)), 0.0, 1.0)
-    cd_eff = np.where(evidence != 0.0, shifted, cd)
-    cpost = 1.0 / (1.0 + np.exp(-(dice_lo + evidence)))
-    same = source_codes[i] == source_codes[j]
-    return (np.concatenate([i[same], ci]), np.concatenate([j[same], cj]), np.concatenate([dice[same], cd_eff]),
-            np.concatenate([post[same], cpost]), model)
 
 
 def _resolve_threshold(

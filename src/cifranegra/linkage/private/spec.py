@@ -89,10 +89,6 @@ class EncodingSpec:
     lists by default, ``dedupe_threshold`` the one at which two records of the same list are taken
     as duplicates (above 1: never): their scale depends on the fields and the fill (unrelated
     records score about the fill, ~0.5 here), so they belong to the spec and are tuned with it.
-    ``compare_strata``: strata (carried in the clear, none of them derived from an encoded field)
-    whose agreement between two records of different lists is weighed with the Dice score when
-    linking (:func:`~cifranegra.linkage.private.link_encoded`). The three are linking defaults:
-    they can be revised without re-encoding and are not part of the fingerprint.
     """
 
     version: str
@@ -105,7 +101,6 @@ class EncodingSpec:
     threshold: float = 0.8
     dedupe_threshold: float = 2.0
     description: str = ""
-    compare_strata: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.bits % 128 or self.bits < 128:
@@ -117,9 +112,6 @@ class EncodingSpec:
         names = [f.name for f in self.fields]
         if len(set(names)) != len(names) or not names:
             raise InputError("an encoding spec needs at least one field and each field once")
-        stray = [c for c in self.compare_strata if c not in self.strata]
-        if stray:
-            raise InputError(f"compare_strata {stray} are not among the spec's strata {list(self.strata)}")
 
     @property
     def encoded_bits(self) -> int:
@@ -147,7 +139,6 @@ class EncodingSpec:
         d["fields"] = [{k: v for k, v in asdict(f).items() if not (k == "key" and v is None)} for f in self.fields]
         d["blocks"] = [{"name": b.name, "parts": [list(p) for p in b.parts]} for b in self.blocks]
         d["strata"] = list(self.strata)
-        d["compare_strata"] = list(self.compare_strata)
         return d
 
     @classmethod
@@ -166,14 +157,13 @@ class EncodingSpec:
             threshold=float(d.get("threshold", 0.8)),
             dedupe_threshold=float(d.get("dedupe_threshold", 2.0)),
             description=str(d.get("description", "")),
-            compare_strata=tuple(str(c) for c in d.get("compare_strata", ())),
         )
 
     def fingerprint(self) -> str:
         """SHA-256 (first 16 hex digits) of the canonical JSON of everything that changes the bits
-        (not the description nor the linking defaults, which can be revised without re-encoding)."""
+        (not the description nor the linking thresholds, which can be revised without re-encoding)."""
         d = self.to_dict()
-        for linking_only in ("description", "threshold", "dedupe_threshold", "compare_strata"):
+        for linking_only in ("description", "threshold", "dedupe_threshold"):
             d.pop(linking_only, None)
         text = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
@@ -241,5 +231,4 @@ MEXICO_SPEC = EncodingSpec(
     # (docs/private-linkage.md, "The linking threshold"); a linking default, not part of the encoding
     threshold=0.66,
     dedupe_threshold=0.8,
-    compare_strata=("state", "exploitation"),
 )
