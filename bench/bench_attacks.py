@@ -37,6 +37,7 @@ from febrl_data import load_febrl4  # noqa: E402
 from bench_private_linkage import FEBRL_SPEC  # noqa: E402
 from cifranegra.linkage.private import (  # noqa: E402
     MEXICO_SPEC,
+    MEXICO_SPEC_2,
     MEXICO_SPEC_UNSALTED,
     BlockSpec,
     EncodedList,
@@ -59,7 +60,7 @@ LEAKY = dataclasses.replace(
             BlockSpec("yob", (("birth_year_est", "value", 0),))),
 )
 FIELD_LEVEL = EncodingSpec("field-level", (FieldSpec("first_surname", "bigram", 20),), bits=1024, fold=False)
-SPECS = {s.version: s for s in (MEXICO_SPEC, MEXICO_SPEC_UNSALTED, LEAKY, FIELD_LEVEL)}
+SPECS = {s.version: s for s in (MEXICO_SPEC, MEXICO_SPEC_2, MEXICO_SPEC_UNSALTED, LEAKY, FIELD_LEVEL)}
 FEBRL_BLOCKED = dataclasses.replace(
     FEBRL_SPEC, version="febrl-1-blocked",
     blocks=(BlockSpec("sn3_yob", (("surname", "prefix", 3), ("birth_year", "value", 0))),

@@ -168,11 +168,20 @@ def bench_encoding(n_persons: int = 60_000) -> dict[str, object]:
 # --- synthetic Mexican lists -----------------------------------------------------------------------
 
 
-def _read_simulated(n_persons: int, n_agencies: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def _read_simulated(
+    n_persons: int, n_agencies: int, seed: int, unknown_sex: float | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The simulator's lists read back through ingest; ``unknown_sex``: every agency's rate of
+    records with sex not recorded (default: the simulator's, 0.5%)."""
     from cifranegra.datasets.synthetic import simulate
     from cifranegra.ingest import read_list
 
-    sim = simulate(n_persons=n_persons, n_agencies=n_agencies, seed=seed)
+    errors = None
+    if unknown_sex is not None:
+        from cifranegra.datasets.synthetic.profiles import RecordingErrors
+
+        errors = RecordingErrors(unknown_sex=unknown_sex)
+    sim = simulate(n_persons=n_persons, n_agencies=n_agencies, seed=seed, errors=errors)
     with tempfile.TemporaryDirectory() as tmp:
         manifest = sim.write(tmp, persons=False)
         frames = []

@@ -82,7 +82,8 @@ def one_seed(seed: int, persons: int, agencies: int, m: int) -> dict[str, object
     }
 
 
-SCAN_FIELDS = ("seed", "threshold", "n_hat_truth", "n_hat_single", "bias_single", "bias_fixed_model", "precision",
+SCAN_FIELDS = ("seed", "spec", "unknown_sex", "threshold", "n_hat_truth", "n_hat_single", "bias_single",
+               "bias_fixed_model", "precision",
                "recall", "entities", "true_entities")
 
 
@@ -98,12 +99,37 @@ def _pair_set(entities, person):  # type: ignore[no-untyped-def]
     return out
 
 
-def threshold_scan(seed: int, persons: int, agencies: int, grid: list[float]) -> list[dict[str, object]]:
+def scan_specs() -> dict[str, object]:
+    """Encodings the threshold scan can compare: the default and the candidates measured against it."""
+    import dataclasses
+
+    from cifranegra.linkage.private import MEXICO_SPEC
+    from cifranegra.linkage.private import spec as specs
+
+    def sex_salt(both: bool):  # type: ignore[no-untyped-def]
+        return tuple(dataclasses.replace(f, salt="sex", salt_unknown=("female", "male") if both else ())
+                     if f.salt else f for f in MEXICO_SPEC.fields)
+
+    return {
+        "default": MEXICO_SPEC,
+        "clk-mx-2": getattr(specs, "MEXICO_SPEC_2", MEXICO_SPEC),
+        "sex-salt": dataclasses.replace(MEXICO_SPEC, version="scan-sex", fields=sex_salt(False)),
+        "sex-salt-both": dataclasses.replace(MEXICO_SPEC, version="scan-sex-both", fields=sex_salt(True)),
+        "unsalted": dataclasses.replace(MEXICO_SPEC, version="scan-unsalted", fields=tuple(
+            dataclasses.replace(f, salt=None, salt_unknown=()) for f in MEXICO_SPEC.fields)),
+    }
+
+
+def threshold_scan(
+    seed: int, persons: int, agencies: int, grid: list[float], spec_name: str = "default",
+    unknown_sex: float | None = None,
+) -> list[dict[str, object]]:
     from bench_private_linkage import PROJECT, SECRET, _read_simulated
     from cifranegra.estimation import CaptureHistories, estimate
-    from cifranegra.linkage.private import MEXICO_SPEC, encode_records, link_encoded
+    from cifranegra.linkage.private import encode_records, link_encoded
 
-    records, truth, _ = _read_simulated(persons, agencies, seed)
+    MEXICO_SPEC = scan_specs()[spec_name]
+    records, truth, _ = _read_simulated(persons, agencies, seed, unknown_sex)
     lists = sorted(records["source"].unique())
     truth_ent = truth[["source", "record_id", "person_id"]].rename(columns={"person_id": "entity_id"})
     truth_ent["record_id"] = truth_ent["record_id"].astype(str)
@@ -126,7 +152,8 @@ def threshold_scan(seed: int, persons: int, agencies: int, grid: list[float]) ->
             n_fixed = estimate(h, "loglinear", model=model, interval="none", seed=seed).estimate
             h_t = CaptureHistories.from_entities(truth_ent, lists=lists)
             n_truth_fixed = estimate(h_t, "loglinear", model=model, interval="none", seed=seed).estimate
-        rows.append({"seed": seed, "threshold": thr, "n_hat_truth": round(n_truth, 1),
+        rows.append({"seed": seed, "spec": spec_name, "unknown_sex": "" if unknown_sex is None else unknown_sex,
+                     "threshold": thr, "n_hat_truth": round(n_truth, 1),
                      "n_hat_single": round(n_single, 1), "bias_single": round(n_single / n_truth - 1, 5),
                      "bias_fixed_model": round(n_fixed / n_truth_fixed - 1, 5),
                      "precision": round(tp / max(len(pairs), 1), 4),
@@ -139,19 +166,24 @@ def summarise_scan(path: Path) -> str:
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     seeds = sorted({int(r["seed"]) for r in rows})
-    lines = [f"seeds {seeds[0]}-{seeds[-1]} ({len(seeds)})",
-             "| threshold | mean bias | sd | largest abs | within 3% | fixed model: mean bias | sd | largest abs | "
-             "within 3% | mean precision | mean recall |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for thr in sorted({float(r["threshold"]) for r in rows}):
-        sel = [r for r in rows if float(r["threshold"]) == thr]
+
+    def key(r: dict[str, str]) -> tuple[str, str, float]:  # scans before the columns existed: the default
+        return (r.get("spec") or "default", r.get("unknown_sex") or "sim", float(r["threshold"]))
+
+    lines = [f"seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}); unknown sex 'sim' = the simulator's rate (0.5%)",
+             "| spec | unknown sex | threshold | mean bias | sd | largest abs | within 3% | fixed model: mean bias | "
+             "sd | largest abs | within 3% | mean precision | mean recall |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for k in sorted({key(r) for r in rows}):
+        sel = [r for r in rows if key(r) == k]
         b = [100 * float(r["bias_single"]) for r in sel]
         sd = statistics.stdev(b) if len(b) > 1 else 0.0
         fb = [100 * float(r["bias_fixed_model"]) for r in sel]
         fsd = statistics.stdev(fb) if len(fb) > 1 else 0.0
-        lines.append(f"| {thr:.3f} | {statistics.fmean(b):+.2f}% | {sd:.2f} | {max(abs(v) for v in b):.2f}% | "
-                     f"{sum(abs(v) <= 3 for v in b)}/{len(b)} | {statistics.fmean(fb):+.2f}% | {fsd:.2f} | "
-                     f"{max(abs(v) for v in fb):.2f}% | {sum(abs(v) <= 3 for v in fb)}/{len(fb)} | "
+        lines.append(f"| {k[0]} | {k[1]} | {k[2]:.3f} | {statistics.fmean(b):+.2f}% | {sd:.2f} | "
+                     f"{max(abs(v) for v in b):.2f}% | {sum(abs(v) <= 3 for v in b)}/{len(b)} | "
+                     f"{statistics.fmean(fb):+.2f}% | {fsd:.2f} | {max(abs(v) for v in fb):.2f}% | "
+                     f"{sum(abs(v) <= 3 for v in fb)}/{len(fb)} | "
                      f"{statistics.fmean(float(r['precision']) for r in sel):.4f} | "
                      f"{statistics.fmean(float(r['recall']) for r in sel):.4f} |")
     return "\n".join(lines)
@@ -252,6 +284,11 @@ def main() -> None:
                     help="per seed, the single linkage's N-hat bias and pair quality over a grid of Dice thresholds")
     ap.add_argument("--grid", default="0.62,0.63,0.64,0.65,0.66,0.67,0.68,0.69,0.70,0.72",
                     help="thresholds for --threshold-scan (comma-separated)")
+    ap.add_argument("--spec", default="default",
+                    help="for --threshold-scan: default, clk-mx-2, sex-salt, sex-salt-both or unsalted (scan_specs)")
+    ap.add_argument("--unknown-sex", type=float, default=None,
+                    help="every agency's rate of records with sex not recorded (default: the simulator's 0.5%%; "
+                         "SESNSP leaves sex unidentified for 9-23%% of victims, 2015-2025)")
     ap.add_argument("--summarise-scan", type=Path)
     args = ap.parse_args()
     if args.summarise_scan:
@@ -264,7 +301,7 @@ def main() -> None:
             writer.writeheader()
             for seed in _seeds(args.seeds):
                 t0 = time.perf_counter()
-                for row in threshold_scan(seed, args.persons, args.agencies, grid):
+                for row in threshold_scan(seed, args.persons, args.agencies, grid, args.spec, args.unknown_sex):
                     writer.writerow(row)
                 fh.flush()
                 print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)

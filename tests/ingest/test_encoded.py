@@ -60,7 +60,7 @@ def test_round_trip(tmp_path: Path) -> None:
     assert schema.field("clk").type.byte_width == 128
     meta = json.loads(schema.metadata[METADATA_KEY])
     assert meta["format"] == "cifranegra-encoded" and meta["format_version"] == 1
-    assert meta["spec_version"] == MEXICO_SPEC.version == "clk-mx-2"
+    assert meta["spec_version"] == MEXICO_SPEC.version == "clk-mx-3"
     assert meta["spec_fingerprint"] == MEXICO_SPEC.fingerprint()
     assert set(schema.names) <= {"source", "record_id", "clk", "year", "sex", "age_group", "state",
                                  "exploitation"} | {f"block_{b.name}" for b in MEXICO_SPEC.blocks}

@@ -50,7 +50,7 @@ def test_frequency_attack_breaks_the_signatures_of_clk_mx_1() -> None:
 
     Measured: first surname -1.1%, given name -0.1%, birth year +6.9% above baseline. The year of
     birth leaks through sn3_yob, gn3_yob_sex and dob joined with the strata in clear, and more so
-    in larger files (+44% on 10,000 records, bench/bench_attacks.py). The default (clk-mx-2) has no
+    in larger files (+44% on 10,000 records, bench/bench_attacks.py). The default (clk-mx-3) has no
     signatures; tests/linkage/private/test_attack_targets.py holds it to the 1% target.
     """
     above = _above(MEXICO_SPEC_V1)

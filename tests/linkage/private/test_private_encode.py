@@ -14,6 +14,7 @@ from private_synth import simulate_lists
 from cifranegra.errors import InputError, ValidationError
 from cifranegra.linkage.private import (
     MEXICO_SPEC,
+    MEXICO_SPEC_2,
     MEXICO_SPEC_UNSALTED,
     MEXICO_SPEC_V1,
     EncodingSpec,
@@ -144,7 +145,7 @@ def test_age_only_nickname_record_matches_the_vector_record() -> None:
     assert dice == pytest.approx(0.65675, abs=1e-4) and dice >= MEXICO_SPEC_V1.threshold
 
 
-@pytest.mark.parametrize("spec", [MEXICO_SPEC, MEXICO_SPEC_V1, MEXICO_SPEC_UNSALTED])
+@pytest.mark.parametrize("spec", [MEXICO_SPEC, MEXICO_SPEC_2, MEXICO_SPEC_V1, MEXICO_SPEC_UNSALTED])
 def test_reference_implementation_agrees_on_synthetic_records(spec: EncodingSpec) -> None:
     df = simulate_lists(60, 2, seed=5)
     df.loc[df.index[:10], "birth_year"] = pd.NA  # exercise the estimate from the age
@@ -250,11 +251,55 @@ def test_spec_round_trips_through_dict() -> None:
 
 def test_vector_record_clk_mx_2() -> None:
     # docs/private-linkage.md, "Test vectors" (clk-mx-2: names salted with sex, no signatures)
-    enc = encode_records(_frame([VECTOR_RECORD]), SECRET, PROJECT)
-    assert MEXICO_SPEC.version == "clk-mx-2" and MEXICO_SPEC.fingerprint() == "03386fe80a294634"
+    enc = encode_records(_frame([VECTOR_RECORD]), SECRET, PROJECT, MEXICO_SPEC_2)
+    assert MEXICO_SPEC_2.version == "clk-mx-2" and MEXICO_SPEC_2.fingerprint() == "03386fe80a294634"
     assert enc.clks[0].tobytes().hex() == (
         "a1f653c82c5b18272477564a45827b2bec580133c4faa32d78bf2f6a886a23af427016b9f05b9e68ca664f28f5672965"
         "fd1aaf8778fc8c4d3ad193aaafeeca9a1f1c937f0b1d68fe7caeb5c328d7a4d593940cf05b6de2d02d7741c7ef4c15ec"
         "fca3af5385bece7edb78bea9665fa365cb07bc438a8b6cef3d73b1d0551934ea")
     assert enc.key_check == "fc94d40c4e0ecc7b"
     assert not any(c.startswith("block_") for c in enc.records.columns)
+
+
+def test_vector_record_clk_mx_3() -> None:
+    # docs/private-linkage.md, "Test vectors" (clk-mx-3, the default: names not salted, no signatures)
+    enc = encode_records(_frame([VECTOR_RECORD]), SECRET, PROJECT)
+    assert MEXICO_SPEC.version == "clk-mx-3" and MEXICO_SPEC.fingerprint() == "b29459863cc5ea80"
+    assert enc.clks[0].tobytes().hex() == (
+        "1a6ae3a42bf31915e0d484021043513dff15057679da81b5d5831184a87583ad12b219bfaa604bc4757a0b1fb28f2464"
+        "3e8cb614b7e4a403c484586d626ff9f97f8f4a3018d9e205c711f295750ab765586f69290106619d2c0ed892e0bdaa0c"
+        "f4c5f3cf74c2d56b417f23b7cb8c3287701e0774d7fa7ba5bef567e799028ddc")
+    assert enc.key_check == "595840483d25bf8f"
+    assert int(np.unpackbits(enc.clks).sum()) == 503
+    assert not any(c.startswith("block_") for c in enc.records.columns)
+
+
+def test_salt_unknown_inserts_the_tokens_under_every_listed_salt() -> None:
+    """FieldSpec.salt_unknown: a record whose salt is missing or 'unknown' carries the field's tokens
+    under each listed salt value, so it shares those bits with the same value under either salt."""
+    import dataclasses
+
+    both = dataclasses.replace(
+        MEXICO_SPEC_2, version="test-sex-both",
+        fields=tuple(dataclasses.replace(f, salt_unknown=("female", "male")) if f.salt else f
+                     for f in MEXICO_SPEC_2.fields),
+    )  # fmt: skip
+    names = {"source": "A", "given_names": "MARIA", "first_surname": "LOPEZ", "birth_year": 1990}
+    df = _frame([{**names, "record_id": "1", "sex": "female"}, {**names, "record_id": "2", "sex": "male"},
+                 {**names, "record_id": "3", "sex": "unknown"}, {**names, "record_id": "4", "sex": None}])
+    plain = encode_records(df, SECRET, PROJECT, MEXICO_SPEC_2).clks
+    union = encode_records(df, SECRET, PROJECT, both).clks
+    assert both.fingerprint() != MEXICO_SPEC_2.fingerprint()
+    # the name fields alone, not folded: an unknown-sex record's filter is exactly the union of the
+    # female and the male record's
+    names_only = dataclasses.replace(both, fold=False, fields=tuple(f for f in both.fields if f.salt))
+    u = encode_records(df, SECRET, PROJECT, names_only).clks
+    assert np.array_equal(u[2], u[0] | u[1]) and np.array_equal(u[3], u[0] | u[1])
+    assert not np.array_equal(u[0], u[1])
+    w_plain = np.ascontiguousarray(plain).view(np.uint64)
+    w_union = np.ascontiguousarray(union).view(np.uint64)
+    i, j = np.array([0, 1, 0]), np.array([2, 2, 3])
+    assert dice_pairs(w_plain, w_plain, i, j).max() < 0.6  # sex salt alone: unknown sex shares no name bits
+    assert dice_pairs(w_union, w_union, i, j).min() > 0.7
+    with pytest.raises(InputError, match="salt_unknown needs a salt"):
+        dataclasses.replace(MEXICO_SPEC.fields[0], salt_unknown=("female",))

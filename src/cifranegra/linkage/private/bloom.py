@@ -31,6 +31,7 @@ from cifranegra.linkage.private.spec import EncodingSpec, FieldSpec
 _load_numba()  # before the first kernel loads: numba without scipy.linalg (cifranegra._numba)
 
 _SEP = "\x1f"
+_UNKNOWN_SALTS = frozenset({"unknown"})  # the schema's code for a value not recorded (schema.codes)
 _CODEPOINTS = 0x110000
 
 
@@ -205,7 +206,22 @@ def _field_into(
     record_of = np.repeat(present, counts)
     starts = np.repeat(offsets[vc] - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
     token_of = flat[np.arange(len(record_of)) + starts]
-    salted = scodes[record_of].astype(np.int64) * len(vocab) + token_of
+    salt_of = scodes[record_of].astype(np.int64)
+    if field.salt_unknown:
+        # a record whose salt is missing or unknown: its tokens under each of the listed salt values
+        unknown_codes = [c for c, text in enumerate(suniq) if text == "" or text.lower() in _UNKNOWN_SALTS]
+        hit = np.isin(salt_of, unknown_codes)
+        if hit.any():
+            alt = []
+            for value in field.salt_unknown:
+                if value not in suniq:
+                    suniq.append(value)
+                alt.append(suniq.index(value))
+            n_hit = int(hit.sum())
+            record_of = np.concatenate([record_of[~hit], np.tile(record_of[hit], len(alt))])
+            token_of = np.concatenate([token_of[~hit], np.tile(token_of[hit], len(alt))])
+            salt_of = np.concatenate([salt_of[~hit], np.repeat(np.asarray(alt, dtype=np.int64), n_hit)])
+    salted = salt_of * len(vocab) + token_of
     uniq, rows = np.unique(salted, return_inverse=True)
     salt_text = suniq
     messages = [

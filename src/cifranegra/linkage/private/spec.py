@@ -3,12 +3,14 @@ inserted, the blocking signatures, and the stratum columns carried in clear.
 
 An :class:`EncodingSpec` is data (it round-trips through JSON) and has a fingerprint; two encoded
 files can be linked only if they were made with the same spec, secret and project salt. The
-default, :data:`MEXICO_SPEC` (version ``clk-mx-2``), encodes the normalized Records frame of
-:mod:`cifranegra.schema`; :data:`MEXICO_SPEC_V1` (``clk-mx-1``) stays readable. The method is the
+default, :data:`MEXICO_SPEC` (version ``clk-mx-3``), encodes the normalized Records frame of
+:mod:`cifranegra.schema`; :data:`MEXICO_SPEC_2` (``clk-mx-2``) and :data:`MEXICO_SPEC_V1`
+(``clk-mx-1``) stay readable. The method is the
 record-level Bloom filter (CLK-RBF) of Schnell, Bachteler
 & Reiher (2009; 2011) and Durham et al. (2013), with keyed hashing (BLAKE2b) and random positions per
-token (Niedermeyer et al. 2014, which avoids the double-hashing attack), salting of names with a
-record attribute (Christen et al. 2018, "Efficient cryptanalysis of Bloom filters"; Schnell 2016) and XOR folding
+token (Niedermeyer et al. 2014, which avoids the double-hashing attack), optional salting of names with a
+record attribute (Christen et al. 2018, "Efficient cryptanalysis of Bloom filters"; Schnell 2016; the
+default does not salt: see MEXICO_SPEC) and XOR folding
 (Schnell, Borgs & Encina 2016). See docs/private-linkage.md for the normative description.
 """
 
@@ -38,7 +40,10 @@ class FieldSpec:
     ``k``: bit positions set per token (insertions). ``salt``: column whose value is mixed into every
     token of this field (names are salted with the year of birth so that the same name in different
     birth cohorts sets different bits, which defeats frequency attacks on names). ``key``: the
-    label its key is derived from (default: ``name``).
+    label its key is derived from (default: ``name``). ``salt_unknown``: salt values under which the
+    tokens are inserted, each, when the record's salt is missing or ``unknown`` (names salted with
+    sex: a record of unknown sex carries its names under both sexes, so it still shares its name
+    bits with the same person recorded with a sex); empty: the missing salt is ``""``.
     """
 
     name: str
@@ -46,6 +51,7 @@ class FieldSpec:
     k: int
     salt: str | None = None
     key: str | None = None
+    salt_unknown: tuple[str, ...] = ()
 
     @property
     def key_label(self) -> str:
@@ -58,6 +64,9 @@ class FieldSpec:
             raise InputError(f"field {self.name!r}: tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}")
         if not 1 <= self.k <= 128:
             raise InputError(f"field {self.name!r}: k (insertions per token) must be 1..128, got {self.k}")
+        object.__setattr__(self, "salt_unknown", tuple(str(v) for v in self.salt_unknown))
+        if self.salt_unknown and not self.salt:
+            raise InputError(f"field {self.name!r}: salt_unknown needs a salt column")
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,12 @@ class EncodingSpec:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["fields"] = [{k: v for k, v in asdict(f).items() if not (k == "key" and v is None)} for f in self.fields]
+        # optional attributes at their defaults are left out, so older specs keep their fingerprints
+        d["fields"] = [
+            {k: (list(v) if k == "salt_unknown" else v) for k, v in asdict(f).items()
+             if not (k == "key" and v is None) and not (k == "salt_unknown" and not v)}
+            for f in self.fields
+        ]
         d["blocks"] = [{"name": b.name, "parts": [list(p) for p in b.parts]} for b in self.blocks]
         d["strata"] = list(self.strata)
         return d
@@ -145,7 +159,7 @@ class EncodingSpec:
     def from_dict(cls, d: dict[str, Any]) -> EncodingSpec:
         return cls(
             version=str(d["version"]),
-            fields=tuple(FieldSpec(**f) for f in d["fields"]),
+            fields=tuple(FieldSpec(**{**f, "salt_unknown": tuple(f.get("salt_unknown", ()))}) for f in d["fields"]),
             blocks=tuple(
                 BlockSpec(b["name"], tuple((str(c), str(t), int(n)) for c, t, n in b["parts"]))
                 for b in d.get("blocks", [])
@@ -213,22 +227,43 @@ MEXICO_SPEC_UNSALTED = EncodingSpec(
 )
 
 
-#: The default encoding (issue 15): the fields of ``clk-mx-1`` with names salted with sex, a record
-#: attribute that is stable between agencies (the year of birth is often only estimated from an
-#: age, and a wrong salt loses every name bit), and **no blocking signatures**: nothing
-#: deterministic is stored next to the encodings but the strata, so frequency analysis has nothing
-#: to count, and the hub compares every pair of records of different lists (popcount kernel).
-#: Chosen from the measured table in docs/private-linkage.md ("Hardening").
-MEXICO_SPEC = EncodingSpec(
+#: The default encoding from issue 15's hardening until 2026-12-05 (kept readable): the fields of
+#: ``clk-mx-1`` with names salted with sex, a record attribute that is stable between agencies (the
+#: year of birth is often only estimated from an age, and a wrong salt loses every name bit), and
+#: **no blocking signatures**: nothing deterministic is stored next to the encodings but the strata,
+#: so frequency analysis has nothing to count, and the hub compares every pair of records of
+#: different lists (popcount kernel). Replaced because a record whose sex is not recorded shares no
+#: name bits with the same person recorded with a sex (docs/private-linkage.md, "clk-mx-3").
+MEXICO_SPEC_2 = EncodingSpec(
     version="clk-mx-2",
     description="normalized Mexican victim records: names salted with sex, birth date, year of birth, "
     "CURP, sex; 2048 bits XOR-folded to 1024; no blocking signatures (every pair compared)",
     fields=tuple(FieldSpec(f.name, f.tokenizer, f.k, "sex", f.key) if f.salt else f for f in MEXICO_SPEC_V1.fields),
     blocks=(),
     strata=MEXICO_SPEC_V1.strata,
-    # chosen on simulator seeds 30-49 (the single linkage's N-hat against the true linkage's, the
-    # model held fixed: mean -0.3% at 0.66, -3.3% at 0.65) and reported on seeds 3-14
-    # (docs/private-linkage.md, "The linking threshold"); a linking default, not part of the encoding
+    # chosen on simulator seeds 30-49 and reported on seeds 3-14 (docs/private-linkage.md)
     threshold=0.66,
+    dedupe_threshold=0.8,
+)
+
+
+#: The default encoding: ``clk-mx-1``'s fields, names **not salted**, no blocking signatures. Sex is
+#: not recorded for 9-23% of SESNSP's victims (2015-2025), and under ``clk-mx-2``'s sex salt such a
+#: record cannot be linked by its name: with 15% of records of unknown sex the simulator's lists
+#: linked with recall 0.74 and N-hat 47-54% too high (docs/private-linkage.md, "clk-mx-3"). Without
+#: the salt, recall stays at 0.98-0.99 in both regimes; the attacks stay at the baseline (the
+#: hardening table's "no signatures, unsalted" row, re-measured for this spec).
+MEXICO_SPEC = EncodingSpec(
+    version="clk-mx-3",
+    description="normalized Mexican victim records: names (not salted), birth date, year of birth, CURP, "
+    "sex; 2048 bits XOR-folded to 1024; no blocking signatures (every pair compared)",
+    fields=tuple(FieldSpec(f.name, f.tokenizer, f.k, None, f.key) for f in MEXICO_SPEC_V1.fields),
+    blocks=(),
+    strata=MEXICO_SPEC_V1.strata,
+    # chosen on simulator seeds 30-49, with the simulator's 0.5% and with 15% of records of unknown
+    # sex (the threshold whose worse regime has the most seeds within 3% of the true linkage's N-hat,
+    # model held fixed), and reported on seeds 3-14 (docs/private-linkage.md, "clk-mx-3"); a linking
+    # default, not part of the encoding
+    threshold=0.67,
     dedupe_threshold=0.8,
 )
