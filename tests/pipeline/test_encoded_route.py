@@ -6,7 +6,7 @@ import pytest
 
 from cifranegra.errors import ValidationError
 from cifranegra.pipeline import load_project, run_project
-from cifranegra.pipeline.imputation import ENCODED_OFF
+from cifranegra.pipeline.imputation import ENCODED_OFF, ENCODED_ON
 
 pytest.importorskip("cifranegra.ingest.encoded")
 
@@ -54,6 +54,7 @@ def test_encoded_lists_impute_when_asked(tmp_path, small_records):
     assert all_row["interval_includes"] == "sampling+linkage"
     assert "linkage imputation is not available" not in " ".join(result.warnings)
     assert ENCODED_OFF not in result.warnings
+    assert ENCODED_ON in result.warnings  # asked for, and told it is not validated on encodings
 
 
 def test_encoded_linkage_without_imputation_keeps_no_pairs(tmp_path, small_records):
