@@ -108,3 +108,23 @@ def test_impute_linkage_draws_plausible_linkages(small_linkage):
         ImputationSettings(sampler="magic")
     with pytest.raises(InputError, match="n_imputations"):
         ImputationSettings(n_imputations=1)
+
+
+def test_probabilities_expecting_more_links_than_the_lists_hold_are_refused():
+    """Two lists of 10 records share at most 10 links (each person once per list); probabilities of
+    0.9 on all 100 cross pairs expect 90, which no linkage of these lists can match (a private
+    linkage whose score mixture fell back did this on the simulator: 782,000 links expected among
+    4,554 records). The imputation refuses them instead of merging nearly everyone; 0.09 each (9
+    expected) is drawn from."""
+    from cifranegra.linkage.uncertainty import ScoredLinkage
+
+    ents = pd.DataFrame({"source": ["A"] * 10 + ["B"] * 10, "record_id": [str(i) for i in range(20)],
+                         "entity_id": np.arange(20), "match_probability": 1.0})
+    cross = [(f"{a}", f"{b}") for a in range(10) for b in range(10, 20)]
+    pairs = pd.DataFrame({"source_l": "A", "record_id_l": [a for a, _ in cross], "source_r": "B",
+                          "record_id_r": [b for _, b in cross], "match_probability": 0.9})
+    settings = ImputationSettings(n_imputations=3, calibration="none")
+    with pytest.raises(InputError, match=r"expect 90 links between lists, more than the 10 these lists can hold"):
+        impute_linkage(ScoredLinkage(ents, pairs, 0.01), settings, seed=1)
+    ok = impute_linkage(ScoredLinkage(ents, pairs.assign(match_probability=0.09), 0.01), settings, seed=1)
+    assert ok.n_imputations == 3 and ok.diagnostics["persons_min"] >= 10

@@ -102,3 +102,23 @@ def test_encoded_lists_of_another_project_or_source_are_refused(tmp_path, small_
     )
     with pytest.raises(InputError, match="make the \\[\\[lists\\]\\] source match"):
         run_project(load_project(tmp_path / "project.toml"), output=tmp_path / "out")
+
+
+def test_imputation_refused_by_the_linkage_keeps_the_single_linkage(tmp_path, small_records, monkeypatch):
+    """When impute_linkage refuses the pair probabilities (they expect more links than the lists can
+    hold), the run keeps the single linkage's estimates and says why instead of stopping."""
+    import cifranegra.pipeline.imputation as imputation
+    from cifranegra.errors import InputError
+
+    def refuse(*_args, **_kwargs):
+        raise InputError("the pair probabilities expect 9,999 links between lists, more than the 10 these "
+                         "lists can hold")
+
+    monkeypatch.setattr(imputation, "impute_linkage", refuse)
+    project = _encoded_project(tmp_path, small_records, "[linkage.uncertainty]\nenabled = true\n")
+    result = run_project(load_project(project), output=tmp_path / "out", publish=False)
+    assert not result.linkage_uncertainty["applied"]
+    assert any(w.startswith("linkage imputation was not applied: the pair probabilities expect 9,999")
+               for w in result.warnings)
+    all_row = next(r for r in result.estimates if r["stratum"] == "all" and r["method"] == "chapman")
+    assert "linkage" not in all_row["interval_includes"]

@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cifranegra.errors import CifranegraError, ModelError
+from cifranegra.errors import CifranegraError, InputError, ModelError
 from cifranegra.estimation import CaptureHistories, estimate
 from cifranegra.estimation.combine import combine_estimates
 from cifranegra.estimation.result import EstimateResult, Interval
@@ -215,7 +215,12 @@ def apply_linkage_uncertainty(
         info["note"] = why
         return UncertaintyOutcome(base, list(results), dict(totals), info, [why])
     prog("linkage imputation: drawing linkages", 0, 1)
-    imps = impute_linkage(link_result, setting.settings(), seed=project.seed)
+    try:
+        imps = impute_linkage(link_result, setting.settings(), seed=project.seed)
+    except InputError as exc:  # probabilities no linkage of these lists can match: keep the single one
+        why = f"linkage imputation was not applied: {exc}; the intervals leave out the linkage's uncertainty"
+        info["note"] = why
+        return UncertaintyOutcome(base, list(results), dict(totals), info, [why])
     prog("linkage imputation: drawing linkages", 1, 1)
     singles = {(str(r["stratum"]), str(r["method"])): res for r in base
                if not r.get("error") and (res := _result_of(r, results)) is not None}
