@@ -71,17 +71,24 @@ def one_seed(seed: int, persons: int, agencies: int, m: int) -> dict[str, object
     encs = [encode_records(g, SECRET, PROJECT, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
     single = link_encoded(encs)
     _, scored = link_encoded_scored(encs)
-    imps = impute_linkage(scored, ImputationSettings(n_imputations=m), seed=seed)
-    fits = [_estimate(imps.entities(i), lists, seed) for i in range(imps.n_imputations)]
-    combined = combine_estimates(fits)
+    from cifranegra.errors import InputError
+
     n_truth = _estimate(truth_ent, lists, seed).estimate
     n_single = _estimate(single, lists, seed).estimate
-    cal = dict(imps.diagnostics.get("calibration") or {})
+    try:
+        imps = impute_linkage(scored, ImputationSettings(n_imputations=m), seed=seed)
+    except InputError:  # probabilities that expect more links than the lists hold: refused (as a run does)
+        n_imp, cal = float("nan"), {"refused": True}
+    else:
+        fits = [_estimate(imps.entities(i), lists, seed) for i in range(imps.n_imputations)]
+        n_imp = combine_estimates(fits).estimate
+        cal = dict(imps.diagnostics.get("calibration") or {})
     return {
         "seed": seed, "n_true": n_true, "records": len(records), "n_hat_truth": round(n_truth, 1),
-        "n_hat_single": round(n_single, 1), "n_hat_imputed": round(combined.estimate, 1),
-        "bias_single": round(n_single / n_truth - 1, 5), "bias_imputed": round(combined.estimate / n_truth - 1, 5),
-        "calibrated": "reason" not in cal, "expected_between_links": cal.get("expected_between_links", ""),
+        "n_hat_single": round(n_single, 1), "n_hat_imputed": round(n_imp, 1),
+        "bias_single": round(n_single / n_truth - 1, 5), "bias_imputed": round(n_imp / n_truth - 1, 5),
+        "calibrated": "refused" if cal.get("refused") else "reason" not in cal,
+        "expected_between_links": cal.get("expected_between_links", ""),
         "seconds": round(time.perf_counter() - t0, 1),
     }
 
@@ -211,7 +218,9 @@ def summarise(path: Path) -> str:
                      f"{float(r['n_hat_imputed']):,.0f} | {100 * float(r['bias_single']):+.1f}% | "
                      f"{100 * float(r['bias_imputed']):+.1f}% | {r['calibrated']} |")
     for key in ("bias_single", "bias_imputed"):
-        vals = [100 * float(r[key]) for r in rows]
+        vals = [100 * float(r[key]) for r in rows if r[key] not in ("", "nan")]
+        if not vals:
+            continue
         sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
         lines.append(f"\n{key}: mean {statistics.fmean(vals):+.2f}%, sd {sd:.2f}, "
                      f"largest |.| {max(abs(v) for v in vals):.2f}%, within 3%: "

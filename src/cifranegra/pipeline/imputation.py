@@ -68,15 +68,15 @@ _STRATIFIED_TOTAL = "stratified total"
 #: Why a run on encoded lists does not impute unless asked (``[linkage.uncertainty] enabled = true``)
 ENCODED_OFF = (
     "linkage imputation is off for encoded lists unless [linkage.uncertainty] enabled = true: on simulated "
-    "lists it moved the number of victims by -84% to +14% against the true linkage (docs/private-linkage.md), "
-    "so the intervals leave out the linkage's uncertainty"
+    "lists it over-estimated the number of victims by 6-14% against the true linkage, or its probabilities "
+    "were unusable (docs/private-linkage.md), so the intervals leave out the linkage's uncertainty"
 )
 
 #: The warning of a run that imputes on encoded lists because it was asked to
 ENCODED_ON = (
-    "linkage imputation on encoded lists is not validated: on simulated lists it moved the number of "
-    "victims by -84% to +14% against the true linkage (docs/private-linkage.md, 'Linkage uncertainty'); "
-    "compare with the single-linkage estimates (single_linkage in results.json) before using its intervals"
+    "linkage imputation on encoded lists is not validated: on simulated lists it over-estimated the number "
+    "of victims by 6-14% against the true linkage, or its probabilities were unusable (docs/private-linkage.md, "
+    "'Linkage uncertainty'); compare with the single-linkage estimates (single_linkage in results.json)"
 )
 
 
