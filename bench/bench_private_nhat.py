@@ -111,23 +111,23 @@ def _pair_set(entities, person):  # type: ignore[no-untyped-def]
 
 
 def scan_specs() -> dict[str, object]:
-    """Encodings the threshold scan can compare: the default and the candidates measured against it."""
+    """Encodings the threshold scan can compare: the default, ``clk-mx-2`` and the candidates measured
+    against it. The candidates are built on ``clk-mx-2`` (names salted with sex), under scan names,
+    as they were when measured (docs/private-linkage.md, "clk-mx-3")."""
     import dataclasses
 
-    from cifranegra.linkage.private import MEXICO_SPEC
-    from cifranegra.linkage.private import spec as specs
+    from cifranegra.linkage.private import MEXICO_SPEC, MEXICO_SPEC_2
 
-    def sex_salt(both: bool):  # type: ignore[no-untyped-def]
-        return tuple(dataclasses.replace(f, salt="sex", salt_unknown=("female", "male") if both else ())
-                     if f.salt else f for f in MEXICO_SPEC.fields)
+    def salted(**change):  # type: ignore[no-untyped-def]
+        return tuple(dataclasses.replace(f, **change) if f.salt else f for f in MEXICO_SPEC_2.fields)
 
     return {
         "default": MEXICO_SPEC,
-        "clk-mx-2": getattr(specs, "MEXICO_SPEC_2", MEXICO_SPEC),
-        "sex-salt": dataclasses.replace(MEXICO_SPEC, version="scan-sex", fields=sex_salt(False)),
-        "sex-salt-both": dataclasses.replace(MEXICO_SPEC, version="scan-sex-both", fields=sex_salt(True)),
-        "unsalted": dataclasses.replace(MEXICO_SPEC, version="scan-unsalted", fields=tuple(
-            dataclasses.replace(f, salt=None, salt_unknown=()) for f in MEXICO_SPEC.fields)),
+        "clk-mx-2": MEXICO_SPEC_2,
+        "sex-salt": dataclasses.replace(MEXICO_SPEC_2, version="scan-sex"),
+        "sex-salt-both": dataclasses.replace(MEXICO_SPEC_2, version="scan-sex-both",
+                                             fields=salted(salt_unknown=("female", "male"))),
+        "unsalted": dataclasses.replace(MEXICO_SPEC_2, version="scan-unsalted", fields=salted(salt=None)),
     }
 
 
@@ -139,13 +139,13 @@ def threshold_scan(
     from cifranegra.estimation import CaptureHistories, estimate
     from cifranegra.linkage.private import encode_records, link_encoded
 
-    MEXICO_SPEC = scan_specs()[spec_name]
+    spec = scan_specs()[spec_name]
     records, truth, _ = _read_simulated(persons, agencies, seed, unknown_sex)
     lists = sorted(records["source"].unique())
     truth_ent = truth[["source", "record_id", "person_id"]].rename(columns={"person_id": "entity_id"})
     truth_ent["record_id"] = truth_ent["record_id"].astype(str)
     true_pairs = _pair_set(truth_ent, None)
-    encs = [encode_records(g, SECRET, PROJECT, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
+    encs = [encode_records(g, SECRET, PROJECT, spec) for _, g in records.groupby("source", sort=True)]
     fit_truth = _estimate(truth_ent, lists, seed)
     n_truth = fit_truth.estimate
     # the model BIC chose under the true linkage, held fixed: the linkage's own effect on N-hat,

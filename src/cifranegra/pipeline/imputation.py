@@ -66,17 +66,19 @@ _STRATIFIED_TOTAL = "stratified total"
 
 
 #: Why a run on encoded lists does not impute unless asked (``[linkage.uncertainty] enabled = true``)
+_ENCODED_MEASURED = (
+    "on simulated lists it over-estimated the number of victims by 6-14% against the true linkage, or its "
+    "probabilities were unusable (docs/private-linkage.md, 'Linkage uncertainty')"
+)
 ENCODED_OFF = (
-    "linkage imputation is off for encoded lists unless [linkage.uncertainty] enabled = true: on simulated "
-    "lists it over-estimated the number of victims by 6-14% against the true linkage, or its probabilities "
-    "were unusable (docs/private-linkage.md), so the intervals leave out the linkage's uncertainty"
+    f"linkage imputation is off for encoded lists unless [linkage.uncertainty] enabled = true: {_ENCODED_MEASURED}, "
+    "so the intervals leave out the linkage's uncertainty"
 )
 
 #: The warning of a run that imputes on encoded lists because it was asked to
 ENCODED_ON = (
-    "linkage imputation on encoded lists is not validated: on simulated lists it over-estimated the number "
-    "of victims by 6-14% against the true linkage, or its probabilities were unusable (docs/private-linkage.md, "
-    "'Linkage uncertainty'); compare with the single-linkage estimates (single_linkage in results.json)"
+    f"linkage imputation on encoded lists is not validated: {_ENCODED_MEASURED}; compare with the "
+    "single-linkage estimates (single_linkage in results.json)"
 )
 
 
@@ -209,18 +211,20 @@ def apply_linkage_uncertainty(
     if setting.enabled is False:
         info["note"] = "linkage imputation is off ([linkage.uncertainty] enabled = false)"
         return UncertaintyOutcome(base, list(results), dict(totals), info)
-    if link_result is None:
-        why = ("linkage imputation is not available: the linkage kept no scored pairs to draw linkages from, "
-               "so the intervals leave out the linkage's uncertainty")
+
+    def single_only(why: str) -> UncertaintyOutcome:  # imputation impossible: the single linkage, and why
         info["note"] = why
         return UncertaintyOutcome(base, list(results), dict(totals), info, [why])
+
+    if link_result is None:
+        return single_only("linkage imputation is not available: the linkage kept no scored pairs to draw "
+                           "linkages from, so the intervals leave out the linkage's uncertainty")
     prog("linkage imputation: drawing linkages", 0, 1)
     try:
         imps = impute_linkage(link_result, setting.settings(), seed=project.seed)
-    except InputError as exc:  # probabilities no linkage of these lists can match: keep the single one
-        why = f"linkage imputation was not applied: {exc}; the intervals leave out the linkage's uncertainty"
-        info["note"] = why
-        return UncertaintyOutcome(base, list(results), dict(totals), info, [why])
+    except InputError as exc:  # probabilities no linkage of these lists can match
+        return single_only(f"linkage imputation was not applied: {exc}; the intervals leave out the linkage's "
+                           "uncertainty")
     prog("linkage imputation: drawing linkages", 1, 1)
     singles = {(str(r["stratum"]), str(r["method"])): res for r in base
                if not r.get("error") and (res := _result_of(r, results)) is not None}

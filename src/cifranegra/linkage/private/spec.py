@@ -159,7 +159,7 @@ class EncodingSpec:
     def from_dict(cls, d: dict[str, Any]) -> EncodingSpec:
         return cls(
             version=str(d["version"]),
-            fields=tuple(FieldSpec(**{**f, "salt_unknown": tuple(f.get("salt_unknown", ()))}) for f in d["fields"]),
+            fields=tuple(FieldSpec(**f) for f in d["fields"]),
             blocks=tuple(
                 BlockSpec(b["name"], tuple((str(c), str(t), int(n)) for c, t, n in b["parts"]))
                 for b in d.get("blocks", [])

@@ -210,7 +210,7 @@ def _calibration_score(records: pd.DataFrame, pairs: pd.DataFrame, graph: PairGr
     return (d - float(d.mean())) / sd if sd > 0 else logits
 
 
-def _check_plausible(graph: Any, between: np.ndarray, expected: float) -> None:
+def _check_plausible(graph: PairGraph, expected: float) -> None:
     """Refuse pair probabilities that expect more between-list links than the lists can hold.
 
     With each person at most once per list, two lists of ``n_a`` and ``n_b`` records share at most
@@ -303,7 +303,7 @@ def impute_linkage(
                         "model_between_links": float(graph.probability[between].sum())}
     else:
         cal_info = {"method": "none", "reason": "turned off (calibration = \"none\")"}
-    _check_plausible(graph, between, float(cal_info.get("expected_between_links", graph.probability[between].sum())))
+    _check_plausible(graph, float(cal_info.get("expected_between_links", graph.probability[between].sum())))
     trace: dict[str, list[float]] = {}
     if targets is not None and (settings.sampler == "components" or settings.lists_deduplicated):
         # independent pair draws, or the beta prior (which has its own prior on the number of links):
