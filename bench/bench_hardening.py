@@ -1,6 +1,8 @@
 """Issue 15, hardening: each defence against the three attacks, next to the linkage quality.
 
-    nice -n 10 /work/venv/bin/python bench/bench_hardening.py [--n 10000] [--variants a,b,...] [--json OUT]
+    nice -n 10 python bench/bench_hardening.py [--n 10000] [--variants 0,1,...] [--json OUT] [--markdown]
+
+``--markdown`` prints the table of docs/private-linkage.md ("Hardening") after the runs.
 
 For every variant (a spec, possibly with a transform of the encodings applied after encoding; the
 transforms are public, so the attacker applies them to his reference too):
@@ -173,6 +175,30 @@ def synthetic(variant: Variant, data: tuple[pd.DataFrame, pd.DataFrame, float]) 
     return out
 
 
+def _pct(x: object) -> str:
+    return f"{float(x) * 100:+.1f}" if isinstance(x, float) else "—"
+
+
+def markdown(results: list[dict[str, object]]) -> str:
+    """The docs' table: attacks in points above the baseline, then linkage quality."""
+    head = ("| variant | frequency: surname / given / year | patterns: surname / given / year | graph: surname / "
+            "given / year | worst upper end | FEBRL4 F1 (mixture thr.) | synthetic F1, spec thr. (thr.) | N̂ bias, "
+            "spec thr. | synthetic F1, mixture (thr.) | N̂ bias, mixture |")
+    lines = [head, "|" + "---|" * 10]
+    attrs = ("first_surname", "given_name", "birth_year")
+    for r in results:
+        cells = [" / ".join(_pct(r[f"{a}:{x}"]) for x in attrs) for a in ("frequency", "patterns", "graph")]
+        worst = max(float(r[f"{a}:{x}:high"]) for a in ("frequency", "patterns", "graph") for x in attrs)  # type: ignore[arg-type]
+        spec_f1 = (f"{r['synthetic_f1_spec']:.3f} ({r['synthetic_threshold_spec']:.2f})"
+                   if "synthetic_f1_spec" in r else "—")
+        spec_bias = f"{_pct(r['n_hat_bias_spec'])}%" if "n_hat_bias_spec" in r else "—"
+        lines.append(
+            f"| {r['variant']} | {cells[0]} | {cells[1]} | {cells[2]} | {_pct(worst)} | {r['febrl_f1']:.4f} "
+            f"({r['febrl_threshold']:.3f}) | {spec_f1} | {spec_bias} | {r['synthetic_f1_mixture']:.3f} "
+            f"({r['synthetic_threshold_mixture']:.3f}) | {_pct(r['n_hat_bias_mixture'])}% |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     variants = _variants()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -180,6 +206,7 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(str(i) for i in range(len(variants))),
                     help="indices into the variant list (0-based), comma-separated")
     ap.add_argument("--json")
+    ap.add_argument("--markdown", action="store_true", help="print the docs' table after the runs")
     args = ap.parse_args()
     names = list(variants)
     chosen = [names[int(i)] for i in args.variants.split(",")]
@@ -209,6 +236,8 @@ def main() -> None:
         print("RESULT", json.dumps(row), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+    if args.markdown:
+        print(markdown(results))
 
 
 if __name__ == "__main__":
