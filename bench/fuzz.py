@@ -14,11 +14,11 @@ planted in the input: name words of 4+ letters, CURPs and any 6+ character piece
 dates in the common formats; searched in stdout + stderr + logs and inside any JSON printed, and in
 the files ``run`` and ``encode`` write) and runs over 30 s. Prints a table and writes JSON.
 
-Blind spots, to avoid false alarms: name words that are also code-list values, headers or option
-names (the surname Guerrero, the state of Guerrero); a CURP's six date digits alone (record numbers
-look the same; the date itself is searched in its common formats); birth dates inside the
-registration period; Excel serial dates; names of authors the messages cite (Chan); CURP pieces
-inside long hexadecimal strings (digests).
+Blind spots, to avoid false alarms: name words that are also code-list values, headers, option
+names or words of the report's prose (the surname Guerrero, the state of Guerrero; Fuentes,
+"fuentes"); a CURP's six date digits alone (record numbers look the same; the date itself is
+searched in its common formats); birth dates inside the registration period; Excel serial dates;
+names of authors the messages cite (Chan); CURP pieces inside long hexadecimal strings (digests).
 
 Inputs: agency lists from synthetic persons (real-looking Mexican names, CURPs, birth dates;
 ``cifranegra.datasets.synthetic``) and from the bundled demo lists, mutated by row shifts,
@@ -136,8 +136,8 @@ def date_forms(d: dt.date) -> set[str]:
 @functools.lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     """Words a message may print as code-list values or headers (state names, nationalities,
-    labels, headers, months): a name word equal to one of them is not counted (e.g. the surname
-    Guerrero and the state of Guerrero)."""
+    labels, headers, months, the report's prose): a name word equal to one of them is not counted
+    (e.g. the surname Guerrero and the state of Guerrero)."""
     from importlib import resources
 
     from cifranegra.datasets.synthetic import default_profiles
@@ -157,6 +157,12 @@ def stopwords() -> frozenset[str]:
         texts.extend(str(v) for vals in codes._NATIONALITIES.values() for v in vals)
         texts.extend(codes._state_lookup().keys())
     texts.append(CITED_AUTHORS)
+    # the report's and summary's own prose (Spanish and English): surnames such as Fuentes, Cota or
+    # Aquí are also words of it ("fuentes", "cota inferior", "aquí")
+    for package, name in (("cifranegra.report", "i18n.py"), ("cifranegra.report", "templates/report.html.j2"),
+                          ("cifranegra.estimation", "wording.py")):
+        with contextlib.suppress(OSError, FileNotFoundError):
+            texts.append((resources.files(package) / name).read_text(encoding="utf-8"))
     texts.append(
         "Mexicana Mexicano Guatemalteca Guatemalteco Hondureña Hondureño Salvadoreña Venezolana "
         "Colombiana Cubana Mujer Hombre Femenino Masculino Indigena Especificado Nacional"
