@@ -44,6 +44,26 @@ def test_calibration_by_hand():
         brier_score([0.1], [0, 1])
 
 
+def test_calibration_within_and_between_lists_apart_by_hand():
+    """Fitted apart (``within``): each kind of pair gets its own isotonic map, chosen per pair by
+    ``predict(..., within=)``; without flags, or without a within-list map, the between-list one."""
+    scores = [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+    labels = [0, 1, 1, 0, 0, 1]
+    within = [False, False, False, True, True, True]
+    cal = calibrate(scores, labels, clip=0.0, score="dice", within=within)
+    assert cal.score == "dice" and cal.values == (0.0, 1.0, 1.0) and cal.within_values == (0.0, 0.0, 1.0)
+    assert cal.predict([2.0, 2.0], within=[False, True]).tolist() == [1.0, 0.0]
+    assert cal.predict([2.0]).tolist() == [1.0]
+    assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
+    assert calibrate(scores, labels).within_knots == ()  # one map by default
+    with pytest.raises(InputError, match="score must be one of match_weight, dice"):
+        calibrate(scores, labels, score="jaccard")
+    with pytest.raises(InputError, match="one per scored pair"):
+        calibrate(scores, labels, within=within[:-1])
+    with pytest.raises(InputError, match="both kinds"):
+        calibrate(scores, labels, within=[True] * 6)
+
+
 def test_keep_pairs_above_is_a_validated_setting():
     assert LinkageSettings().keep_pairs_above == 0.01
     s = LinkageSettings.from_dict({"keep_pairs_above": "0.05"})

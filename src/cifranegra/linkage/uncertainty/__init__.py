@@ -238,8 +238,9 @@ def impute_linkage(
 ) -> LinkageImputations:
     """Draw ``settings.n_imputations`` linkages from the pairs a linkage kept.
 
-    With ``calibration`` (fitted on match weights from a reviewed or simulated truth sample,
-    :func:`calibrate`), pair probabilities are recalibrated from the pairs' ``match_weight``;
+    With ``calibration`` (fitted on match weights, or on private linkage's Dice scores, from a
+    reviewed or simulated truth sample, :func:`calibrate`), pair probabilities are recalibrated from
+    the pairs' ``match_weight`` (or ``dice``: the calibration's ``score``);
     otherwise, with ``settings.calibration == "within-lists"``, from the lists' own within-list pairs
     (:func:`calibrate_within_lists`; its parameters drawn anew for each imputation, so that the
     calibration's own uncertainty is in the between-imputation variance). Either way the Gibbs
@@ -255,17 +256,31 @@ def impute_linkage(
     settings = settings or ImputationSettings()
     records = result.entities.drop(columns=["entity_id", "match_probability"], errors="ignore").reset_index(drop=True)
     pairs = result.pairs
-    if calibration is not None:
-        if "match_weight" not in pairs.columns:
-            raise InputError("a truth-sample calibration maps match weights, and these pairs have none "
-                             "(private linkage scores Dice similarity); calibrate on the pairs' own scores")
-        weights = pairs["match_weight"].fillna(np.inf).to_numpy(float)
-        pairs = pairs.assign(match_probability=calibration.predict(weights))
     if isinstance(result, ScoredLinkage):
         floor, lam = float(result.floor), result.prior_match_probability
     else:
         floor = min(float(result.settings.threshold), float(result.settings.keep_pairs_above))
         lam = result.model.get("probability_two_random_records_match") if result.model else None
+    dropped = 0
+    if calibration is not None:
+        column = calibration.score
+        if column not in pairs.columns:
+            has = "Dice similarity" if "dice" in pairs.columns else "match weights"
+            raise InputError(
+                f"this truth-sample calibration maps {column.replace('_', ' ')}s, and these pairs have none (they "
+                f"carry {has}): fit it on the pairs' own score, calibrate(scores, labels, "
+                f"score={'dice' if 'dice' in pairs.columns else 'match_weight'!r})"
+            )
+        scores = pairs[column].to_numpy(float)
+        if column == "match_weight":
+            scores = np.where(np.isnan(scores), np.inf, scores)
+        calibrated = calibration.predict(scores, within=(pairs["source_l"] == pairs["source_r"]).to_numpy())
+        # the linkage keeps pairs down to a probability (the floor); recalibrated, a pair below it is
+        # not kept either: hundreds of thousands of Dice pairs at the calibration's clip would
+        # otherwise add tens of links between random records to the amount of linking
+        kept = calibrated >= floor
+        dropped = int((~kept).sum())
+        pairs = pairs.assign(match_probability=calibrated)[kept]
     graph = pair_graph(records, pairs)
     if settings.lists_deduplicated and settings.sampler == "gibbs" and lam is None:
         n = graph.n_records
@@ -276,7 +291,8 @@ def impute_linkage(
     cal_info: dict[str, Any]
     targets: LinkTargets | None = None
     if calibration is not None:
-        cal_info = {"method": "truth sample", "pairs": calibration.n_pairs}
+        cal_info = {"method": "truth sample", "score": calibration.score, "pairs": calibration.n_pairs,
+                    "pairs_dropped_below_floor": dropped}
         fixed = x.copy()
         targets = LinkTargets(lambda _m: fixed, np.full(m, float(graph.probability[between].sum())))
     elif settings.calibration == "within-lists":
