@@ -21,6 +21,7 @@ the issue's figures came from).
     python bench/bench_private_nhat.py --seeds 30-39 --threshold-scan --out scan.csv   # choose the threshold
     python bench/bench_private_nhat.py --seeds 3-14 --threshold-scan --spec clk-mx-2 --unknown-sex 0.15 --grid 0.66
     python bench/bench_private_nhat.py --seeds 3-8 --oracle-from 21   # Dice calibrated on seed 21's truth
+    python bench/bench_private_nhat.py --seeds 3-8 --oracle-from 21 --other-key --train-persons 2500
 
 ``--threshold-scan`` links each seed's lists at every between-list Dice threshold of a grid (the
 spec's dedupe threshold kept) and writes, per seed and threshold, the single linkage's N̂ against
@@ -284,16 +285,18 @@ def control_check(seed: int, persons: int, agencies: int) -> str:
     return "\n".join(lines)
 
 
-def _labelled_pairs(seed: int, persons: int, agencies: int):  # type: ignore[no-untyped-def]
+def _labelled_pairs(seed: int, persons: int, agencies: int, other_key: bool = False):  # type: ignore[no-untyped-def]
     """The scored pairs of a seed's private linkage (the default spec), with the truth: whether each
-    pair is one person, whether it lies within one list; and what ``one_seed`` needs besides."""
+    pair is one person, whether it lies within one list; and what ``one_seed`` needs besides.
+    ``other_key``: encoded under another secret and project than the bench's."""
     import numpy as np
 
     from bench_private_linkage import PROJECT, SECRET, _read_simulated
-    from cifranegra.linkage.private import MEXICO_SPEC, encode_records, link_encoded_scored
+    from cifranegra.linkage.private import MEXICO_SPEC, LinkageSecret, encode_records, link_encoded_scored
 
+    secret, project = (LinkageSecret(bytes(range(100, 132))), "another-study") if other_key else (SECRET, PROJECT)
     records, truth, _ = _read_simulated(persons, agencies, seed)
-    encs = [encode_records(g, SECRET, PROJECT, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
+    encs = [encode_records(g, secret, project, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
     single, scored = link_encoded_scored(encs)
     person = {(s, str(r)): q for s, r, q in zip(truth["source"], truth["record_id"], truth["person_id"], strict=True)}
     p = scored.pairs
@@ -305,18 +308,21 @@ def _labelled_pairs(seed: int, persons: int, agencies: int):  # type: ignore[no-
             "within": (p["source_l"] == p["source_r"]).to_numpy(), "dice": p["dice"].to_numpy(float)}
 
 
-def oracle(seed: int, train: int, persons: int, agencies: int, m: int, pooled: bool = False) -> dict[str, object]:
+def oracle(seed: int, train: int, persons: int, agencies: int, m: int, pooled: bool = False,
+           train_persons: int | None = None, other_key: bool = False) -> dict[str, object]:
     """What the imputation gives when the Dice probabilities come from a truth sample: P(match | Dice)
     by isotonic regression on seed ``train``'s labelled pairs (``calibrate(dice, labels,
     score="dice", within=...)``: within and between lists apart, or one map with ``pooled``; a
     simulated truth sample under the same spec), passed to ``impute_linkage``, which then matches
     the amount of linking to it. Separates the calibration's share of the
-    imputation's bias on encoded lists from the rest."""
+    imputation's bias on encoded lists from the rest. ``train_persons`` (default: ``persons``) and
+    ``other_key`` ask how the truth sample transfers: to lists of another size, under another key."""
     from cifranegra.estimation.combine import combine_estimates
     from cifranegra.linkage.uncertainty import ImputationSettings, calibrate, impute_linkage
 
     t0 = time.perf_counter()
-    tr, d = _labelled_pairs(train, persons, agencies), _labelled_pairs(seed, persons, agencies)
+    tr = _labelled_pairs(train, train_persons or persons, agencies, other_key)
+    d = _labelled_pairs(seed, persons, agencies)
     cal = calibrate(tr["dice"], tr["match"], score="dice", within=None if pooled else tr["within"])
     imps = impute_linkage(d["scored"], ImputationSettings(n_imputations=m), seed=seed, calibration=cal)
     lists = sorted(d["records"]["source"].unique())
@@ -325,7 +331,8 @@ def oracle(seed: int, train: int, persons: int, agencies: int, m: int, pooled: b
     comb = combine_estimates([_estimate(imps.entities(i), lists, seed) for i in range(imps.n_imputations)])
     ci = comb.interval()
     between = ~d["within"]
-    return {"seed": seed, "train": train, "n_hat_truth": round(n_truth, 1), "n_hat_single": round(n_single, 1),
+    return {"seed": seed, "train": train, "train_persons": train_persons or persons, "other_key": other_key,
+            "n_hat_truth": round(n_truth, 1), "n_hat_single": round(n_single, 1),
             "n_hat_truth_sample": round(comb.estimate, 1), "lower": round(ci.lower, 1), "upper": round(ci.upper, 1),
             "bias_single": round(n_single / n_truth - 1, 5), "bias_truth_sample": round(comb.estimate / n_truth - 1, 5),
             "covers_truth_linkage": bool(ci.lower <= n_truth <= ci.upper),
@@ -358,10 +365,13 @@ def main() -> None:
                     help="impute with Dice probabilities calibrated on this seed's true pairs (a truth sample)")
     ap.add_argument("--pooled", action="store_true",
                     help="with --oracle-from: one map for within- and between-list pairs")
+    ap.add_argument("--train-persons", type=int, help="with --oracle-from: persons of the truth sample")
+    ap.add_argument("--other-key", action="store_true", help="with --oracle-from: the truth sample under another key")
     args = ap.parse_args()
     if args.oracle_from is not None:
         for seed in _seeds(args.seeds):
-            row = oracle(seed, args.oracle_from, args.persons, args.agencies, args.imputations, args.pooled)
+            row = oracle(seed, args.oracle_from, args.persons, args.agencies, args.imputations, args.pooled,
+                         args.train_persons, args.other_key)
             print(row, flush=True)
         return
     if args.summarise_scan:
