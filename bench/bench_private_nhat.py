@@ -22,6 +22,7 @@ the issue's figures came from).
     python bench/bench_private_nhat.py --seeds 3-14 --threshold-scan --spec clk-mx-2 --unknown-sex 0.15 --grid 0.66
     python bench/bench_private_nhat.py --seeds 3-8 --oracle-from 21   # Dice calibrated on seed 21's truth
     python bench/bench_private_nhat.py --seeds 3-8 --oracle-from 21 --other-key --train-persons 2500
+    python bench/bench_private_nhat.py --seeds 3-8 --oracle-from -1   # as calibration = "simulated" does
 
 ``--threshold-scan`` links each seed's lists at every between-list Dice threshold of a grid (the
 spec's dedupe threshold kept) and writes, per seed and threshold, the single linkage's N̂ against
@@ -321,9 +322,16 @@ def oracle(seed: int, train: int, persons: int, agencies: int, m: int, pooled: b
     from cifranegra.linkage.uncertainty import ImputationSettings, calibrate, impute_linkage
 
     t0 = time.perf_counter()
-    tr = _labelled_pairs(train, train_persons or persons, agencies, other_key)
     d = _labelled_pairs(seed, persons, agencies)
-    cal = calibrate(tr["dice"], tr["match"], score="dice", within=None if pooled else tr["within"])
+    if train < 0:  # what a run with calibration = "simulated" does (its sample's seed: -train)
+        from cifranegra.linkage.private import MEXICO_SPEC
+        from cifranegra.pipeline.truth_sample import simulated_dice_calibration
+
+        sizes = d["records"].groupby("source").size().tolist()
+        cal, _ = simulated_dice_calibration(MEXICO_SPEC, sizes, seed=-train)
+    else:
+        tr = _labelled_pairs(train, train_persons or persons, agencies, other_key)
+        cal = calibrate(tr["dice"], tr["match"], score="dice", within=None if pooled else tr["within"])
     imps = impute_linkage(d["scored"], ImputationSettings(n_imputations=m), seed=seed, calibration=cal)
     lists = sorted(d["records"]["source"].unique())
     n_truth = _estimate(d["truth_ent"], lists, seed).estimate
@@ -362,7 +370,8 @@ def main() -> None:
                          "SESNSP leaves sex unidentified for 9-23%% of victims, 2015-2025)")
     ap.add_argument("--summarise-scan", type=Path)
     ap.add_argument("--oracle-from", type=int, metavar="SEED",
-                    help="impute with Dice probabilities calibrated on this seed's true pairs (a truth sample)")
+                    help="impute with Dice probabilities calibrated on this seed's true pairs (a truth sample); "
+                         "negative: the run's simulated truth sample, sized to each seed's lists, seed -SEED")
     ap.add_argument("--pooled", action="store_true",
                     help="with --oracle-from: one map for within- and between-list pairs")
     ap.add_argument("--train-persons", type=int, help="with --oracle-from: persons of the truth sample")

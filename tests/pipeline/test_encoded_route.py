@@ -6,7 +6,7 @@ import pytest
 
 from cifranegra.errors import ValidationError
 from cifranegra.pipeline import load_project, run_project
-from cifranegra.pipeline.imputation import ENCODED_OFF, ENCODED_ON
+from cifranegra.pipeline.imputation import ENCODED_OFF, ENCODED_ON, ENCODED_SIMULATED
 
 pytest.importorskip("cifranegra.ingest.encoded")
 
@@ -55,6 +55,43 @@ def test_encoded_lists_impute_when_asked(tmp_path, small_records):
     assert "linkage imputation is not available" not in " ".join(result.warnings)
     assert ENCODED_OFF not in result.warnings
     assert ENCODED_ON in result.warnings  # asked for, and told it is not validated on encodings
+
+
+def test_encoded_lists_impute_with_a_simulated_truth_sample_when_asked(tmp_path, small_records):
+    """``calibration = "simulated"``: Dice calibrated on simulated lists of about the study's size,
+    encoded with its spec under a throwaway key (docs/private-linkage.md), reported in results."""
+    sections = '[linkage.uncertainty]\nenabled = true\ncalibration = "simulated"\n'
+    project = load_project(_encoded_project(tmp_path, small_records, sections))
+    assert project.linkage_uncertainty.calibration == "simulated"
+    result = run_project(project, output=tmp_path / "out", publish=False)
+    info = result.linkage_uncertainty
+    cal = info["imputation"]["calibration"]
+    assert info["applied"] and cal["method"] == "simulated truth sample" and cal["score"] == "dice"
+    assert cal["study_records"] == len(small_records) and abs(cal["records"] / len(small_records) - 1) <= 0.05
+    assert cal["lists"] == small_records["source"].nunique() and cal["true_pairs"] > 0
+    assert 0 < info["imputation"]["pairs_used"] <= result.linkage["pairs_kept"]
+    all_row = next(r for r in result.estimates if r["stratum"] == "all" and r["method"] == "chapman")
+    assert all_row["interval_includes"] == "sampling+linkage"
+    from cifranegra.pipeline.imputation import uncertainty_lines
+
+    assert ENCODED_SIMULATED in result.warnings and ENCODED_ON not in result.warnings
+    summary = "\n".join(uncertainty_lines(info, result.estimates))
+    assert f"calibrated on a truth sample: simulated lists of {cal['records']:,} records" in summary
+    # the same seed gives the same calibration and the same estimate
+    again = run_project(project, output=tmp_path / "out2", publish=False)
+    assert again.linkage_uncertainty["imputation"]["calibration"] == cal
+    assert next(r for r in again.estimates if r["stratum"] == "all")["estimate"] == all_row["estimate"]
+
+
+def test_a_simulated_truth_sample_is_refused_for_plaintext_lists(tmp_path):
+    (tmp_path / "a.csv").write_text("nombre\nAna\n")
+    (tmp_path / "b.csv").write_text("nombre\nAna\n")
+    (tmp_path / "p.toml").write_text(
+        'name = "s"\n[[lists]]\nsource = "a"\npath = "a.csv"\n[[lists]]\nsource = "b"\npath = "b.csv"\n'
+        '[linkage.uncertainty]\ncalibration = "simulated"\n', encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        load_project(tmp_path / "p.toml")
+    assert "not encoded" in str(err.value) or any("not encoded" in str(p) for p in err.value.problems)
 
 
 def test_encoded_linkage_without_imputation_keeps_no_pairs(tmp_path, small_records):
@@ -122,3 +159,14 @@ def test_imputation_refused_by_the_linkage_keeps_the_single_linkage(tmp_path, sm
                for w in result.warnings)
     all_row = next(r for r in result.estimates if r["stratum"] == "all" and r["method"] == "chapman")
     assert "linkage" not in all_row["interval_includes"]
+
+
+def test_a_simulated_truth_sample_needs_lists_the_simulator_can_stand_for():
+    from cifranegra.errors import InputError
+    from cifranegra.linkage.private import MEXICO_SPEC
+    from cifranegra.pipeline.truth_sample import simulated_dice_calibration
+
+    with pytest.raises(InputError, match="at least two lists"):
+        simulated_dice_calibration(MEXICO_SPEC, [500], seed=1)
+    with pytest.raises(InputError, match="agencies and this study 21 lists"):
+        simulated_dice_calibration(MEXICO_SPEC, [50] * 21, seed=1)

@@ -60,7 +60,8 @@ def test_uncertainty_keys_every_problem_at_once(tmp_path):
     assert "unknown key(s) ['imputation'] (did you mean 'imputations'?)" in text
     assert "enabled must be true or false" in text
     assert "sampler must be one of 'gibbs', 'components'" in text and "did you mean 'gibbs'?" in text
-    assert "calibration must be one of 'within-lists', 'none', not 'within' (did you mean 'within-lists'?)" in text
+    assert ("calibration must be one of 'within-lists', 'none', 'simulated', not 'within' (did you mean "
+            "'within-lists'?)") in text
     where = "linkage.uncertainty"
     assert {p.column for p in info.value.problems} >= {where, f"{where}.enabled", f"{where}.sampler",
                                                          f"{where}.calibration"}

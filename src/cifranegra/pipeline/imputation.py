@@ -56,6 +56,8 @@ __all__ = [
 
 #: Keys of ``[linkage.uncertainty]`` in a project file.
 UNCERTAINTY_KEYS = ("enabled", "imputations", "sampler", "calibration")
+#: ``simulated`` (encoded lists only): Dice calibrated on a simulated truth sample (:mod:`.truth_sample`)
+RUN_CALIBRATIONS = (*CALIBRATIONS, "simulated")
 #: Default number of imputed linkages: enough for Rubin's degrees of freedom to settle, few enough
 #: that the demo runs in well under three times its single-linkage time (docs/pipeline.md).
 DEFAULT_IMPUTATIONS = 20
@@ -81,13 +83,22 @@ ENCODED_ON = (
     "single-linkage estimates (single_linkage in results.json)"
 )
 
+#: The warning of a run that imputes on encoded lists with a simulated truth sample
+ENCODED_SIMULATED = (
+    "linkage imputation on encoded lists calibrated on a simulated truth sample: on the simulator's own lists "
+    "it kept the number of victims within a few percent of the true linkage's (docs/private-linkage.md), but "
+    "whether the simulator's recording errors stand for these lists is not known; compare with the "
+    "single-linkage estimates (single_linkage in results.json)"
+)
+
 
 @dataclass(frozen=True)
 class LinkageUncertainty:
     """``[linkage.uncertainty]``: ``enabled`` (None: on for plaintext lists, whose linkage is always
     probabilistic; off for encoded lists, :data:`ENCODED_OFF`), ``imputations`` (M), ``sampler``
     (``gibbs`` or ``components``) and ``calibration`` (``within-lists``, the default, or ``none``:
-    :func:`calibrate_within_lists`)."""
+    :func:`calibrate_within_lists`; ``simulated``, encoded lists only: a simulated truth sample,
+    :func:`~cifranegra.pipeline.truth_sample.simulated_dice_calibration`)."""
 
     enabled: bool | None = None
     imputations: int = DEFAULT_IMPUTATIONS
@@ -100,7 +111,8 @@ class LinkageUncertainty:
 
     def settings(self) -> ImputationSettings:
         """The library's settings for these keys."""
-        return ImputationSettings(n_imputations=self.imputations, sampler=self.sampler, calibration=self.calibration)
+        calibration = "within-lists" if self.calibration == "simulated" else self.calibration  # given as an object
+        return ImputationSettings(n_imputations=self.imputations, sampler=self.sampler, calibration=calibration)
 
 
 def uncertainty_from_table(raw: Any, bad: _Bad) -> LinkageUncertainty:
@@ -136,9 +148,10 @@ def uncertainty_from_table(raw: Any, bad: _Bad) -> LinkageUncertainty:
             + (f" (did you mean {near[0]!r}?)" if near else ""))
         sampler = "gibbs"
     calibration = raw.get("calibration", "within-lists")
-    if calibration not in CALIBRATIONS:
-        near = difflib.get_close_matches(str(calibration), CALIBRATIONS, n=1) if isinstance(calibration, str) else []
-        bad(f"{where}.calibration", f"calibration must be one of {', '.join(map(repr, CALIBRATIONS))}, not "
+    if calibration not in RUN_CALIBRATIONS:
+        near = (difflib.get_close_matches(str(calibration), RUN_CALIBRATIONS, n=1)
+                if isinstance(calibration, str) else [])
+        bad(f"{where}.calibration", f"calibration must be one of {', '.join(map(repr, RUN_CALIBRATIONS))}, not "
             f"{_shown(calibration)}" + (f" (did you mean {near[0]!r}?)" if near else ""))
         calibration = "within-lists"
     return LinkageUncertainty(enabled=enabled, imputations=int(m), sampler=str(sampler), calibration=str(calibration))
@@ -240,7 +253,7 @@ def apply_linkage_uncertainty(
         "single_linkage": base,
     })
     if project.encoded:
-        notes = [ENCODED_ON, *notes]
+        notes = [ENCODED_SIMULATED if setting.calibration == "simulated" else ENCODED_ON, *notes]
     return UncertaintyOutcome(out_rows, out_results, out_totals, info, notes)
 
 
@@ -570,6 +583,12 @@ def uncertainty_lines(info: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
             lines.append(f"  pair probabilities calibrated from within-list pairs: expected between-list links "
                          f"{expected:,.0f} (sd {spread:,.0f} over imputations; the linkage model's own "
                          f"probabilities sum to {cal.get('model_between_links', 0):,.0f})")
+        elif cal.get("method") in ("truth sample", "simulated truth sample"):
+            sample = (f"simulated lists of {cal.get('records', 0):,} records ({cal.get('persons', 0):,} persons, "
+                      f"seed {cal.get('seed')}) encoded with the study's spec" if cal.get("method") ==
+                      "simulated truth sample" else f"{cal.get('pairs', 0):,} labelled pairs")
+            lines.append(f"  pair probabilities calibrated on a truth sample: {sample}; "
+                         f"{cal.get('pairs_dropped_below_floor', 0):,} pairs fell below the floor")
         elif cal.get("method") == "none":
             lines.append(f"  pair probabilities not calibrated, the linkage model's own are used; "
                          f"{cal.get('reason', '')}")

@@ -293,6 +293,9 @@ def project_from_dict(
         private = {}
     _check_private(private, bad)
     uncertainty = uncertainty_from_table(link_raw.pop("uncertainty", None), bad)
+    if uncertainty.calibration == "simulated" and not any(s.encoded for s in lists):
+        bad("linkage.uncertainty.calibration", 'calibration = "simulated" calibrates private linkage\'s Dice scores '
+            'and these lists are not encoded; use "within-lists" (the default) or "none"')
     try:
         linkage = LinkageSettings.from_dict({"seed": seed, **link_raw})
     except InputError as exc:

@@ -7,6 +7,7 @@ trusted (lists that share no identifier, lists with no overlap at all).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -453,6 +454,14 @@ def _link_encoded(
     scored: ScoredLinkage | None = None
     if project.linkage_uncertainty.enabled is True:  # opt-in on encodings (imputation.ENCODED_OFF)
         entities, scored = link_encoded_scored(lists, **dict(project.private_linkage))
+        if project.linkage_uncertainty.calibration == "simulated":
+            from cifranegra.pipeline.truth_sample import simulated_dice_calibration
+
+            progress("linkage imputation: simulated truth sample", 0, 1)
+            cal, about = simulated_dice_calibration(lists[0].spec, [len(e.records) for e in lists], seed=project.seed,
+                                                    options=dict(project.private_linkage))
+            scored = dataclasses.replace(scored, calibration=cal, calibration_info=about)
+            progress("linkage imputation: simulated truth sample", 1, 1)
     else:
         entities = link_encoded(lists, **dict(project.private_linkage))
     progress("linkage: encoded lists (Bloom filters)", 1, 1)

@@ -148,7 +148,9 @@ class ScoredLinkage:
     ``pairs``: scored pairs (``source_l``, ``record_id_l``, ``source_r``, ``record_id_r``,
     ``match_probability``) down to ``floor``; ``prior_match_probability``: λ for the beta prior
     (None: estimated from the pairs); ``method``: what linked (reported). Private linkage returns
-    one (:func:`cifranegra.linkage.private.link_encoded_scored`).
+    one (:func:`cifranegra.linkage.private.link_encoded_scored`). ``calibration``: a truth-sample
+    calibration to use when :func:`impute_linkage` is given none (a run's simulated truth sample),
+    with ``calibration_info`` saying what it was fitted on.
     """
 
     entities: pd.DataFrame
@@ -156,6 +158,8 @@ class ScoredLinkage:
     floor: float
     prior_match_probability: float | None = None
     method: str = ""
+    calibration: Calibration | None = None
+    calibration_info: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,6 +266,9 @@ def impute_linkage(
         floor = min(float(result.settings.threshold), float(result.settings.keep_pairs_above))
         lam = result.model.get("probability_two_random_records_match") if result.model else None
     dropped = 0
+    about: dict[str, Any] = {}
+    if calibration is None and isinstance(result, ScoredLinkage) and result.calibration is not None:
+        calibration, about = result.calibration, dict(result.calibration_info or {})
     if calibration is not None:
         column = calibration.score
         if column not in pairs.columns:
@@ -292,7 +299,7 @@ def impute_linkage(
     targets: LinkTargets | None = None
     if calibration is not None:
         cal_info = {"method": "truth sample", "score": calibration.score, "pairs": calibration.n_pairs,
-                    "pairs_dropped_below_floor": dropped}
+                    "pairs_dropped_below_floor": dropped, **about}
         fixed = x.copy()
         targets = LinkTargets(lambda _m: fixed, np.full(m, float(graph.probability[between].sum())))
     elif settings.calibration == "within-lists":
