@@ -170,3 +170,5 @@ def test_a_simulated_truth_sample_needs_lists_the_simulator_can_stand_for():
         simulated_dice_calibration(MEXICO_SPEC, [500], seed=1)
     with pytest.raises(InputError, match="agencies and this study 21 lists"):
         simulated_dice_calibration(MEXICO_SPEC, [50] * 21, seed=1)
+    with pytest.raises(InputError, match="could not simulate lists of about 6 records"):
+        simulated_dice_calibration(MEXICO_SPEC, [3, 3], seed=1)

@@ -27,6 +27,8 @@ from cifranegra.linkage.uncertainty import Calibration, calibrate
 
 #: the simulated number of records must come within this share of the study's
 SIZE_TOLERANCE = 0.05
+#: the fewest persons simulated
+MIN_PERSONS = 50
 _PROJECT = "cifranegra-simulated-truth-sample"
 
 
@@ -49,9 +51,10 @@ def simulated_dice_calibration(
 ) -> tuple[Calibration, dict[str, Any]]:
     """P(match | Dice) fitted on simulated lists as many as ``sizes`` and about as large in all
     (within :data:`SIZE_TOLERANCE` of their records; the number of persons is adjusted up to three
-    times), encoded with ``spec`` under a key derived from ``seed`` (the key does not change Dice's
-    distribution; the simulated persons are fictitious), linked with the study's private-linkage
-    ``options``. Returns the calibration and what it was fitted on (JSON-ready)."""
+    times, and a study the simulator cannot match in size is refused), encoded with ``spec`` under a
+    key derived from ``seed`` (the key does not change Dice's distribution; the simulated persons are
+    fictitious), linked with the study's private-linkage ``options``. Returns the calibration and
+    what it was fitted on (JSON-ready)."""
     from cifranegra.datasets.synthetic import simulate
     from cifranegra.datasets.synthetic.simulate import MAX_AGENCIES
     from cifranegra.linkage.private import LinkageSecret, encode_records, link_encoded_scored
@@ -63,13 +66,21 @@ def simulated_dice_calibration(
         raise InputError(f"the simulator has {MAX_AGENCIES} agencies and this study {k} lists: a simulated truth "
                          "sample cannot stand for it; use calibration = \"within-lists\"")
     root = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0x5EED7])
-    n_persons = max(100, round(target * 1.1))
+    n_persons = max(MIN_PERSONS, round(target * 1.1))
     for _ in range(3):
         sim = simulate(n_persons=n_persons, n_agencies=k, seed=np.random.SeedSequence(root.entropy, spawn_key=(1,)))
         records = _read_back(sim)
         if abs(len(records) / target - 1) <= SIZE_TOLERANCE:
             break
-        n_persons = max(100, round(n_persons * target / max(len(records), 1)))
+        n_persons = max(MIN_PERSONS, round(n_persons * target / max(len(records), 1)))
+    else:
+        # P(match | Dice) depends on the lists' size (a sample twice as large: N-hat +8%), so a sample
+        # of another size is refused rather than used
+        raise InputError(
+            f"calibration = \"simulated\" could not simulate lists of about {target:,} records (the nearest had "
+            f"{len(records):,}; the simulator's smallest study is {MIN_PERSONS} persons), and a truth sample of "
+            "another size would bias the calibration; use calibration = \"within-lists\" or turn imputation off"
+        )
     key = hashlib.sha256(f"cifranegra simulated truth sample {int(seed)}".encode()).digest()
     secret = LinkageSecret(key)
     encs = [encode_records(g, secret, _PROJECT, spec) for _, g in records.groupby("source", sort=True)]
