@@ -174,7 +174,7 @@ def _read_simulated(
     """The simulator's lists read back through ingest; ``unknown_sex``: every agency's rate of
     records with sex not recorded (default: the simulator's, 0.5%)."""
     from cifranegra.datasets.synthetic import simulate
-    from cifranegra.ingest import read_list
+    from cifranegra.pipeline.truth_sample import _read_back
 
     errors = None
     if unknown_sex is not None:
@@ -182,15 +182,7 @@ def _read_simulated(
 
         errors = RecordingErrors(unknown_sex=unknown_sex)
     sim = simulate(n_persons=n_persons, n_agencies=n_agencies, seed=seed, errors=errors)
-    with tempfile.TemporaryDirectory() as tmp:
-        manifest = sim.write(tmp, persons=False)
-        frames = []
-        for entry in manifest["lists"]:  # type: ignore[index]
-            mapping = str(Path(tmp) / entry["mapping"]) if entry.get("mapping") else None
-            df, _ = read_list(Path(tmp) / entry["file"], mapping, entry["source"], on_error="report")
-            frames.append(df)
-    records = pd.concat(frames, ignore_index=True)
-    return records, sim.truth, sim.n_persons
+    return _read_back(sim), sim.truth, sim.n_persons
 
 
 def _n_hat(entities: pd.DataFrame, seed: int = 1) -> float:

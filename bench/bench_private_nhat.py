@@ -290,22 +290,19 @@ def _labelled_pairs(seed: int, persons: int, agencies: int, other_key: bool = Fa
     """The scored pairs of a seed's private linkage (the default spec), with the truth: whether each
     pair is one person, whether it lies within one list; and what ``one_seed`` needs besides.
     ``other_key``: encoded under another secret and project than the bench's."""
-    import numpy as np
-
     from bench_private_linkage import PROJECT, SECRET, _read_simulated
     from cifranegra.linkage.private import MEXICO_SPEC, LinkageSecret, encode_records, link_encoded_scored
+    from cifranegra.linkage.uncertainty import pair_truth_labels
 
     secret, project = (LinkageSecret(bytes(range(100, 132))), "another-study") if other_key else (SECRET, PROJECT)
     records, truth, _ = _read_simulated(persons, agencies, seed)
     encs = [encode_records(g, secret, project, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
     single, scored = link_encoded_scored(encs)
-    person = {(s, str(r)): q for s, r, q in zip(truth["source"], truth["record_id"], truth["person_id"], strict=True)}
     p = scored.pairs
-    left = np.array([person[(s, str(r))] for s, r in zip(p["source_l"], p["record_id_l"], strict=True)])
-    right = np.array([person[(s, str(r))] for s, r in zip(p["source_r"], p["record_id_r"], strict=True)])
     truth_ent = truth[["source", "record_id", "person_id"]].rename(columns={"person_id": "entity_id"})
     truth_ent["record_id"] = truth_ent["record_id"].astype(str)
-    return {"records": records, "truth_ent": truth_ent, "single": single, "scored": scored, "match": left == right,
+    match = pair_truth_labels(p, truth).astype(bool)
+    return {"records": records, "truth_ent": truth_ent, "single": single, "scored": scored, "match": match,
             "within": (p["source_l"] == p["source_r"]).to_numpy(), "dice": p["dice"].to_numpy(float)}
 
 

@@ -584,9 +584,11 @@ def uncertainty_lines(info: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
                          f"{expected:,.0f} (sd {spread:,.0f} over imputations; the linkage model's own "
                          f"probabilities sum to {cal.get('model_between_links', 0):,.0f})")
         elif cal.get("method") in ("truth sample", "simulated truth sample"):
-            sample = (f"simulated lists of {cal.get('records', 0):,} records ({cal.get('persons', 0):,} persons, "
-                      f"seed {cal.get('seed')}) encoded with the study's spec" if cal.get("method") ==
-                      "simulated truth sample" else f"{cal.get('pairs', 0):,} labelled pairs")
+            if cal["method"] == "simulated truth sample":
+                sample = (f"simulated lists of {cal.get('records', 0):,} records ({cal.get('persons', 0):,} "
+                          f"persons, seed {cal.get('seed')}) encoded with the study's spec")
+            else:
+                sample = f"{cal.get('pairs', 0):,} labelled pairs"
             lines.append(f"  pair probabilities calibrated on a truth sample: {sample}; "
                          f"{cal.get('pairs_dropped_below_floor', 0):,} pairs fell below the floor")
         elif cal.get("method") == "none":

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cifranegra.errors import InputError
-from cifranegra.linkage.uncertainty import Calibration, calibrate
+from cifranegra.linkage.uncertainty import Calibration, calibrate, pair_truth_labels
 
 #: the simulated number of records must come within this share of the study's
 SIZE_TOLERANCE = 0.05
@@ -65,10 +65,11 @@ def simulated_dice_calibration(
     if k > MAX_AGENCIES:
         raise InputError(f"the simulator has {MAX_AGENCIES} agencies and this study {k} lists: a simulated truth "
                          "sample cannot stand for it; use calibration = \"within-lists\"")
-    root = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0x5EED7])
+    sample_seed = np.random.SeedSequence(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0x5EED7]).entropy,
+                                         spawn_key=(1,))
     n_persons = max(MIN_PERSONS, round(target * 1.1))
     for _ in range(3):
-        sim = simulate(n_persons=n_persons, n_agencies=k, seed=np.random.SeedSequence(root.entropy, spawn_key=(1,)))
+        sim = simulate(n_persons=n_persons, n_agencies=k, seed=sample_seed)
         records = _read_back(sim)
         if abs(len(records) / target - 1) <= SIZE_TOLERANCE:
             break
@@ -85,14 +86,9 @@ def simulated_dice_calibration(
     secret = LinkageSecret(key)
     encs = [encode_records(g, secret, _PROJECT, spec) for _, g in records.groupby("source", sort=True)]
     _, scored = link_encoded_scored(encs, **dict(options or {}))
-    truth = sim.truth
-    person = dict(zip(zip(truth["source"].astype(str), truth["record_id"].astype(str), strict=True),
-                      truth["person_id"], strict=True))
     p = scored.pairs
-    left = np.array([person[k_] for k_ in zip(p["source_l"].astype(str), p["record_id_l"].astype(str), strict=True)])
-    right = np.array([person[k_] for k_ in zip(p["source_r"].astype(str), p["record_id_r"].astype(str), strict=True)])
+    labels = pair_truth_labels(p, sim.truth).astype(bool)
     within = (p["source_l"] == p["source_r"]).to_numpy()
-    labels = left == right
     if within.all() or not within.any() or not labels.any():
         raise InputError("the simulated truth sample has too few scored pairs to calibrate Dice on; use "
                          "calibration = \"within-lists\"")
