@@ -169,19 +169,23 @@ def bench_encoding(n_persons: int = 60_000) -> dict[str, object]:
 
 
 def _read_simulated(
-    n_persons: int, n_agencies: int, seed: int, unknown_sex: float | None = None
+    n_persons: int, n_agencies: int, seed: int, unknown_sex: float | None = None, error_scale: float = 1.0
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """The simulator's lists read back through ingest; ``unknown_sex``: every agency's rate of
-    records with sex not recorded (default: the simulator's, 0.5%)."""
+    records with sex not recorded (default: the simulator's, 0.5%); ``error_scale`` multiplies every
+    recording-error rate."""
     from cifranegra.datasets.synthetic import simulate
     from cifranegra.pipeline.truth_sample import _read_back
 
-    errors = None
-    if unknown_sex is not None:
-        from cifranegra.datasets.synthetic.profiles import RecordingErrors
+    profiles = None
+    if unknown_sex is not None:  # each agency's own rates, only the unknown-sex rate replaced
+        import dataclasses
 
-        errors = RecordingErrors(unknown_sex=unknown_sex)
-    sim = simulate(n_persons=n_persons, n_agencies=n_agencies, seed=seed, errors=errors)
+        from cifranegra.datasets.synthetic.profiles import default_profiles
+
+        profiles = [dataclasses.replace(p, errors=dataclasses.replace(p.errors, unknown_sex=unknown_sex))
+                    for p in default_profiles()]
+    sim = simulate(n_persons=n_persons, n_agencies=n_agencies, seed=seed, profiles=profiles, error_scale=error_scale)
     return _read_back(sim), sim.truth, sim.n_persons
 
 

@@ -23,6 +23,9 @@ the issue's figures came from).
     python bench/bench_private_nhat.py --seeds 3-8 --oracle-from 21   # Dice calibrated on seed 21's truth
     python bench/bench_private_nhat.py --seeds 3-8 --oracle-from 21 --other-key --train-persons 2500
     python bench/bench_private_nhat.py --seeds 3-8 --oracle-from -1   # as calibration = "simulated" does
+    python bench/bench_private_nhat.py --seeds 3-14 --oracle-from -1 --error-scale 2   # a study recorded worse
+    python bench/bench_private_nhat.py --seeds 3-14 --oracle-from -1 --error-scale 2 --sample-error-scale 2
+    python bench/bench_private_nhat.py --seeds 3-14 --threshold-scan --spec plaintext --out plain.csv  # Splink
 
 ``--threshold-scan`` links each seed's lists at every between-list Dice threshold of a grid (the
 spec's dedupe threshold kept) and writes, per seed and threshold, the single linkage's N̂ against
@@ -136,27 +139,35 @@ def scan_specs() -> dict[str, object]:
 
 def threshold_scan(
     seed: int, persons: int, agencies: int, grid: list[float], spec_name: str = "default",
-    unknown_sex: float | None = None,
+    unknown_sex: float | None = None, error_scale: float = 1.0,
 ) -> list[dict[str, object]]:
     from bench_private_linkage import PROJECT, SECRET, _read_simulated
     from cifranegra.estimation import CaptureHistories, estimate
     from cifranegra.linkage.private import encode_records, link_encoded
 
-    spec = scan_specs()[spec_name]
-    records, truth, _ = _read_simulated(persons, agencies, seed, unknown_sex)
+    records, truth, _ = _read_simulated(persons, agencies, seed, unknown_sex, error_scale)
     lists = sorted(records["source"].unique())
     truth_ent = truth[["source", "record_id", "person_id"]].rename(columns={"person_id": "entity_id"})
     truth_ent["record_id"] = truth_ent["record_id"].astype(str)
     true_pairs = _pair_set(truth_ent, None)
-    encs = [encode_records(g, SECRET, PROJECT, spec) for _, g in records.groupby("source", sort=True)]
+    if spec_name == "plaintext":  # the reference: Splink on the names themselves, its own threshold
+        from cifranegra.linkage import LinkageSettings, link_records
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plain = link_records(records).entities
+        links = {LinkageSettings().threshold: plain}
+    else:
+        spec = scan_specs()[spec_name]
+        encs = [encode_records(g, SECRET, PROJECT, spec) for _, g in records.groupby("source", sort=True)]
+        links = {thr: link_encoded(encs, threshold=thr) for thr in grid}
     fit_truth = _estimate(truth_ent, lists, seed)
     n_truth = fit_truth.estimate
     # the model BIC chose under the true linkage, held fixed: the linkage's own effect on N-hat,
     # without the jumps of model selection
     model = fit_truth.details["models"][0]["model"]
     rows = []
-    for thr in grid:
-        ent = link_encoded(encs, threshold=thr)
+    for thr, ent in links.items():
         pairs = _pair_set(ent, None)
         tp = len(pairs & true_pairs)
         n_single = _estimate(ent, lists, seed).estimate
@@ -166,7 +177,8 @@ def threshold_scan(
             n_fixed = estimate(h, "loglinear", model=model, interval="none", seed=seed).estimate
             h_t = CaptureHistories.from_entities(truth_ent, lists=lists)
             n_truth_fixed = estimate(h_t, "loglinear", model=model, interval="none", seed=seed).estimate
-        rows.append({"seed": seed, "spec": spec_name, "unknown_sex": "" if unknown_sex is None else unknown_sex,
+        rows.append({"seed": seed, "spec": spec_name if error_scale == 1 else f"{spec_name} (errors x{error_scale:g})",
+                     "unknown_sex": "" if unknown_sex is None else unknown_sex,
                      "threshold": thr, "n_hat_truth": round(n_truth, 1),
                      "n_hat_single": round(n_single, 1), "bias_single": round(n_single / n_truth - 1, 5),
                      "bias_fixed_model": round(n_fixed / n_truth_fixed - 1, 5),
@@ -286,16 +298,18 @@ def control_check(seed: int, persons: int, agencies: int) -> str:
     return "\n".join(lines)
 
 
-def _labelled_pairs(seed: int, persons: int, agencies: int, other_key: bool = False):  # type: ignore[no-untyped-def]
+def _labelled_pairs(seed: int, persons: int, agencies: int, other_key: bool = False,  # type: ignore[no-untyped-def]
+                    unknown_sex: float | None = None, error_scale: float = 1.0):
     """The scored pairs of a seed's private linkage (the default spec), with the truth: whether each
     pair is one person, whether it lies within one list; and what ``one_seed`` needs besides.
-    ``other_key``: encoded under another secret and project than the bench's."""
+    ``other_key``: encoded under another secret and project than the bench's; ``unknown_sex`` and
+    ``error_scale`` change the simulated lists' recording errors (:func:`_read_simulated`)."""
     from bench_private_linkage import PROJECT, SECRET, _read_simulated
     from cifranegra.linkage.private import MEXICO_SPEC, LinkageSecret, encode_records, link_encoded_scored
     from cifranegra.linkage.uncertainty import pair_truth_labels
 
     secret, project = (LinkageSecret(bytes(range(100, 132))), "another-study") if other_key else (SECRET, PROJECT)
-    records, truth, _ = _read_simulated(persons, agencies, seed)
+    records, truth, _ = _read_simulated(persons, agencies, seed, unknown_sex, error_scale)
     encs = [encode_records(g, secret, project, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
     single, scored = link_encoded_scored(encs)
     p = scored.pairs
@@ -307,25 +321,30 @@ def _labelled_pairs(seed: int, persons: int, agencies: int, other_key: bool = Fa
 
 
 def oracle(seed: int, train: int, persons: int, agencies: int, m: int, pooled: bool = False,
-           train_persons: int | None = None, other_key: bool = False) -> dict[str, object]:
+           train_persons: int | None = None, other_key: bool = False, unknown_sex: float | None = None,
+           error_scale: float = 1.0, sample_error_scale: float = 1.0) -> dict[str, object]:
     """What the imputation gives when the Dice probabilities come from a truth sample: P(match | Dice)
     by isotonic regression on seed ``train``'s labelled pairs (``calibrate(dice, labels,
     score="dice", within=...)``: within and between lists apart, or one map with ``pooled``; a
     simulated truth sample under the same spec), passed to ``impute_linkage``, which then matches
     the amount of linking to it. Separates the calibration's share of the
     imputation's bias on encoded lists from the rest. ``train_persons`` (default: ``persons``) and
-    ``other_key`` ask how the truth sample transfers: to lists of another size, under another key."""
+    ``other_key`` ask how the truth sample transfers: to lists of another size, under another key;
+    ``unknown_sex`` and ``error_scale`` change the study's lists only (the truth sample keeps the
+    simulator's rates, as a run's does, which cannot know the study's): does it transfer to lists
+    recorded worse than it assumes? ``sample_error_scale`` (negative ``train`` only): the simulated
+    sample's error rates multiplied too, as a run cannot know to do."""
     from cifranegra.estimation.combine import combine_estimates
     from cifranegra.linkage.uncertainty import ImputationSettings, calibrate, impute_linkage
 
     t0 = time.perf_counter()
-    d = _labelled_pairs(seed, persons, agencies)
+    d = _labelled_pairs(seed, persons, agencies, unknown_sex=unknown_sex, error_scale=error_scale)
     if train < 0:  # what a run with calibration = "simulated" does (its sample's seed: -train)
         from cifranegra.linkage.private import MEXICO_SPEC
         from cifranegra.pipeline.truth_sample import simulated_dice_calibration
 
         sizes = d["records"].groupby("source").size().tolist()
-        cal, _ = simulated_dice_calibration(MEXICO_SPEC, sizes, seed=-train)
+        cal, _ = simulated_dice_calibration(MEXICO_SPEC, sizes, seed=-train, error_scale=sample_error_scale)
     else:
         tr = _labelled_pairs(train, train_persons or persons, agencies, other_key)
         cal = calibrate(tr["dice"], tr["match"], score="dice", within=None if pooled else tr["within"])
@@ -337,6 +356,8 @@ def oracle(seed: int, train: int, persons: int, agencies: int, m: int, pooled: b
     ci = comb.interval()
     between = ~d["within"]
     return {"seed": seed, "train": train, "train_persons": train_persons or persons, "other_key": other_key,
+            "unknown_sex": "" if unknown_sex is None else unknown_sex, "error_scale": error_scale,
+            "sample_error_scale": sample_error_scale,
             "n_hat_truth": round(n_truth, 1), "n_hat_single": round(n_single, 1),
             "n_hat_truth_sample": round(comb.estimate, 1), "lower": round(ci.lower, 1), "upper": round(ci.upper, 1),
             "bias_single": round(n_single / n_truth - 1, 5), "bias_truth_sample": round(comb.estimate / n_truth - 1, 5),
@@ -361,7 +382,12 @@ def main() -> None:
     ap.add_argument("--grid", default="0.62,0.63,0.64,0.65,0.66,0.67,0.68,0.69,0.70,0.72",
                     help="thresholds for --threshold-scan (comma-separated)")
     ap.add_argument("--spec", default="default",
-                    help="for --threshold-scan: default, clk-mx-2, sex-salt, sex-salt-both or unsalted (scan_specs)")
+                    help="for --threshold-scan: default, clk-mx-2, sex-salt, sex-salt-both or unsalted (scan_specs); "
+                         "plaintext: Splink on the plaintext lists at its own threshold (the grid is ignored), "
+                         "the reference for what linkage can do")
+    ap.add_argument("--error-scale", type=float, default=1.0,
+                    help="multiply every agency's recording-error rates (for --threshold-scan and --oracle-from: "
+                         "the study's lists only)")
     ap.add_argument("--unknown-sex", type=float, default=None,
                     help="every agency's rate of records with sex not recorded (default: the simulator's 0.5%%; "
                          "SESNSP leaves sex unidentified for 9-23%% of victims, 2015-2025)")
@@ -373,12 +399,24 @@ def main() -> None:
                     help="with --oracle-from: one map for within- and between-list pairs")
     ap.add_argument("--train-persons", type=int, help="with --oracle-from: persons of the truth sample")
     ap.add_argument("--other-key", action="store_true", help="with --oracle-from: the truth sample under another key")
+    ap.add_argument("--sample-error-scale", type=float, default=1.0,
+                    help="with a negative --oracle-from: multiply the simulated truth sample's error rates too")
     args = ap.parse_args()
     if args.oracle_from is not None:
+        rows: list[dict[str, object]] = []
         for seed in _seeds(args.seeds):
             row = oracle(seed, args.oracle_from, args.persons, args.agencies, args.imputations, args.pooled,
-                         args.train_persons, args.other_key)
+                         args.train_persons, args.other_key, args.unknown_sex, args.error_scale,
+                         args.sample_error_scale)
+            rows.append(row)
             print(row, flush=True)
+        for key in ("bias_single", "bias_truth_sample"):
+            vals = [100 * float(r[key]) for r in rows]
+            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+            print(f"{key}: " + ", ".join(f"{v:+.1f}" for v in vals) + f" %; mean {statistics.fmean(vals):+.2f}%, "
+                  f"sd {sd:.2f}, largest |.| {max(abs(v) for v in vals):.1f}%")
+        print(f"intervals holding the true linkage's N-hat: {sum(bool(r['covers_truth_linkage']) for r in rows)}"
+              f"/{len(rows)}")
         return
     if args.summarise_scan:
         print(summarise_scan(args.summarise_scan))
@@ -390,7 +428,8 @@ def main() -> None:
             writer.writeheader()
             for seed in _seeds(args.seeds):
                 t0 = time.perf_counter()
-                for row in threshold_scan(seed, args.persons, args.agencies, grid, args.spec, args.unknown_sex):
+                for row in threshold_scan(seed, args.persons, args.agencies, grid, args.spec, args.unknown_sex,
+                                          args.error_scale):
                     writer.writerow(row)
                 fh.flush()
                 print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)

@@ -225,10 +225,10 @@ def test_a_truth_sample_calibration_of_dice_imputes_encoded_lists_near_the_truth
 
 
 def test_records_of_unknown_sex_are_linked_under_the_default(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The simulator's agencies with sex not recorded on 15% of records (SESNSP leaves it unidentified
-    for 9-23% of victims), read back through ingest: the default links nearly every true pair (recall
-    0.993 here), while clk-mx-2's sex salt loses about a quarter of them (0.757 here; 0.738 over 12
-    seeds of 5,000 persons, docs/private-linkage.md, "clk-mx-3")."""
+    """The simulator's base recording-error rates with sex not recorded on 15% of records (SESNSP
+    leaves it unidentified for 9-23% of victims), read back through ingest: the default links nearly
+    every true pair (recall 0.993 here), while clk-mx-2's sex salt loses about a quarter of them (0.757
+    here; 0.734 over 12 seeds of 5,000 persons, docs/private-linkage.md, "clk-mx-3")."""
     from pathlib import Path
 
     from cifranegra.datasets.synthetic import simulate
