@@ -50,6 +50,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from bench_linkage import truth_entities  # noqa: E402
+
 FIELDS = ("seed", "n_true", "records", "n_hat_truth", "n_hat_single", "n_hat_imputed", "bias_single", "bias_imputed",
           "calibrated", "expected_between_links", "seconds")
 
@@ -72,8 +74,7 @@ def one_seed(seed: int, persons: int, agencies: int, m: int) -> dict[str, object
     t0 = time.perf_counter()
     records, truth, n_true = _read_simulated(persons, agencies, seed)
     lists = sorted(records["source"].unique())
-    truth_ent = truth[["source", "record_id", "person_id"]].rename(columns={"person_id": "entity_id"})
-    truth_ent["record_id"] = truth_ent["record_id"].astype(str)
+    truth_ent = truth_entities(records, truth)
     encs = [encode_records(g, SECRET, PROJECT, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
     single = link_encoded(encs)
     _, scored = link_encoded_scored(encs)
@@ -147,8 +148,7 @@ def threshold_scan(
 
     records, truth, _ = _read_simulated(persons, agencies, seed, unknown_sex, error_scale)
     lists = sorted(records["source"].unique())
-    truth_ent = truth[["source", "record_id", "person_id"]].rename(columns={"person_id": "entity_id"})
-    truth_ent["record_id"] = truth_ent["record_id"].astype(str)
+    truth_ent = truth_entities(records, truth)
     true_pairs = _pair_set(truth_ent, None)
     if spec_name == "plaintext":  # the reference: Splink on the names themselves, its own threshold
         from cifranegra.linkage import LinkageSettings, link_records
@@ -166,17 +166,20 @@ def threshold_scan(
     # the model BIC chose under the true linkage, held fixed: the linkage's own effect on N-hat,
     # without the jumps of model selection
     model = fit_truth.details["models"][0]["model"]
+
+    def fixed(entities):  # type: ignore[no-untyped-def]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            h = CaptureHistories.from_entities(entities, lists=lists)
+            return estimate(h, "loglinear", model=model, interval="none", seed=seed).estimate
+
+    n_truth_fixed = fixed(truth_ent)
     rows = []
     for thr, ent in links.items():
         pairs = _pair_set(ent, None)
         tp = len(pairs & true_pairs)
         n_single = _estimate(ent, lists, seed).estimate
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            h = CaptureHistories.from_entities(ent, lists=lists)
-            n_fixed = estimate(h, "loglinear", model=model, interval="none", seed=seed).estimate
-            h_t = CaptureHistories.from_entities(truth_ent, lists=lists)
-            n_truth_fixed = estimate(h_t, "loglinear", model=model, interval="none", seed=seed).estimate
+        n_fixed = fixed(ent)
         rows.append({"seed": seed, "spec": spec_name if error_scale == 1 else f"{spec_name} (errors x{error_scale:g})",
                      "unknown_sex": "" if unknown_sex is None else unknown_sex,
                      "threshold": thr, "n_hat_truth": round(n_truth, 1),
@@ -223,6 +226,13 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
+def _bias_line(key: str, vals: list[float]) -> str:
+    """Per-seed biases (in %) summarised: mean, sd, largest absolute value, draws within 3%."""
+    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return (f"{key}: mean {statistics.fmean(vals):+.2f}%, sd {sd:.2f}, largest |.| {max(abs(v) for v in vals):.2f}%, "
+            f"within 3%: {sum(abs(v) <= 3 for v in vals)}/{len(vals)}")
+
+
 def summarise(path: Path) -> str:
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -236,10 +246,7 @@ def summarise(path: Path) -> str:
         vals = [100 * float(r[key]) for r in rows if r[key] not in ("", "nan")]
         if not vals:
             continue
-        sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-        lines.append(f"\n{key}: mean {statistics.fmean(vals):+.2f}%, sd {sd:.2f}, "
-                     f"largest |.| {max(abs(v) for v in vals):.2f}%, within 3%: "
-                     f"{sum(abs(v) <= 3 for v in vals)}/{len(vals)}")
+        lines.append("\n" + _bias_line(key, vals))
     return "\n".join(lines)
 
 
@@ -313,8 +320,7 @@ def _labelled_pairs(seed: int, persons: int, agencies: int, other_key: bool = Fa
     encs = [encode_records(g, secret, project, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
     single, scored = link_encoded_scored(encs)
     p = scored.pairs
-    truth_ent = truth[["source", "record_id", "person_id"]].rename(columns={"person_id": "entity_id"})
-    truth_ent["record_id"] = truth_ent["record_id"].astype(str)
+    truth_ent = truth_entities(records, truth)
     match = pair_truth_labels(p, truth).astype(bool)
     return {"records": records, "truth_ent": truth_ent, "single": single, "scored": scored, "match": match,
             "within": (p["source_l"] == p["source_r"]).to_numpy(), "dice": p["dice"].to_numpy(float)}
@@ -412,9 +418,7 @@ def main() -> None:
             print(row, flush=True)
         for key in ("bias_single", "bias_truth_sample"):
             vals = [100 * float(r[key]) for r in rows]
-            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            print(f"{key}: " + ", ".join(f"{v:+.1f}" for v in vals) + f" %; mean {statistics.fmean(vals):+.2f}%, "
-                  f"sd {sd:.2f}, largest |.| {max(abs(v) for v in vals):.1f}%")
+            print(", ".join(f"{v:+.1f}" for v in vals) + " %; " + _bias_line(key, vals))
         print(f"intervals holding the true linkage's N-hat: {sum(bool(r['covers_truth_linkage']) for r in rows)}"
               f"/{len(rows)}")
         return

@@ -68,11 +68,11 @@ def _multinomial(n: int, p: np.ndarray, out: np.ndarray) -> None:
 
 
 @numba.njit(cache=True)
-def _scan(cells, freq, n, lam, nu, log_nu, alpha, n0, count0, czk, cap, update_alpha, a_alpha, b_alpha):  # type: ignore[no-untyped-def]
+def _scan(cells, freq, n, lam, nu, log_nu, alpha, n0, count0, czk, cap, update_alpha, a_alpha, b_alpha,  # type: ignore[no-untyped-def]
+          probs, row, count):
+    """One sweep in R's order; ``probs``, ``row`` and ``count`` are scratch arrays of length K."""
     n_pat, n_lists = cells.shape
     k = nu.size
-    probs = np.empty(k)
-    row = np.empty(k, dtype=np.int64)
     # 1. classes of the observed people, pattern by pattern
     for m in range(n_pat):
         for c in range(k):
@@ -95,7 +95,6 @@ def _scan(cells, freq, n, lam, nu, log_nu, alpha, n0, count0, czk, cap, update_a
                     zeros += czk[m, c]
             lam[j, c] = np.random.beta(1.0 + ones, 1.0 + zeros)
     # 3. stick-breaking weights on the log scale
-    count = np.empty(k, dtype=np.int64)
     for c in range(k):
         count[c] = count0[c]
         for m in range(n_pat):
@@ -148,6 +147,7 @@ def r_chain(cells, freq, k, a_alpha, b_alpha, burn_in, samples, thin, seed, cap_
     count0 = np.zeros(k, dtype=np.int64)
     czk = np.zeros((n_pat, k), dtype=np.int64)
     n0 = 0
+    probs, row, count = np.empty(k), np.empty(k, dtype=np.int64), np.empty(k, dtype=np.int64)
     if r_start:
         for j in range(n_lists):
             s = 0
@@ -161,7 +161,8 @@ def r_chain(cells, freq, k, a_alpha, b_alpha, burn_in, samples, thin, seed, cap_
             log_nu[c] = math.log(nu[c])
         alpha = 0.3 / k
         for _ in range(500):
-            alpha, n0 = _scan(cells, freq, n, lam, nu, log_nu, alpha, n0, count0, czk, cap, False, a_alpha, b_alpha)
+            alpha, n0 = _scan(cells, freq, n, lam, nu, log_nu, alpha, n0, count0, czk, cap, False, a_alpha, b_alpha,
+                              probs, row, count)
         order = np.argsort(-nu)
         lam[:, :] = lam[:, order].copy()
         nu[:] = nu[order].copy()
@@ -183,7 +184,8 @@ def r_chain(cells, freq, k, a_alpha, b_alpha, burn_in, samples, thin, seed, cap_
     out = np.empty(samples, dtype=np.int64)
     saved = 0
     for it in range(burn_in + samples * thin):
-        alpha, n0 = _scan(cells, freq, n, lam, nu, log_nu, alpha, n0, count0, czk, cap, True, a_alpha, b_alpha)
+        alpha, n0 = _scan(cells, freq, n, lam, nu, log_nu, alpha, n0, count0, czk, cap, True, a_alpha, b_alpha,
+                          probs, row, count)
         if it >= burn_in and (it - burn_in) % thin == thin - 1:
             out[saved] = n + n0
             saved += 1
