@@ -316,13 +316,14 @@ def _labelled_pairs(seed: int, persons: int, agencies: int, other_key: bool = Fa
     from cifranegra.linkage.uncertainty import pair_truth_labels
 
     secret, project = (LinkageSecret(bytes(range(100, 132))), "another-study") if other_key else (SECRET, PROJECT)
-    records, truth, _ = _read_simulated(persons, agencies, seed, unknown_sex, error_scale)
+    records, truth, n_true = _read_simulated(persons, agencies, seed, unknown_sex, error_scale)
     encs = [encode_records(g, secret, project, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
     single, scored = link_encoded_scored(encs)
     p = scored.pairs
     truth_ent = truth_entities(records, truth)
     match = pair_truth_labels(p, truth).astype(bool)
     return {"records": records, "truth_ent": truth_ent, "single": single, "scored": scored, "match": match,
+            "n_true": n_true,
             "within": (p["source_l"] == p["source_r"]).to_numpy(), "dice": p["dice"].to_numpy(float)}
 
 
@@ -345,6 +346,7 @@ def oracle(seed: int, train: int, persons: int, agencies: int, m: int, pooled: b
 
     t0 = time.perf_counter()
     d = _labelled_pairs(seed, persons, agencies, unknown_sex=unknown_sex, error_scale=error_scale)
+    n_persons = d["n_true"]
     if train < 0:  # what a run with calibration = "simulated" does (its sample's seed: -train)
         from cifranegra.linkage.private import MEXICO_SPEC
         from cifranegra.pipeline.truth_sample import simulated_dice_calibration
@@ -357,7 +359,8 @@ def oracle(seed: int, train: int, persons: int, agencies: int, m: int, pooled: b
     imps = impute_linkage(d["scored"], ImputationSettings(n_imputations=m), seed=seed, calibration=cal)
     lists = sorted(d["records"]["source"].unique())
     n_truth = _estimate(d["truth_ent"], lists, seed).estimate
-    n_single = _estimate(d["single"], lists, seed).estimate
+    single = _estimate(d["single"], lists, seed)
+    n_single, si = single.estimate, single.interval()
     comb = combine_estimates([_estimate(imps.entities(i), lists, seed) for i in range(imps.n_imputations)])
     ci = comb.interval()
     between = ~d["within"]
@@ -368,6 +371,10 @@ def oracle(seed: int, train: int, persons: int, agencies: int, m: int, pooled: b
             "n_hat_truth_sample": round(comb.estimate, 1), "lower": round(ci.lower, 1), "upper": round(ci.upper, 1),
             "bias_single": round(n_single / n_truth - 1, 5), "bias_truth_sample": round(comb.estimate / n_truth - 1, 5),
             "covers_truth_linkage": bool(ci.lower <= n_truth <= ci.upper),
+            "single_lower": round(si.lower, 1), "single_upper": round(si.upper, 1),
+            "single_covers_truth_linkage": bool(si.lower <= n_truth <= si.upper),
+            "n_true": n_persons, "covers_n_true": bool(ci.lower <= n_persons <= ci.upper),
+            "single_covers_n_true": bool(si.lower <= n_persons <= si.upper),
             "true_between_links": int(d["match"][between].sum()),
             "pooled": pooled, "expected_between_links": round(float(cal.predict(d["dice"][between]).sum()), 1),
             "seconds": round(time.perf_counter() - t0, 1)}
@@ -419,8 +426,12 @@ def main() -> None:
         for key in ("bias_single", "bias_truth_sample"):
             vals = [100 * float(r[key]) for r in rows]
             print(", ".join(f"{v:+.1f}" for v in vals) + " %; " + _bias_line(key, vals))
-        print(f"intervals holding the true linkage's N-hat: {sum(bool(r['covers_truth_linkage']) for r in rows)}"
-              f"/{len(rows)}")
+        def held(key: str) -> str:
+            return f"{sum(bool(r[key]) for r in rows)}/{len(rows)}"
+
+        print(f"intervals holding the true linkage's N-hat: imputed {held('covers_truth_linkage')}, single "
+              f"linkage {held('single_covers_truth_linkage')}; holding the true N: imputed {held('covers_n_true')}, "
+              f"single linkage {held('single_covers_n_true')}")
         return
     if args.summarise_scan:
         print(summarise_scan(args.summarise_scan))

@@ -9,8 +9,9 @@ N̂ +1.69% on average against the true linkage's on six held-out seeds, every in
 key does not matter, the size does (a sample twice the lists' size: +8%), so the sample is sized to
 the study's number of records. It does not carry over to lists recorded worse than the simulator's:
 with every error rate doubled the imputed N̂ came out 12% high (7 of 12 intervals missing the true
-linkage's), and a study cannot tell its recording quality from its encodings, so this is an option,
-not the default.
+linkage's), and a study cannot tell its recording quality from its encodings; where it does fit, its
+interval held the true linkage's N̂ no more often than the single linkage's (12 of 12 each, as wide).
+So this is an option, not the default.
 """
 
 from __future__ import annotations
