@@ -51,6 +51,23 @@ def test_bad_cells_are_named(tmp_path: Path, text: str, expected: str) -> None:
     assert "counts must be zero or positive" not in str(e.value)  # the old, false message for 1e300
 
 
+def test_lists_naming_some_columns_explain_the_zero_rows(tmp_path: Path) -> None:
+    # `estimate FILE --lists a b` on a 3-list table: the people only on c have an all-zero pattern over
+    # a and b. The message said "remove this row" (a row the user's file rightly holds); it must say
+    # that the other columns are not read and how to estimate from the chosen lists (docs/hardening.md:
+    # every message names the fix)
+    text = "a,b,c,count\n1,0,0,3\n0,1,0,4\n1,1,0,2\n0,0,1,5\n1,0,1,1\n"
+    with pytest.raises(ValidationError) as e:
+        _read(tmp_path, text, lists=["a", "b"])
+    message = str(e.value)
+    assert "row 4: pattern of all zeros with count 5: its people are on none of the lists read" in message
+    assert "remove this row" not in message
+    assert "the column(s) ['c'] are not" in message and "leave those rows out" in message
+    # a table whose every column is read keeps the old message
+    with pytest.raises(ValidationError, match="remove this row"):
+        _read(tmp_path, "a,b,count\n1,0,3\n0,0,4\n1,1,2\n")
+
+
 def test_huge_count_gives_no_numpy_warning(tmp_path: Path) -> None:
     import warnings
 

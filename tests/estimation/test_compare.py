@@ -62,6 +62,35 @@ def test_bad_requests() -> None:
         compare(h, merges=[["b", "zz"]])
 
 
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"level": 2.0}, "level must be between 0 and 1"),
+        ({"n_boot": -5}, "n_boot must be a whole number"),
+        ({"families": ["lcmcr"], "options": {"lcmcr": {"chains": 0}}}, "lcmcr: chains must be"),
+        ({"merges": [["b", "b"]]}, "two different lists"),
+        ({"merges": [["b", "c", "b"]]}, "names a list twice"),
+    ],
+)
+def test_bad_options_are_refused_before_any_fit(kw: dict, match: str) -> None:
+    # docs/hardening.md ("Fail fast"; exit 2 for options that cannot be used): before, compare ran and
+    # returned a table of rows "not applicable: level must be ..." (exit 0), and a merge group naming
+    # one list twice gave an empty "merge b+b" row
+    h = load("MultipleSystemsEstimation_Korea.csv")
+    with pytest.raises(InputError, match=match):
+        compare(h, sensitivity=False, **kw)
+
+
+def test_cli_text_says_no_interval_rather_than_nan(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    # sample coverage with --n-boot 0 has no interval method; the DataFrame holds NaN there, which the
+    # table printed as "nan" (docs/hardening.md, "Honest degenerate answers": the reason, not a blank)
+    path = tmp_path / "korea.csv"
+    path.write_text((DATA / "MultipleSystemsEstimation_Korea.csv").read_text())
+    assert _cli([str(path), "--methods", "sample-coverage,chao", "--n-boot", "0", "--no-sensitivity"]) == 0
+    row = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("sample coverage"))
+    assert "nan" not in row and "no interval" in row
+
+
 def _cli(argv: list[str]) -> int:
     from cifranegra.cli import compare as cmd
 

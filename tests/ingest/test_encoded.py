@@ -117,6 +117,44 @@ def test_not_encoded_or_tampered_files(tmp_path: Path) -> None:
             read_encoded(tmp_path / "bad.parquet")
 
 
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        (b"{not json", "damaged \\(not JSON\\)"),
+        (b"[1, 2]", "damaged \\(a JSON list"),
+        (b'"text"', "damaged \\(a JSON str"),
+        (None, "damaged \\(no 'spec'\\)"),  # None: the real metadata without its spec
+        (b'{"format": "cifranegra-encoded", "format_version": "one"}', "format_version is not a whole number"),
+    ],
+)
+def test_damaged_metadata_is_an_input_error(tmp_path: Path, raw: bytes | None, match: str) -> None:
+    # docs/hardening.md: a file the user gives that cannot be used is exit 2 with the fix, never an
+    # internal error; before, each of these raised JSONDecodeError, AttributeError or KeyError
+    enc = encode_records(_records(), SECRET, "p")
+    path = tmp_path / "e.parquet"
+    write_encoded(enc, path)
+    table = pq.read_table(path)
+    if raw is None:
+        meta = json.loads(table.schema.metadata[METADATA_KEY])
+        del meta["spec"]
+        raw = json.dumps(meta).encode()
+    pq.write_table(table.replace_schema_metadata({METADATA_KEY: raw}), tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match=match):
+        read_encoded(tmp_path / "bad.parquet")
+
+
+def test_records_removed_after_encoding_are_refused(tmp_path: Path) -> None:
+    # the metadata's n_records is what `encode` wrote; a file with rows dropped since (or added) must
+    # not be linked as if it were the agency's whole list (never silently lose records)
+    enc = encode_records(_records(6), SECRET, "p")
+    path = tmp_path / "e.parquet"
+    write_encoded(enc, path)
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, 4).replace_schema_metadata(table.schema.metadata), tmp_path / "cut.parquet")
+    with pytest.raises(InputError, match="holds 4 records but was written with 6"):
+        read_encoded(tmp_path / "cut.parquet")
+
+
 def test_secret_from_file_and_environment(tmp_path: Path) -> None:
     path = tmp_path / "s.hex"
     write_new_secret(path)

@@ -191,6 +191,34 @@ def _run(
     return row, result
 
 
+def _check_merges(merges: Sequence[Sequence[str]], lists: Sequence[str]) -> None:
+    """Each merge group names two or more different lists of the table."""
+    for group in merges:
+        unknown = [x for x in group if x not in lists]
+        if unknown:
+            raise InputError(f"merge group {list(group)}: {unknown} not among the lists {list(lists)}")
+        if len(set(group)) < 2:
+            raise InputError(f"merge group {list(group)} must name at least two different lists of {list(lists)}")
+        if len(set(group)) != len(group):
+            raise InputError(f"merge group {list(group)} names a list twice; name each list once")
+
+
+def _check_options(family: str, opts: Mapping[str, Any]) -> None:
+    """Refuse an option value that ``family`` refuses (as :func:`api.check_estimator`: builds the spec,
+    fits nothing), naming the family."""
+    _, method, base = FAMILIES[family]
+    merged = {**base, **opts}
+    try:
+        if method in heterogeneity.SPECS:
+            heterogeneity.SPECS[method](**merged)
+        else:
+            api.check_estimator(method, merged)
+    except CifranegraError as exc:
+        raise InputError(f"{family}: {exc}") from None
+    except TypeError:
+        raise InputError(f"{family}: options {sorted(opts)} are not all options of method {method!r}") from None
+
+
 def _estimate(
     histories: CaptureHistories, method: str, seed: np.random.SeedSequence, opts: Mapping[str, Any]
 ) -> EstimateResult:
@@ -229,10 +257,7 @@ def compare(
     unknown += [f for f in sens_fams if f not in FAMILIES]
     if unknown:
         raise InputError(f"unknown method famil(ies) {sorted(set(unknown))}; choose from {list(FAMILIES)}")
-    for group in merges:
-        missing = [x for x in group if x not in histories.lists]
-        if missing or len(group) < 2:
-            raise InputError(f"merge group {list(group)} must name at least two of the lists {list(histories.lists)}")
+    _check_merges(merges, histories.lists)
     options = options or {}
     api.check_seed(seed)
     root = as_seed_sequence(seed)
@@ -250,6 +275,10 @@ def compare(
             o["n_boot"] = 0
         o.update(options.get(family, {}))
         return o
+
+    # a bad option is the caller's mistake, refused before any fit, not a table of "not applicable"
+    for fam in dict.fromkeys([*fams, *(sens_fams if sensitivity else [])]):
+        _check_options(fam, opts_for(fam, quick=False))
 
     rows = []
     results: dict[str, EstimateResult] = {}

@@ -636,6 +636,9 @@ class StrataTables(dict[tuple[Any, ...], CaptureHistories]):
     skipped: dict[tuple[Any, ...], str]
     #: persons observed in each skipped stratum
     skipped_observed: dict[tuple[Any, ...], int]
+    #: each skipped stratum's lists and 2^K counts (not a table: it could not be one), so that what
+    #: is written of the strata still holds every person
+    skipped_counts: dict[tuple[Any, ...], tuple[tuple[str, ...], np.ndarray]]
     pooled: CaptureHistories | None
     pooled_error: str | None
 
@@ -643,6 +646,7 @@ class StrataTables(dict[tuple[Any, ...], CaptureHistories]):
         super().__init__(*args, **kw)
         self.skipped = {}
         self.skipped_observed = {}
+        self.skipped_counts = {}
         self.pooled = None
         self.pooled_error = None
 
@@ -695,6 +699,7 @@ def _from_frame(
         if errors_k and strata:
             out.skipped[key] = "; ".join(p.message for p in errors_k)
             out.skipped_observed[key] = int(arr.sum())
+            out.skipped_counts[key] = (names, arr)
             continue
         if errors_k:
             raise ValidationError(problems_k, summary=f"{source or 'the table'} cannot be used")
@@ -927,17 +932,20 @@ def _parse_rows(
     for i, c in enumerate(lists):
         mask |= values[c] << i
     zero_rows = np.flatnonzero((mask == 0) & (cnt > 0) & ~invalid)
+    # columns left unread because the caller chose the lists (--lists): a row is then all zeros over
+    # the chosen lists when its people are only on the others; "remove this row" would mislead
+    not_read = [c for c in columns if c not in lists and c != count and c not in strata]
     if count is not None:
         for r in zero_rows[:100]:
+            why = (
+                "its people are on none of the lists read, only on column(s) not read as lists"
+                if not_read
+                else "people on no list are unobservable by definition; remove this row"
+            )
             problems.append(
                 Problem(
-                    source,
-                    int(r) + 1,
-                    None,
-                    "error",
-                    "all_zero_pattern",
-                    f"pattern of all zeros with count {int(cnt[r])}: people on no list are "
-                    "unobservable by definition; remove this row",
+                    source, int(r) + 1, None, "error", "all_zero_pattern",
+                    f"pattern of all zeros with count {int(cnt[r])}: {why}",
                 )
             )
     elif len(zero_rows):
@@ -950,6 +958,16 @@ def _parse_rows(
                 "all_zero_pattern",
                 f"{len(zero_rows)} person row(s) are on no list (first: row "
                 f"{int(zero_rows[0]) + 1}); every person must be on at least one list",
+            )
+        )
+    if not_read and len(zero_rows):
+        problems.append(
+            Problem(
+                source, None, None, "error", "all_zero_pattern",
+                f"only {lists} are read as lists (--lists; lists= in Python), so the column(s) {not_read} are "
+                "not, and rows whose people are only on those have a pattern of all zeros: to estimate from "
+                "the chosen lists alone, leave those rows out of the table (their people are unseen by "
+                "these lists); to use every list, name them all or leave out --lists",
             )
         )
     errors = [p for p in problems if p.severity == "error"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -164,6 +165,38 @@ def _write_atomically(table: pa.Table, out: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _parse_metadata(raw: bytes, name: str) -> tuple[dict[str, Any], EncodingSpec]:
+    """The encoding metadata and its spec; damaged metadata (not JSON, not an object, a key missing or
+    of the wrong type) is an :class:`InputError` naming the file, never a crash."""
+    damaged = (f"{name!r}: the cifranegra.encoding metadata is damaged ({{}}); the file was altered after "
+               "encoding: ask the agency to encode its list again with `cifranegra encode`")
+    try:
+        meta = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InputError(damaged.format("not JSON")) from None
+    if not isinstance(meta, dict):
+        raise InputError(damaged.format(f"a JSON {type(meta).__name__}, not an object"))
+    if meta.get("format") != FORMAT_NAME:
+        raise InputError(f"{name!r}: unknown format {meta.get('format')!r}")
+    version = meta.get("format_version", -1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InputError(damaged.format("format_version is not a whole number"))
+    if version > FORMAT_VERSION:
+        raise InputError(f"{name!r} uses encoded-file format version {version}; this cifranegra "
+                         f"reads up to version {FORMAT_VERSION}: upgrade cifranegra")
+    for key in ("spec", "key_check"):
+        if key not in meta:
+            raise InputError(damaged.format(f"no {key!r}"))
+    n_records = meta.get("n_records")
+    if n_records is not None and (isinstance(n_records, bool) or not isinstance(n_records, int)):
+        raise InputError(damaged.format("n_records is not a whole number"))
+    try:
+        spec = EncodingSpec.from_dict(meta["spec"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise InputError(damaged.format("the encoding spec cannot be read")) from None
+    return meta, spec
+
+
 def read_encoded(path: str | os.PathLike[str]) -> EncodedList:
     """Read and check an encoded list; errors name the file and the fix."""
     name = str(path)
@@ -178,13 +211,7 @@ def read_encoded(path: str | os.PathLike[str]) -> EncodedList:
     if raw is None:
         raise InputError(f"{name!r} is not an encoded list (no cifranegra.encoding metadata); encode the "
                          "list with `cifranegra encode` first")
-    meta = json.loads(raw)
-    if meta.get("format") != FORMAT_NAME:
-        raise InputError(f"{name!r}: unknown format {meta.get('format')!r}")
-    if int(meta.get("format_version", -1)) > FORMAT_VERSION:
-        raise InputError(f"{name!r} uses encoded-file format version {meta['format_version']}; this cifranegra "
-                         f"reads up to version {FORMAT_VERSION}: upgrade cifranegra")
-    spec = EncodingSpec.from_dict(meta["spec"])
+    meta, spec = _parse_metadata(raw, name)
     if spec.fingerprint() != meta.get("spec_fingerprint"):
         raise InputError(f"{name!r}: the encoding spec in the metadata does not match its fingerprint; "
                          "the file was altered after encoding")
@@ -212,6 +239,11 @@ def read_encoded(path: str | os.PathLike[str]) -> EncodedList:
         clks = np.frombuffer(b"".join(values), dtype=np.uint8).reshape(-1, width).copy()
     if width != spec.encoded_bytes:
         raise InputError(f"{name!r}: encodings have {width} bytes, spec {spec.version} needs {spec.encoded_bytes}")
+    declared = meta.get("n_records")
+    if declared is not None and declared != len(clks):
+        raise InputError(f"{name!r} holds {len(clks)} records but was written with {declared}; the file was "
+                         "altered after encoding (records added or removed): ask the agency to encode its list "
+                         "again with `cifranegra encode`")
     records = table.drop_columns(["clk"]).to_pandas()
     for col in ("source", "record_id"):
         records[col] = records[col].astype("string")

@@ -88,9 +88,9 @@ ENCODED_SIMULATED = (
     "linkage imputation on encoded lists calibrated on a simulated truth sample: on the simulator's own lists "
     "it kept the number of victims within a few percent of the true linkage's, but on lists with twice the "
     "simulator's recording errors it came out 12% high and missed the true linkage's estimate in 7 of 12 draws "
-    "(the single linkage in 5; docs/private-linkage.md); if these lists were recorded worse than the simulator's (many records without "
-    "CURP or birth date, typos), treat the estimate as high; compare with the single-linkage estimates "
-    "(single_linkage in results.json)"
+    "(the single linkage in 5; docs/private-linkage.md); if these lists were recorded worse than the "
+    "simulator's (many records without CURP or birth date, typos), treat the estimate as high; compare with "
+    "the single-linkage estimates (single_linkage in results.json)"
 )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cifranegra._version import __version__
@@ -802,11 +803,19 @@ def histories_by_stratum(
 ) -> pd.DataFrame:
     """One row per stratum and observed pattern: a column per stratum, a 0/1 column per list, ``count``.
 
-    A list that has no one in a stratum is 0 there (the stratum's table leaves it out).
+    A list that has no one in a stratum is 0 there (the stratum's table leaves it out). Strata that
+    could not be estimated (``StrataTables.skipped``, e.g. recorded by one list only) are written
+    too, so the counts add up to every person observed.
     """
     frames = []
-    for key, h in tables.items():
-        frame = h.to_frame().reindex(columns=[*lists, "count"], fill_value=0)
+    skipped = getattr(tables, "skipped_counts", {})
+    items = [*((k, h.lists, h.counts) for k, h in tables.items()), *((k, n, c) for k, (n, c) in skipped.items())]
+    for key, names, counts in items:
+        observed = np.flatnonzero(counts)
+        bits = (observed[:, None] >> np.arange(len(names))) & 1
+        frame = pd.DataFrame(bits.astype(np.int64), columns=list(names))
+        frame["count"] = counts[observed].astype(np.int64)
+        frame = frame.reindex(columns=[*lists, "count"], fill_value=0)
         for s, v in zip(strata, key, strict=True):
             frame[s] = v
         frames.append(frame[[*strata, *lists, "count"]])

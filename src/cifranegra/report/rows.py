@@ -176,13 +176,15 @@ def comparison_text(comparison: Any, heading: str) -> str:
     for row in comparison.table.to_dict(orient="records"):
         estimate = format_number(row.get("estimate"))
         if row["status"] == "ok":
-            note = row.get("interval_method") or "no interval"
+            # a DataFrame column holds NaN, not None, where a family has no interval method
+            method = row.get("interval_method")
+            note = method if _text_present(method) else "no interval"
             if _text_present(row.get("at_observed_count")):
                 estimate += "*"
                 footnotes.append(f"* {row['label']}: {row['at_observed_count']}")
             elif row.get("warnings"):
                 note += "  [!] " + row["warnings"].split(" | ")[0][:90]
-            if _text_present(row.get("interval_note")) and not row.get("interval_method"):
+            if _text_present(row.get("interval_note")) and not _text_present(method):
                 note = "no interval: " + str(row["interval_note"])[:100]
         else:
             note = f"{row['status']}: {row.get('warnings', '')[:110]}"

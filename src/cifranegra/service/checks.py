@@ -120,6 +120,11 @@ def _read(data: bytes, study: str) -> tuple[Any, dict[str, str] | None]:
     hint = ENCODE_HINT.format(study=_quote(study))
     reader = pa.BufferReader(data)
     name = repr(str(reader))
+    damaged = _problem(
+        "damaged",
+        "the file could not be read as an encoded list (its metadata or columns are damaged); "
+        f"send the file written by `cifranegra encode` unchanged, or {hint}",
+    )
     try:
         return read_encoded(reader), None
     except CifranegraError as exc:
@@ -136,14 +141,12 @@ def _read(data: bytes, study: str) -> tuple[Any, dict[str, str] | None]:
                 f"this is not a file written by `cifranegra encode` (a Parquet file without the encoding "
                 f"metadata); plaintext lists are never accepted: {hint}",
             )
+        if "metadata is damaged" in message:
+            return None, damaged
         # the reader's own messages name columns, versions and the fix, never a record's value
         return None, _problem("invalid_encoded", message.replace(name, "the file").replace(str(reader), "the file"))
     except Exception:  # any failure to parse foreign bytes is the sender's file, not a crash
-        return None, _problem(
-            "damaged",
-            "the file could not be read as an encoded list (its metadata or columns are damaged); "
-            f"send the file written by `cifranegra encode` unchanged, or {hint}",
-        )
+        return None, damaged
 
 
 def check_submission(

@@ -432,7 +432,8 @@ class LinkTargets:
     Why: a calibrated probability is a pair's *marginal* chance of being a match, averaged over pairs
     that compete for the same record; used as a pair's odds in the Gibbs target, competition is
     counted twice and the draws link too little (on 5,000 common-name victims, 1.9% too many persons
-    with probabilities calibrated on the truth itself; bench/bench_gibbs_shift.py, docs/linkage.md). δ puts the amount of linking
+    with probabilities calibrated on the truth itself; bench/bench_gibbs_shift.py,
+    docs/linkage.md). δ puts the amount of linking
     where the calibration says it is, and the Gibbs moves decide which records link.
     """
 
