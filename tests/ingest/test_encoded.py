@@ -155,6 +155,46 @@ def test_records_removed_after_encoding_are_refused(tmp_path: Path) -> None:
         read_encoded(tmp_path / "cut.parquet")
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "match"),
+    [
+        ("state", "MARIA LOPEZ", "column 'state', record\\(s\\) 3: not an INEGI state code"),
+        ("sex", "MARIA", "column 'sex', record\\(s\\) 3: not one of female, male, unknown"),
+        ("exploitation", "sexual_exploitation|LOPEZ", "column 'exploitation', record\\(s\\) 3"),
+        ("year", -4711, "column 'year', record\\(s\\) 3: not a whole year from 1900 to 2100"),
+    ],
+)
+def test_stratum_values_encode_never_writes_are_refused_without_showing_them(
+    tmp_path: Path, column: str, value: object, match: str
+) -> None:
+    # a stratum value becomes a label of the run's tables and of what it publishes: a hand-edited encoded
+    # file must not carry a name into them (found by a review: a name in `state` reached entities.csv and
+    # the strata with exit 0). The message gives the column and row, never the value (docs/hardening.md)
+    enc = encode_records(_records(6), SECRET, "p")
+    path = tmp_path / "e.parquet"
+    write_encoded(enc, path)
+    table = pq.read_table(path)
+    frame = table.to_pandas()
+    if column == "year":
+        frame[column] = frame[column].astype("Int64")
+    else:
+        frame[column] = frame[column].astype(object)
+    frame.loc[2, column] = value
+    import pyarrow as pa
+
+    edited = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(table.schema.metadata)
+    pq.write_table(edited, tmp_path / "edited.parquet")
+    with pytest.raises(InputError, match=match) as e:
+        read_encoded(tmp_path / "edited.parquet")
+    message = str(e.value).replace(str(tmp_path / "edited.parquet"), "FILE")
+    assert str(value) not in message and "never writes" in message
+    # the file as encode wrote it is read (every stratum value is one encode writes), empty values too
+    frame.loc[2, column] = None
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(table.schema.metadata),
+                   tmp_path / "blank.parquet")
+    assert len(read_encoded(tmp_path / "blank.parquet").records) == 6
+
+
 def test_secret_from_file_and_environment(tmp_path: Path) -> None:
     path = tmp_path / "s.hex"
     write_new_secret(path)

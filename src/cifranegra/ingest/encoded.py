@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -197,6 +198,62 @@ def _parse_metadata(raw: bytes, name: str) -> tuple[dict[str, Any], EncodingSpec
     return meta, spec
 
 
+#: the earliest and latest registration year a stratum may hold
+YEAR_RANGE = (1900, 2100)
+
+
+def _stratum_codes(column: str) -> frozenset[str] | None:
+    """The values ``cifranegra encode`` writes in a known stratum column (None: not a known column)."""
+    from cifranegra.schema.codes import AGE_GROUPS, EXPLOITATION_CODES, SEX_CODES, states
+
+    known = {
+        "sex": SEX_CODES,
+        "age_group": AGE_GROUPS,
+        "state": (*(st.code for st in states()), "unknown"),
+        "exploitation": EXPLOITATION_CODES,
+    }
+    return frozenset(known[column]) if column in known else None
+
+
+def _check_strata(records: pd.DataFrame, spec: EncodingSpec, name: str) -> None:
+    """Refuse stratum values ``cifranegra encode`` never writes: a stratum value becomes a label of the
+    run's tables and of what it publishes, so a hand-edited file must not carry free text (a name, say)
+    into them. The message gives the column and row numbers, never the value."""
+    problems = []
+    for col in spec.strata:
+        if col not in records.columns:
+            continue
+        values = records[col]
+        present = values.notna().to_numpy()
+        if col == "year":
+            numbers = pd.to_numeric(values, errors="coerce")
+            ok = numbers.notna() & (numbers == numbers.round()) & numbers.between(*YEAR_RANGE)
+            bad = present & ~ok.to_numpy()
+            rule = f"a whole year from {YEAR_RANGE[0]} to {YEAR_RANGE[1]}"
+        else:
+            codes = _stratum_codes(col)
+            if codes is None:  # a stratum of a custom spec: encode wrote what the validated list held
+                continue
+            text = values.astype("string")
+            if col == "exploitation":  # several forms joined by "|"
+                ok = text.str.split("|").map(lambda parts, allowed=codes: isinstance(parts, list)
+                                             and set(parts) <= allowed)
+            else:
+                ok = text.isin(codes)
+            bad = present & ~ok.fillna(False).to_numpy(dtype=bool)
+            rule = "one of " + ", ".join(sorted(codes)) if len(codes) <= 20 else "an INEGI state code (01-32)"
+        rows = np.flatnonzero(bad)
+        if rows.size:
+            shown = ", ".join(str(r + 1) for r in rows[:5]) + (f" and {rows.size - 5} more" if rows.size > 5 else "")
+            problems.append(f"column {col!r}, record(s) {shown}: not {rule}")
+    if problems:
+        raise InputError(
+            f"{name!r} holds stratum values that `cifranegra encode` never writes (the file was altered after "
+            "encoding); values are not shown, they could identify someone:\n  - " + "\n  - ".join(problems)
+            + "\nask the agency to encode its list again with `cifranegra encode`"
+        )
+
+
 def read_encoded(path: str | os.PathLike[str]) -> EncodedList:
     """Read and check an encoded list; errors name the file and the fix."""
     name = str(path)
@@ -247,6 +304,7 @@ def read_encoded(path: str | os.PathLike[str]) -> EncodedList:
     records = table.drop_columns(["clk"]).to_pandas()
     for col in ("source", "record_id"):
         records[col] = records[col].astype("string")
+    _check_strata(records, spec, name)
     return EncodedList(
         records=records,
         clks=clks,
