@@ -68,6 +68,17 @@ def test_lists_naming_some_columns_explain_the_zero_rows(tmp_path: Path) -> None
         _read(tmp_path, "a,b,count\n1,0,3\n0,0,4\n1,1,2\n")
 
 
+def test_stratum_values_are_read_as_written(tmp_path: Path) -> None:
+    # a run writes states as INEGI codes ("01".."32") in capture_histories_by_stratum.csv and labels its
+    # strata so (docs/pipeline.md); reading that file back with --strata state turned "01" into 1, so the
+    # strata no longer matched the run's. Lists and counts are still numbers.
+    rows = [f"{st},{a},{b},{c},{n}" for st in ("01", "09") for (a, b, c), n in
+            (((1, 0, 0), 5), ((0, 1, 0), 6), ((0, 0, 1), 7), ((1, 1, 0), 3), ((1, 0, 1), 2), ((0, 1, 1), 4))]
+    tables = _read(tmp_path, "state,a,b,c,count\n" + "\n".join(rows) + "\n", strata=["state"])
+    assert sorted(tables) == [("01",), ("09",)]
+    assert tables[("01",)].observed == 27
+
+
 def test_huge_count_gives_no_numpy_warning(tmp_path: Path) -> None:
     import warnings
 

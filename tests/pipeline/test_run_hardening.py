@@ -228,6 +228,11 @@ def test_strata_that_cannot_be_used_are_reported(project_dir):
     male = [r for r in rows if r["stratum"] == "sex=male"]
     assert [r["method"] for r in male] == ["chapman", "loglinear"]
     assert all(r["estimate"] is None and "only one list" in r["error"] for r in male)
+    assert all(r["observed"] is None for r in male)  # no count known for it: none invented
+    tables.skipped_observed[("male",)] = 7
+    rows, _ = run_module.estimate_all(project, whole, tables)
+    # where tabulation counted its persons, estimates.csv gives them (it was blank; a review found it)
+    assert [r["observed"] for r in rows if r["stratum"] == "sex=male"] == [7, 7]
     tables.skipped[("unknown",)] = "only one list has anyone in this stratum"
     rows, _ = run_module.estimate_all(project, whole, tables)
     assert [r["error"] for r in rows if r["stratum"] == "sex=unknown"] == [

@@ -21,11 +21,16 @@ if TYPE_CHECKING:  # the general reader (pandas) is imported only when the plain
 T = TypeVar("T")
 
 
-def _numeric(df: pd.DataFrame) -> pd.DataFrame:
+def _numeric(df: pd.DataFrame, keep_text: Sequence[str] = ()) -> pd.DataFrame:
+    """Number-like cells as numbers, except in the columns named in ``keep_text`` (the strata: a
+    state written ``01`` is the stratum ``01``, as the run that wrote the table labels it, not 1)."""
     import pandas as pd
 
     out = df.copy()
+    keep = set(keep_text)
     for i in range(out.shape[1]):
+        if str(out.columns[i]).strip() in keep:
+            continue
         col = out.iloc[:, i]
         conv = pd.to_numeric(col, errors="coerce")
         # keep text where it is not a number, so errors can say what kind of value it is
@@ -75,7 +80,7 @@ def read_capture_histories(
             )
         return CaptureHistories.from_frame(df, lists=lists, count=cnt, source=name)
 
-    return _read(path, build)
+    return _read(path, build, strata)
 
 
 def describe_capture_table(
@@ -92,7 +97,7 @@ def describe_capture_table(
     def build(df: pd.DataFrame, name: str) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
         return describe_frame(df, lists=lists, count=_count_column(df, count, strata), strata=strata, source=name)
 
-    return _read(path, build)
+    return _read(path, build, strata)
 
 
 def read_table(path: str | Path) -> tuple[pd.DataFrame, Any]:
@@ -102,7 +107,7 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, Any]:
     return general(path)
 
 
-def _read(path: str | Path, build: Callable[[pd.DataFrame, str], T]) -> T:
+def _read(path: str | Path, build: Callable[[pd.DataFrame, str], T], strata: Sequence[str] = ()) -> T:
     df, _ = read_table(path)
     name = Path(path).name
     read_errors = [p for p in df.attrs.get("read_problems", []) if p.severity == "error"]
@@ -110,7 +115,7 @@ def _read(path: str | Path, build: Callable[[pd.DataFrame, str], T]) -> T:
     header = _header_problems(columns, name)
     if header:
         raise ValidationError([*header, *read_errors], summary=f"{name} cannot be read")
-    df = _numeric(df)
+    df = _numeric(df, strata)
     df.columns = columns
     if read_errors:
         # misaligned rows are not checked cell by cell (their values may sit under the wrong column);

@@ -646,7 +646,7 @@ def _stratum_tables(
         label = label_of(key, None if seen is None else int(seen))
         if info[label]["unknown"]:
             why = _UNKNOWN_WHY
-        skipped.extend(not_estimated(label, None, why))
+        skipped.extend(not_estimated(label, info[label]["observed"], why))
     return tables, skipped, info
 
 
