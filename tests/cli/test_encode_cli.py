@@ -65,6 +65,21 @@ def test_output_never_overwrites_an_input(env, tmp_path):
     assert lst.read_text(encoding="utf-8") == LIST and len(secret.read_text().strip()) == 64
 
 
+def test_output_must_be_named_parquet(env, tmp_path):
+    """Review finding: `-o x.csv` wrote a Parquet file named .csv. An encoded list is a Parquet file
+    (docs/private-linkage.md, the encode --help), so another suffix is refused before the secret or
+    the list is read; the suffix check is case-insensitive."""
+    _, encode, *_ = env
+    for name in ("x.csv", "x", "x.parquet.txt"):
+        code, err = encode("-o", str(tmp_path / name))
+        assert code == 2 and "an encoded list is a Parquet file" in err and "Traceback" not in err
+        assert not (tmp_path / name).exists()
+    assert repr(str(tmp_path / "x.parquet")) in encode("-o", str(tmp_path / "x.csv"))[1]
+    code, err = encode("-o", str(tmp_path / "X.PARQUET"), "--unrecognised", "unknown")
+    assert code == 0, err
+    assert len(read_encoded(tmp_path / "X.PARQUET")) == 3
+
+
 def test_output_into_an_unwritable_place(env):
     _, encode, *_ = env
     code, err = encode("-o", "/proc/cifranegra-x.parquet", "--unrecognised", "unknown")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cifranegra.cli import main
@@ -127,6 +128,50 @@ def test_describe(capsys: pytest.CaptureFixture[str]) -> None:
     d = json.loads(out)
     assert d["list_sizes"] == {"A": 46, "B": 36, "C": 20}
     assert d["non_overlapping_pairs"] == [["A", "C"], ["B", "C"]]
+
+
+def test_describe_says_summed_duplicate_patterns_once(tmp_path: Path) -> None:
+    """Review finding: rows repeating a pattern were reported twice, as "note:" in the description and
+    as "warning:" on stderr. The note is describe's own channel (it is in --json's "notes" too), so
+    the same sentence is said once; a real process, since pytest collects warnings in-process."""
+    f = tmp_path / "dup.csv"
+    f.write_text("a,b,c,count\n1,0,0,3\n1,0,0,2\n0,1,0,4\n1,1,0,2\n0,0,1,5\n")
+    for extra in ((), ("--json",)):
+        p = subprocess.run([sys.executable, "-m", "cifranegra", "describe", str(f), *extra],
+                           capture_output=True, text=True, check=False)
+        assert p.returncode == 0, p.stderr
+        said = p.stdout + p.stderr
+        assert said.count("2 rows repeat a capture pattern already listed; their counts were summed") == 1, said
+        assert "warning:" not in p.stderr
+    assert json.loads(p.stdout)["notes"] == ["2 rows repeat a capture pattern already listed; their counts were summed"]
+    # estimate's text prints the table's notes too, so the same sentence is not also a warning there;
+    # --json has no notes and keeps the warning on stderr
+    f.write_text("a,b,c,count\n1,0,0,3\n1,0,0,2\n0,1,0,4\n1,1,0,2\n0,0,1,5\n1,0,1,3\n0,1,1,2\n")
+    for extra, where in (((), "stdout"), (("--json",), "stderr")):
+        p = subprocess.run([sys.executable, "-m", "cifranegra", "estimate", str(f), "--method", "mth-chao",
+                            *extra], capture_output=True, text=True,
+                           check=False)
+        said = p.stdout + p.stderr
+        assert said.count("rows repeat a capture pattern already listed") == 1, said
+        assert "rows repeat" in (p.stdout if where == "stdout" else p.stderr), said
+
+
+def test_summed_duplicates_are_noted_in_their_own_stratum_only(tmp_path: Path) -> None:
+    """Review finding: with --strata the note on summed duplicate rows was counted over the whole table
+    and shown under every stratum (here "y" has no repeated pattern); each stratum's table and
+    description carry their own count, the pooled table the table's."""
+    from cifranegra.estimation import CaptureHistories
+    from cifranegra.estimation.histories import describe_frame
+
+    frame = pd.DataFrame({"s": ["x", "x", "x", "x", "y", "y", "y"], "a": [1, 1, 0, 1, 1, 0, 1],
+                          "b": [0, 0, 1, 1, 0, 1, 1], "count": [3, 2, 4, 2, 5, 6, 7]})
+    with pytest.warns(UserWarning, match="2 rows repeat"):
+        tables = CaptureHistories.stratified_from_frame(frame, strata=["s"], count="count")
+    note = "2 rows repeat a capture pattern already listed; their counts were summed"
+    assert tables[("x",)].notes == (note,) and tables[("y",)].notes == ()
+    assert tables.pooled is not None and tables.pooled.notes == (note,)
+    described = dict(describe_frame(frame, strata=["s"], count="count"))
+    assert described[("x",)]["notes"] == [note] and described[("y",)]["notes"] == []
 
 
 def test_strata(capsys: pytest.CaptureFixture[str]) -> None:

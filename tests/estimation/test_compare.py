@@ -81,6 +81,34 @@ def test_bad_options_are_refused_before_any_fit(kw: dict, match: str) -> None:
         compare(h, sensitivity=False, **kw)
 
 
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"families": ["chao", "chao"]}, r"^method famil\(ies\) \['chao'\] named twice; name each method once$"),
+        ({"families": ["chao"], "sensitivity_families": ["chao", "independence", "chao"]},
+         r"^sensitivity_families: method famil\(ies\) \['chao'\] named twice"),
+    ],
+)
+def test_a_family_named_twice_is_refused(kw: dict, match: str) -> None:
+    # review finding: `--methods chao,chao` printed the chao row twice; refused like a merge group that
+    # names a list twice (_check_merges, "names a list twice; name each list once"), before any fit
+    h = load("MultipleSystemsEstimation_Korea.csv")
+    with pytest.raises(InputError, match=match):
+        compare(h, **kw)
+
+
+def test_cli_refuses_a_method_named_twice(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    # the same through `cifranegra compare --methods chao,chao`: exit 2, the row is not printed twice
+    from cifranegra.cli import main
+
+    path = tmp_path / "korea.csv"
+    path.write_text((DATA / "MultipleSystemsEstimation_Korea.csv").read_text())
+    assert main(["compare", str(path), "--methods", "chao, chao", "--no-sensitivity"]) == 2
+    out, err = capsys.readouterr()
+    assert "['chao'] named twice; name each method once" in err and "Traceback" not in err
+    assert out == ""
+
+
 def test_cli_text_says_no_interval_rather_than_nan(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     # sample coverage with --n-boot 0 has no interval method; the DataFrame holds NaN there, which the
     # table printed as "nan" (docs/hardening.md, "Honest degenerate answers": the reason, not a blank)

@@ -147,6 +147,18 @@ def test_ingest_unrecognised_setting(tmp_path):
     assert "\"error\"" in text and "\"unknown\"" in text and "'unrecognized'" in text and "did you mean" in text
 
 
+def test_misspelled_top_level_key_gets_a_did_you_mean(tmp_path):
+    """docs/pipeline.md: "Unknown keys, at any level, are errors with a 'did you mean'"; the top level
+    (`sed = 3` meant `seed`) used to name the key without the suggestion the nested sections give."""
+    path = _project(tmp_path)
+    path.write_text("sed = 3\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(ValidationError) as exc:
+        load_project(path)
+    text = str(exc.value)
+    assert "unknown key(s) ['sed'] (did you mean 'seed'?)" in text
+    assert "valid keys are" in text
+
+
 def test_source_names_that_are_result_columns_are_refused(tmp_path):
     path = _project(tmp_path)
     path.write_text(path.read_text(encoding="utf-8").replace('"B"', '"count"'), encoding="utf-8")

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--project", metavar="NAME",
                    help="study name agreed by all agencies (the project salt; same as the project file's name)")
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="the encoded Parquet file to write (its folder must exist)")
+                   help="the encoded Parquet file to write, named *.parquet (its folder must exist)")
     p.add_argument("--renumber", action="store_true",
                    help="replace record ids by 1..n (when the ids themselves could identify someone)")
     p.add_argument("--unrecognised", choices=("error", "unknown"), default="error",
@@ -64,6 +64,9 @@ def _check_output(args: argparse.Namespace) -> Path:
         if _same_file(out, other):
             raise InputError(f"-o/--output is the same file as {flag}; choose another name for the encoded file "
                              "(--force never overwrites an input)")
+    if out.suffix.lower() != ".parquet":  # -o x.csv used to write Parquet bytes under a .csv name
+        raise InputError(f"-o/--output {str(out)!r}: an encoded list is a Parquet file; name the output with "
+                         f"the .parquet suffix, e.g. {str(out.with_name(out.stem + '.parquet'))!r}")
     if out.exists() and not args.force:
         raise InputError(f"{str(out)!r} exists; choose another -o/--output or pass --force")
     return out

@@ -145,12 +145,17 @@ def _payload(r: EstimateResult, seed: int | None) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cifranegra.estimation.histories import CaptureHistories, TooManyListsError
+    import warnings
+
+    from cifranegra.estimation.histories import CaptureDataWarning, CaptureHistories, TooManyListsError
     from cifranegra.report.rows import result_text
 
     opts = _options(args)  # before reading the data: a wrong option fails fast
     try:
-        data = load(args)
+        with warnings.catch_warnings():
+            if not args.json:  # the text prints the table's notes (summed duplicates): not twice
+                warnings.simplefilter("ignore", CaptureDataWarning)
+            data = load(args)
     except TooManyListsError as exc:
         api.check_lists(args.method, exc.n_lists)  # the method's own, lower limit says more
         raise

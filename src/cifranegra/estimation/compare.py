@@ -203,6 +203,14 @@ def _check_merges(merges: Sequence[Sequence[str]], lists: Sequence[str]) -> None
             raise InputError(f"merge group {list(group)} names a list twice; name each list once")
 
 
+def _check_families_once(families: Sequence[str], prefix: str) -> None:
+    """Each family named once: a family named twice would be fitted and shown twice (as
+    :func:`_check_merges` refuses a list named twice in a merge group)."""
+    twice = sorted({f for f in families if list(families).count(f) > 1})
+    if twice:
+        raise InputError(f"{prefix}method famil(ies) {twice} named twice; name each method once")
+
+
 def _check_options(family: str, opts: Mapping[str, Any]) -> None:
     """Refuse an option value that ``family`` refuses (as :func:`api.check_estimator`: builds the spec,
     fits nothing), naming the family."""
@@ -257,6 +265,8 @@ def compare(
     unknown += [f for f in sens_fams if f not in FAMILIES]
     if unknown:
         raise InputError(f"unknown method famil(ies) {sorted(set(unknown))}; choose from {list(FAMILIES)}")
+    _check_families_once(fams, "")
+    _check_families_once(sens_fams, "sensitivity_families: ")
     _check_merges(merges, histories.lists)
     options = options or {}
     api.check_seed(seed)

@@ -549,7 +549,8 @@ def describe_frame(
     values; one with key ``()`` without strata), every row checked as for estimation. Works up to
     :data:`MAX_PATTERN_LISTS` lists, beyond the :data:`MAX_LISTS` of a :class:`CaptureHistories`."""
     strata = tuple(strata)
-    df, names, mask, cnt, notes = _parse_rows(df, lists=lists, count=count, strata=strata, source=source)
+    # the summed duplicates are a note of each stratum's description (describe prints it), not also a warning
+    df, names, mask, cnt, dup = _parse_rows(df, lists=lists, count=count, strata=strata, source=source, warn=False)
     groups = _stratum_indices(df, strata) if strata else {(): np.arange(len(df))}
     out = []
     texts = _stratum_texts(strata, groups)
@@ -557,7 +558,7 @@ def describe_frame(
         uniq, inverse = np.unique(mask[idx], return_inverse=True)
         counts = np.bincount(inverse.ravel(), weights=cnt[idx], minlength=uniq.size).astype(np.int64)
         label = source if not key else f"{source or 'table'} stratum {texts[key]}"
-        out.append((key, describe_patterns(names, uniq, counts, source=label, notes=notes)))
+        out.append((key, describe_patterns(names, uniq, counts, source=label, notes=_duplicate_notes(dup[idx]))))
     return out
 
 
@@ -663,22 +664,26 @@ def _from_frame(
 ) -> StrataTables:
     resolved = lists if lists is not None else [str(c) for c in df.columns if str(c) != count and str(c) not in strata]
     check_table_size(len(resolved), source)  # before anything of size 2^K
-    df, lists, mask, cnt, notes = _parse_rows(df, lists=lists, count=count, strata=strata, source=source)
+    df, lists, mask, cnt, dup = _parse_rows(df, lists=lists, count=count, strata=strata, source=source)
+    notes = _duplicate_notes(dup)
     k = len(lists)
     groups: dict[tuple[Any, ...], np.ndarray] = {}
+    group_notes: dict[tuple[Any, ...], list[str]] = {}
     if strata:
         indices = _stratum_indices(df, strata)
         _check_strata_memory(len(indices), k, source)
         for key_t, idx in indices.items():
             groups[key_t] = np.bincount(mask[idx], weights=cnt[idx], minlength=2**k).astype(np.int64)
+            group_notes[key_t] = _duplicate_notes(dup[idx])
     else:
         groups[()] = np.bincount(mask, weights=cnt, minlength=2**k).astype(np.int64)
+        group_notes[()] = notes
     out = StrataTables()
     texts = _stratum_texts(strata, groups)
     for key, arr in groups.items():
         label = source if not key else f"{source or 'table'} stratum {texts[key]}"
         names = tuple(lists)
-        notes_k = list(notes)
+        notes_k = list(group_notes[key])
         if strata and drop_empty_lists:
             observed = np.flatnonzero(arr)
             on = _bits(observed, k)
@@ -767,9 +772,11 @@ def _parse_rows(
     count: str | None,
     strata: tuple[str, ...],
     source: str | None,
-) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray, list[str]]:
+    warn: bool = True,
+) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray, np.ndarray]:
     """Every row checked (every problem at once): the frame, the lists, each row's pattern as a bit
-    mask and its count, and notes. Nothing here is of size 2^K (masks hold up to 62 lists)."""
+    mask and its count, and which rows repeat a pattern of their stratum (summed; with ``warn``, a
+    :class:`CaptureDataWarning` says how many). Nothing here is of size 2^K (masks hold up to 62 lists)."""
     import pandas as pd
 
     problems: list[Problem] = []
@@ -973,16 +980,20 @@ def _parse_rows(
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ValidationError(problems, summary=f"{source or 'the table'} cannot be used")
-    notes: list[str] = []
+    dup = np.zeros(len(mask), dtype=bool)
     if count is not None:
         keys = pd.DataFrame({"mask": mask, **{s: df[s].to_numpy() for s in strata}})
-        dups = keys.duplicated(keep=False) & (cnt >= 0)
-        n_dup_rows = int(dups.sum())
-        if n_dup_rows:
-            note = f"{n_dup_rows} rows repeat a capture pattern already listed; their counts were summed"
-            notes.append(note)
-            warnings.warn(f"{source or 'table'}: {note}", CaptureDataWarning, stacklevel=4)
-    return df, lists, mask, cnt, notes
+        dup = (keys.duplicated(keep=False) & (cnt >= 0)).to_numpy()
+        if warn and dup.any():
+            warnings.warn(f"{source or 'table'}: {_duplicate_notes(dup)[0]}", CaptureDataWarning, stacklevel=4)
+    return df, lists, mask, cnt, dup
+
+
+def _duplicate_notes(dup: np.ndarray) -> list[str]:
+    """The note on rows that repeat a capture pattern, among the rows ``dup`` flags (of one stratum,
+    or of the whole table)."""
+    n = int(dup.sum())
+    return [f"{n} rows repeat a capture pattern already listed; their counts were summed"] if n else []
 
 
 def _entities_to_wide(

@@ -264,9 +264,7 @@ def project_from_dict(
             return None
         return resolved
 
-    unknown = sorted(map(str, set(data) - _TOP_KEYS))
-    if unknown:
-        bad(None, f"unknown key(s) {unknown}; valid keys are {', '.join(sorted(_TOP_KEYS))}")
+    _unknown_keys(data, _TOP_KEYS, None, bad)
     name = data.get("name", "cifranegra-project")
     if not isinstance(name, str) or not name.strip():
         bad("name", "name must be a text such as name = \"cdmx-2023\"")
@@ -356,7 +354,7 @@ def _table(data: Mapping[str, Any], key: str, bad: _Bad) -> Mapping[str, Any]:
     return value
 
 
-def _unknown_keys(table: Mapping[str, Any], valid: set[str], where: str, bad: _Bad) -> None:
+def _unknown_keys(table: Mapping[str, Any], valid: set[str], where: str | None, bad: _Bad) -> None:
     extra = sorted(map(str, set(table) - valid))
     if extra:
         hints = [h for k in extra for h in difflib.get_close_matches(k, sorted(valid), n=1)]
