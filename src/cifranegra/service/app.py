@@ -101,6 +101,7 @@ def create_app(home: HubHome) -> FastAPI:
     app.state.sessions = session_factory(app.state.engine)
     app.state.storage = _make_storage(home, app.state.sessions)
     http_errors.install(app)
+    app.add_middleware(http_errors.BodyLimitMiddleware)  # inside the audit middleware: a 413 is audited
     app.add_middleware(AuditMiddleware, factory_of=lambda: app.state.sessions)
     for name in API_ROUTERS:
         module = optional_module(f"cifranegra.service.routers.{name}")

@@ -86,8 +86,10 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active account with this username and password, else ``None`` (same cost either way)."""
-    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    """The active account with this username and password, else ``None`` (same cost either way). A name
+    no account can have (a NUL byte, which PostgreSQL refuses in a query) is looked up nowhere."""
+    user = session.scalars(select(User).where(User.username == username)).one_or_none() \
+        if USERNAME_RE.fullmatch(username) else None
     if user is None or not user.active:
         verify_password(_DUMMY_HASH, password)
         return None

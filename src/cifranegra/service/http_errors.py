@@ -13,6 +13,7 @@ reader's language.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -141,3 +142,64 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(CifranegraError, _cifranegra_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+# --- the size of bodies other than uploads ------------------------------------------------------------
+
+SMALL_BODY_BYTES = 1 << 20
+"""The largest body of a request that is not an upload (JSON of the API, the web pages' forms). The two
+upload routes (``POST /api/v1/studies/{study}/submissions`` and the web form ``POST /submit``) enforce
+``max_upload_bytes`` themselves."""
+_UPLOAD_PATH = re.compile(r"/api/v1/studies/[^/]+/submissions/?|/submit/?")
+
+
+class BodyLimitMiddleware:
+    """ASGI middleware: 413 for a body over :data:`SMALL_BODY_BYTES` on any route but an upload, before
+    the route reads it (by its ``Content-Length``; a body without one is read up to the limit first).
+
+    docs/hub.md, section 9: "413: the body is over the limit". Before, a JSON or form body of any size
+    (hundreds of MB, from anyone: ``POST /api/v1/login`` needs no account) was read whole into memory and
+    parsed before its fields were checked. Installed inside the audit middleware, so the 413 is audited."""
+
+    def __init__(self, app: Any, limit: int = SMALL_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or (scope.get("method") == "POST" and _UPLOAD_PATH.fullmatch(scope.get("path", ""))):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and declared.isdigit():
+            # the server holds the body to its Content-Length, so a declared size within the limit is enough
+            if int(declared) > self.limit:
+                await self._refuse(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        held: list[dict[str, Any]] = []
+        size = 0
+        while True:
+            message = await receive()
+            held.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Any:
+            return held.pop(0) if held else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        message = (f"the request body is larger than this hub accepts outside an upload ({self.limit:,} bytes); "
+                   "JSON requests and forms are small")
+        response: Response | None = None
+        if not str(scope.get("path", "")).startswith("/api/") and "app" in scope:
+            response = _web_page(Request(scope), 413)
+        await (response or error_response(413, "too_large", message))(scope, receive, send)

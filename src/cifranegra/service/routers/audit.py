@@ -24,6 +24,7 @@ from cifranegra.service.db import AuditEntry
 
 router = APIRouter()
 Auditor = Annotated[auth.Principal, Depends(auth.require("auditor"))]
+MAX_ENTRY_ID = 2**31 - 1
 COLUMNS = ("id", "at", "actor", "role", "action", "target", "client", "outcome", "status", "prev_hash", "hash")
 
 
@@ -42,7 +43,9 @@ def list_entries(session: Any, after_id: int = 0, limit: int = 100) -> list[dict
 def get_audit(
     request: Request,
     _p: Auditor,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    # at most the largest id an entry can have (PostgreSQL's integer; SQLite's is larger): a bigger number
+    # was a 500 (docs/hub.md, section 9: errors are 4xx in one shape)
+    after_id: Annotated[int, Query(ge=0, le=MAX_ENTRY_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Entries after ``after_id``, oldest first."""

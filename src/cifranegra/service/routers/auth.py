@@ -53,7 +53,9 @@ def log_in(request: Request, username: str, password: str) -> tuple[str, dt.date
     record who tried."""
     record = request_record(request)
     with transaction(request.app.state.sessions) as session:
-        exists = session.scalars(select(User.id).where(User.username == username)).first() is not None
+        # a name no account can have is not looked up: a NUL byte in it was a 500 on PostgreSQL
+        exists = auth.USERNAME_RE.fullmatch(username) is not None and session.scalars(
+            select(User.id).where(User.username == username)).first() is not None
         if exists and recent_failures(session, username) >= MAX_FAILED_LOGINS:
             if record is not None:
                 record.actor = username

@@ -136,7 +136,8 @@ def draft_release(factory: sessionmaker[Session], storage: Any, principal: Princ
                   run_id: str, title: str = "") -> dict[str, Any]:
     """A draft from the run's publish/ folder (copied into a blob of its own); 409 unless it succeeded."""
     require(principal, DRAFT_ROLES, "only the study's coordinator or analyst drafts releases")
-    title = " ".join(str(title).split())[:300]
+    # control characters go (a NUL byte was a 500 on PostgreSQL, which refuses it in text)
+    title = " ".join("".join(ch if ch.isprintable() else " " for ch in str(title)).split())[:300]
     with factory() as session:
         written: list[str] = []
         try:

@@ -34,7 +34,7 @@ from cifranegra.service import jobs
 from cifranegra.service.auth import CurrentPrincipal, Principal, as_utc
 from cifranegra.service.db import Run, Study, transaction
 from cifranegra.service.http_errors import ApiError
-from cifranegra.service.routers.studies import visible_study
+from cifranegra.service.routers.studies import check_plain_json, visible_study
 
 router = APIRouter()
 
@@ -135,6 +135,9 @@ def start_run(factory: sessionmaker[Session], principal: Principal, study_name: 
               settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Queue a run (the coordinator's); 409 with fewer than two agencies, 422 for bad settings."""
     require(principal, START_ROLES, "only the study's coordinator starts runs")
+    # a lone surrogate escape or NaN in the settings was stored with the run and then made every listing
+    # of the study's runs a 500 (docs/hub.md, section 9: errors are 4xx in one shape)
+    check_plain_json(settings or {}, "settings")
     try:
         with transaction(factory) as session:
             study = visible_study(session, principal, study_name)

@@ -4,7 +4,9 @@
   (``cifranegra encode --project NAME``), so it must be given exactly as the agencies encode with; it is
   also a path segment, hence 1–100 letters, digits, ``.``, ``_``, ``-``. ``settings.strata`` (optional)
   lists the allowed values of each stratum column (``{"sex": ["F", "M"]}``): submissions with other values
-  are refused. Other settings keys are kept for the runs. 409 if the name is taken.
+  are refused. The other keys are the run settings every run starts from, checked here as a run checks
+  them (422 ``invalid_settings``; any other key too); settings must be plain JSON (no NaN, no lone
+  surrogate escape). 409 if the name is taken.
 - ``GET /studies``: hub_admin → every study's name only (to create accounts for it); coordinator → the
   studies it created; analyst, approver, agency_submitter → their one study; auditor → 403.
 - ``GET /studies/{study}``: the coordinator who created it (with participants and submission counts),
@@ -17,6 +19,7 @@ have no stricter rule of their own.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any
 
@@ -26,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cifranegra.errors import InputError
 from cifranegra.service import auth
 from cifranegra.service.audit import note_target
 from cifranegra.service.db import STUDY_ROLES, Agency, Study, Submission, User, transaction
@@ -44,7 +48,20 @@ class StudyIn(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
+def check_plain_json(value: Any, what: str) -> None:
+    """422 unless ``value`` is plain JSON that every back end stores and every answer can repeat: text
+    encodable as UTF-8 (Python's JSON reader lets a lone surrogate escape such as ``"\\ud800"`` through)
+    and finite numbers (it also reads ``NaN`` and ``Infinity``). Such a value used to be stored and then
+    make every later answer that lists it a 500."""
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
+        raise ApiError(422, "invalid_request", f"{what} must be plain JSON: text without lone surrogate escapes "
+                       "(\\ud800 …) and finite numbers (no NaN or Infinity)") from None
+
+
 def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    check_plain_json(settings, "settings")
     strata = settings.get("strata", {})
     if not isinstance(strata, dict) or not all(
         isinstance(col, str) and isinstance(values, list) and all(isinstance(v, str) for v in values)
@@ -54,6 +71,19 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
                        'values (text), e.g. {"sex": ["F", "M"]}')
     if len(settings) > 50:
         raise ApiError(422, "invalid_request", "settings has more than 50 keys")
+    # docs/hub.md, sections 5 and 6: a study's settings are 'strata' and the run settings, which are checked
+    # when the study is created (for three lists or, failing that, two): a typo is refused here, not by
+    # every run of the study (before, any key and any value were kept and every run got a 422)
+    from cifranegra.pipeline import hub_run
+
+    unknown = sorted(str(k) for k in settings if k != "strata" and k not in hub_run.RUN_SETTING_KEYS)
+    if unknown:
+        raise ApiError(422, "invalid_settings", f"unknown setting(s) {unknown}; a study's settings are strata and "
+                       f"the run settings ({', '.join(hub_run.RUN_SETTING_KEYS)})")
+    try:
+        hub_run.check_settings({k: v for k, v in settings.items() if k != "strata"})
+    except InputError as exc:
+        raise ApiError(422, "invalid_settings", f"settings: {exc}") from None
     return settings
 
 
@@ -70,8 +100,10 @@ def create_study(session: Session, principal: auth.Principal, name: str, setting
 
 
 def visible_study(session: Session, principal: auth.Principal, name: str) -> Study:
-    """The study, if the principal works on it (its coordinator, or one of its own accounts); else 404."""
-    study = session.scalars(select(Study).where(Study.name == name)).one_or_none()
+    """The study, if the principal works on it (its coordinator, or one of its own accounts); else 404.
+    A name no study can have (a NUL byte, which PostgreSQL refuses in a query) is 404 without a query."""
+    study = session.scalars(select(Study).where(Study.name == name)).one_or_none() if STUDY_NAME.fullmatch(name) \
+        else None
     if study is not None:
         if principal.role == "coordinator" and study.created_by == principal.user_id:
             return study

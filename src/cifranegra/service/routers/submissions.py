@@ -46,6 +46,7 @@ from cifranegra.service.auth import CurrentPrincipal, Principal, as_utc
 from cifranegra.service.checks import CheckReport, check_submission
 from cifranegra.service.db import Agency, Run, Study, Submission, utcnow
 from cifranegra.service.http_errors import ApiError
+from cifranegra.service.routers.studies import STUDY_NAME
 
 router = APIRouter()
 
@@ -283,6 +284,8 @@ def _require(principal: Principal, roles: tuple[str, ...], why: str) -> None:
 
 def find_study(session: Session, principal: Principal, name: str) -> Study:
     """The study ``name`` if the principal works on it; 404 otherwise (also when it does not exist)."""
+    if not STUDY_NAME.fullmatch(name):  # a name no study can have (a NUL byte: PostgreSQL refuses it)
+        raise ApiError(404, "not_found", NOT_FOUND)
     study = session.scalars(select(Study).where(Study.name == name)).one_or_none()
     if study is None:
         raise ApiError(404, "not_found", NOT_FOUND)

@@ -28,6 +28,7 @@ from cifranegra.service import auth
 from cifranegra.service.audit import note_target
 from cifranegra.service.db import ROLES, STUDY_ROLES, Agency, Study, User, transaction
 from cifranegra.service.http_errors import ApiError
+from cifranegra.service.routers.studies import STUDY_NAME
 
 router = APIRouter()
 Admin = Annotated[auth.Principal, Depends(auth.require("hub_admin"))]
@@ -85,12 +86,17 @@ def create_user(session: Session, body: UserIn) -> dict[str, Any]:
     if body.role in ("hub_admin", "auditor", "coordinator") and body.agency:
         raise _bad(f"a {body.role} account belongs to no agency: leave 'agency' out")
     agency = study = None
+    # names that no agency or study can have (a NUL byte: PostgreSQL refuses it in a query, a 500) are
+    # not looked up
     if body.agency:
-        agency = session.scalars(select(Agency).where(Agency.name == body.agency.strip())).first()
+        name = body.agency.strip()
+        agency = session.scalars(select(Agency).where(Agency.name == name)).first() \
+            if name and all(ch.isprintable() for ch in name) else None
         if agency is None:
             raise _bad("no agency with this name; create it first (POST /api/v1/agencies)")
     if body.study:
-        study = session.scalars(select(Study).where(Study.name == body.study)).first()
+        study = session.scalars(select(Study).where(Study.name == body.study)).first() \
+            if STUDY_NAME.fullmatch(body.study) else None
         if study is None:
             raise _bad("no study with this name; its coordinator creates it first (POST /api/v1/studies)")
     if session.scalars(select(User.id).where(User.username == body.username)).first() is not None:
@@ -155,7 +161,8 @@ def get_users(request: Request, _p: Admin) -> dict[str, Any]:
 def deactivate_user(username: str, request: Request, p: Admin) -> dict[str, Any]:
     """Deactivate an account: it and its tokens stop working at once."""
     with transaction(request.app.state.sessions) as session:
-        user = session.scalars(select(User).where(User.username == username)).first()
+        user = session.scalars(select(User).where(User.username == username)).first() \
+            if auth.USERNAME_RE.fullmatch(username) else None  # not looked up: a NUL byte was a 500 on PostgreSQL
         if user is None:
             raise ApiError(404, "not_found", "no account with this username")
         if user.id == p.user_id:
