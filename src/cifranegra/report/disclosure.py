@@ -357,17 +357,31 @@ def protect_estimates(frame: pd.DataFrame, policy: DisclosurePolicy | None = Non
 def _why_not(frame: pd.DataFrame, r: int, policy: DisclosurePolicy, observed: str, lists: str,
              reason: str | None) -> str:
     given = frame[reason].iloc[r] if reason else None
-    if given is not None and not (isinstance(given, float) and math.isnan(given)) and str(given).strip():
-        return str(given).strip()
+    given_text = "" if given is None or (not isinstance(given, str) and pd.isna(given)) else str(given).strip()
+    # The policy's minimums come before the run's own reason: below them only "fewer than …" is published. The
+    # run's reasons describe the stratum's capture table (which lists hold all of its persons, that no one is on
+    # two lists, even its observed count), which is what a stratum below the minimums must not have published.
     for col, least, noun in ((observed, policy.min_observed, "observed persons"),
                              (lists, policy.min_lists, "lists with records")):
         value = pd.to_numeric(pd.Series([frame[col].iloc[r]]), errors="coerce").iloc[0]
         if pd.isna(value):
+            if given_text:
+                continue
             raise InputError(f"the estimates table, row {r + 1}, column {col!r}: not a number; it must hold the "
                              f"number of {noun}")
         if value < least:
             return f"fewer than {least} {noun}"
-    return ""
+    if any(ch.isdigit() for ch in given_text):
+        # above the minimums the run's reason is published, but not a number in it: it can be a count this
+        # release publishes only rounded or not at all (dga: "max_n must exceed the observed count N")
+        return RUN_REASON_WITH_NUMBERS
+    return given_text
+
+
+#: What a release says instead of a run's reason that holds a number (a count, a list's size)
+RUN_REASON_WITH_NUMBERS = (
+    "the estimator could not be used on this stratum's table (the reason is in the internal results)"
+)
 
 
 # ------------------------------------------------------------------------------------------------- capture patterns

@@ -34,7 +34,6 @@ from cifranegra.report.disclosure import (
     capture_pattern_table,
     protect_estimates,
     protect_tables,
-    round_estimate,
 )
 from cifranegra.schema.codes import exploitation_crosswalk, states
 
@@ -307,6 +306,8 @@ class Release:
     estimates: pd.DataFrame
     #: The first method's estimate with each list left out (rounded; "not estimable" below the minimums).
     drop_one: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The estimate at each linkage threshold (rounded; "not estimable" below the minimums).
+    sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def identifier_share(self, name: str, kind: str) -> tuple[float | None, str]:
         """The published share (0-1) of list ``name``'s records with identifier ``kind`` (``curp``,
@@ -436,7 +437,7 @@ def build_release(folder: str | Path | RunOutputs, policy: DisclosurePolicy | No
     records = protect_tables(record_tables(run), policy, measure="records")
     estimates = estimates_table(run, policy, year)
     return Release(run, policy, publication, year, methods[0], counts, records, estimates,
-                   drop_one_table(run, policy))
+                   drop_one_table(run, policy), sensitivity_table(run, policy))
 
 
 #: Identifier kinds whose share of records per list the sources section publishes.
@@ -476,6 +477,21 @@ def drop_one_table(run: RunOutputs, policy: DisclosurePolicy) -> pd.DataFrame:
                            "lists_with_records": r.get("lists") or 0, "reason": r.get("error") or ""}
                           for r in rows])
     return protect_estimates(frame, policy)
+
+
+def sensitivity_table(run: RunOutputs, policy: DisclosurePolicy) -> pd.DataFrame:
+    """The run's linkage-sensitivity estimates (``results.json`` ``linkage_sensitivity``: N̂ of all persons at
+    each threshold) through the estimate rules: rounded, "not estimable" where fewer persons or lists than the
+    policy's minimums were observed, as for every other estimate."""
+    rows = run.results.get("linkage_sensitivity") or []
+    if not rows:
+        return pd.DataFrame()
+    lists = _lists_with_records(run.results, ALL)
+    frame = pd.DataFrame([{"threshold": r.get("threshold"), "method": r.get("method"), "estimate": r.get("estimate"),
+                           "observed": r.get("observed") if r.get("observed") is not None else 0,
+                           "lists_with_records": lists, "reason": r.get("error") or ""}
+                          for r in rows])
+    return protect_estimates(frame, policy, measures=("estimate",))
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -558,8 +574,7 @@ def metadata(release: Release) -> dict[str, Any]:
         "reference_year": release.year,
         "geographic_coverage": "Mexico",
         "unit_of_measure": "persons; rates per 100,000 population",
-        "lists": [{"name": name, "records": release.records.tables["records_by_list"].set_index("list")
-                   .loc[name, "records"] if name in release.run.records else None,
+        "lists": [{"name": name, "records": _published_records(release, name),
                    **({k: v for k, v in lists_pub.get(name, {}).items()} if isinstance(lists_pub.get(name), dict)
                       else {})}
                   for name in release.run.histories.lists],
@@ -568,14 +583,17 @@ def metadata(release: Release) -> dict[str, Any]:
                         ("record linkage uncertain: the estimate combines imputed linkages drawn from the pair "
                          "probabilities" if interval_includes(result, release.row())["linkage"] else
                          "persons linked across lists are the same person (linkage taken as fixed)")],
-        "linkage": {k: v for k, v in res["linkage"].items() if k in ("method", "engine", "n_records", "n_lists",
-                                                                        "n_entities", "pairs_kept",
-                                                                        "links_at_threshold",
-                                                                        "records_without_identifiers")}
-        | {"threshold": (project.get("linkage") or {}).get("threshold"),
-           "sensitivity": [{k: r.get(k) if k != "estimate" or r.get(k) is None else round_estimate(
-               float(r[k]), release.policy) for k in ("threshold", "method", "estimate")}
-               for r in res.get("linkage_sensitivity", [])]},
+        # counts only as published (disclosure-controlled): the run's own are record-level diagnostics (numbers of
+        # records, persons and linked pairs) that would undo the suppression of the tables' totals and patterns
+        "linkage": {k: v for k, v in res["linkage"].items() if k in ("method", "engine", "n_lists")}
+        | {"n_records": _published_records(release, TOTAL), "n_entities": _published(release.detected),
+           "records_without_identifiers": _small_withheld(res["linkage"].get("records_without_identifiers"),
+                                                          release.policy),
+           "threshold": (project.get("linkage") or {}).get("threshold"),
+           "sensitivity": [{"threshold": r["threshold"], "method": r["method"],
+                            "estimate": None if pd.isna(r["estimate"]) else float(r["estimate"]),
+                            **({"flag": r[FLAG]} if r[FLAG] else {})}
+                           for _, r in release.sensitivity.iterrows()]},
         "estimation": {
             "method": release.method,
             "selection_rule": (result.get("settings") or {}).get("select"),
@@ -597,11 +615,33 @@ def metadata(release: Release) -> dict[str, Any]:
         "denominators": {"source": DENOMINATOR_EDITION, "year": release.year},
         "software": {"name": "cifranegra", "version": __version__, "results_version": res.get("cifranegra_version")},
         "seed": project.get("seed"),
-        "input_fingerprints": [{"source": i.get("source"), "sha256": i.get("sha256"), "records": i.get("records")}
+        "input_fingerprints": [{"source": i.get("source"), "sha256": i.get("sha256"),
+                                "records": _published_records(release, str(i.get("source")))}
                                for i in res.get("inputs", [])],
         "run_fingerprints": release.run.fingerprints,
         "produced": dt.date.today().isoformat(),
     }
+
+
+def _published(cell: tuple[float | None, str]) -> int | None:
+    value, _flag = cell
+    return None if value is None else int(value)
+
+
+def _published_records(release: Release, name: str) -> int | None:
+    """A list's (or the ``total``) records as published in ``records_by_list``: None when withheld or absent."""
+    table = release.records.tables["records_by_list"]
+    rows = table[table["list"].astype(str) == name]
+    if rows.empty or pd.isna(rows["records"].iloc[0]):
+        return None
+    return int(rows["records"].iloc[0])
+
+
+def _small_withheld(value: Any, policy: DisclosurePolicy) -> int | None:
+    """A count outside the protected tables: None (withheld) from 1 to threshold − 1, as a primary cell."""
+    if value is None or pd.isna(value):
+        return None
+    return None if 0 < int(value) < policy.threshold else int(value)
 
 
 def write_release(release: Release, out_dir: str | Path) -> list[Path]:

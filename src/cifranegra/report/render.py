@@ -222,7 +222,7 @@ def _sources(rel: Release, f: _Fmt) -> dict[str, Any]:
         shares = [_share(rel, f, name, kind) for kind in counted]
         rows.append([f.value("list", name), f.count(r["records"], r[FLAG]), f.count(*persons), *shares,
                      str(info.get("definition", t["not_given"] if name != TOTAL else "")),
-                     str(info.get("period", rel.publication.get("period", rel.year) if name != TOTAL else ""))])
+                     str(info.get("period") or (rel.publication.get("period") or rel.year if name != TOTAL else ""))])
         css.append("margin" if name == TOTAL else "")
     header = [t["list"], t["records"], t["persons"], *(t[f"share_{kind}"] for kind in counted), t["definition"],
               t["period"]]
@@ -260,12 +260,11 @@ def _linkage(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
                                          persons=f.count(*rel.detected), method=link.get("method", ""),
                                          clusters=str(t["cluster_sizes"]).format(sizes="; ".join(by_k)))
     blocks: list[dict[str, Any]] = [_p(text)]
-    sens = [r for r in rel.run.results.get("linkage_sensitivity", []) if r.get("estimate") is not None]
+    # the protected estimates (rounded; "not estimable" below the policy's minimums, as every estimate)
+    sens = rel.sensitivity
     if len(sens) > 1:
-        from cifranegra.report.disclosure import round_estimate
-
-        rows = [[f.n(r["threshold"], 2), str(r.get("method", "")), f.n(round_estimate(float(r["estimate"]),
-                                                                                      rel.policy))] for r in sens]
+        rows = [[f.n(r["threshold"], 2), str(r["method"]), f.count(r["estimate"], r[FLAG])]
+                for _, r in sens.iterrows()]
         blocks.append(_table(str(t["linkage_sensitivity"]), [t["threshold"], t["method"], t["estimated_total"]],
                              rows, numeric=(0, 2)))
     else:
@@ -318,7 +317,10 @@ def _models(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
     result = rel.result() or {}
     models = ((result.get("details") or {}).get("models") or [])[:10]
     blocks: list[dict[str, Any]] = []
-    if models and all("bic" in m for m in models):
+    chosen_flag = rel.chosen()[FLAG]
+    if chosen_flag:  # below the policy's minimums: no model's estimate (nor its fit) of these persons is published
+        blocks.append(_p(f"{t['not_estimable']}: {chosen_flag.partition(': ')[2]}", "na"))
+    elif models and all("bic" in m for m in models):
         best = min(float(m["bic"]) for m in models)
         rows, css = [], []
         for m in models:
