@@ -112,6 +112,24 @@ def test_mixing_encoded_and_plain_lists_is_refused(tmp_path):
         load_project(tmp_path / "p.toml")
 
 
+def test_a_stratum_no_encoded_list_records_is_refused_before_linkage(tmp_path, small_records, monkeypatch):
+    """docs/pipeline.md, 'Checks before linkage' (each stratum recorded by at least one list) holds for
+    encoded lists too (docs/private-linkage.md: the hub runs `cifranegra run` as usual): lists whose sex
+    is unknown in every record used to be linked and end with no stratum estimated."""
+    import cifranegra.linkage.private as private
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the linkage started")
+
+    path = _encoded_project(tmp_path, small_records.assign(sex="unknown"), '[tabulation]\nstrata = ["sex"]\n')
+    project = load_project(path)  # before the patch: it reads link_encoded's keywords
+    monkeypatch.setattr(private, "link_encoded", refuse)
+    with pytest.raises(ValidationError) as exc:
+        run_project(project, output=tmp_path / "out", publish=False)
+    assert {p.code for p in exc.value.problems} == {"stratum_not_recorded"}
+    assert "remove 'sex' from [tabulation] strata" in str(exc.value)
+
+
 def test_encoded_lists_of_another_project_or_source_are_refused(tmp_path, small_records):
     """Files encoded under another project name (another salt) or declared under the wrong source."""
     from cifranegra.errors import InputError

@@ -90,6 +90,19 @@ def test_a_stratum_no_list_records_is_refused_before_linkage(tmp_path, small_rec
     assert "remove 'sex' from [tabulation] strata" in str(exc.value)
 
 
+def test_a_year_stratum_whose_dates_are_all_empty_is_refused_before_linkage(tmp_path, small_records, no_linkage):
+    """docs/pipeline.md, 'Checks before linkage': each stratum is recorded by at least one list (`year`
+    comes from `registration_date`). A date column present but empty in every list is read as NaT,
+    which was not taken for unknown: the run went on with every person in year=unknown and no total."""
+    lists = write_lists(tmp_path, small_records.assign(registration_date=""))
+    text = PROJECT.format(lists=lists).replace('strata = ["sex"]', 'strata = ["year"]')
+    (tmp_path / "project.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ValidationError) as exc:
+        run_project(tmp_path / "project.toml", write=False)
+    assert _codes(exc) == {"stratum_not_recorded"}
+    assert "remove 'year' from [tabulation] strata" in str(exc.value)
+
+
 def test_not_enough_memory_for_the_tables_is_refused_before_linkage(project_dir, no_linkage, monkeypatch):
     monkeypatch.setattr(run_module, "_free_memory", lambda: 10)
     with pytest.raises(ValidationError) as exc:

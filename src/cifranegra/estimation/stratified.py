@@ -49,6 +49,10 @@ def is_unknown(value: Any) -> bool:
         return True
     if isinstance(value, float) and math.isnan(value):
         return True
+    if isinstance(value, (np.datetime64, np.timedelta64)) and np.isnat(value):
+        return True  # NaT: pandas' NaT is a datetime subclass that str() shows as "NaT"
+    if type(value).__name__ in ("NaTType", "NAType"):
+        return True
     return str(value).strip().lower() in _UNKNOWN
 
 

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from cifranegra.pipeline.project import Project, load_project
 from cifranegra.pipeline.report_inputs import drop_one_list, fitted_patterns, identifier_counts
 from cifranegra.report.rows import error_row, estimates_table_text, result_row
 from cifranegra.schema.records import stratum_labels
+
+if TYPE_CHECKING:
+    from cifranegra.linkage.private.encode import EncodedList
 
 #: progress(step, done, total): called as each step starts (done < total) and ends (done == total).
 ProgressCallback = Callable[[str, int, int], None]
@@ -289,7 +292,7 @@ def check_strata(project: Project, records: pd.DataFrame) -> list[Problem]:
     problems: list[Problem] = []
     file = str(project.path) if project.path else None
     for s in project.strata:
-        col = "registration_date" if s == "year" else s
+        col = _stratum_column(s, records)
         values = records[col] if col in records.columns else pd.Series(dtype=object)
         if not values.map(lambda v: not is_unknown(v)).any():
             what = "registration date" if s == "year" else s
@@ -301,8 +304,7 @@ def check_strata(project: Project, records: pd.DataFrame) -> list[Problem]:
     if project.strata and not problems:
         combos = 1
         for s in project.strata:
-            col = "registration_date" if s == "year" else s
-            combos *= int(records[col].nunique(dropna=True)) + 1
+            combos *= int(records[_stratum_column(s, records)].nunique(dropna=True)) + 1
         n_tables += min(combos, len(records))
     need = 8 * 2 ** len(project.lists) * n_tables
     free = _free_memory()
@@ -313,6 +315,14 @@ def check_strata(project: Project, records: pd.DataFrame) -> list[Problem]:
                                 f"more than half of the {free / 2**30:.1f} GiB of memory free: use fewer strata "
                                 "or merge lists"))
     return problems
+
+
+def _stratum_column(stratum: str, records: pd.DataFrame) -> str:
+    """The column a stratum is read from: ``year`` from ``registration_date`` in plaintext records,
+    from the ``year`` column of encoded ones (``cifranegra encode`` keeps the year only)."""
+    if stratum == "year" and "registration_date" in records.columns:
+        return "registration_date"
+    return stratum
 
 
 def _free_memory() -> int | None:
@@ -426,14 +436,10 @@ def linkage_sensitivity(
     return rows
 
 
-def _link_encoded(
-    project: Project, progress: ProgressCallback
-) -> tuple[pd.DataFrame, dict[str, Any], ScoredLinkage | None]:
-    """Private linkage: read each agency's encoded file and link the encodings only
-    (:func:`cifranegra.linkage.private.link_encoded`, options from ``[linkage.private]``); with linkage
-    imputation on, the scored pairs are kept too (:func:`~cifranegra.linkage.private.link_encoded_scored`)."""
+def read_encoded_lists(project: Project, progress: ProgressCallback = _noop) -> list[EncodedList]:
+    """Read every encoded list of the project (``cifranegra.ingest.encoded.read_encoded``) and check
+    that each holds the source the project declares for it and was encoded for this project."""
     from cifranegra.ingest.encoded import read_encoded
-    from cifranegra.linkage.private import link_encoded, link_encoded_scored
 
     lists = []
     problems = []
@@ -451,6 +457,19 @@ def _link_encoded(
     if problems:
         raise InputError("the encoded lists do not belong to this project:\n  - " + "\n  - ".join(problems))
     progress("reading encoded lists", n, n)
+    return lists
+
+
+def _link_encoded(
+    project: Project, progress: ProgressCallback, lists: list[EncodedList] | None = None
+) -> tuple[pd.DataFrame, dict[str, Any], ScoredLinkage | None]:
+    """Private linkage: read each agency's encoded file and link the encodings only
+    (:func:`cifranegra.linkage.private.link_encoded`, options from ``[linkage.private]``); with linkage
+    imputation on, the scored pairs are kept too (:func:`~cifranegra.linkage.private.link_encoded_scored`)."""
+    from cifranegra.linkage.private import link_encoded, link_encoded_scored
+
+    if lists is None:
+        lists = read_encoded_lists(project, progress)
     progress("linkage: encoded lists (Bloom filters)", 0, 1)
     scored: ScoredLinkage | None = None
     if project.linkage_uncertainty.enabled is True:  # opt-in on encodings (imputation.ENCODED_OFF)
@@ -853,6 +872,7 @@ def run_project(
         layout_problems, layout_notes = check_layout(out_dir, publish=publish)
         problems.extend(layout_problems)
     records = None
+    encoded_lists: list[EncodedList] | None = None
     inputs: list[dict[str, Any]] = []
     if not project.encoded:
         try:
@@ -865,11 +885,14 @@ def run_project(
             problems.extend(check_strata(project, records))
     else:
         inputs = [{"source": s.source, "file": str(s.path), "sha256": _sha256(s.path)} for s in project.lists]
+        if not problems:  # the strata are checked on encoded lists too, before the linkage
+            encoded_lists = read_encoded_lists(project, prog)
+            problems.extend(check_strata(project, pd.concat([e.records for e in encoded_lists], ignore_index=True)))
     if problems:
         raise ValidationError(problems=problems, summary="the run cannot start; nothing was linked")
     link_result: LinkageResult | ScoredLinkage | None = None
     if project.encoded:
-        entities, linkage, link_result = _link_encoded(project, prog)
+        entities, linkage, link_result = _link_encoded(project, prog, encoded_lists)
     else:
         assert records is not None
         link_result, linkage = _link_plaintext(project, records, prog)

@@ -242,6 +242,26 @@ def test_strata_carried_and_year_from_registration_date() -> None:
     assert set(enc.records["year"].dropna().astype(int)) <= {2020, 2021, 2022, 2023}
 
 
+def test_a_registration_year_the_hub_refuses_is_refused_at_encoding(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """docs/private-linkage.md, 'How a study runs': each agency encodes, the hub runs. The hub's reader
+    accepts registration years 1900-2100 only and takes any other for a file altered after encoding;
+    `encode` used to write such a year, so the agency got a file no study could read and was told to
+    encode again, which wrote the same file. Now encoding refuses it, by row, the date not shown."""
+    from cifranegra.ingest.encoded import read_encoded, write_encoded
+
+    rows = [{**VECTOR_RECORD, "record_id": str(i), "registration_date": pd.Timestamp("2023-05-01")} for i in range(3)]
+    rows[1] = {**rows[1], "registration_date": pd.Timestamp("1890-06-01")}
+    with pytest.raises(ValidationError) as info:
+        encode_records(_frame(rows), SECRET, PROJECT, file="lista.csv")
+    assert [(p.file, p.row, p.code) for p in info.value.problems] == [
+        ("lista.csv", 2, "registration_year_out_of_range")]
+    assert "1890" not in str(info.value)
+    rows[1] = {**rows[1], "registration_date": pd.NaT}  # an empty date encodes, with the year unknown
+    enc = encode_records(_frame(rows), SECRET, PROJECT)
+    write_encoded(enc, tmp_path / "ok.parquet")
+    assert read_encoded(tmp_path / "ok.parquet").records["year"].isna().tolist() == [False, True, False]
+
+
 def test_spec_round_trips_through_dict() -> None:
     again = EncodingSpec.from_dict(MEXICO_SPEC.to_dict())
     assert again == MEXICO_SPEC and again.fingerprint() == MEXICO_SPEC.fingerprint()

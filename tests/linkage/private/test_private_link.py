@@ -88,9 +88,25 @@ def test_identical_lists_link_completely() -> None:
     assert (ent.groupby("entity_id").size() == 2).all()
 
 
+def test_the_list_encoded_under_another_secret_is_the_one_named(lists: pd.DataFrame) -> None:
+    """docs/private-linkage.md, 'How a study runs': every agency encodes with the one shared secret, and
+    a list encoded under another is refused clearly. The message named whichever list came second
+    ("re-encode it"), so when the first list was the odd one out it sent the wrong agency to re-encode."""
+    _, b, c = _encode(lists)
+    odd = encode_records(lists[lists["source"] == "agency_1"], LinkageSecret(b"\x08" * 32), PROJECT)
+    with pytest.raises(InputError) as info:
+        link_encoded([odd, b, c])
+    message = str(info.value)
+    assert message.startswith("encoded list(s) 1 (agency_1) were encoded with a different secret")
+    assert "2 (agency_2), 3 (agency_3)" in message
+    # no majority (one list each under two secrets): neither is blamed, both are named
+    with pytest.raises(InputError, match=r"2 groups.*lists 1 \(agency_1\); 2 \(agency_2\)\)"):
+        link_encoded([odd, b])
+
+
 def test_mixing_secrets_or_specs_is_refused(lists: pd.DataFrame) -> None:
     a, b, _ = _encode(lists)
-    other = encode_records(lists[lists["source"] == "agency_2"], LinkageSecret(b"\x08" * 32), PROJECT)
+    other = encode_records(lists[lists["source"] == "agency_3"], LinkageSecret(b"\x08" * 32), PROJECT)
     with pytest.raises(InputError, match="different secret or project"):
         link_encoded([a, other])
     spec2 = dataclasses.replace(MEXICO_SPEC, bits=1024)

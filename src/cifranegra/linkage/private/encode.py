@@ -107,6 +107,33 @@ def _strata_frame(records: pd.DataFrame, spec: EncodingSpec) -> pd.DataFrame:
     return out
 
 
+def _check_years(strata: pd.DataFrame, records: pd.DataFrame, file: str | None) -> None:
+    """Refuse a registration year that the hub's reader refuses (``cifranegra.ingest.encoded.YEAR_RANGE``).
+
+    The reader takes such a year for a file altered after encoding; written here, it would make an
+    encoded list that no study can read and that the agency cannot fix by encoding again. Named by
+    row, the year not shown."""
+    if "year" not in strata.columns:
+        return
+    from cifranegra.ingest.encoded import YEAR_RANGE
+
+    years = pd.to_numeric(strata["year"], errors="coerce")
+    bad = np.flatnonzero((years.notna() & ~years.between(*YEAR_RANGE)).to_numpy(dtype=bool))
+    if len(bad) == 0:
+        return
+    rows = (records["source_row"] if "source_row" in records.columns
+            else pd.Series(np.arange(1, len(records) + 1), index=records.index))
+    problems = [
+        Problem(file, int(rows.iloc[i]) if pd.notna(rows.iloc[i]) else i + 1, "registration_date", "error",
+                "registration_year_out_of_range",
+                f"the registration date is not within {YEAR_RANGE[0]}–{YEAR_RANGE[1]} (value masked); an encoded "
+                "list keeps the registration year as a stratum and studies accept only those years: correct "
+                "the date, or leave it empty if it is not known")
+        for i in bad.tolist()
+    ]
+    raise ValidationError(problems=problems, summary="registration dates out of range")
+
+
 _WORD = re.compile(r"[A-ZÑ]{3,}")
 
 
@@ -205,6 +232,7 @@ def encode_records(
     records = _with_derived(records, spec)
     blocks = blocking_keys(records, secret, project, spec)
     strata = _strata_frame(records, spec)
+    _check_years(strata, records, file)
     meta = pd.concat([meta, blocks.reset_index(drop=True), strata.reset_index(drop=True)], axis=1)
     clks = encode_fields(records, secret, project, spec)
     return EncodedList(

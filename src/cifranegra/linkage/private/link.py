@@ -46,6 +46,33 @@ class ScoredPairs:
     dice: np.ndarray
 
 
+def _check_same_key(lists: Sequence[EncodedList]) -> None:
+    """Every list was encoded under one secret and project salt (the same key check).
+
+    The lists are grouped by key check, so that the message names the list(s) that differ from the
+    others rather than whichever came second: when the first list is the odd one out, "re-encode list
+    2" would send the wrong agency to re-encode (and fail again)."""
+    groups: dict[str, list[str]] = {}
+    for k, enc in enumerate(lists, start=1):
+        groups.setdefault(enc.key_check, []).append(f"{k} ({', '.join(enc.sources)})")
+    if len(groups) < 2:
+        return
+    ranked = sorted(groups.values(), key=len, reverse=True)
+    if len(ranked[0]) > len(ranked[1]):
+        odd = [name for g in ranked[1:] for name in g]
+        raise InputError(
+            f"encoded list(s) {', '.join(odd)} were encoded with a different secret or project salt than "
+            f"the other {len(ranked[0])} list(s) ({', '.join(ranked[0])}); their encodings cannot match. "
+            "Ask those agencies to re-encode with the study's shared secret and project name."
+        )
+    sets = "; ".join(" and ".join(g) for g in ranked)
+    raise InputError(
+        f"the encoded lists fall into {len(ranked)} groups, each encoded with a different secret or project "
+        f"salt (lists {sets}); their encodings cannot match. Find out which secret and project name are the "
+        "study's and have the other agencies re-encode with them."
+    )
+
+
 def _stack(lists: Sequence[EncodedList]) -> tuple[pd.DataFrame, np.ndarray]:
     if not lists:
         raise InputError("no encoded lists to link")
@@ -64,12 +91,7 @@ def _stack(lists: Sequence[EncodedList]) -> tuple[pd.DataFrame, np.ndarray]:
                 f"uses {first.spec.version} ({first.spec.fingerprint()}): same name, different settings; "
                 "every agency must encode with the same spec (the same cifranegra version and options)"
             )
-        if enc.key_check != first.key_check:
-            raise InputError(
-                f"encoded list {k} ({', '.join(enc.sources)}) was encoded with a different secret or "
-                f"project salt than list 1 ({', '.join(first.sources)}); its encodings cannot match. "
-                "Re-encode it with the study's shared secret and project name."
-            )
+    _check_same_key(lists)
     records = pd.concat([e.records for e in lists], ignore_index=True)
     clks = np.concatenate([e.clks for e in lists], axis=0)
     dup = records.duplicated(["source", "record_id"], keep=False)
