@@ -242,7 +242,7 @@ def test_serve_migrates_before_any_worker_starts(hub_home: HubHome, monkeypatch:
     app_module.serve(hub_home, host="127.0.0.1", port=8799, workers=2)
     assert seen == {"target": "cifranegra.service.app:app_from_environment", "factory": True, "host": "127.0.0.1",
                     "port": 8799, "workers": 2, "log_level": "info", "proxy_headers": True, "server_header": False,
-                    "revision": "0001", "home": str(hub_home.path)}
+                    "revision": "0002", "home": str(hub_home.path)}
 
 
 def test_hub_serve_refuses_bad_options(hub_home: HubHome, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -277,7 +277,7 @@ def _migrate_twice_and_check(db_url: str) -> None:
     assert migrate.current_revision(db_url) is None
     migrate.upgrade(db_url)
     migrate.upgrade(db_url)  # a second run changes nothing
-    assert migrate.current_revision(db_url) == migrate.head_revision() == "0001"
+    assert migrate.current_revision(db_url) == migrate.head_revision() == "0002"
     _assert_schema_matches_models(db_url)
     engine = make_engine(db_url)
     try:
@@ -289,6 +289,41 @@ def _migrate_twice_and_check(db_url: str) -> None:
 
 def test_migrations_on_sqlite_build_every_table_of_the_models(tmp_path: Path) -> None:
     _migrate_twice_and_check(f"sqlite:///{tmp_path / 'm.db'}")
+
+
+def _upgrade_keeps_a_release(db_url: str) -> None:
+    """A hub at revision 0001 with an approved release upgrades to 0002 (release withdrawal) keeping the
+    release as it was, its withdrawal columns empty; the schema is then the models'."""
+    from sqlalchemy import text
+
+    migrate.upgrade(db_url, "0001")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO agencies (id, name, created_at) VALUES (1, 'a', CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO users (id, username, password_hash, role, active, created_at) "
+                              "VALUES (1, 'u', 'x', 'coordinator', true, CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO studies (id, name, created_by, created_at, settings) "
+                              "VALUES (1, 's', 1, CURRENT_TIMESTAMP, '{}')"))
+            conn.execute(text("INSERT INTO runs (id, study_id, created_by, created_at, state, progress, step, message, "
+                              "submission_ids, settings, attempts) VALUES ('r1', 1, 1, CURRENT_TIMESTAMP, "
+                              "'succeeded', 1.0, '', '', '[]', '{}', 1)"))
+            conn.execute(text("INSERT INTO releases (id, study_id, run_id, title, drafted_by, created_at, state, "
+                              "approved_by, approved_at, content_blob_id) VALUES ('rel1', 1, 'r1', 'T', 1, "
+                              "CURRENT_TIMESTAMP, 'approved', 1, CURRENT_TIMESTAMP, 'blob1')"))
+        migrate.upgrade(db_url)
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT state, title, content_blob_id, withdrawn_by, withdrawn_at, "
+                                    "withdrawal_reason FROM releases")).one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == ("approved", "T", "blob1", None, None, None)
+    assert migrate.current_revision(db_url) == "0002"
+    _assert_schema_matches_models(db_url)
+
+
+def test_a_hub_at_the_first_revision_upgrades_keeping_its_releases(tmp_path: Path) -> None:
+    _upgrade_keeps_a_release(f"sqlite:///{tmp_path / 'm.db'}")
 
 
 def test_nothing_is_migrated_at_import(tmp_path: Path) -> None:
@@ -310,6 +345,10 @@ def test_importing_the_service_package_stays_light() -> None:
 
 def test_migrations_on_postgresql(fresh_postgres_url: str) -> None:
     _migrate_twice_and_check(fresh_postgres_url)
+
+
+def test_a_hub_at_the_first_revision_upgrades_keeping_its_releases_on_postgresql(fresh_postgres_url: str) -> None:
+    _upgrade_keeps_a_release(fresh_postgres_url)
 
 
 def test_the_hub_runs_on_postgresql(

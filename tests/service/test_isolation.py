@@ -138,6 +138,10 @@ def _draft_body(world: World, _principal: str) -> dict[str, str]:
     return {"run_id": world.run_id, "title": "Estimación 2026"}
 
 
+def _withdraw_body(world: World, _principal: str) -> dict[str, str]:
+    return {"reason": "the linkage settings were wrong"}
+
+
 def _throwaway_user(world: World, _principal: str) -> dict[str, str]:
     name = f"throwaway-{next(_unique)}"
     made = world.client.post("/api/v1/users", json={"username": name, "password": "a-long-password", "role": "auditor"},
@@ -212,6 +216,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/studies/{study}/releases/{release_id}/files/{name}"): Case(RUN_READERS, params=_release_file),
     ("POST", "/api/v1/studies/{study}/releases/{release_id}/approve"): Case(
         {"approver": 200, "approver_other": 404}, params=_fresh_draft),
+    # withdrawn by one person: the coordinator or the approver (taking figures down does not wait)
+    ("POST", "/api/v1/studies/{study}/releases/{release_id}/withdraw"): Case(
+        {"coordinator": 200, "approver": 200, "coordinator_other": 404, "approver_other": 404}, params=_fresh_draft,
+        body=_withdraw_body),
     # what is public: approved releases, for anyone (a token is not looked at)
     ("GET", "/api/v1/public/releases"): Case({"public": 200}, default=200),
     ("GET", "/api/v1/public/releases/{release_id}"): Case({"public": 200}, default=200, params=_public),

@@ -333,3 +333,74 @@ def test_a_release_is_drafted_only_from_a_succeeded_run(world: World) -> None:
     refused = world.api("POST", f"/studies/{STUDY}/releases", "coordinator", json={"run_id": failed_id})
     assert refused.status_code == 409
     assert world.api("GET", f"/studies/{STUDY}/runs/{failed_id}/internal", "analyst").status_code == 409
+
+
+def _approved(world: World, title: str) -> str:
+    rid = str(_draft(world, "analyst", title)["id"])
+    assert world.api("POST", f"/studies/{STUDY}/releases/{rid}/approve", "approver").status_code == 200
+    return rid
+
+
+def test_an_approved_release_is_withdrawn_with_a_public_reason_and_its_content_destroyed(world: World) -> None:
+    """docs/hub.md, section 6 ('Withdrawing a release'): the coordinator or the approver withdraws a
+    release; its content is destroyed, and an approved one stays listed publicly as withdrawn, with the
+    date and the reason, its files 410. The release state 'withdrawn' existed with no way to reach it:
+    figures found wrong after approval could not be taken down."""
+    rid = _approved(world, "Trata 2023, corregida")
+    with world.client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        blob = session.get(Release, rid).content_blob_id
+    assert blob is not None
+    blob_file = world.client.app.state.storage.path(blob)  # type: ignore[attr-defined]
+    assert blob_file.exists()
+    # the reason is required, and said publicly: a blank or one-word reason is refused
+    for reason in ("", "   ", "error"):
+        refused = world.api("POST", f"/studies/{STUDY}/releases/{rid}/withdraw", "coordinator", json={"reason": reason})
+        assert refused.status_code == 422, reason
+    for who in ("analyst", "submitter_FGR", "admin", "auditor"):
+        assert world.api("POST", f"/studies/{STUDY}/releases/{rid}/withdraw", who,
+                         json={"reason": "wrong figures"}).status_code == 403, who
+    done = world.api("POST", f"/studies/{STUDY}/releases/{rid}/withdraw", "approver",
+                     json={"reason": "the linkage threshold\x00 was wrong;\n a corrected release follows"})
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["state"] == "withdrawn" and body["files"] == []
+    assert body["withdrawal_reason"] == "the linkage threshold was wrong; a corrected release follows"
+    assert body["withdrawn_at"] is not None
+    # the content is destroyed: its key row at once, its file when the transaction committed
+    assert not blob_file.exists()
+    with world.client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        row = session.get(Release, rid)
+        assert (row.state, row.content_blob_id, row.withdrawn_by) == ("withdrawn", None, world.user_id("approver"))
+    # publicly: still listed, as withdrawn, with the reason; its files are gone (410), its page says why
+    listed = [r for r in world.api("GET", "/public/releases", "public").json()["releases"] if r["id"] == rid]
+    assert len(listed) == 1
+    assert (listed[0]["state"], listed[0]["files"]) == ("withdrawn", [])
+    assert listed[0]["withdrawal_reason"] == body["withdrawal_reason"]
+    assert world.api("GET", f"/public/releases/{rid}", "public").json()["state"] == "withdrawn"
+    gone = world.api("GET", f"/public/releases/{rid}/files/tables/estimates.csv", "public")
+    assert gone.status_code == 410
+    internal = world.api("GET", f"/studies/{STUDY}/releases/{rid}/files/tables/estimates.csv", "approver")
+    assert internal.status_code == 410
+    page = world.client.get(f"/releases/{rid}?lang=en")
+    assert page.status_code == 410
+    assert "This release was withdrawn on" in page.text and "a corrected release follows" in page.text
+    assert "estimates.csv" not in page.text
+    assert "withdrawn" in world.client.get("/releases?lang=en").text
+    # once only; approving it again is refused
+    assert world.api("POST", f"/studies/{STUDY}/releases/{rid}/withdraw", "coordinator",
+                     json={"reason": "the linkage threshold was wrong"}).status_code == 409
+    assert world.api("POST", f"/studies/{STUDY}/releases/{rid}/approve", "approver").status_code == 409
+
+
+def test_a_draft_withdrawn_before_approval_never_becomes_public(world: World) -> None:
+    """docs/hub.md, section 6: a draft is never public, and a withdrawn draft is not either (its
+    existence is not revealed); it cannot be approved afterwards."""
+    rid = str(_draft(world, "analyst", "Borrador descartado")["id"])
+    done = world.api("POST", f"/studies/{STUDY}/releases/{rid}/withdraw", "coordinator",
+                     json={"reason": "drafted from the wrong run"})
+    assert done.status_code == 200, done.text
+    assert world.api("POST", f"/studies/{STUDY}/releases/{rid}/approve", "approver").status_code == 409
+    assert rid not in [r["id"] for r in world.api("GET", "/public/releases", "public").json()["releases"]]
+    assert world.api("GET", f"/public/releases/{rid}", "public").status_code == 404
+    assert world.api("GET", f"/public/releases/{rid}/files/tables/estimates.csv", "public").status_code == 404
+    assert world.client.get(f"/releases/{rid}").status_code == 404

@@ -663,6 +663,40 @@ def test_draft_review_approve_and_the_public_page(world: World) -> None:
     assert public.get(f"/releases/{'f' * 32}").status_code == 404
 
 
+def test_withdrawing_a_release_from_the_study_page(world: World) -> None:
+    """docs/hub.md, section 6 ('Withdrawing a release') and section 7: the study page has a withdraw form
+    for the coordinator and the approver (not the analyst); the public page then shows the notice, in
+    both languages, with no table or file."""
+    s = world.study.name
+    run_id = _finished_run(world, s)
+    coordinator = world.as_("coordinator")
+    csrf = page(coordinator.get(f"/studies/{s}")).form(f"/studies/{s}/releases").fields["csrf"]
+    assert coordinator.post(f"/studies/{s}/releases", data={"csrf": csrf, "run_id": run_id,
+                                                             "title": "Para retirar"}).status_code == 200
+    approver = world.as_("approver")
+    review = approver.get(f"/studies/{s}/review?lang=en")
+    approve = next(f for f in page(review).forms if f.action.endswith("/approve"))
+    assert approver.post(approve.action, data={"csrf": approve.fields["csrf"]}).status_code == 200
+    release_id = approve.action.split("/")[-2]
+    action = f"/studies/{s}/releases/{release_id}/withdraw"
+    assert f'action="{action}"' not in world.as_("analyst").get(f"/studies/{s}").text
+    shown = coordinator.get(f"/studies/{s}?lang=en")
+    form = page(shown).form(action)
+    short = coordinator.post(action, data={"csrf": form.fields["csrf"], "reason": "wrong"})
+    assert short.status_code == 422 and "at least 10 characters" in page(short).notices[0]
+    assert coordinator.post(action, data={"reason": "the threshold was wrong"}).status_code == 403  # no CSRF token
+    done = coordinator.post(action, data={"csrf": form.fields["csrf"], "reason": "the threshold was wrong"})
+    assert done.status_code == 200 and page(done).notices == ["Release withdrawn: its content was destroyed."]
+    assert f'action="{action}"' not in done.text
+    public = browser(world.app)
+    for lang, notice in (("en", "This release was withdrawn on"), ("es", "Esta publicación fue retirada el")):
+        shown_public = public.get(f"/releases/{release_id}?lang={lang}")
+        assert shown_public.status_code == 410
+        assert notice in shown_public.text and "the threshold was wrong" in shown_public.text
+        assert "<table" not in shown_public.text and "/files/" not in shown_public.text
+    assert public.get(f"/api/v1/public/releases/{release_id}/files/tables/estimates.csv").status_code == 410
+
+
 def test_a_draft_is_not_public(world: World) -> None:
     s = world.study.name
     run_id = _finished_run(world, s)
@@ -719,6 +753,7 @@ ANONYMOUS = {
     ("GET", "/studies/{study}/review"): 303,
     ("GET", "/studies/{study}/releases/{release_id}/files/{name:path}"): 303,
     ("POST", "/studies/{study}/releases/{release_id}/approve"): 401,
+    ("POST", "/studies/{study}/releases/{release_id}/withdraw"): 401,
     ("GET", "/releases"): 200,
     ("GET", "/releases/{release_id}"): 404,
 }

@@ -180,8 +180,12 @@ class Release(Base):
     state: Mapped[str] = mapped_column(String(16), default="draft")
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    # the disclosure-controlled content (tables, report files) as an encrypted blob
+    # the disclosure-controlled content (tables, report files) as an encrypted blob; None once withdrawn
     content_blob_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # a withdrawal (retraction): who, when and the public reason; the content is destroyed
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class AuditEntry(Base):

@@ -153,6 +153,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "approve_button": "Aprobar y publicar",
         "approve_label": "Aprobar y publicar «{title}»",
         "approved_done": "Publicación aprobada: ya es pública.",
+        "withdraw_release": "Retirar",
+        "withdraw_reason": ("Motivo (público si la publicación fue aprobada: qué estaba mal en las cifras, nunca "
+                            "nada sobre una persona)"),
+        "withdrawn_release_done": "Publicación retirada: su contenido se destruyó.",
+        "withdrawn_notice": "Esta publicación fue retirada el {when}. Motivo: {reason}",
+        "withdrawn_at": "Retirada",
         "drafted_by": "Preparado por",
         # public
         "releases_title": "Publicaciones",
@@ -315,6 +321,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "approve_button": "Approve and publish",
         "approve_label": "Approve and publish “{title}”",
         "approved_done": "Release approved: it is public now.",
+        "withdraw_release": "Withdraw",
+        "withdraw_reason": ("Reason (public if the release was approved: what was wrong with the figures, never "
+                            "anything about a person)"),
+        "withdrawn_release_done": "Release withdrawn: its content was destroyed.",
+        "withdrawn_notice": "This release was withdrawn on {when}. Reason: {reason}",
+        "withdrawn_at": "Withdrawn",
         "drafted_by": "Drafted by",
         "releases_title": "Releases",
         "releases_intro": "Approved, disclosure-controlled estimates: counts from 1 to 10 are withheld and "

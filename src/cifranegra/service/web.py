@@ -555,6 +555,7 @@ def _study_page(request: Request, principal: Principal, study: str, *, status: i
         participants=described.get("participants"), submissions=submissions, runs=runs, releases=releases,
         finished_runs=finished, can_run=principal.role in run_routes.START_ROLES,
         can_draft=principal.role in release_routes.DRAFT_ROLES,
+        can_withdraw=principal.role in release_routes.WITHDRAW_ROLES,
     )
 
 
@@ -707,6 +708,27 @@ async def approve_release(study: str, release_id: str, request: Request) -> Resp
     return await run_in_threadpool(work)
 
 
+@router.post("/studies/{study}/releases/{release_id}/withdraw")
+async def withdraw_release(study: str, release_id: str, request: Request) -> Response:
+    form, principal, refused = await _posted(request)
+    if refused is not None or principal is None:
+        return refused or error_page(request, None, 401)
+    reason = form.get("reason")
+    reason = reason if isinstance(reason, str) else ""
+
+    def work() -> Response:
+        try:
+            release_routes.withdraw_release(request.app.state.sessions, request.app.state.storage, principal, study,
+                                            release_id, reason)
+        except ApiError as exc:
+            if exc.status in (409, 422):
+                return _study_page(request, principal, study, status=exc.status, notices=[("error", exc.message)])
+            return error_page(request, principal, exc.status, exc.message)
+        return _study_page(request, principal, study, notices=[("ok", _text(request, "withdrawn_release_done"))])
+
+    return await run_in_threadpool(work)
+
+
 # --- public: releases -------------------------------------------------------------------------------------------
 
 
@@ -745,6 +767,9 @@ def release_page(release_id: str, request: Request) -> Response:
     try:
         with request.app.state.sessions() as session:
             release = public_routes.public_release(session, request.app.state.storage, release_id)
+            if release["state"] == "withdrawn":  # the retraction notice stays; the content is gone
+                return render(request, "hub/release.html", principal, status=410, release=release, tables=[],
+                              figures=[], reports=[], files=[])
             content = release_routes.content_of(session, request.app.state.storage,
                                                 public_routes.approved_release(session, release_id))
     except ApiError as exc:

@@ -12,6 +12,11 @@ Routes (under ``/api/v1``):
 - ``POST /studies/{study}/releases/{id}/approve`` — the study's approver → the release is public. The
   two-person rule: refused (403, saying why) when the approver drafted the release or started its run.
   409 when it is not a draft.
+- ``POST /studies/{study}/releases/{id}/withdraw {"reason"}`` — the study's coordinator or approver →
+  the release is withdrawn: its content (the copy of ``publish/``) is destroyed, and an approved one
+  stays listed publicly as withdrawn, with the date and the reason, its files answering 410. One person
+  suffices: taking figures down must not wait for a second one (the two-person rule guards publishing).
+  409 when it is already withdrawn.
 
 Other roles 403; a study the principal does not work on, or a release of another study, 404.
 """
@@ -39,12 +44,17 @@ router = APIRouter()
 DRAFT_ROLES = ("coordinator", "analyst")
 READ_ROLES = ("coordinator", "analyst", "approver")
 APPROVE_ROLES = ("approver",)
+WITHDRAW_ROLES = ("coordinator", "approver")
 _RELEASE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class ReleaseIn(BaseModel):
     run_id: str = Field(min_length=1, max_length=64)
     title: str = Field(default="", max_length=300)
+
+
+class WithdrawIn(BaseModel):
+    reason: str = Field(max_length=500)
 
 
 # --- routes ------------------------------------------------------------------------------------------
@@ -92,7 +102,23 @@ def post_approve(study: str, release_id: str, request: Request, principal: Curre
     return approve_release(request.app.state.sessions, request.app.state.storage, principal, study, release_id)
 
 
+@router.post("/studies/{study}/releases/{release_id}/withdraw")
+def post_withdraw(study: str, release_id: str, body: WithdrawIn, request: Request,
+                  principal: CurrentPrincipal) -> dict[str, Any]:
+    """Withdraw a release (a retraction): its content is destroyed; an approved one stays listed publicly
+    as withdrawn, with the reason."""
+    require(principal, WITHDRAW_ROLES, "only the study's coordinator or approver withdraws releases")
+    return withdraw_release(request.app.state.sessions, request.app.state.storage, principal, study, release_id,
+                            body.reason)
+
+
 # --- service functions (shared with the web pages and the public routes) ------------------------------
+
+
+def plain_text(value: str, limit: int) -> str:
+    """One line of printable text: control characters become spaces (a NUL byte was a 500 on PostgreSQL,
+    which refuses it in text), runs of spaces one, at most ``limit`` characters."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(value)).split())[:limit]
 
 
 def content_of(session: Session, storage: Any, release: Release) -> bytes:
@@ -119,6 +145,8 @@ def describe_release(session: Session, storage: Any, release: Release, *, with_f
         "title": release.title, "state": release.state, "created_at": when(release.created_at),
         "approved_at": when(release.approved_at),
     }
+    if release.state == "withdrawn":
+        out.update(withdrawn_at=when(release.withdrawn_at), withdrawal_reason=release.withdrawal_reason or "")
     if with_files:
         out["files"] = jobs.zip_names(content_of(session, storage, release)) if release.content_blob_id else []
     return out
@@ -136,8 +164,7 @@ def draft_release(factory: sessionmaker[Session], storage: Any, principal: Princ
                   run_id: str, title: str = "") -> dict[str, Any]:
     """A draft from the run's publish/ folder (copied into a blob of its own); 409 unless it succeeded."""
     require(principal, DRAFT_ROLES, "only the study's coordinator or analyst drafts releases")
-    # control characters go (a NUL byte was a 500 on PostgreSQL, which refuses it in text)
-    title = " ".join("".join(ch if ch.isprintable() else " " for ch in str(title)).split())[:300]
+    title = plain_text(title, 300)
     with factory() as session:
         written: list[str] = []
         try:
@@ -196,5 +223,34 @@ def approve_release(factory: sessionmaker[Session], storage: Any, principal: Pri
             .execution_options(synchronize_session=False))
         if getattr(done, "rowcount", 0) != 1:  # approved by someone else meanwhile
             raise ApiError(409, "conflict", "the release was approved meanwhile")
+        session.refresh(release)
+        return describe_release(session, storage, release)
+
+
+def withdraw_release(factory: sessionmaker[Session], storage: Any, principal: Principal, study_name: str,
+                     release_id: str, reason: str) -> dict[str, Any]:
+    """Withdraw a draft or an approved release: destroy its content blob (crypto-shredding, as a
+    withdrawn submission's), record who, when and why. The reason is public for an approved release, so
+    it is required (at least 10 characters of printable text) and should say what was wrong, not who."""
+    require(principal, WITHDRAW_ROLES, "only the study's coordinator or approver withdraws releases")
+    reason = plain_text(reason, 500)
+    if len(reason) < 10:
+        raise ApiError(422, "invalid", "give the reason for the withdrawal (at least 10 characters); for an "
+                       "approved release it is shown on the public page, so say what was wrong with the figures, "
+                       "never anything about a person")
+    with factory() as session, session.begin():
+        release = find_release(session, principal, study_name, release_id)
+        if release.state == "withdrawn":
+            raise ApiError(409, "already_withdrawn", "this release was already withdrawn; its content no longer exists")
+        blob = release.content_blob_id
+        done = session.execute(
+            update(Release).where(Release.id == release.id, Release.state == release.state)
+            .values(state="withdrawn", withdrawn_by=principal.user_id, withdrawn_at=utcnow(),
+                    withdrawal_reason=reason, content_blob_id=None)
+            .execution_options(synchronize_session=False))
+        if getattr(done, "rowcount", 0) != 1:  # approved or withdrawn by someone else meanwhile
+            raise ApiError(409, "conflict", "the release changed meanwhile; look at it again")
+        if blob is not None:
+            storage.shred(session, blob)
         session.refresh(release)
         return describe_release(session, storage, release)
