@@ -151,6 +151,19 @@ for r in csv.DictReader(open(sys.argv[1], encoding="utf-8")):
 PY
 echo "true number of victims in the synthetic population: 1000"
 
+step "8b. a release found wrong is withdrawn by one person: its notice stays public, its files are gone"
+wrong=$(api -H "$(auth coord)" -H 'Content-Type: application/json' \
+    --data "{\"run_id\": \"$run\", \"title\": \"Copia con el título equivocado\"}" \
+    "$API/studies/$STUDY/releases" | jq -r .id)
+api -X POST -H "$(auth approver1)" "$API/studies/$STUDY/releases/$wrong/approve" | jq -c '{id, state}'
+api -X POST -H "$(auth coord)" -H 'Content-Type: application/json' \
+    --data '{"reason": "published twice by mistake; the release above is the valid one"}' \
+    "$API/studies/$STUDY/releases/$wrong/withdraw" | jq -c '{id, state, withdrawal_reason}'
+api "$API/public/releases" | jq -c '[.releases[] | {title, state}]'
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$API/public/releases/$wrong/files/tables/estimates.csv")
+echo "a file of the withdrawn release: HTTP $code"
+[ "$code" = 410 ]
+
 step "9. auditor's view: the audit chain verifies"
 new_user auditor1 auditor
 login auditor1 "$W/auditor1.pw"
