@@ -34,7 +34,7 @@ import hmac
 import io
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -559,6 +559,18 @@ def _study_page(request: Request, principal: Principal, study: str, *, status: i
     )
 
 
+def _study_form(request: Request, principal: Principal, study: str, action: Callable[[], Response]) -> Response:
+    """Carry out a form of the study page: a refusal the person can act on (409: the state does not
+    allow it now; 422: what was typed) is shown on the study page above the form; any other as an error
+    page."""
+    try:
+        return action()
+    except ApiError as exc:
+        if exc.status in (409, 422):
+            return _study_page(request, principal, study, status=exc.status, notices=[("error", exc.message)])
+        return error_page(request, principal, exc.status, exc.message)
+
+
 @router.get("/studies/{study}")
 def study_page(study: str, request: Request) -> Response:
     principal = current_principal(request)
@@ -575,15 +587,10 @@ async def start_run(study: str, request: Request) -> Response:
         return refused or error_page(request, None, 401)
 
     def work() -> Response:
-        try:
-            run = run_routes.start_run(request.app.state.sessions, principal, study)
-        except ApiError as exc:
-            if exc.status in (409, 422):
-                return _study_page(request, principal, study, status=exc.status, notices=[("error", exc.message)])
-            return error_page(request, principal, exc.status, exc.message)
+        run = run_routes.start_run(request.app.state.sessions, principal, study)
         return _redirect(f"{_study_url(study)}/runs/{run['id']}")
 
-    return await run_in_threadpool(work)
+    return await run_in_threadpool(_study_form, request, principal, study, work)
 
 
 ACTIVE_RUN_STATES = ("queued", "running")
@@ -620,16 +627,11 @@ async def draft_release(study: str, request: Request) -> Response:
     title = title if isinstance(title, str) else ""
 
     def work() -> Response:
-        try:
-            release_routes.draft_release(request.app.state.sessions, request.app.state.storage, principal, study,
-                                         run_id, title)
-        except ApiError as exc:
-            if exc.status == 409:
-                return _study_page(request, principal, study, status=409, notices=[("error", exc.message)])
-            return error_page(request, principal, exc.status, exc.message)
+        release_routes.draft_release(request.app.state.sessions, request.app.state.storage, principal, study,
+                                     run_id, title)
         return _study_page(request, principal, study, notices=[("ok", _text(request, "drafted"))])
 
-    return await run_in_threadpool(work)
+    return await run_in_threadpool(_study_form, request, principal, study, work)
 
 
 def _draft_tables(session: Any, request: Request, principal: Principal, study: str,
@@ -717,16 +719,11 @@ async def withdraw_release(study: str, release_id: str, request: Request) -> Res
     reason = reason if isinstance(reason, str) else ""
 
     def work() -> Response:
-        try:
-            release_routes.withdraw_release(request.app.state.sessions, request.app.state.storage, principal, study,
-                                            release_id, reason)
-        except ApiError as exc:
-            if exc.status in (409, 422):
-                return _study_page(request, principal, study, status=exc.status, notices=[("error", exc.message)])
-            return error_page(request, principal, exc.status, exc.message)
+        release_routes.withdraw_release(request.app.state.sessions, request.app.state.storage, principal, study,
+                                        release_id, reason)
         return _study_page(request, principal, study, notices=[("ok", _text(request, "withdrawn_release_done"))])
 
-    return await run_in_threadpool(work)
+    return await run_in_threadpool(_study_form, request, principal, study, work)
 
 
 # --- public: releases -------------------------------------------------------------------------------------------
