@@ -22,6 +22,8 @@ This module knows nothing of linkage: :func:`impute_and_estimate` takes any obje
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -127,6 +129,23 @@ def _log_variance(result: EstimateResult, c: float, index: int) -> float:
     )
 
 
+def _provenance(results: Sequence[EstimateResult]) -> tuple[dict[str, Any], str | None]:
+    """What the combined result records of its inputs: each imputation's seed (in the settings) and
+    one fingerprint of the M input tables, in order (SHA-256 of their fingerprints; None when one
+    is missing)."""
+    prints = [r.input_fingerprint for r in results]
+    joined = None
+    if all(prints):
+        joined = hashlib.sha256("\x1f".join(f"{x}" for x in prints).encode()).hexdigest()
+    return {"linkage_imputations": len(results), "imputation_seeds": [r.seed for r in results]}, joined
+
+
+def _settings(first: EstimateResult, recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """The first imputation's settings less its own seed (each imputation's is in ``recorded``)."""
+    own = {k: v for k, v in first.settings.items() if k not in ("seed_entropy", "seed_spawn_key")}
+    return {**own, **recorded}
+
+
 def combine_estimates(results: Sequence[EstimateResult], *, level: float = 0.95) -> EstimateResult:
     """One result from the estimates made on M imputed linkages (module docstring): pooled
     posterior draws when every result has draws, Rubin's rules on log(N − c) otherwise."""
@@ -141,6 +160,7 @@ def combine_estimates(results: Sequence[EstimateResult], *, level: float = 0.95)
     c = float(observed.min()) - 0.5
     m = len(results)
     first = results[0]
+    recorded, fingerprint = _provenance(results)
     common = {
         "n_imputations": m,
         "reference_count": c,
@@ -173,9 +193,9 @@ def combine_estimates(results: Sequence[EstimateResult], *, level: float = 0.95)
         lists=first.lists,
         model=model,
         intervals=(Interval(c + math.exp(lo), c + math.exp(hi), level, "rubin-t"),),
-        settings={**first.settings, "linkage_imputations": m},
+        settings=_settings(first, recorded),
         diagnostics=diagnostics,
-        seed=first.seed,
+        input_fingerprint=fingerprint,
         warnings=warnings,
     )
 
@@ -204,6 +224,7 @@ def _pool_draws(
     total = within + (1 + 1 / m) * between
     lo, hi = percentile_interval(pooled, level)
     first = results[0]
+    recorded, fingerprint = _provenance(results)
     diagnostics = {
         **common,
         "combination": "pooled-draws",
@@ -220,11 +241,11 @@ def _pool_draws(
         lists=first.lists,
         model=model,
         intervals=(Interval(lo, hi, level, "posterior"),),
-        settings={**first.settings, "linkage_imputations": m},
+        settings=_settings(first, recorded),
         diagnostics=diagnostics,
         draws=tuple(float(x) for x in pooled),
         interval_method="posterior",
-        seed=first.seed,
+        input_fingerprint=fingerprint,
         warnings=warnings,
     )
 
@@ -262,7 +283,7 @@ def impute_and_estimate(
     depend on ``workers`` (processes; 1 runs in this process). Returns the combined result and the
     M single results.
     """
-    from cifranegra._random import spawn_seeds
+    from cifranegra._random import as_seed_sequence
     from cifranegra.estimation.api import check_estimator, check_seed
     from cifranegra.estimation.histories import CaptureHistories
 
@@ -272,7 +293,8 @@ def impute_and_estimate(
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1024:
         raise InputError(f"workers must be a whole number from 1 to 1024 (--workers N), not {workers!r}")
     m = int(imputations.n_imputations)
-    seeds = [int(s.generate_state(1)[0]) for s in spawn_seeds(seed, m)]
+    root = as_seed_sequence(seed)  # no seed: fresh entropy, recorded as the combined result's seed
+    seeds = [int(s.generate_state(1)[0]) for s in root.spawn(m)]
     tables = [CaptureHistories.from_entities(imputations.entities(i), lists=lists) for i in range(m)]
     tasks = [(t, method, options, s) for t, s in zip(tables, seeds, strict=True)]
     if workers == 1 or m == 1:
@@ -280,4 +302,7 @@ def impute_and_estimate(
     else:
         with ProcessPoolExecutor(max_workers=min(workers, m)) as pool:
             singles = list(pool.map(_fit_one, tasks))
-    return combine_estimates(singles, level=level), singles
+    combined = combine_estimates(singles, level=level)
+    entropy = root.entropy
+    seed_used = int(entropy) if isinstance(entropy, (int, np.integer)) and not root.spawn_key else None
+    return dataclasses.replace(combined, seed=seed_used), singles

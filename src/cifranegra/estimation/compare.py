@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cifranegra._random import as_seed_sequence
+from cifranegra._version import __version__
 from cifranegra.errors import CifranegraError, InputError
 from cifranegra.estimation import api, heterogeneity
 from cifranegra.estimation.histories import CaptureHistories
@@ -211,16 +212,18 @@ def _check_families_once(families: Sequence[str], prefix: str) -> None:
         raise InputError(f"{prefix}method famil(ies) {twice} named twice; name each method once")
 
 
-def _check_options(family: str, opts: Mapping[str, Any]) -> None:
+def _check_options(family: str, opts: Mapping[str, Any]) -> dict[str, Any]:
     """Refuse an option value that ``family`` refuses (as :func:`api.check_estimator`: builds the spec,
-    fits nothing), naming the family."""
+    fits nothing), naming the family; the spec as data (:func:`api.to_dict`, every option resolved)."""
     _, method, base = FAMILIES[family]
     merged = {**base, **opts}
     try:
         if method in heterogeneity.SPECS:
-            heterogeneity.SPECS[method](**merged)
+            spec: Any = heterogeneity.SPECS[method](**merged)
         else:
             api.check_estimator(method, merged)
+            spec = api.from_dict({"method": method, "options": merged})
+        return api.to_dict(spec, method=method)
     except CifranegraError as exc:
         raise InputError(f"{family}: {exc}") from None
     except TypeError:
@@ -287,8 +290,9 @@ def compare(
         return o
 
     # a bad option is the caller's mistake, refused before any fit, not a table of "not applicable"
-    for fam in dict.fromkeys([*fams, *(sens_fams if sensitivity else [])]):
-        _check_options(fam, opts_for(fam, quick=False))
+    specs = {fam: _check_options(fam, opts_for(fam, quick=False))
+             for fam in dict.fromkeys([*fams, *(sens_fams if sensitivity else [])])}
+    sens_specs = {fam: _check_options(fam, opts_for(fam, quick=True)) for fam in (sens_fams if sensitivity else [])}
 
     rows = []
     results: dict[str, EstimateResult] = {}
@@ -341,6 +345,7 @@ def compare(
         observed=histories.observed,
         lists=histories.lists,
         settings={
+            "cifranegra_version": __version__,
             "families": fams,
             "sensitivity_families": sens_fams if sensitivity else [],
             "n_boot": n_boot,
@@ -348,6 +353,10 @@ def compare(
             "merges": [list(g) for g in merges],
             "seed_entropy": root.entropy,
             "input_fingerprint": histories.fingerprint(),
+            # what each family was fitted with, defaults resolved (the table, then the quick
+            # sensitivity fits), so that the numbers can be traced and re-run
+            "specs": {fam: specs[fam] for fam in fams},
+            "sensitivity_specs": sens_specs,
         },
         results=results,
     )

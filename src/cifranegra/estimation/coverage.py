@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from cifranegra._random import make_rng
+from cifranegra._random import as_seed_sequence, make_rng
 from cifranegra.estimation import specs
 from cifranegra.estimation.diagnostics import require_usable
 from cifranegra.estimation.histories import CaptureHistories
@@ -164,8 +164,12 @@ class SampleCoverage:
         se = math.nan
         replicates: list[float] = []
         if self.n_boot and math.isfinite(est) and est > m:
-            rng_ = make_rng(rng)
-            seed_seq = rng if isinstance(rng, int) else None
+            # no seed: fresh entropy, recorded as the seed (as log-linear's bootstrap records it), so
+            # that the run can be repeated from its record; a Generator gives the seed drawn from it
+            ss = as_seed_sequence(rng)
+            rng_ = make_rng(ss)
+            entropy = ss.entropy
+            seed_seq = int(entropy) if isinstance(entropy, (int, np.integer)) and not ss.spawn_key else None
             n_round = round(est)
             # the unseen cell and the observed patterns only: cells never seen have probability 0
             # and numpy's multinomial spends no random numbers on them, so the draws are those of

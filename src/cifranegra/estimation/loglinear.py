@@ -250,6 +250,7 @@ class LogLinear:
             "excluded_candidates": chosen.n_excluded,
         }
         seed_used: int | None = None
+        seed_record: dict[str, Any] = {}
         if interval_kind == "profile":
             lo, hi, mle = profile_interval(h, chosen.fit, self.level)
             intervals.append(Interval(lo, hi, self.level, "profile"))
@@ -261,7 +262,13 @@ class LogLinear:
             if self.n_boot < 2:
                 raise InputError(f"a bootstrap interval needs {option('n_boot')} ≥ 2 (1000 is usual)")
             seed_seq = as_seed_sequence(rng)
-            seed_used = int(seed_seq.entropy) if isinstance(seed_seq.entropy, int) else None
+            # an integer seed reproduces the run; a spawned seed sequence (e.g. from compare) is
+            # recorded as entropy + spawn key in the settings instead (as LCMCR and sample coverage)
+            entropy = seed_seq.entropy
+            seed_used = int(entropy) if isinstance(entropy, (int, np.integer)) and not seed_seq.spawn_key else None
+            if seed_used is None:
+                seed_record = {"seed_entropy": seed_seq.entropy,
+                               "seed_spawn_key": [int(x) for x in seed_seq.spawn_key]}
             run = bootstrap if interval_kind == "bootstrap" else parametric_bootstrap
             boot = run(
                 h,
@@ -321,6 +328,7 @@ class LogLinear:
             "level": self.level,
             "ntop": self.ntop if self.ntop is not None else default_ntop(k),
             "bootstrap_interval": boot_kind or None,
+            **seed_record,
         }
         return EstimateResult(
             method="loglinear",
@@ -379,16 +387,19 @@ def fit_all_models(h: CaptureHistories, max_order: int, workers: int | None = No
     """Every hierarchical model up to ``max_order`` checked and fitted (vectorized).
 
     Large candidate sets are split in two by the first interaction term, a split that keeps almost
-    every model's warm-start parent on its side, and fitted on two processes.
+    every model's warm-start parent on its side, and fitted on two processes. The split does not
+    depend on ``workers`` (one worker fits the same two halves in turn): warm starts change the
+    last digits of a fit, and the same seed gives the same numbers on any number of cores.
     """
     space = ModelSpace.all_hierarchical(h.n_lists, max_order)
-    workers = _default_workers(workers)
-    if workers < 2 or len(space) < 3000:
+    if len(space) < 3000:
         return F.fit_model_set(space, h.counts)
     first = h.n_lists + 1  # column of the first two-list term
     part = space.matrix[:, first]
     idx = [np.flatnonzero(part), np.flatnonzero(~part)]
     subs = [ModelSpace(space.n_lists, space.columns, space.matrix[i]) for i in idx]
+    if _default_workers(workers) < 2:
+        return F.merge_model_set_fits(space, idx, [F.fit_model_set(sub, h.counts) for sub in subs])
     ctx = _mp_context()
     from concurrent.futures import ProcessPoolExecutor
 

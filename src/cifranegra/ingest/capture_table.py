@@ -3,16 +3,18 @@
 Whatever the file holds, the outcome is a table or a :class:`~cifranegra.errors.ValidationError`
 listing every problem by row and column: misaligned rows (wrong number of fields), repeated
 headers, values that are not 0/1, counts that are empty, negative, fractional, infinite or above
-:data:`~cifranegra.estimation.histories.MAX_COUNT`. No message quotes a cell's text.
+:data:`~cifranegra.estimation.histories.MAX_COUNT`. No message quotes a cell's text, nor the headers of
+a file whose header row is a record (an agency list without one: see :func:`_data_headers`).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cifranegra.errors import Problem, ValidationError
+from cifranegra.errors import CifranegraError, Problem, ValidationError
 from cifranegra.estimation.histories import CaptureHistories, describe_frame, read_plain_csv
 
 if TYPE_CHECKING:  # the general reader (pandas) is imported only when the plain reading below does not apply
@@ -107,9 +109,56 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, Any]:
     return general(path)
 
 
+def _data_headers(columns: Sequence[str]) -> dict[str, str]:
+    """``{header: masked label}`` when the header row holds a record rather than names: some header
+    is shaped like a CURP, a date, a long number or an e-mail (an agency list without a header row, or
+    one passed where a capture table is expected). Then no header may be quoted, as no cell may; each
+    is shown masked with its position (``'RI*** #1'``). Else ``{}``: the headers are list, count and
+    stratum names, quoted as they are."""
+    from cifranegra.schema.fields import mask_value
+    from cifranegra.schema.records import looks_identifying  # brings pandas, as read_table does
+
+    if not any(looks_identifying(c) for c in columns):
+        return {}
+    return {c: f"{mask_value(c)} #{i}" for i, c in enumerate(columns, start=1)}
+
+
+def _without_headers(exc: CifranegraError, labels: dict[str, str]) -> CifranegraError:
+    """``exc`` with every header of ``labels`` replaced by its masked label, in the problems' column
+    and in the messages (which quote columns as ``repr``, alone or in a list of them), and without
+    the hint that text columns may be strata (it names them unquoted, to be copied)."""
+    order = sorted(labels, key=len, reverse=True)
+
+    def clean(text: str) -> str:
+        for c in order:
+            text = text.replace(repr(c), repr(labels[c]))
+        return text
+
+    if isinstance(exc, ValidationError):
+        problems = [
+            Problem(p.file, p.row, labels.get(p.column, p.column) if p.column is not None else None,
+                    p.severity, p.code, clean(p.message))
+            for p in exc.problems
+            if p.code != "stratum_hint"  # its --strata names columns bare; data are no strata anyway
+        ]
+        return ValidationError(problems, summary=clean(exc.summary))
+    cleaned = copy.copy(exc)
+    cleaned.args = (clean(str(exc)),)
+    return cleaned
+
+
 def _read(path: str | Path, build: Callable[[pd.DataFrame, str], T], strata: Sequence[str] = ()) -> T:
     df, _ = read_table(path)
-    name = Path(path).name
+    labels = _data_headers([str(c).strip() for c in df.columns])
+    try:
+        return _read_frame(df, Path(path).name, build, strata)
+    except CifranegraError as exc:
+        if not labels:
+            raise
+        raise _without_headers(exc, labels) from None
+
+
+def _read_frame(df: pd.DataFrame, name: str, build: Callable[[pd.DataFrame, str], T], strata: Sequence[str]) -> T:
     read_errors = [p for p in df.attrs.get("read_problems", []) if p.severity == "error"]
     columns = [str(c).strip() for c in df.columns]
     header = _header_problems(columns, name)

@@ -24,7 +24,7 @@ from cifranegra._version import __version__
 from cifranegra.errors import InputError
 from cifranegra.linkage.private.encode import EncodedList
 from cifranegra.linkage.private.keys import LinkageSecret, generate_secret
-from cifranegra.linkage.private.spec import FORMAT_NAME, FORMAT_VERSION, EncodingSpec
+from cifranegra.linkage.private.spec import FORMAT_NAME, FORMAT_VERSION, YEAR_RANGE, EncodingSpec
 
 METADATA_KEY = b"cifranegra.encoding"
 SECRET_ENV_VAR = "CIFRANEGRA_SECRET"
@@ -198,10 +198,6 @@ def _parse_metadata(raw: bytes, name: str) -> tuple[dict[str, Any], EncodingSpec
     return meta, spec
 
 
-#: the earliest and latest registration year a stratum may hold
-YEAR_RANGE = (1900, 2100)
-
-
 def _stratum_codes(column: str) -> frozenset[str] | None:
     """The values ``cifranegra encode`` writes in a known stratum column (None: not a known column)."""
     from cifranegra.schema.codes import AGE_GROUPS, EXPLOITATION_CODES, SEX_CODES, states
@@ -262,8 +258,9 @@ def read_encoded(path: str | os.PathLike[str]) -> EncodedList:
     except FileNotFoundError:
         raise InputError(f"encoded file {name!r} not found") from None
     except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError(f"{name!r} is not a readable Parquet file ({exc}); encoded lists are written by "
-                         "`cifranegra encode`") from None
+        # the library's message is not shown (it may quote the file's bytes, which could be a list's)
+        raise InputError(f"{name!r} is not a readable Parquet file ({type(exc).__name__}); encoded lists are "
+                         "written by `cifranegra encode`") from None
     raw = (table.schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
         raise InputError(f"{name!r} is not an encoded list (no cifranegra.encoding metadata); encode the "
@@ -301,7 +298,11 @@ def read_encoded(path: str | os.PathLike[str]) -> EncodedList:
         raise InputError(f"{name!r} holds {len(clks)} records but was written with {declared}; the file was "
                          "altered after encoding (records added or removed): ask the agency to encode its list "
                          "again with `cifranegra encode`")
-    records = table.drop_columns(["clk"]).to_pandas()
+    try:
+        records = table.drop_columns(["clk"]).to_pandas()
+    except (ValueError, pa.ArrowException) as exc:  # damaged pandas metadata or columns; message not shown
+        raise InputError(f"{name!r} cannot be read ({type(exc).__name__}); the file was altered after encoding: "
+                         "ask the agency to encode its list again with `cifranegra encode`") from None
     for col in ("source", "record_id"):
         records[col] = records[col].astype("string")
     _check_strata(records, spec, name)

@@ -375,7 +375,7 @@ def combine_run(
         for method in project.methods:
             mine = [fits[(label, method, i)] for i in range(m)]
             shared = (singles or {}).get((label, method)) if method in _SHARED_WITHIN else None
-            out.append(_combine_one(label, method, mine, project.level, shared))
+            out.append(_combine_one(label, method, mine, project.level, shared, seed=seeds[label]))
     return out
 
 
@@ -446,10 +446,15 @@ def _run_tasks(tasks: Sequence[_Task], progress: _Progress, workers: int | None)
 
 
 def _combine_one(
-    label: str, method: str, fits: Sequence[_Fit], level: float, shared: EstimateResult | None = None
+    label: str, method: str, fits: Sequence[_Fit], level: float, shared: EstimateResult | None = None,
+    *, seed: int | None = None,
 ) -> _Combined:
     """Combine one (stratum, method); with ``shared`` (a single-linkage result), its interval gives
-    every imputation's within variance (:func:`combine_run`)."""
+    every imputation's within variance (:func:`combine_run`).
+
+    The combined result records ``seed``, the table's seed that the imputations' seeds derive from;
+    with ``shared``, the settings of the single-linkage fit whose interval it takes (its interval
+    kind, replicates and spec), the imputations' own (point-only) spec as ``imputation_spec``."""
     caught = list(dict.fromkeys(w for _, _, ws in fits for w in ws))
     for i, (res, why, _) in enumerate(fits):
         if res is None:
@@ -463,7 +468,10 @@ def _combine_one(
         return _Combined(label, method, None, shared or fitted[0], str(exc), caught)
     if shared is not None:
         diagnostics = {**combined.diagnostics, "within_variance_from": "single linkage"}
-        combined = dataclasses.replace(combined, diagnostics=diagnostics)
+        mine = {k: v for k, v in combined.settings.items() if k not in shared.settings}
+        settings = {**shared.settings, **mine, "imputation_spec": combined.settings.get("spec")}
+        combined = dataclasses.replace(combined, diagnostics=diagnostics, settings=settings)
+    combined = dataclasses.replace(combined, seed=seed)
     return _Combined(label, method, combined, shared or fitted[0], None, caught)
 
 

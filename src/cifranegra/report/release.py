@@ -604,6 +604,10 @@ def metadata(release: Release) -> dict[str, Any]:
                          "level": chosen["level"], "method": chosen["interval_method"],
                          "includes": interval_includes(result, release.row())},
             "methods_run": sorted({str(e.get("method")) for e in res["estimates"]}),
+            # the estimator's options as run, defaults resolved (interval kind, replicates, sweeps),
+            # and the number of imputed linkages combined: settings that change the numbers
+            "spec": (result.get("settings") or {}).get("spec"),
+            "linkage_imputations": (result.get("settings") or {}).get("linkage_imputations"),
         },
         "disclosure_control": {
             "policy": release.policy.to_dict(),

@@ -45,6 +45,7 @@ __all__ = [
     "check_on_unrecognised",
     "check_records",
     "detect_sex_convention",
+    "looks_identifying",
     "normalize_records",
     "shown_value",
     "split_full_name",
@@ -143,9 +144,15 @@ def _plain_stratum(value: object) -> str | None:
     return None
 
 
+def looks_identifying(text: str) -> bool:
+    """Whether ``text`` holds something shaped like an identifier: a CURP's (or RFC's) head, a long
+    number, a date or an e-mail address."""
+    return bool(_IDENTIFYING_SHAPE.search(text))
+
+
 def _identifying_stratum(value: object) -> bool:
     text = str(value)
-    return len(text) > 40 or bool(_IDENTIFYING_SHAPE.search(text))
+    return len(text) > 40 or looks_identifying(text)
 
 
 def stratum_labels(columns: Sequence[str], keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], dict[str, str]]:

@@ -13,7 +13,7 @@ from cifranegra.errors import InputError, Problem, ValidationError
 from cifranegra.linkage.private.blocking import blocking_keys
 from cifranegra.linkage.private.bloom import column_text, encode_fields
 from cifranegra.linkage.private.keys import LinkageSecret, key_check
-from cifranegra.linkage.private.spec import MEXICO_SPEC, EncodingSpec
+from cifranegra.linkage.private.spec import MEXICO_SPEC, YEAR_RANGE, EncodingSpec
 
 
 @dataclass(frozen=True)
@@ -107,24 +107,30 @@ def _strata_frame(records: pd.DataFrame, spec: EncodingSpec) -> pd.DataFrame:
     return out
 
 
+def _row_number(records: pd.DataFrame, i: int) -> int:
+    """The row of the ``i``-th record in its file (``source_row``, as validation numbers rows), or its
+    position from 1 where the records do not say."""
+    if "source_row" in records.columns:
+        row = records["source_row"].iloc[i]
+        if pd.notna(row):
+            return int(row)
+    return i + 1
+
+
 def _check_years(strata: pd.DataFrame, records: pd.DataFrame, file: str | None) -> None:
-    """Refuse a registration year that the hub's reader refuses (``cifranegra.ingest.encoded.YEAR_RANGE``).
+    """Refuse a registration year that the hub's reader refuses (:data:`~.spec.YEAR_RANGE`).
 
     The reader takes such a year for a file altered after encoding; written here, it would make an
     encoded list that no study can read and that the agency cannot fix by encoding again. Named by
     row, the year not shown."""
     if "year" not in strata.columns:
         return
-    from cifranegra.ingest.encoded import YEAR_RANGE
-
     years = pd.to_numeric(strata["year"], errors="coerce")
     bad = np.flatnonzero((years.notna() & ~years.between(*YEAR_RANGE)).to_numpy(dtype=bool))
     if len(bad) == 0:
         return
-    rows = (records["source_row"] if "source_row" in records.columns
-            else pd.Series(np.arange(1, len(records) + 1), index=records.index))
     problems = [
-        Problem(file, int(rows.iloc[i]) if pd.notna(rows.iloc[i]) else i + 1, "registration_date", "error",
+        Problem(file, _row_number(records, i), "registration_date", "error",
                 "registration_year_out_of_range",
                 f"the registration date is not within {YEAR_RANGE[0]}–{YEAR_RANGE[1]} (value masked); an encoded "
                 "list keeps the registration year as a stratum and studies accept only those years: correct "
@@ -153,36 +159,64 @@ def _id_constants(upper: pd.Series) -> set[str]:
     return set(counts.index[counts >= _CONSTANT_SHARE * len(upper)])
 
 
+#: separators an id may put inside a date or a CURP ("X-1911-11-11", "VUQZ-111111")
+_SEPARATORS = re.compile(r"[\s\-/._]")
+
+
+def _birth_date_forms(records: pd.DataFrame) -> list[list[str]]:
+    """Each record's birth date as an id could carry it, separators removed: YYYYMMDD, DDMMYYYY and
+    MMDDYYYY (empty when unknown). Six-digit forms are left out: sequence numbers hold them by chance."""
+    if "birth_date" not in records.columns:
+        return [[] for _ in range(len(records))]
+    dates = pd.to_datetime(records["birth_date"], errors="coerce")
+    forms = [dates.dt.strftime(f).tolist() for f in ("%Y%m%d", "%d%m%Y", "%m%d%Y")]
+    return [[] if pd.isna(d) else [f[i] for f in forms] for i, d in enumerate(dates.tolist())]
+
+
+def _in_record_id(col: str, value: str, rid: str, squeezed: str) -> bool:
+    """Whether the record id (``rid``, upper case, the list's constant runs removed; ``squeezed``, also
+    without separators) carries ``value`` of column ``col``: the CURP or its head (name letters and
+    birth date), or a name word of 4 letters or more."""
+    if col == "curp":
+        return value in rid or value[:10] in squeezed
+    return any(len(w) >= 4 and w in rid for w in _WORD.findall(value))
+
+
 def _check_record_ids(records: pd.DataFrame, ids: pd.Series, spec: EncodingSpec, file: str | None) -> None:
-    """Refuse record ids that contain an identifier of the same record (a CURP or a name word).
+    """Refuse record ids that contain an identifier of the same record: its CURP or the CURP's first
+    ten characters, a name word, or its birth date written with a four-digit year.
 
     A name word is ignored where it lies inside a letter run that nearly every id of the file
     carries (the list's prefix: a shelter's "REFU-…" ids and a person called Refu)."""
     upper = ids.fillna("").str.upper()
-    suspects = np.flatnonzero(upper.str.contains(r"[A-ZÑ]{4,}", regex=True).to_numpy(dtype=bool))
+    squeezed_ids = upper.str.replace(_SEPARATORS, "", regex=True)
+    suspects = np.flatnonzero(
+        (upper.str.contains(r"[A-ZÑ]{4,}", regex=True) | squeezed_ids.str.contains(r"\d{8}", regex=True))
+        .to_numpy(dtype=bool)
+    )
     if len(suspects) == 0:
         return
     constants = _id_constants(upper)
     id_fields = [f.name for f in spec.fields if f.tokenizer in ("bigram", "positional")]
     texts = {c: column_text(records, c) for c in id_fields}
+    births = _birth_date_forms(records)
     problems: list[Problem] = []
     for i in suspects.tolist():
         rid = str(upper.iloc[i])
         for run in constants:
             rid = rid.replace(run, "-")
-        for col, values in texts.items():
-            v = values.iloc[i]
-            if v is None or not v:
-                continue
-            words = [str(v)] if col == "curp" else _WORD.findall(str(v))
-            if any(len(w) >= 4 and w in rid for w in words):
-                problems.append(
-                    Problem(file, i + 1, "record_id", "error", "identifier_in_record_id",
-                            f"the record id contains the record's {col} (value masked); record ids are "
-                            "shared in clear, so replace them with opaque numbers (or pass --renumber; "
-                            "renumber=True in Python)")
-                )
-                break
+        squeezed = _SEPARATORS.sub("", rid)
+        found = [c for c, values in texts.items()
+                 if values.iloc[i] and _in_record_id(c, str(values.iloc[i]), rid, squeezed)]
+        if not found and any(form in squeezed for form in births[i]):
+            found = ["birth_date"]
+        if found:
+            problems.append(
+                Problem(file, _row_number(records, i), "record_id", "error", "identifier_in_record_id",
+                        f"the record id contains the record's {found[0]} (value masked); record ids are "
+                        "shared in clear, so replace them with opaque numbers (or pass --renumber; "
+                        "renumber=True in Python)")
+            )
     if problems:
         raise ValidationError(problems=problems, summary="record ids would reveal identifiers")
 
