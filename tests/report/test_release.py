@@ -240,3 +240,41 @@ def test_goodness_of_fit_rows_only_when_no_pattern_is_withheld(run_dir: Path) ->
     rel = build_release(run_dir, DisclosurePolicy(threshold=10_000))  # every pattern withheld
     rows, why = rel.fit_rows()
     assert rows is None and why.startswith("withheld:")
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("sex", "VUQZ111111MDFWQQ05 ZQXCANARIA"),
+    ("state", "ZQXCANARIA"),
+    ("age_group", "11/11/1911"),
+    ("exploitation", "sexual_exploitation|ZQXCANARIA"),
+    ("year", "1911-11-11"),
+])
+def test_entity_strata_cifranegra_never_writes_are_refused_without_showing_them(
+    run_dir: Path, tmp_path: Path, column: str, value: str
+) -> None:
+    """docs/publication.md: `cifranegra report` reads a run's internal folder; a stratum value becomes a
+    label of the published tables, so a hand-edited entities.csv must not carry free text into them.
+    A canary in `sex` reached tables/detected_by_sex_age_exploitation.csv, sdg_16_2_2.csv and the
+    report (found by the identifier audit); now the file is refused by column and row, value masked."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    entities = pd.read_csv(copy / "entities.csv", dtype=str)
+    entities.loc[3, column] = value
+    entities.to_csv(copy / "entities.csv", index=False)
+    with pytest.raises(InputError) as info:
+        read_run(copy)
+    message = str(info.value)
+    assert f"column {column!r}, data row(s) 4: not " in message
+    assert "ZQX" not in message and "1911" not in message and "VUQZ" not in message
+
+
+def test_entity_strata_as_run_writes_them_are_read(run_dir: Path, tmp_path: Path) -> None:
+    """The check refuses only what run never writes: an unpadded state code and empty cells are read."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    entities = pd.read_csv(copy / "entities.csv", dtype=str)
+    padded = entities.index[entities["state"].fillna("").str.fullmatch(r"0\d")][0]
+    entities.loc[padded, "state"] = entities.loc[padded, "state"][1]
+    entities.loc[1, "sex"] = None
+    entities.to_csv(copy / "entities.csv", index=False)
+    assert len(read_run(copy).persons) == len(read_run(run_dir).persons)

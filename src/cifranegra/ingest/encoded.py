@@ -24,7 +24,7 @@ from cifranegra._version import __version__
 from cifranegra.errors import InputError
 from cifranegra.linkage.private.encode import EncodedList
 from cifranegra.linkage.private.keys import LinkageSecret, generate_secret
-from cifranegra.linkage.private.spec import FORMAT_NAME, FORMAT_VERSION, YEAR_RANGE, EncodingSpec
+from cifranegra.linkage.private.spec import FORMAT_NAME, FORMAT_VERSION, EncodingSpec
 
 METADATA_KEY = b"cifranegra.encoding"
 SECRET_ENV_VAR = "CIFRANEGRA_SECRET"
@@ -198,47 +198,21 @@ def _parse_metadata(raw: bytes, name: str) -> tuple[dict[str, Any], EncodingSpec
     return meta, spec
 
 
-def _stratum_codes(column: str) -> frozenset[str] | None:
-    """The values ``cifranegra encode`` writes in a known stratum column (None: not a known column)."""
-    from cifranegra.schema.codes import AGE_GROUPS, EXPLOITATION_CODES, SEX_CODES, states
-
-    known = {
-        "sex": SEX_CODES,
-        "age_group": AGE_GROUPS,
-        "state": (*(st.code for st in states()), "unknown"),
-        "exploitation": EXPLOITATION_CODES,
-    }
-    return frozenset(known[column]) if column in known else None
-
-
 def _check_strata(records: pd.DataFrame, spec: EncodingSpec, name: str) -> None:
-    """Refuse stratum values ``cifranegra encode`` never writes: a stratum value becomes a label of the
-    run's tables and of what it publishes, so a hand-edited file must not carry free text (a name, say)
-    into them. The message gives the column and row numbers, never the value."""
+    """Refuse stratum values ``cifranegra encode`` never writes (:func:`cifranegra.schema.records.
+    bad_stratum_values`): a stratum value becomes a label of the run's tables and of what it publishes,
+    so a hand-edited file must not carry free text (a name, say) into them. The message gives the
+    column and row numbers, never the value."""
+    from cifranegra.schema.records import bad_stratum_values
+
     problems = []
     for col in spec.strata:
         if col not in records.columns:
             continue
-        values = records[col]
-        present = values.notna().to_numpy()
-        if col == "year":
-            numbers = pd.to_numeric(values, errors="coerce")
-            ok = numbers.notna() & (numbers == numbers.round()) & numbers.between(*YEAR_RANGE)
-            bad = present & ~ok.to_numpy()
-            rule = f"a whole year from {YEAR_RANGE[0]} to {YEAR_RANGE[1]}"
-        else:
-            codes = _stratum_codes(col)
-            if codes is None:  # a stratum of a custom spec: encode wrote what the validated list held
-                continue
-            text = values.astype("string")
-            if col == "exploitation":  # several forms joined by "|"
-                ok = text.str.split("|").map(lambda parts, allowed=codes: isinstance(parts, list)
-                                             and set(parts) <= allowed)
-            else:
-                ok = text.isin(codes)
-            bad = present & ~ok.fillna(False).to_numpy(dtype=bool)
-            rule = "one of " + ", ".join(sorted(codes)) if len(codes) <= 20 else "an INEGI state code (01-32)"
-        rows = np.flatnonzero(bad)
+        found = bad_stratum_values(col, records[col])
+        if found is None:  # a stratum of a custom spec: encode wrote what the validated list held
+            continue
+        rows, rule = found
         if rows.size:
             shown = ", ".join(str(r + 1) for r in rows[:5]) + (f" and {rows.size - 5} more" if rows.size > 5 else "")
             problems.append(f"column {col!r}, record(s) {shown}: not {rule}")

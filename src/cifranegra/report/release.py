@@ -102,6 +102,7 @@ def read_run(folder: str | Path) -> RunOutputs:
     for col in ("source", "entity_id"):
         if col not in entities.columns:
             raise InputError(f"{entities_path}: no column {col!r}; re-run `cifranegra run` to write it again")
+    _check_entity_strata(entities, entities_path)
     table = results["capture_histories"].get("all") or {}
     try:
         frame = pd.DataFrame(table["table"])
@@ -116,6 +117,29 @@ def read_run(folder: str | Path) -> RunOutputs:
     records = {str(k): int(v) for k, v in entities.groupby("source").size().items()}
     fingerprints = {p.name: _sha256(p) for p in (path, entities_path)}
     return RunOutputs(folder, results, persons, histories, records, fingerprints)
+
+
+def _check_entity_strata(entities: pd.DataFrame, path: Path) -> None:
+    """Refuse stratum values ``cifranegra run`` never writes in entities.csv (free text in ``sex``, a name
+    in ``state``): the tables and the report would publish them as labels. Rows named, values never."""
+    from cifranegra.schema.records import bad_stratum_values
+
+    problems = []
+    for col in ("year", "sex", "age_group", "state", "exploitation"):
+        if col not in entities.columns:
+            continue
+        found = bad_stratum_values(col, entities[col])
+        assert found is not None  # every column above is a known stratum
+        rows, rule = found
+        if rows.size:
+            shown = ", ".join(str(r + 1) for r in rows[:5]) + (f" and {rows.size - 5} more" if rows.size > 5 else "")
+            problems.append(f"column {col!r}, data row(s) {shown}: not {rule}")
+    if problems:
+        raise InputError(
+            f"{path} holds values that `cifranegra run` never writes (the file was edited); values are not "
+            "shown, they could identify someone:\n  - " + "\n  - ".join(problems)
+            + "\nre-run `cifranegra run` to write the folder again instead of editing it"
+        )
 
 
 def _sha256(path: Path) -> str:

@@ -26,6 +26,7 @@ __all__ = [
     "CTDC_AGE_BANDS",
     "EXPLOITATION_CODES",
     "SEX_CODES",
+    "STRATUM_YEAR_RANGE",
     "State",
     "ctdc_age_band",
     "exploitation_crosswalk",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 SEX_CODES: tuple[str, ...] = ("female", "male", "unknown")
+#: the earliest and latest registration year a ``year`` stratum may hold in a file cifranegra wrote
+STRATUM_YEAR_RANGE: tuple[int, int] = (1900, 2100)
 AGE_GROUPS: tuple[str, ...] = ("0-17", "18+", "unknown")
 #: CTDC ``ageBroad`` bands (global synthetic dataset v2024 codebook), lower bound inclusive.
 CTDC_AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (

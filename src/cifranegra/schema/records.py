@@ -42,6 +42,7 @@ from cifranegra.schema.text import PARTICLES, fold_text, normalize_name
 
 __all__ = [
     "ON_UNRECOGNISED",
+    "bad_stratum_values",
     "check_on_unrecognised",
     "check_records",
     "detect_sex_convention",
@@ -142,6 +143,51 @@ def _plain_stratum(value: object) -> str | None:
     if _quotable(value) or (len(text) <= 20 and _STRATUM_SHAPE.fullmatch(text)):
         return text
     return None
+
+
+def _stratum_codes(column: str) -> frozenset[str] | None:
+    """The values cifranegra writes in a known stratum column (None: not a known column)."""
+    from cifranegra.schema.codes import AGE_GROUPS, EXPLOITATION_CODES, SEX_CODES, states
+
+    known = {
+        "sex": SEX_CODES,
+        "age_group": AGE_GROUPS,
+        "state": (*(st.code for st in states()), "unknown"),
+        "exploitation": EXPLOITATION_CODES,
+    }
+    return frozenset(known[column]) if column in known else None
+
+
+def bad_stratum_values(column: str, values: pd.Series) -> tuple[np.ndarray, str] | None:
+    """Where a stratum column that cifranegra wrote (an encoded list's strata, a run's entities.csv)
+    holds a value cifranegra never writes: the positions (from 0) and the rule they break, for a message
+    that names rows, never values; None for a column that is not a known stratum. Empty values are fine.
+
+    A stratum value becomes a label of the tables a run publishes, so a file edited by hand must not
+    carry free text (a name, say) into them. ``exploitation`` may join several forms with ``|``; a
+    ``state`` is an INEGI code, with or without its leading zero; ``year`` a whole year in
+    :data:`cifranegra.schema.codes.STRATUM_YEAR_RANGE`."""
+    from cifranegra.schema.codes import STRATUM_YEAR_RANGE
+
+    present = values.notna().to_numpy()
+    if column == "year":
+        numbers = pd.to_numeric(values, errors="coerce")
+        ok = (numbers.notna() & (numbers == numbers.round()) & numbers.between(*STRATUM_YEAR_RANGE)).to_numpy()
+        lo, hi = STRATUM_YEAR_RANGE
+        return np.flatnonzero(present & ~ok), f"a whole year from {lo} to {hi}"
+    codes = _stratum_codes(column)
+    if codes is None:
+        return None
+    text = values.astype("string").str.strip()
+    if column == "exploitation":
+        parts_ok = text.str.split("|").map(lambda parts: isinstance(parts, list) and set(parts) <= codes)
+        ok = parts_ok.fillna(False).to_numpy(dtype=bool)
+    else:
+        if column == "state":
+            text = text.where(~text.str.fullmatch(r"\d").fillna(False), "0" + text)
+        ok = text.isin(codes).fillna(False).to_numpy(dtype=bool)
+    rule = "one of " + ", ".join(sorted(codes)) if len(codes) <= 20 else "an INEGI state code (01-32) or unknown"
+    return np.flatnonzero(present & ~ok), rule
 
 
 def looks_identifying(text: str) -> bool:

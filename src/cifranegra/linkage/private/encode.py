@@ -13,7 +13,8 @@ from cifranegra.errors import InputError, Problem, ValidationError
 from cifranegra.linkage.private.blocking import blocking_keys
 from cifranegra.linkage.private.bloom import column_text, encode_fields
 from cifranegra.linkage.private.keys import LinkageSecret, key_check
-from cifranegra.linkage.private.spec import MEXICO_SPEC, YEAR_RANGE, EncodingSpec
+from cifranegra.linkage.private.spec import MEXICO_SPEC, EncodingSpec
+from cifranegra.schema.codes import STRATUM_YEAR_RANGE as YEAR_RANGE
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def _row_number(records: pd.DataFrame, i: int) -> int:
 
 
 def _check_years(strata: pd.DataFrame, records: pd.DataFrame, file: str | None) -> None:
-    """Refuse a registration year that the hub's reader refuses (:data:`~.spec.YEAR_RANGE`).
+    """Refuse a registration year that the hub's reader refuses (:data:`cifranegra.schema.codes.STRATUM_YEAR_RANGE`).
 
     The reader takes such a year for a file altered after encoding; written here, it would make an
     encoded list that no study can read and that the agency cannot fix by encoding again. Named by

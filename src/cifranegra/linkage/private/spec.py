@@ -25,9 +25,6 @@ from cifranegra.errors import InputError
 
 FORMAT_NAME = "cifranegra-encoded"
 FORMAT_VERSION = 1
-#: the earliest and latest registration year an encoded file's ``year`` stratum may hold: encode
-#: refuses others, and the reader takes any other for a file altered after encoding
-YEAR_RANGE = (1900, 2100)
 
 TOKENIZERS = ("bigram", "positional", "date", "exact")
 BLOCK_TRANSFORMS = ("value", "prefix", "year")
