@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -235,6 +236,7 @@ def _train_and_score(
         )
         _em_sessions(linker, em_rules, settings, say, notes)
         floored = _floor_m_probabilities(linker, float(settings.m_floor)) if settings.m_floor > 0 else []
+        _round_probabilities(linker)
         say("scoring pairs")
         floor = pairs_floor(settings)
         chunks = 1
@@ -254,6 +256,36 @@ def _train_and_score(
                 with contextlib.suppress(Exception):
                     db_api.spark.catalog.dropTempView(name)
     return pairs_raw, model
+
+
+#: significant digits the trained m and u probabilities keep (:func:`_round_probabilities`)
+PROBABILITY_DIGITS = 10
+
+
+def _round_probabilities(linker: Any, digits: int = PROBABILITY_DIGITS) -> None:
+    """Round every level's m and u probability to ``digits`` significant digits before scoring.
+
+    DuckDB (and Spark) add up the EM sessions' expectations in parallel, in an order that changes from
+    run to run, so identical inputs and seed gave m probabilities differing in the 16th digit
+    (linkage_model.json differed between two runs of one project; found by the reproducibility review).
+    Rounded, the same project scores its pairs with the same numbers (unless a value lies within 1e-16
+    of a rounding boundary), and a pair near the threshold cannot flip between runs. Ten digits are far
+    below what the data can estimate."""
+    def rounded(value: Any) -> float | None:
+        if value is None:
+            return None
+        x = float(value)
+        return float(f"{x:.{digits}g}") if math.isfinite(x) and x != 0 else x
+
+    for comp in linker._settings_obj.comparisons:
+        for lv in comp.comparison_levels:
+            if lv.is_null_level:
+                continue
+            for name in ("m_probability", "u_probability"):
+                value = getattr(lv, name)
+                new = rounded(value)
+                if new is not None and new != value:
+                    setattr(lv, name, new)
 
 
 def _floor_m_probabilities(linker: Any, floor: float) -> list[str]:
