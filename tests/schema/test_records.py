@@ -325,6 +325,24 @@ def test_unrecognised_values_are_masked_known_codes_quoted():
     assert "age '150'" in messages[(1, "invalid_age")] and "age 19***" in messages[(2, "invalid_age")]
 
 
+
+def test_state_and_country_names_are_masked_in_messages_as_they_may_be_names():
+    """docs/hardening.md, 'The masking rule': a message quotes a code that cannot be a name; full state
+    and country names are also surnames and given names (Hidalgo, Guerrero, Israel), so one that slid
+    into the sex column was quoted with its row (found by the identifier audit). Stratum labels, which
+    are categories, still show them."""
+    from cifranegra.schema.records import stratum_labels
+
+    raw = _raw(sex=["Hidalgo", "Guerrero", "Israel", "Jal."], state=["Q. Roo", "Morelos", "Sonora", "CDMX"])
+    _, problems = check_records(raw, source="x")
+    text = " ".join(p.message for p in problems)
+    for name in ("Hidalgo", "Guerrero", "Israel"):
+        assert name not in text
+    assert "sex Hi***" in text and "sex Is***" in text
+    assert "sex 'Jal.' is not recognised" in text  # an abbreviation is a code, not a name
+    assert stratum_labels(["state"], [("Guerrero",)])[("Guerrero",)] == {"state": "Guerrero"}
+
+
 def test_stratum_labels_show_categories_and_mask_identifier_columns() -> None:
     from cifranegra.schema.records import stratum_labels, stratum_text
 

@@ -161,8 +161,8 @@ def field(name: str) -> Field:
 def mask_value(value: object, *, identifying: bool = True, keep: int = 2) -> str:
     """A value masked (``identifying=True``: its first ``keep`` characters, ``"MARIA"`` →
     ``"MA***"``) or quoted (truncated to 40 characters). Which one a message may use is decided
-    by :func:`cifranegra.schema.records.shown_value`: only known code-list values are quoted,
-    whatever the column, since a misaligned row can put a name anywhere."""
+    by :func:`cifranegra.schema.records.shown_value`: only code-list values that cannot be names are
+    quoted, whatever the column, since a misaligned row can put a name anywhere."""
     text = "" if value is None else str(value)
     if identifying:
         return (text[:keep] + "***") if text else "(empty)"

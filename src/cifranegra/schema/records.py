@@ -87,8 +87,30 @@ def _known_code(text: str) -> bool:
     return codes is not None and not bad
 
 
-def _quotable(value: object) -> bool:
-    """Whether a cell's value may appear in a message as it is (see the module docstring)."""
+#: a state written as a code: INEGI digits or a short abbreviation ("CDMX", "Jal.", "BCS")
+_STATE_ABBREVIATION = re.compile(r"\d{1,2}|[A-Za-z]{1,4}\.?")
+
+
+@lru_cache(maxsize=8192)
+def _message_code(text: str) -> bool:
+    """Whether ``text`` is a code-list value that a message about a cell may quote: a sex, sí/no, a form
+    of exploitation, or a state written as a code or abbreviation. Full state names and countries or
+    nationalities are not quoted there, since many are also surnames or given names (Hidalgo,
+    Guerrero, Morelos, Israel, América): a surname that slid into the sex column of a misaligned row
+    is masked like any surname. Stratum labels, which are categories, still show them."""
+    if parse_sex(text, "es") is not None or yes_no_recognised(text):
+        return True
+    if normalize_state(text) is not None:
+        return bool(_STATE_ABBREVIATION.fullmatch(text.strip()))
+    if normalize_nationality(text) is not None:
+        return False
+    codes, bad = parse_exploitation(text)
+    return codes is not None and not bad
+
+
+def _quotable(value: object, *, in_message: bool = False) -> bool:
+    """Whether a cell's value may appear as it is (see the module docstring): in a stratum label, any
+    code-list value; in a message about a cell (``in_message``), only those of :func:`_message_code`."""
     if value is None or isinstance(value, bool):
         return True
     if isinstance(value, (int, np.integer)):
@@ -101,13 +123,16 @@ def _quotable(value: object) -> bool:
     text = value.strip()
     if len(text) > 60:
         return False
-    return bool(_SMALL_NUMBER.fullmatch(text)) or _known_code(text)
+    if _SMALL_NUMBER.fullmatch(text):
+        return True
+    return _message_code(text) if in_message else _known_code(text)
 
 
 def shown_value(value: object, *, identifying: bool = False) -> str:
-    """A cell's value as a message may show it: quoted when it is a known code-list value or a
-    number of at most three digits (and the column is not identifying), else masked."""
-    if not identifying and _quotable(value):
+    """A cell's value as a message may show it: quoted when it is a code that cannot be a name (a sex,
+    sí/no, a form of exploitation, a state code or abbreviation: :func:`_message_code`) or a number of at
+    most three digits (and the column is not identifying), else masked."""
+    if not identifying and _quotable(value, in_message=True):
         return mask_value(value, identifying=False)
     return mask_value(value, identifying=True)
 
