@@ -149,6 +149,10 @@ def test_cli_json_shape_unknown_allocated_and_pooled(tmp_path, capsys):
     path = _table(tmp_path)
     code, d = _estimate(capsys, str(path), "--strata", "sex", "--method", "independence", "--seed", "7")
     assert code == 0
+    # provenance once for the whole output (the reproducibility review: it was only per stratum)
+    from cifranegra import __version__
+
+    assert (d["cifranegra_version"], d["method"], d["seed"]) == (__version__, "independence", 7)
     total = d["stratified_total"]
     assert {"estimate", "interval", "strata_estimated", "strata_not_estimated"} <= set(total)
     assert set(total["interval"]) == {"lower", "upper", "level", "method"}

@@ -222,7 +222,11 @@ def _run_strata(args: argparse.Namespace, data: dict[tuple[Any, ...], CaptureHis
     total = stratified_total(done, not_estimated=failed, unknown=unknown, level=level, seed=base_seed)
     pooled, pooled_error = _pooled(data, args, opts, base_seed)
     if args.json:
-        body: dict[str, Any] = {"strata": out, "stratified_total": total.to_dict()}
+        from cifranegra._version import __version__
+
+        # what made these numbers, once for the whole output (each stratum's entry has its own settings)
+        body: dict[str, Any] = {"cifranegra_version": __version__, "method": args.method, "seed": base_seed,
+                                "strata": out, "stratified_total": total.to_dict()}
         body["pooled"] = _payload(pooled, base_seed) if pooled is not None else {"error": pooled_error}
         body["comparison"] = total.comparison(None if pooled is None else pooled.estimate)
         print(json.dumps(body, default=str))
