@@ -203,19 +203,10 @@ def _check_strata(records: pd.DataFrame, spec: EncodingSpec, name: str) -> None:
     bad_stratum_values`): a stratum value becomes a label of the run's tables and of what it publishes,
     so a hand-edited file must not carry free text (a name, say) into them. The message gives the
     column and row numbers, never the value."""
-    from cifranegra.schema.records import bad_stratum_values
+    from cifranegra.schema.records import stratum_value_problems
 
-    problems = []
-    for col in spec.strata:
-        if col not in records.columns:
-            continue
-        found = bad_stratum_values(col, records[col])
-        if found is None:  # a stratum of a custom spec: encode wrote what the validated list held
-            continue
-        rows, rule = found
-        if rows.size:
-            shown = ", ".join(str(r + 1) for r in rows[:5]) + (f" and {rows.size - 5} more" if rows.size > 5 else "")
-            problems.append(f"column {col!r}, record(s) {shown}: not {rule}")
+    # a stratum of a custom spec is skipped: encode wrote what the validated list held
+    problems = stratum_value_problems(records, spec.strata, "record(s)")
     if problems:
         raise InputError(
             f"{name!r} holds stratum values that `cifranegra encode` never writes (the file was altered after "

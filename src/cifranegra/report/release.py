@@ -122,18 +122,9 @@ def read_run(folder: str | Path) -> RunOutputs:
 def _check_entity_strata(entities: pd.DataFrame, path: Path) -> None:
     """Refuse stratum values ``cifranegra run`` never writes in entities.csv (free text in ``sex``, a name
     in ``state``): the tables and the report would publish them as labels. Rows named, values never."""
-    from cifranegra.schema.records import bad_stratum_values
+    from cifranegra.schema.records import stratum_value_problems
 
-    problems = []
-    for col in ("year", "sex", "age_group", "state", "exploitation"):
-        if col not in entities.columns:
-            continue
-        found = bad_stratum_values(col, entities[col])
-        assert found is not None  # every column above is a known stratum
-        rows, rule = found
-        if rows.size:
-            shown = ", ".join(str(r + 1) for r in rows[:5]) + (f" and {rows.size - 5} more" if rows.size > 5 else "")
-            problems.append(f"column {col!r}, data row(s) {shown}: not {rule}")
+    problems = stratum_value_problems(entities, ("year", "sex", "age_group", "state", "exploitation"), "data row(s)")
     if problems:
         raise InputError(
             f"{path} holds values that `cifranegra run` never writes (the file was edited); values are not "

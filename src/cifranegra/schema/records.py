@@ -52,6 +52,7 @@ __all__ = [
     "split_full_name",
     "stratum_labels",
     "stratum_text",
+    "stratum_value_problems",
 ]
 
 _MAX_AGE = 120
@@ -213,6 +214,22 @@ def bad_stratum_values(column: str, values: pd.Series) -> tuple[np.ndarray, str]
         ok = text.isin(codes).fillna(False).to_numpy(dtype=bool)
     rule = "one of " + ", ".join(sorted(codes)) if len(codes) <= 20 else "an INEGI state code (01-32) or unknown"
     return np.flatnonzero(present & ~ok), rule
+
+
+def stratum_value_problems(frame: pd.DataFrame, columns: Iterable[str], rows_are: str) -> list[str]:
+    """One line per known stratum column of ``frame`` holding values cifranegra never writes
+    (:func:`bad_stratum_values`): the column, the first five row numbers (from 1, called ``rows_are``,
+    e.g. "record(s)") and the rule; values never. Columns absent or not known strata are skipped."""
+    problems = []
+    for col in columns:
+        found = bad_stratum_values(col, frame[col]) if col in frame.columns else None
+        if found is None:
+            continue
+        rows, rule = found
+        if rows.size:
+            shown = ", ".join(str(r + 1) for r in rows[:5]) + (f" and {rows.size - 5} more" if rows.size > 5 else "")
+            problems.append(f"column {col!r}, {rows_are} {shown}: not {rule}")
+    return problems
 
 
 def looks_identifying(text: str) -> bool:
