@@ -142,6 +142,18 @@ def spark_session(
             .config("spark.sql.warehouse.dir", str(work / "spark-warehouse"))
             .config("spark.driver.extraJavaOptions", java_options)
         )
+        # spark-submit first runs a short launcher JVM, which the options above do not reach: on Linux
+        # it wrote /tmp/hsperfdata_<user> (HotSpot ignores java.io.tmpdir there). Its own options
+        # variable is set for the launch only, the caller's value kept and restored.
+        before = os.environ.get("SPARK_LAUNCHER_OPTS")
+        os.environ["SPARK_LAUNCHER_OPTS"] = f"{before or ''} -XX:-UsePerfData".strip()
+        try:
+            return builder.getOrCreate()
+        finally:
+            if before is None:
+                os.environ.pop("SPARK_LAUNCHER_OPTS", None)
+            else:
+                os.environ["SPARK_LAUNCHER_OPTS"] = before
     return builder.getOrCreate()
 
 
