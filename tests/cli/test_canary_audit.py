@@ -64,6 +64,37 @@ def test_headerless_list_headers_are_not_quoted(run, headerless, argv):
     assert "#3" in text or "#1" in text  # the columns are still told apart, by position
 
 
+NAMES_ONLY_ROWS = ["ZQXCANARIA,VWKPLUMA,QQMBRILLO,F", "ROSA,PEREZ,DIAZ,F", "ANA,RUIZ,GOMEZ,F"]
+
+
+@pytest.mark.parametrize("argv", [("describe", "--per-person"), ("estimate", "--per-person"),
+                                  ("compare", "--per-person"), ("describe",)])
+def test_headerless_list_of_names_only_is_not_quoted(run, tmp_path, argv):
+    """A first record with nothing shaped like a CURP or a date (names and sex only) is still a record:
+    a capture table has at least two list columns of 0 and 1, this file none, so its headers are masked
+    (docs/hardening.md, the masking rule). Before, the canary names were quoted as column names. A cell
+    that is a known code is quoted as a value ('F'), never rewritten to the masked header it equals."""
+    path = tmp_path / "dif.csv"
+    rows = NAMES_ONLY_ROWS if argv[1:] else [NAMES_ONLY_ROWS[0] + ",count", "ROSA,PEREZ,DIAZ,F,3"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, text = run(argv[0], str(path), *argv[1:])
+    assert code == cli.EXIT_BAD_INPUT
+    for piece in ("ZQXCANARIA", "VWKPLUMA", "QQMBRILLO"):
+        assert piece.casefold() not in text.casefold(), (piece, text)
+    assert "#1" in text and "#3" in text
+    assert "value 'F' is not 0 or 1" in text
+
+
+def test_a_table_with_one_bad_list_cell_keeps_its_names(run, tmp_path):
+    """Two or more columns mostly of 0 and 1 make a capture table whose headers are list names: one
+    stray cell does not mask them."""
+    path = tmp_path / "t.csv"
+    path.write_text("dif,fgr,count\n1,0,3\n0,2,4\n1,1,2\n", encoding="utf-8")
+    code, text = run("estimate", str(path))
+    assert code == cli.EXIT_BAD_INPUT
+    assert "'fgr'" in text and "#2" not in text
+
+
 def test_named_headers_are_still_quoted(run, tmp_path):
     """A capture table's own headers are list and stratum names, not data: they stay quoted
     (docs/hardening.md: "Stratum values ... are categories the user chose")."""

@@ -10,6 +10,7 @@ a file whose header row is a record (an agency list without one: see :func:`_dat
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -109,18 +110,33 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, Any]:
     return general(path)
 
 
-def _data_headers(columns: Sequence[str]) -> dict[str, str]:
-    """``{header: masked label}`` when the header row holds a record rather than names: some header
-    is shaped like a CURP, a date, a long number or an e-mail (an agency list without a header row, or
-    one passed where a capture table is expected). Then no header may be quoted, as no cell may; each
-    is shown masked with its position (``'RI*** #1'``). Else ``{}``: the headers are list, count and
-    stratum names, quoted as they are."""
+def _data_headers(columns: Sequence[str], df: pd.DataFrame | None = None) -> dict[str, str]:
+    """``{header: masked label}`` when the header row may hold a record rather than names (an agency
+    list without a header row, or one passed where a capture table is expected): some header is shaped
+    like a CURP, a date, a long number or an e-mail, or fewer than two columns of ``df`` look like list
+    columns (at least half of their filled cells 0 or 1), as every capture table has at least two. The
+    second test catches a first record of names only ("MARÍA,HERNÁNDEZ,LÓPEZ,F"), which no shape test
+    can tell from list names. Then no header may be quoted, as no cell may; each is shown masked with
+    its position (``'RI*** #1'``). Else ``{}``: the headers are list, count and stratum names, quoted as
+    they are."""
     from cifranegra.schema.fields import mask_value
     from cifranegra.schema.records import looks_identifying  # brings pandas, as read_table does
 
-    if not any(looks_identifying(c) for c in columns):
-        return {}
-    return {c: f"{mask_value(c)} #{i}" for i, c in enumerate(columns, start=1)}
+    if any(looks_identifying(c) for c in columns) or (df is not None and _list_like_columns(df) < 2):
+        return {c: f"{mask_value(c)} #{i}" for i, c in enumerate(columns, start=1)}
+    return {}
+
+
+def _list_like_columns(df: pd.DataFrame) -> int:
+    """How many columns of ``df`` have at least half of their filled cells equal to 0 or 1 (as text
+    or as numbers), as a list column of a capture table has all of them."""
+    found = 0
+    for i in range(df.shape[1]):
+        cells = df.iloc[:, i].dropna().astype(str).str.strip()
+        cells = cells[cells != ""]
+        if len(cells) and 2 * int(cells.isin(("0", "1", "0.0", "1.0")).sum()) >= len(cells):
+            found += 1
+    return found
 
 
 def _without_headers(exc: CifranegraError, labels: dict[str, str]) -> CifranegraError:
@@ -128,11 +144,12 @@ def _without_headers(exc: CifranegraError, labels: dict[str, str]) -> Cifranegra
     and in the messages (which quote columns as ``repr``, alone or in a list of them), and without
     the hint that text columns may be strata (it names them unquoted, to be copied)."""
     order = sorted(labels, key=len, reverse=True)
+    # a cell quoted as "value 'F'" (a known code) is a value, not the header that happens to match it
+    quoted = re.compile("(?<!value )(" + "|".join(re.escape(repr(c)) for c in order) + ")") if order else None
+    by_repr = {repr(c): repr(labels[c]) for c in order}
 
     def clean(text: str) -> str:
-        for c in order:
-            text = text.replace(repr(c), repr(labels[c]))
-        return text
+        return quoted.sub(lambda m: by_repr[m.group(1)], text) if quoted else text
 
     if isinstance(exc, ValidationError):
         problems = [
@@ -149,7 +166,7 @@ def _without_headers(exc: CifranegraError, labels: dict[str, str]) -> Cifranegra
 
 def _read(path: str | Path, build: Callable[[pd.DataFrame, str], T], strata: Sequence[str] = ()) -> T:
     df, _ = read_table(path)
-    labels = _data_headers([str(c).strip() for c in df.columns])
+    labels = _data_headers([str(c).strip() for c in df.columns], df)
     try:
         return _read_frame(df, Path(path).name, build, strata)
     except CifranegraError as exc:
