@@ -49,6 +49,19 @@ def _read_back(sim: Any) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _sample_seed(seed: int) -> np.random.SeedSequence:
+    """The simulated population's seed from the run's: every bit of ``seed`` counts (the words above its
+    lowest 32 bits are appended only when there are any, so seeds below 2**32 give the samples they
+    always gave), and the tag 0x5EED7 keeps it apart from the seeds the run uses elsewhere."""
+    if int(seed) < 0:
+        raise InputError(f"seed must be a whole number of at least 0, not {seed}")
+    words, high = [int(seed) & 0xFFFFFFFF, 0x5EED7], int(seed) >> 32
+    while high:
+        words.append(high & 0xFFFFFFFF)
+        high >>= 32
+    return np.random.SeedSequence(np.random.SeedSequence(words).entropy, spawn_key=(1,))
+
+
 def simulated_dice_calibration(
     spec: Any, sizes: Sequence[int], *, seed: int, options: Mapping[str, Any] | None = None,
     error_scale: float = 1.0,
@@ -70,8 +83,7 @@ def simulated_dice_calibration(
     if k > MAX_AGENCIES:
         raise InputError(f"the simulator has {MAX_AGENCIES} agencies and this study {k} lists: a simulated truth "
                          "sample cannot stand for it; use calibration = \"within-lists\"")
-    sample_seed = np.random.SeedSequence(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0x5EED7]).entropy,
-                                         spawn_key=(1,))
+    sample_seed = _sample_seed(seed)
     n_persons = max(MIN_PERSONS, round(target * 1.1))
     for _ in range(3):
         sim = simulate(n_persons=n_persons, n_agencies=k, seed=sample_seed, error_scale=error_scale)
