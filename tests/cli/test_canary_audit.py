@@ -205,3 +205,16 @@ def test_encoded_file_with_damaged_pandas_metadata_is_a_clear_error(tmp_path):
     with pytest.raises(InputError) as info:
         read_encoded(path)
     assert "ZQXCANARIA" not in str(info.value) and "encode its list again" in str(info.value)
+
+
+@pytest.mark.parametrize("argv", [("describe",), ("describe", "--json"), ("estimate",), ("estimate", "--json"),
+                                  ("compare",)])
+def test_identifier_shaped_headers_of_a_table_that_reads_are_refused(run, tmp_path, argv):
+    """docs/hardening.md: headers shaped like a CURP are never shown. Errors masked them, but a table
+    that read (0/1 cells under CURP-shaped headers) printed them as list names in every output."""
+    path = tmp_path / "t.csv"
+    path.write_text("VUQZ111111MDFWQQ05,QQMB111111HDFWQQ07,count\n1,0,5\n0,1,3\n1,1,2\n", encoding="utf-8")
+    code, text = run(argv[0], str(path), *argv[1:])
+    assert code == cli.EXIT_BAD_INPUT
+    assert "VUQZ1" not in text and "QQMB1" not in text and "111111" not in text
+    assert "column 1 is shaped like a CURP" in text and "#2" in text

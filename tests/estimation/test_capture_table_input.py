@@ -163,3 +163,46 @@ def test_fuzzed_tables_end_in_a_table_or_a_clear_error(
         tables = out.values() if isinstance(out, dict) else [out]
         for h in tables:
             assert np.all(h.counts >= 0) and h.counts[0] == 0
+
+
+@pytest.mark.parametrize("header", ["A,B,,count", "A,B,  ,count", "\ufeffA;B;;count"])
+def test_a_blank_header_is_refused_not_read_as_an_unnamed_list(tmp_path, header):
+    """docs/estimation.md ('a header that is blank or repeated ... is an error'): the reader names a
+    blank header 'Unnamed: 2', as pandas does, and that name was estimated as a third list."""
+    sep = ";" if ";" in header else ","
+    rows = [header, sep.join(["1", "0", "0", "10"]), sep.join(["0", "1", "1", "3"])]
+    with pytest.raises(ValidationError) as info:
+        _read(tmp_path, "\n".join(rows) + "\n")
+    assert [p.code for p in info.value.problems] == ["blank_header"]
+    assert "column 3 has no header" in str(info.value.problems[0].message)
+
+
+def test_a_blank_excel_header_is_refused(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    for row in (["A", "B", None, "count"], [1, 0, 0, 10], [0, 1, 1, 3]):
+        wb.active.append(row)
+    wb.save(tmp_path / "t.xlsx")
+    with pytest.raises(ValidationError, match="column 3 has no header"):
+        read_capture_histories(tmp_path / "t.xlsx")
+
+
+def test_a_file_without_count_whose_patterns_all_differ_is_not_guessed_per_person(tmp_path):
+    """docs/estimation.md: a missing `count` column is an error naming --count and --per-person. A file
+    of 0/1 columns where no pattern repeats reads as well as an aggregated table that lost its count
+    column; it was silently estimated one row per person."""
+    with pytest.raises(ValidationError) as info:
+        _read(tmp_path, "A,B,C\n1,0,0\n0,1,0\n1,1,0\n0,0,1\n")
+    assert "--per-person" in str(info.value) and "--count COL" in str(info.value)
+    h = _read(tmp_path, "A,B,C\n1,0,0\n0,1,0\n1,1,0\n0,0,1\n", count=None)
+    assert h.observed == 4 and h.notes == ()
+
+
+def test_a_file_without_count_with_repeated_patterns_is_read_per_person_and_says_so(tmp_path):
+    h = _read(tmp_path, "A,B,C\n1,0,0\n0,1,0\n1,1,0\n0,0,1\n1,0,0\n")
+    assert h.observed == 5
+    assert any("read as one row per person (5 rows)" in n for n in h.notes)
+    strata = _read(tmp_path, "A,B,sex\n1,0,F\n0,1,F\n1,1,M\n1,0,F\n0,1,M\n", strata=["sex"])
+    assert all(any("one row per person" in n for n in v.notes) for v in strata.values())
+    described = capture_table.describe_capture_table(tmp_path / "t.csv", strata=["sex"])
+    assert all(any("one row per person" in n for n in d["notes"]) for _, d in described)

@@ -41,11 +41,13 @@ def _numeric(df: pd.DataFrame, keep_text: Sequence[str] = ()) -> pd.DataFrame:
     return out
 
 
-def _header_problems(columns: list[str], name: str) -> list[Problem]:
+def _header_problems(columns: list[str], name: str, blank: Sequence[int] = ()) -> list[Problem]:
+    """Blank and repeated headers; ``blank``: 0-based positions the reader found without a header (it
+    names them ``Unnamed: i``, as pandas does)."""
     problems = []
     seen: dict[str, int] = {}
     for i, c in enumerate(columns, start=1):
-        if not c:
+        if not c or i - 1 in blank:
             problems.append(Problem(name, None, None, "error", "blank_header",
                                     f"column {i} has no header; name it (a list name, 'count' or a stratum)"))
         elif c in seen:
@@ -68,20 +70,26 @@ def read_capture_histories(
     row per person (``count=None``; ``--per-person`` on the command line); with ``strata``, one
     table per stratum (a dict).
 
-    Without ``count`` in the file and with every column 0/1, the file is read one row per person.
+    Without ``count`` in the file, with every column 0/1 and some pattern on two rows or more, the file
+    is read one row per person, and the table's notes say so; when no pattern repeats (an aggregated table
+    that lost its count column reads the same) the missing column is an error unless ``count=None``.
     """
     if not strata and count is not None:
         plain = read_plain_csv(path, lists=lists, count=count)
         if plain is not None:
+            _refuse_identifying_headers(plain.lists, Path(path).name)
             return plain
 
     def build(df: pd.DataFrame, name: str) -> CaptureHistories | dict[tuple[Any, ...], CaptureHistories]:
         cnt = _count_column(df, count, strata)
+        out: CaptureHistories | dict[tuple[Any, ...], CaptureHistories]
         if strata:
-            return CaptureHistories.stratified_from_frame(
+            out = CaptureHistories.stratified_from_frame(
                 df, strata=list(strata), lists=lists, count=cnt, source=name, drop_empty_lists=True
             )
-        return CaptureHistories.from_frame(df, lists=lists, count=cnt, source=name)
+        else:
+            out = CaptureHistories.from_frame(df, lists=lists, count=cnt, source=name)
+        return _noted(out, _per_person_note(len(df), count)) if count is not None and cnt is None else out
 
     return _read(path, build, strata)
 
@@ -98,7 +106,9 @@ def describe_capture_table(
     more lists than any estimator takes (up to 62) can still be summarized."""
 
     def build(df: pd.DataFrame, name: str) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
-        return describe_frame(df, lists=lists, count=_count_column(df, count, strata), strata=strata, source=name)
+        cnt = _count_column(df, count, strata)
+        out = describe_frame(df, lists=lists, count=cnt, strata=strata, source=name)
+        return _noted(out, _per_person_note(len(df), count)) if count is not None and cnt is None else out
 
     return _read(path, build, strata)
 
@@ -120,7 +130,7 @@ def _data_headers(columns: Sequence[str], df: pd.DataFrame | None = None) -> dic
     its position (``'RI*** #1'``). Else ``{}``: the headers are list, count and stratum names, quoted as
     they are."""
     from cifranegra.schema.fields import mask_value
-    from cifranegra.schema.records import looks_identifying  # brings pandas, as read_table does
+    from cifranegra.schema.shapes import looks_identifying
 
     if any(looks_identifying(c) for c in columns) or (df is not None and _list_like_columns(df) < 2):
         return {c: f"{mask_value(c)} #{i}" for i, c in enumerate(columns, start=1)}
@@ -166,19 +176,41 @@ def _without_headers(exc: CifranegraError, labels: dict[str, str]) -> Cifranegra
 
 def _read(path: str | Path, build: Callable[[pd.DataFrame, str], T], strata: Sequence[str] = ()) -> T:
     df, _ = read_table(path)
-    labels = _data_headers([str(c).strip() for c in df.columns], df)
+    columns = [str(c).strip() for c in df.columns]
+    labels = _data_headers(columns, df)
+    name = Path(path).name
     try:
-        return _read_frame(df, Path(path).name, build, strata)
+        out = _read_frame(df, name, build, strata)
     except CifranegraError as exc:
         if not labels:
             raise
         raise _without_headers(exc, labels) from None
+    _refuse_identifying_headers(columns, name)
+    return out
+
+
+def _refuse_identifying_headers(columns: Sequence[str], name: str) -> None:
+    """A table that reads but whose headers are shaped like identifiers is refused: list, count and
+    stratum names are printed in every output (describe, estimate, compare), so they must not identify
+    anyone. Such headers are most often a first record where a header row should be."""
+    from cifranegra.schema.fields import mask_value
+    from cifranegra.schema.shapes import looks_identifying
+
+    shaped = [i for i, c in enumerate(columns, start=1) if looks_identifying(str(c))]
+    if shaped:
+        raise ValidationError(
+            [Problem(name, None, f"{mask_value(str(columns[i - 1]))} #{i}", "error", "identifying_header",
+                     f"the header of column {i} is shaped like a CURP, a date, a long number or an e-mail "
+                     "(not shown): list, count and stratum names are printed in every output, so they must not "
+                     "identify anyone; rename the column (if the file has no header row, add one)")
+             for i in shaped],
+            summary=f"{name} cannot be used")
 
 
 def _read_frame(df: pd.DataFrame, name: str, build: Callable[[pd.DataFrame, str], T], strata: Sequence[str]) -> T:
     read_errors = [p for p in df.attrs.get("read_problems", []) if p.severity == "error"]
     columns = [str(c).strip() for c in df.columns]
-    header = _header_problems(columns, name)
+    header = _header_problems(columns, name, df.attrs.get("blank_headers", ()))
     if header:
         raise ValidationError([*header, *read_errors], summary=f"{name} cannot be read")
     df = _numeric(df, strata)
@@ -204,13 +236,34 @@ def _read_frame(df: pd.DataFrame, name: str, build: Callable[[pd.DataFrame, str]
 
 
 def _count_column(df: pd.DataFrame, count: str | None, strata: Sequence[str]) -> str | None:
-    """``count``, or None (one row per person) when the file has no such column and every other
-    column is 0/1."""
+    """``count``, or None (one row per person) when the file has no such column, every other column
+    is 0/1 and some capture pattern (with its strata) appears on two rows or more. When every row's
+    pattern differs the file reads as well as an aggregated table that lost its count column, so it
+    is not guessed: ``count`` is returned and the missing column is reported (pass ``--per-person``
+    to read it one row per person)."""
     if count is not None and count not in df.columns:
         others = [c for c in df.columns if c not in strata]
         if others and all(df[c].isin([0, 1]).all() for c in others):
+            if len(df) > 1 and not df.duplicated().any():
+                return count
             return None
     return count
+
+
+def _per_person_note(n_rows: int, count: str) -> str:
+    return (f"no {count!r} column and every list column 0 or 1, with patterns repeated: read as one row per "
+            f"person ({n_rows:,} rows); pass --per-person to say so, or --count COL if a column holds counts")
+
+
+def _noted(result: Any, note: str) -> Any:
+    """``result`` (a table, a dict of them by stratum, or describe's list) with ``note`` added."""
+    if isinstance(result, CaptureHistories):
+        return CaptureHistories(result.lists, result.counts, result.source, (*result.notes, note))
+    if isinstance(result, dict):
+        return {k: _noted(v, note) for k, v in result.items()}
+    for _key, described in result:
+        described["notes"] = [*described.get("notes", []), note]
+    return result
 
 
 def _with_hints(

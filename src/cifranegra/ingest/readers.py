@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import zipfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -209,6 +210,7 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, Provenance]:
         if len(df.columns) == 0:
             raise InputError("no columns found; expected a header row")
         _check_headers([str(c) for c in df.columns])
+        blank_headers = [i for i, c in enumerate(df.columns) if _is_blank_header(str(c))]
         df.columns = _column_names([str(c) for c in df.columns])
         if not _has_a_value(df):
             raise InputError("the list has no records: the file has a header row but no data rows")
@@ -225,6 +227,7 @@ def read_table(path: str | Path) -> tuple[pd.DataFrame, Provenance]:
     )
     df.attrs["provenance"] = prov.to_dict()
     df.attrs["read_problems"] = read_problems
+    df.attrs["blank_headers"] = blank_headers  # 0-based positions of columns without a header
     return df, prov
 
 
@@ -313,6 +316,11 @@ def _check_headers(headers: list[str]) -> None:
         "duplicate header: " + "; ".join(parts) + "; every column needs its own header: rename "
         "or remove the repeated one(s)"
     )
+
+
+def _is_blank_header(header: str) -> bool:
+    """A header cell left empty (or spaces): as written, or as pandas' Excel reader names it."""
+    return not header.strip() or re.fullmatch(r"Unnamed: \d+", header.strip()) is not None
 
 
 def _column_names(headers: list[str]) -> list[str]:

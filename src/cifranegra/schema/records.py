@@ -38,6 +38,7 @@ from cifranegra.schema.curp import curp_name_letters, curps_valid, normalize_cur
 from cifranegra.schema.dates import parse_dates
 from cifranegra.schema.fields import IDENTIFYING_FIELDS, RECORD_COLUMNS, mask_value
 from cifranegra.schema.nicknames import canonical_given_name
+from cifranegra.schema.shapes import looks_identifying
 from cifranegra.schema.text import PARTICLES, fold_text, normalize_name
 
 __all__ = [
@@ -144,13 +145,6 @@ _STRATUM_SHAPE = re.compile(
     r"|\d{1,3}\s*\+|(?:<|>|≤|≥|<=|>=)\s*\d{1,3}",  # "60+", "<18"
     re.IGNORECASE,
 )
-_IDENTIFYING_SHAPE = re.compile(
-    r"[A-Z]{4}\s*\d{6}"  # a CURP's (or RFC's) head
-    r"|\d{5,}"  # a long number: an ID, a phone, a date without separators
-    r"|\d{1,4}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{1,4}"  # a date
-    r"|@",
-    re.IGNORECASE,
-)
 #: a stratum column with more distinct values than this is taken for an identifier (32 states + some)
 MAX_SHOWN_STRATUM_VALUES = 40
 
@@ -230,12 +224,6 @@ def stratum_value_problems(frame: pd.DataFrame, columns: Iterable[str], rows_are
             shown = ", ".join(str(r + 1) for r in rows[:5]) + (f" and {rows.size - 5} more" if rows.size > 5 else "")
             problems.append(f"column {col!r}, {rows_are} {shown}: not {rule}")
     return problems
-
-
-def looks_identifying(text: str) -> bool:
-    """Whether ``text`` holds something shaped like an identifier: a CURP's (or RFC's) head, a long
-    number, a date or an e-mail address."""
-    return bool(_IDENTIFYING_SHAPE.search(text))
 
 
 def _identifying_stratum(value: object) -> bool:
