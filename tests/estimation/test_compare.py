@@ -65,7 +65,7 @@ def test_bad_requests() -> None:
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        ({"level": 2.0}, "level must be between 0 and 1"),
+        ({"level": 2.0}, "level must be a number between 0 and 1"),
         ({"n_boot": -5}, "n_boot must be a whole number"),
         ({"families": ["lcmcr"], "options": {"lcmcr": {"chains": 0}}}, "lcmcr: chains must be"),
         ({"merges": [["b", "b"]]}, "two different lists"),

@@ -220,6 +220,9 @@ def test_bad_option_values_are_input_errors(name: str) -> None:
         for bad in (1.5, "high", None):
             with pytest.raises(InputError, match="level"):
                 factory(level=bad)
+        # one wording for every method, as docs/estimation.md quotes it (two wordings before)
+        with pytest.raises(InputError, match=r"level must be a number between 0 and 1 \(e\.g\. 0\.95\), got 'high'"):
+            check_estimator(name, {"level": "high"})
 
 
 @pytest.mark.parametrize("name", ALL)

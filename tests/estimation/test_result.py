@@ -76,3 +76,16 @@ def test_stepwise_bootstrap_is_reproducible() -> None:
     b = estimate(h, "loglinear", select="stepwise", interval="bootstrap", n_boot=60, seed=3, workers=2)
     assert a.replicates == b.replicates
     assert np.isfinite(np.asarray(a.replicates)).all()
+
+
+def test_no_interval_asked_for_is_the_reason_reported():
+    """docs/estimation.md: `reported_interval()` gives the interval, or None with the reason ('none
+    computed' among them); with interval = none the reason was None and --json had no interval_note."""
+    from cifranegra.estimation import CaptureHistories, estimate
+
+    h = CaptureHistories.from_frame(
+        __import__("pandas").DataFrame({"a": [1, 0, 1], "b": [0, 1, 1], "c": [1, 1, 0], "count": [30, 25, 12]}))
+    iv, note = estimate(h, "loglinear", model="[1,2,3]", interval="none", seed=1).reported_interval()
+    assert iv is None and note == "no interval was asked for (interval = none)"
+    iv, note = estimate(h, "loglinear", model="[1,2,3]", seed=1).reported_interval()
+    assert iv is not None and note is None

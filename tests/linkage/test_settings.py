@@ -141,6 +141,20 @@ def test_wrong_types_in_a_project_table_are_clear_errors(key, value, words):
         LinkageSettings.from_dict({key: value})
 
 
+@pytest.mark.parametrize("bad", [{"threshold": "high", "blocking": 5}, {"comparisons": "curp", "m_floor": 0.3},
+                                 {"blocking": [["curp"], 3], "comparisons": 7, "seed": -1}])
+def test_every_invalid_value_is_reported_at_once_blocking_and_comparisons_included(bad):
+    """docs/linkage.md: "reports every invalid value at once, values of the wrong type included
+    (threshold = "high", blocking = 5)". A blocking or comparisons value of the wrong type was raised
+    alone, and the other problems were lost."""
+    with pytest.raises(InputError) as info:
+        LinkageSettings.from_dict(bad)
+    message = str(info.value)
+    assert message.startswith("invalid linkage settings:")
+    for key in bad:
+        assert f"- {key} must" in message, (key, message)
+
+
 def test_work_dir_round_trips_as_text(tmp_path):
     s = LinkageSettings.from_dict({"work_dir": tmp_path})
     assert s.work_dir == str(tmp_path)

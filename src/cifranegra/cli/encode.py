@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "encode",
         help="encode an agency list for private linkage (only encodings leave the agency)",
         description="Validate and normalize an agency list, then write a Parquet file holding only "
-        "keyed Bloom-filter encodings, keyed blocking signatures and the agreed stratum fields. "
+        "keyed Bloom-filter encodings and the agreed stratum fields (and keyed blocking signatures where "
+        "the encoding spec has them: the default, clk-mx-3, has none). "
         "The shared secret is read from --secret-file or the environment variable CIFRANEGRA_SECRET.",
         allow_abbrev=False,
     )

@@ -84,7 +84,7 @@ def _check_interval_and_level(interval: object, level: object) -> None:
     if interval not in INTERVALS:
         problems.append(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
     if not (isinstance(level, (int, float)) and not isinstance(level, bool) and 0 < level < 1):
-        problems.append(f"level must be between 0 and 1 (e.g. 0.95), got {level!r}")
+        problems.append(f"level must be a number between 0 and 1 (e.g. 0.95), got {level!r}")
     if problems:
         raise InputError("; ".join(problems))
 

@@ -151,7 +151,7 @@ def combine_estimates(results: Sequence[EstimateResult], *, level: float = 0.95)
     posterior draws when every result has draws, Rubin's rules on log(N − c) otherwise."""
     _check_same(results)
     if not 0 < level < 1:
-        raise InputError(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
+        raise InputError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level}")
     observed = np.array([r.observed for r in results], dtype=float)
     estimates = np.array([r.estimate for r in results], dtype=float)
     if not np.all(np.isfinite(estimates)):

@@ -135,7 +135,7 @@ class ClosedPopulationModel:
         if self.interval not in INTERVALS:
             problems.append(f"interval must be one of {', '.join(INTERVALS)} for this method, got {self.interval!r}")
         if not (isinstance(self.level, (int, float)) and 0 < self.level < 1):
-            problems.append(f"level must be between 0 and 1 (e.g. 0.95), got {self.level!r}")
+            problems.append(f"level must be a number between 0 and 1 (e.g. 0.95), got {self.level!r}")
         if problems:
             raise InputError("; ".join(problems))
 

@@ -159,7 +159,7 @@ class LogLinear:
         if not _whole(self.n_boot, 0, MAX_BOOT):
             problems.append(f"n_boot must be a whole number from 0 to {MAX_BOOT:,}, got {_shown(self.n_boot)}")
         if not (_real(self.level) and 0 < self.level < 1):
-            problems.append(f"level must be between 0 and 1 (e.g. 0.95), got {_shown(self.level)}")
+            problems.append(f"level must be a number between 0 and 1 (e.g. 0.95), got {_shown(self.level)}")
         if self.ntop is not None and not _whole(self.ntop, 1, MAX_ALL_MODELS):
             problems.append(f"ntop must be a whole number from 1 to {MAX_ALL_MODELS:,}, got {_shown(self.ntop)}")
         if self.workers is not None and not _whole(self.workers, 1, 1024):

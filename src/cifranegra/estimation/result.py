@@ -154,7 +154,7 @@ class EstimateResult:
                 return self.intervals[0]
             return None
         if not 0 < level < 1:
-            raise InputError(f"level must be between 0 and 1 (e.g. 0.95), got {level}")
+            raise InputError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level}")
         for iv in self.intervals:
             if abs(iv.level - level) < 1e-12:
                 return iv
@@ -176,12 +176,14 @@ class EstimateResult:
         )
 
     def reported_interval(self, level: float | None = None) -> tuple[Interval | None, str | None]:
-        """The interval to show, or None with the reason: a method may have none to offer (its
-        ``diagnostics["interval_unavailable"]`` says why), and a zero-width interval is not
-        presented as an interval."""
+        """The interval to show, or None with the reason: none was asked for (``interval = none``), a
+        method may have none to offer (its ``diagnostics["interval_unavailable"]`` says why), and a
+        zero-width interval is not presented as an interval."""
         iv = self.interval(level)
         if iv is None:
             note = self.diagnostics.get("interval_unavailable")
+            if not note and self.settings.get("interval") == "none":
+                note = "no interval was asked for (interval = none)"
             return None, str(note) if note else None
         if not iv.upper > iv.lower:
             return None, (

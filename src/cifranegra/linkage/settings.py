@@ -269,13 +269,20 @@ class LinkageSettings:
         if unknown:
             raise InputError(f"unknown linkage setting(s) {unknown}; valid keys are {', '.join(sorted(names))}")
         kw: dict[str, Any] = dict(d)
+        early: list[str] = []  # problems found while converting, reported with the rest
         if "comparisons" in kw:
             comps = kw["comparisons"]
             if not isinstance(comps, (list, tuple)):
-                raise InputError(f"comparisons must be a list of names such as ['curp', 'surnames'], not {comps!r}")
-            kw["comparisons"] = tuple(str(c) for c in comps)
+                early.append(f"comparisons must be a list of names such as ['curp', 'surnames'], not {comps!r}")
+                del kw["comparisons"]
+            else:
+                kw["comparisons"] = tuple(str(c) for c in comps)
         if "blocking" in kw:
-            kw["blocking"] = _blocking_from_value(kw["blocking"])
+            try:
+                kw["blocking"] = _blocking_from_value(kw["blocking"])
+            except InputError as exc:
+                early.append(str(exc))
+                del kw["blocking"]
         for name in ("threshold", "keep_pairs_above"):
             if isinstance(kw.get(name), str):
                 with contextlib.suppress(ValueError):
@@ -284,4 +291,13 @@ class LinkageSettings:
             kw["extra"] = dict(kw["extra"])
         if isinstance(kw.get("work_dir"), PurePath):
             kw["work_dir"] = str(kw["work_dir"])
-        return cls(**kw)
+        try:
+            settings = cls(**kw)
+        except InputError as exc:
+            if not early:
+                raise
+            rest = str(exc).removeprefix("invalid linkage settings:\n  - ").split("\n  - ")
+            raise InputError("invalid linkage settings:\n  - " + "\n  - ".join([*early, *rest])) from None
+        if early:
+            raise InputError("invalid linkage settings:\n  - " + "\n  - ".join(early))
+        return settings

@@ -13,10 +13,12 @@ from cifranegra.datasets.synthetic.profiles import (
     default_referrals,
 )
 from cifranegra.datasets.synthetic.recording import ERROR_KINDS
-from cifranegra.datasets.synthetic.simulate import SimulatedLists, simulate
+from cifranegra.datasets.synthetic.simulate import MAX_AGENCIES, MAX_PERSONS, SimulatedLists, simulate
 
 __all__ = [
     "ERROR_KINDS",
+    "MAX_AGENCIES",
+    "MAX_PERSONS",
     "AgencyProfile",
     "RecordingErrors",
     "SimulatedLists",
