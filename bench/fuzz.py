@@ -150,6 +150,8 @@ def stopwords() -> frozenset[str]:
             texts.append((data / name).read_text(encoding="utf-8"))
     for prof in default_profiles():
         texts.extend(prof.columns.values())
+        # and as a Latin-1 reading of their UTF-8 bytes shows them (a header 'indígena' as 'indÃ­gena')
+        texts.extend(h.encode("utf-8").decode("latin-1") for h in prof.columns.values())
         texts.extend(prof.sex_codes)
     with contextlib.suppress(Exception):
         from cifranegra.schema import codes
@@ -160,7 +162,7 @@ def stopwords() -> frozenset[str]:
     # the report's and summary's own prose (Spanish and English): surnames such as Fuentes, Cota or
     # Aquí are also words of it ("fuentes", "cota inferior", "aquí")
     for package, name in (("cifranegra.report", "i18n.py"), ("cifranegra.report", "templates/report.html.j2"),
-                          ("cifranegra.estimation", "wording.py")):
+                          ("cifranegra.report", "charts.py"), ("cifranegra.estimation", "wording.py")):
         with contextlib.suppress(OSError, FileNotFoundError):
             texts.append((resources.files(package) / name).read_text(encoding="utf-8"))
     texts.append(
