@@ -137,6 +137,8 @@ def _payload(r: EstimateResult, seed: int | None) -> dict[str, Any]:
     d.pop("draws", None)
     iv, note = r.reported_interval()
     d["interval"] = iv.to_dict() if iv else None
+    if not iv and not note and r.settings.get("interval") == "none":
+        note = "no interval was asked for (--interval none)"
     if note:
         d["interval_note"] = note
     d["at_observed_count"] = r.at_observed_count

@@ -176,14 +176,13 @@ class EstimateResult:
         )
 
     def reported_interval(self, level: float | None = None) -> tuple[Interval | None, str | None]:
-        """The interval to show, or None with the reason: none was asked for (``interval = none``), a
-        method may have none to offer (its ``diagnostics["interval_unavailable"]`` says why), and a
-        zero-width interval is not presented as an interval."""
+        """The interval to show, or None with the reason: a method may have none to offer (its
+        ``diagnostics["interval_unavailable"]`` says why), and a zero-width interval is not
+        presented as an interval. None and no reason when none was asked for (``interval = none``):
+        summaries then leave the interval out without comment."""
         iv = self.interval(level)
         if iv is None:
             note = self.diagnostics.get("interval_unavailable")
-            if not note and self.settings.get("interval") == "none":
-                note = "no interval was asked for (interval = none)"
             return None, str(note) if note else None
         if not iv.upper > iv.lower:
             return None, (
