@@ -177,11 +177,11 @@ def _without_headers(exc: CifranegraError, labels: dict[str, str]) -> Cifranegra
 def _read(path: str | Path, build: Callable[[pd.DataFrame, str], T], strata: Sequence[str] = ()) -> T:
     df, _ = read_table(path)
     columns = [str(c).strip() for c in df.columns]
-    labels = _data_headers(columns, df)
     name = Path(path).name
     try:
         out = _read_frame(df, name, build, strata)
     except CifranegraError as exc:
+        labels = _data_headers(columns, df)  # only when there is something to say: it reads every cell
         if not labels:
             raise
         raise _without_headers(exc, labels) from None
