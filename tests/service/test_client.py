@@ -262,8 +262,9 @@ def test_live_lost_answer_is_retried_without_a_duplicate(live: Live) -> None:
 def test_live_refusals_are_clear_errors(live: Live, tmp_path: Path) -> None:
     csv = tmp_path / "lista.csv"
     csv.write_text("nombre,curp\nMARIA,LOPM800101MDFPRR09\n", encoding="utf-8")
-    with pytest.raises(CifranegraError, match=r"HTTP 422.*\n  - this is not a file written by `cifranegra encode`"):
+    with pytest.raises(CifranegraError, match=r"nothing was sent: .*is not a readable Parquet file") as err:
         client.submit(csv, hub=live.url, study=live.study, token_file=live.token_file)
+    assert "MARIA" not in str(err.value) and "LOPM8" not in str(err.value)
     bad_token = tmp_path / "bad.token"
     bad_token.write_text("not-a-valid-token\n", encoding="utf-8")
     with pytest.raises(CifranegraError, match="did not accept the token") as err:
@@ -313,5 +314,21 @@ def test_the_hub_submit_command(live: Live, capsys: pytest.CaptureFixture[str], 
     assert main(["hub", "submit", str(csv), "--hub", live.url, "--study", live.study,
                  "--token-file", str(live.token_file)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("cifranegra: error: the hub refused") and "cifranegra encode LIST" in err
+    assert err.startswith("cifranegra: error: nothing was sent:") and "written by `cifranegra encode`" in err
     assert "MARIA" not in err and live.token_file.read_text().strip() not in err
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_plain_list_is_refused_before_any_byte_is_sent(files: tuple[Path, Path], tmp_path: Path,
+                                                         dry_run: bool) -> None:
+    """`hub submit` sent whatever file it was given, and the hub refused it only after receiving it
+    (a dry run too): a plain list of names and CURPs left the agency. It is now read here first."""
+    _, token = files
+    script = Script([(201, {"id": "a" * 32})])
+    for name, content in (("lista.csv", b"nombre,curp\nMARIA,LOPM800101MDFPRR09\n"),
+                          ("lista.parquet", b"PAR1 not really"), ("vacio.parquet", b"")):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(CifranegraError, match="nothing was sent"):
+            _submit(path, token, script, dry_run=dry_run)
+    assert script.requests == []

@@ -69,7 +69,7 @@ def test_hub_init_refuses_an_existing_home_and_bad_passwords(
     short.write_text("short\n")
     args = ["hub", "init", str(tmp_path / "hub"), "--admin-user", "admin", "--admin-password-file"]
     assert cli_main([*args, str(empty)]) == 2
-    assert "the password file is empty" in capsys.readouterr().err
+    assert "the password file's first line is empty" in capsys.readouterr().err
     assert cli_main([*args, str(short)]) == 2
     assert "a password has 10 to 1024 characters" in capsys.readouterr().err
     assert cli_main([*args, str(good)]) == 0
@@ -79,6 +79,28 @@ def test_hub_init_refuses_an_existing_home_and_bad_passwords(
     assert cli_main(["hub", "init", str(tmp_path / "h2"), "--admin-user", "bad name!", "--admin-password-file",
                      str(good)]) == 2
     assert "a username has 1 to 100 characters" in capsys.readouterr().err
+
+
+def test_hub_init_takes_the_first_line_and_a_folder_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hub init --help`: the password is the file's first line, and DIR is empty or new. The whole
+    file was taken (a second line locked the administrator out), and a folder holding other files
+    was made private (0700) and filled beside them."""
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    two = tmp_path / "pw"
+    two.write_text("a-long-admin-password\nnotes about it\n")
+    crowded = tmp_path / "crowded"
+    crowded.mkdir()
+    (crowded / "informe.docx").write_text("x")
+    assert cli_main(["hub", "init", str(crowded), "--admin-user", "admin", "--admin-password-file", str(two)]) == 2
+    assert "holds 1 other file(s) or folder(s)" in capsys.readouterr().err
+    assert sorted(p.name for p in crowded.iterdir()) == ["informe.docx"]
+    assert cli_main(["hub", "init", str(tmp_path / "hub"), "--admin-user", "admin", "--admin-password-file",
+                     str(two)]) == 0
+    with TestClient(create_app(load_home(tmp_path / "hub"))) as client:
+        assert client.post("/api/v1/login", json={"username": "admin",
+                                                  "password": "a-long-admin-password"}).status_code == 200
 
 
 def test_hub_init_refuses_unusable_databases_and_key_files_without_echoing_them(

@@ -38,10 +38,12 @@ def _read_secret_file(path: str, what: str) -> str:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path!r}: the {what} file is not UTF-8 text") from None
-    text = text.rstrip("\r\n")
-    if not text:
-        raise InputError(f"{path!r}: the {what} file is empty; write the {what} on its first line")
-    return text
+    lines = text.splitlines()
+    first = lines[0].rstrip("\r") if lines else ""
+    if not first:
+        raise InputError(f"{path!r}: the {what} file's first line is empty; write the {what} on its first line")
+    return first  # the first line, as --help says (the rest of the file was taken too: a second line locked
+    # the administrator out)
 
 
 def _db_option(url: str | None) -> str | None:

@@ -87,6 +87,19 @@ def _read_file(path: str | os.PathLike[str]) -> bytes:
         raise InputError(f"cannot read {name!r}: {exc.strerror}") from None
 
 
+def _check_encoded(path: str | os.PathLike[str]) -> None:
+    """The file is read here as the hub will read it, before anything is sent: a plain agency list
+    (names, CURPs) given by mistake must never leave the agency, not even to be refused, and a dry
+    run sends the whole file too. Errors name the file, never its content."""
+    from cifranegra.errors import ValidationError
+    from cifranegra.ingest.encoded import read_encoded
+
+    try:
+        read_encoded(path)
+    except (InputError, ValidationError) as exc:
+        raise InputError(f"nothing was sent: {exc}") from None
+
+
 def _error_message(response: Any) -> str:
     """The hub's error message (its one JSON shape), or a short description when the body is not that."""
     try:
@@ -116,6 +129,8 @@ def submit(
 ) -> dict[str, Any]:
     """Submit the encoded file ``path`` to ``study`` on ``hub``; returns the hub's JSON answer
     (``{"id", "sha256", "n_records", "problems"}``; a dry run: the validation report, nothing kept).
+    The file is first read and checked here as the hub reads it: anything but an encoded list is
+    refused before a byte is sent.
 
     ``retries``: further attempts after a connection error or a 5xx (backoff 0.5 s, doubling, at most
     8 s). ``transport``: an httpx transport (tests). Errors are :class:`CifranegraError` with the
@@ -130,6 +145,7 @@ def submit(
         raise InputError("--study is empty; give the study's name as the coordinator created it")
     token = read_token(token_file)
     data = _read_file(path)
+    _check_encoded(path)
     url = f"{base}/api/v1/studies/{quote(study, safe='')}/submissions"
     headers = {
         "Authorization": f"Bearer {token}",

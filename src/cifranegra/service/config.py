@@ -167,6 +167,12 @@ def init_home(
         raise InputError(f"{str(home)!r} is a hub home already; choose an empty or new folder")
     if home.exists() and not home.is_dir():
         raise InputError(f"{str(home)!r} is a file; give a folder for the hub's home")
+    if home.is_dir():
+        own_key = Path(key_file).expanduser().resolve() if key_file else None
+        others = [p for p in home.iterdir() if p.resolve() != own_key]
+        if others:  # the home is made private (0700) and holds the database and storage: a folder of its own
+            raise InputError(f"{str(home)!r} holds {len(others)} other file(s) or folder(s); a hub's home must be "
+                             "a folder of its own: choose an empty or new folder")
     auth.check_username(admin_user)
     auth.check_password(admin_password)
     if db_url:
