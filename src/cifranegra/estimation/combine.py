@@ -27,12 +27,12 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from cifranegra._pool import process_pool
 from cifranegra.errors import InputError, ModelError
 from cifranegra.estimation.result import EstimateResult, Interval, percentile_interval
 
@@ -300,7 +300,7 @@ def impute_and_estimate(
     if workers == 1 or m == 1:
         singles = [_fit_one(t) for t in tasks]
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, m)) as pool:
+        with process_pool(min(workers, m)) as pool:
             singles = list(pool.map(_fit_one, tasks))
     combined = combine_estimates(singles, level=level)
     entropy = root.entropy

@@ -400,10 +400,9 @@ def fit_all_models(h: CaptureHistories, max_order: int, workers: int | None = No
     subs = [ModelSpace(space.n_lists, space.columns, space.matrix[i]) for i in idx]
     if _default_workers(workers) < 2:
         return F.merge_model_set_fits(space, idx, [F.fit_model_set(sub, h.counts) for sub in subs])
-    ctx = _mp_context()
-    from concurrent.futures import ProcessPoolExecutor
+    from cifranegra._pool import process_pool
 
-    with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
+    with process_pool(2, _mp_context()) as pool:
         fits = list(pool.map(F.fit_model_set, subs, [h.counts, h.counts]))
     return F.merge_model_set_fits(space, idx, fits)
 
@@ -959,9 +958,9 @@ def _run_jobs(
     results: list[tuple[np.ndarray, list[str]]] = []
     done = 0
     if workers > 1 and len(chunks) > 1:
-        from concurrent.futures import ProcessPoolExecutor
+        from cifranegra._pool import process_pool
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+        with process_pool(workers, _mp_context()) as pool:
             futures = [pool.submit(_evaluate_chunk, h, c, job, token) for c in chunks]
             for fut, c in zip(futures, chunks, strict=True):
                 results.append(fut.result())

@@ -20,10 +20,10 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cifranegra._pool import process_pool
 from cifranegra.errors import CifranegraError, InputError, ModelError
 from cifranegra.estimation import CaptureHistories, estimate
 from cifranegra.estimation.combine import combine_estimates
@@ -437,7 +437,7 @@ def _run_tasks(tasks: Sequence[_Task], progress: _Progress, workers: int | None)
             progress(step, k, n)
             out[(t[0], t[1], t[2])] = _fit(t)
     else:
-        with ProcessPoolExecutor(max_workers=n_proc, mp_context=_mp_context()) as pool:
+        with process_pool(n_proc, _mp_context()) as pool:
             for k, (t, fit) in enumerate(zip(tasks, pool.map(_fit, tasks, chunksize=4), strict=True)):
                 progress(step, k, n)
                 out[(t[0], t[1], t[2])] = fit

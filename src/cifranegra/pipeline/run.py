@@ -695,12 +695,12 @@ def _estimate_strata(
             progress(f"estimating {a[0]} ({a[2]})", done + i, total)
             out.append(_estimate_one(*a))
         return out
-    from concurrent.futures import ProcessPoolExecutor
+    from cifranegra._pool import process_pool
 
     # largest tables first, so that no long one starts last; results are put back in order
     order = sorted(range(len(args)), key=lambda i: -args[i][1].observed)
     results: dict[int, tuple[dict[str, Any], Any]] = {}
-    with ProcessPoolExecutor(max_workers=n_proc, mp_context=_mp_context()) as pool:
+    with process_pool(n_proc, _mp_context()) as pool:
         futures = {i: pool.submit(_estimate_one, *args[i]) for i in order}
         for n, i in enumerate(order):
             progress(f"estimating {args[i][0]} ({args[i][2]})", done + n, total)
