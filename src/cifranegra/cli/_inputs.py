@@ -19,14 +19,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from cifranegra.estimation.histories import CaptureHistories
 
 
-def add_input_arguments(p: argparse.ArgumentParser) -> None:
+def add_input_arguments(p: argparse.ArgumentParser,
+                        strata_help: str = "stratum columns: one estimate per stratum") -> None:
     p.add_argument("file", metavar="FILE",
                    help="capture-history table (CSV/XLSX/Parquet): one 0/1 column per list and `count`, or one "
                         "row per person; or the name of a bundled table (e.g. SparseMSE_UKdat_5)")
     p.add_argument("--lists", nargs="+", metavar="COL", help="list columns (default: every column but count/strata)")
     p.add_argument("--count", default="count", metavar="COL", help="count column (default: count)")
     p.add_argument("--per-person", action="store_true", help="one row per person: no count column")
-    p.add_argument("--strata", nargs="+", metavar="COL", default=[], help="stratum columns: one estimate per stratum")
+    p.add_argument("--strata", nargs="+", metavar="COL", default=[], help=strata_help)
 
 
 def resolve_path(name: str) -> Path:

@@ -19,10 +19,12 @@ def register(subparsers) -> None:
         description="Fit log-linear (lowest BIC, stepwise; bootstrap intervals), independence, "
         "Chao, Rcapture's Mth heterogeneity models (Poisson2, Darroch, Gamma3.5), "
         "sample coverage, latent classes (LCMCR) and decomposable-graph averaging (dga) to one "
-        "capture-history table (0/1 column per list plus 'count'), then re-estimate with each list "
+        "capture-history table (0/1 column per list plus 'count', or one row per person with --per-person), "
+        "then re-estimate with each list "
         "left out and with the --merge groups merged. A family that cannot apply says why.",
     )
-    add_input_arguments(p)
+    add_input_arguments(p, strata_help="not taken: compare works on one table; select a stratum's rows and run "
+                        "it once per stratum (estimate --strata estimates every stratum)")
     p.add_argument("--json", action="store_true", help="print one JSON object (table, sensitivity, settings)")
     p.add_argument("--seed", type=seed_arg, default=None,
                    help="seed for every random step, a whole number ≥ 0 (default: fresh)")
@@ -32,7 +34,8 @@ def register(subparsers) -> None:
         "--methods",
         default=None,
         metavar="LIST",
-        help="comma-separated families (default all but m0 and mh-*): loglinear-bic, loglinear-stepwise, "
+        help="comma-separated families (default: all but m0 and mh-*, and chapman unless the table has two "
+        "lists): loglinear-bic, loglinear-stepwise, "
         "independence, chao, sample-coverage, sample-coverage-low, lcmcr, dga, mth-poisson2, mth-darroch, "
         "mth-gamma3.5, m0, mh-chao, mh-poisson2, mh-darroch, mh-gamma3.5, chapman",
     )

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Describe a capture-history table: list sizes, pairwise overlaps (pairs "
                                    "that never overlap are flagged), people by number of lists, patterns. "
                                    "Reads tables of up to 62 lists.")
-    add_input_arguments(p)
+    add_input_arguments(p, strata_help="stratum columns: one description per stratum")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

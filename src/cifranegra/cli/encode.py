@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "encode",
         help="encode an agency list for private linkage (only encodings leave the agency)",
         description="Validate and normalize an agency list, then write a Parquet file holding only "
+        "the agency id (source), each record's id (as the list has it; --renumber replaces it with 1..n), "
         "keyed Bloom-filter encodings and the agreed stratum fields (and keyed blocking signatures where "
         "the encoding spec has them: the default, clk-mx-3, has none). "
         "The shared secret is read from --secret-file or the environment variable CIFRANEGRA_SECRET.",
@@ -28,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("list", nargs="?", metavar="LIST", help="the agency list (CSV, XLSX or Parquet)")
     p.add_argument("--mapping", metavar="M", help="column mapping file for LIST (see docs/ingest.md)")
-    p.add_argument("--source", metavar="NAME", help="agency id (default: from the mapping or file name)")
+    p.add_argument("--source", metavar="NAME",
+                   help="agency id, written on every record (it replaces the list's own source column); default: "
+                        "the list's source column, else the mapping's, else the file name")
     p.add_argument("--secret-file", metavar="F", help="file holding the study's shared secret (hex)")
     p.add_argument("--project", metavar="NAME",
                    help="study name agreed by all agencies (the project salt; same as the project file's name)")

@@ -55,19 +55,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Multiple systems estimation from a capture-history table. Default: log-linear models "
                     "selected by BIC (≤5 lists) or stepwise (more lists), with a bootstrap interval that "
                     "re-selects the model in every replicate. Each method accepts a number of lists "
-                    "(docs/estimation.md, 'Limits'); an option that does not apply to the method is an error.",
+                    "(docs/estimation.md, 'Limits'); an option the method does not take is an error, while an option "
+                    "of a selection rule or interval that is not the one chosen (e.g. --pthresh with --select "
+                    "bic) has no effect.",
     )
     add_input_arguments(p)
     p.add_argument("--method", default="loglinear", choices=sorted(api.METHODS),
                    help="estimator family (default: loglinear)")
-    g = p.add_argument_group("log-linear (loglinear, independence, saturated)")
+    g = p.add_argument_group("log-linear models (--method loglinear; --interval also for other methods)")
     g.add_argument("--select", choices=["bic", "aic", "stepwise", "auto"], help="model selection (default: auto)")
     g.add_argument("--max-order", type=int, help="highest interaction order considered by bic/aic")
     g.add_argument("--pthresh", type=float, help="p-value threshold of stepwise selection (default 0.02)")
     g.add_argument("--model", help='fixed model as a generating class, e.g. "[12,13,4]" (lists numbered from 1)')
     g.add_argument("--interval", choices=["none", "profile", "wald", "bootstrap", "parametric"],
-                   help="interval (default: parametric bootstrap when the model is selected, profile when it "
-                        "is fixed by --model)")
+                   help="interval (loglinear's default: parametric bootstrap when the model is selected, profile "
+                        "when it is fixed by --model); independence, saturated, chao and Rcapture's models take "
+                        "the ones they offer (profile or wald)")
     g.add_argument("--ntop", type=int, help="models kept in the bootstrap (default: as MultipleSystemsEstimation)")
     g.add_argument("--bootstrap-interval", choices=["bca", "percentile", "pivot", "lognormal"],
                    help="how the replicates are read: bootstrap: bca|percentile; parametric: pivot|percentile|"
@@ -75,7 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("shared")
     g.add_argument("--n-boot", type=int, help="bootstrap replicates (loglinear, sample-coverage; default 1000)")
     g.add_argument("--level", type=float, help="interval level (default 0.95)")
-    g.add_argument("--workers", type=int, help="processes for the bootstrap/sampler (default: all cores)")
+    g.add_argument("--workers", type=int, help="loglinear: processes for the fits and the bootstrap (default: one "
+                   "per core, at most 8); lcmcr: threads (default: one per chain)")
     g = p.add_argument_group("sample coverage (sample-coverage)")
     g.add_argument("--variant", choices=["high", "low", "independence"],
                    help="Chao-Tsay estimator: high (default), low (one step, for low coverage), independence")

@@ -28,7 +28,8 @@ def register(subparsers) -> None:
         help="check agency lists and report every problem (identifiers masked)",
         description="Read agency lists (CSV, XLSX, Parquet), map their columns and report every "
         "problem found, each with file, row, column, reason and fix; a value is quoted only when "
-        "it is a known code (else masked), so no name, CURP or birth date is ever printed. "
+        "it is a known code or a number of at most three digits (else masked), so no name, CURP or birth "
+        "date is ever printed. "
         "Exit codes: 0 clean or warnings only, 1 errors found, 2 unusable input.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="agency list(s)")
@@ -40,9 +41,10 @@ def register(subparsers) -> None:
         "--unrecognised",
         choices=("error", "unknown"),
         default="error",
-        help="a sex, state, nationality or form of exploitation that no code list recognises: "
+        help="a sex, state or form of exploitation that no code list recognises: "
         "'error' (default; the record is refused) or 'unknown' (read as unknown, the record "
-        "kept, one warning per file and column with the count)",
+        "kept, one warning per file and column with the count); an unrecognised nationality is "
+        "always a warning, the record kept",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object with 'problems'")
     p.add_argument(
