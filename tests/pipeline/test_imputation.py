@@ -31,7 +31,7 @@ from cifranegra.pipeline.run import estimate_all, tabulate
 
 def _load(folder: Path, body: str) -> Project:
     (folder / "a.csv").write_text("x\n1\n", encoding="utf-8")
-    (folder / "b.csv").write_text("x\n1\n", encoding="utf-8")
+    (folder / "b.csv").write_text("x\n2\n", encoding="utf-8")
     (folder / "p.toml").write_text(
         '[[lists]]\nsource = "a"\npath = "a.csv"\n[[lists]]\nsource = "b"\npath = "b.csv"\n'
         f"[estimation]\nmethods = [\"chapman\"]\n{body}", encoding="utf-8")

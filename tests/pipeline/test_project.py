@@ -69,3 +69,27 @@ def test_linkage_sensitivity_setting(project_dir):
         project = load_project(project_dir / "p.toml")
         assert project.linkage_sensitivity == expected
         assert project.to_dict()["estimation"]["linkage_sensitivity"] == list(expected)
+
+
+@pytest.mark.parametrize("copy", [False, True])
+def test_a_list_given_twice_is_refused(tmp_path, copy):
+    """Two [[lists]] of one file (a path pasted twice), or of byte-identical copies, were accepted and
+    linked as a complete overlap: the independence estimate fell from 405.5 to 254.3 in the API review's
+    example. Refused by path and by content, before any linkage."""
+    (tmp_path / "a.csv").write_text("nombre,curp\nMARIA,X\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text("nombre,curp\nROSA,Y\n", encoding="utf-8")
+    second = "a.csv"
+    if copy:
+        (tmp_path / "a_copia.csv").write_bytes((tmp_path / "a.csv").read_bytes())
+        second = "a_copia.csv"
+    (tmp_path / "p.toml").write_text(
+        f'[[lists]]\nsource = "A"\npath = "a.csv"\n[[lists]]\nsource = "B"\npath = "b.csv"\n'
+        f'[[lists]]\nsource = "C"\npath = "{second}"\n', encoding="utf-8")
+    with pytest.raises(ValidationError) as exc:
+        load_project(tmp_path / "p.toml")
+    how = "a byte-for-byte copy of" if copy else "the same file as"
+    assert f"the file of list 'C' is {how} that of list 'A'" in str(exc.value)
+    assert "MARIA" not in str(exc.value)
+    (tmp_path / "p.toml").write_text(
+        '[[lists]]\nsource = "A"\npath = "a.csv"\n[[lists]]\nsource = "B"\npath = "b.csv"\n', encoding="utf-8")
+    assert [s.source for s in load_project(tmp_path / "p.toml").lists] == ["A", "B"]

@@ -22,8 +22,8 @@ TWO_LISTS = '[[lists]]\nsource = "A"\npath = "{a}"\n[[lists]]\nsource = "B"\npat
 
 def _project(folder: Path, body: str = "", a: str = "a.csv", b: str = "b.csv") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("a.csv", "b.csv"):
-        (folder / name).write_text("curp\nHEGM900307MDFRRR09\n", encoding="utf-8")
+    for name in ("a.csv", "b.csv"):  # two agencies' files differ (identical ones are refused as one list twice)
+        (folder / name).write_text(f"curp\nHEGM900307MDFRRR09\n# {name}\n", encoding="utf-8")
     path = folder / "project.toml"
     path.write_text(TWO_LISTS.format(a=a, b=b) + body, encoding="utf-8")
     return path
@@ -67,8 +67,10 @@ def test_a_symbolic_link_out_of_the_folder_is_refused(tmp_path):
         load_project(path)
     assert _codes(exc) == {"lists[2].path": "outside_project"}
     # `..` that comes back inside is fine
-    path.write_text(TWO_LISTS.format(a="a.csv", b="../proj/a.csv").replace('"B"', '"B"'), encoding="utf-8")
-    assert load_project(path).lists[1].path == (tmp_path / "proj" / "a.csv").resolve()
+    (tmp_path / "proj" / "b.csv").unlink()
+    (tmp_path / "proj" / "b.csv").write_text("curp\nX\n", encoding="utf-8")
+    path.write_text(TWO_LISTS.format(a="a.csv", b="../proj/b.csv"), encoding="utf-8")
+    assert load_project(path).lists[1].path == (tmp_path / "proj" / "b.csv").resolve()
 
 
 def test_etc_passwd_is_refused_without_reading_it(tmp_path, capsys):
@@ -129,7 +131,9 @@ def test_one_list_and_too_many_lists_are_refused_at_load(tmp_path):
     with pytest.raises(ValidationError, match="at least two") as exc:
         load_project(tmp_path / "one.toml")
     assert _codes(exc) == {"lists": "too_few_lists"}
-    many = "".join(f'[[lists]]\nsource = "L{i}"\npath = "a.csv"\n' for i in range(30))
+    for i in range(30):  # one file per list: a file named twice is refused as one list given twice
+        (tmp_path / f"l{i}.csv").write_text(f"curp\nX{i}\n", encoding="utf-8")
+    many = "".join(f'[[lists]]\nsource = "L{i}"\npath = "l{i}.csv"\n' for i in range(30))
     (tmp_path / "many.toml").write_text(many + '[estimation]\nmethods = ["lcmcr"]\n', encoding="utf-8")
     with pytest.raises(ValidationError, match="at most 24") as exc:
         load_project(tmp_path / "many.toml")
@@ -257,7 +261,9 @@ def test_level_is_set_once(tmp_path):
 def test_an_all_model_search_too_large_for_the_lists_is_refused_at_load(tmp_path):
     """7 lists with select = "bic" would fit 2,097,152 models: refused at load, not after linkage."""
     (tmp_path / "a.csv").write_text("curp\nX\n", encoding="utf-8")
-    lists = "".join(f'[[lists]]\nsource = "L{i}"\npath = "a.csv"\n' for i in range(7))
+    for i in range(7):  # one file per list: a file named twice is refused as one list given twice
+        (tmp_path / f"l{i}.csv").write_text(f"curp\nX{i}\n", encoding="utf-8")
+    lists = "".join(f'[[lists]]\nsource = "L{i}"\npath = "l{i}.csv"\n' for i in range(7))
     bic = '[estimation]\nmethods = ["loglinear"]\n[estimation.options.loglinear]\nselect = "bic"\n'
     (tmp_path / "p.toml").write_text(lists + bic, encoding="utf-8")
     with pytest.raises(ValidationError, match="2,097,152") as exc:

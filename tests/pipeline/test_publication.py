@@ -92,7 +92,7 @@ def test_bad_publication_stops_the_run_before_anything_is_read(tmp_path, capsys)
         'output = "out"\n[[lists]]\nsource = "A"\npath = "a.csv"\n[[lists]]\nsource = "B"\npath = "b.csv"\n'
         '[publication.disclosure]\nthreshhold = 11\n', encoding="utf-8")
     for name in ("a.csv", "b.csv"):
-        (tmp_path / name).write_text("curp\nX\n", encoding="utf-8")
+        (tmp_path / name).write_text(f"curp\nX\n# {name}\n", encoding="utf-8")
     assert main(["run", str(tmp_path / "project.toml"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "did you mean 'threshold'" in err and "Traceback" not in err

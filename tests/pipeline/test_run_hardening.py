@@ -268,9 +268,10 @@ def test_strata_on_several_processes_give_the_same_numbers(tmp_path, monkeypatch
     from cifranegra.estimation import CaptureHistories
     from cifranegra.pipeline import project_from_dict
 
-    (tmp_path / "a.csv").write_text("x\n", encoding="utf-8")
+    for s in ("A", "B", "C"):  # one file per list (a file named twice is refused)
+        (tmp_path / f"{s}.csv").write_text(f"x\n{s}\n", encoding="utf-8")
     project = project_from_dict({
-        "lists": [{"source": s, "path": "a.csv"} for s in ("A", "B", "C")],
+        "lists": [{"source": s, "path": f"{s}.csv"} for s in ("A", "B", "C")],
         "tabulation": {"strata": ["state"]},
         "estimation": {"methods": ["loglinear", "chao"], "options": {"loglinear": {"n_boot": 60}}},
     }, base=tmp_path)
@@ -320,9 +321,10 @@ def test_strata_go_one_after_the_other_when_the_project_sets_workers(tmp_path, m
     def refuse():
         raise AssertionError("a pool of strata was started")
 
-    (tmp_path / "a.csv").write_text("x\n", encoding="utf-8")
+    for s in ("A", "B", "C"):  # one file per list (a file named twice is refused)
+        (tmp_path / f"{s}.csv").write_text(f"x\n{s}\n", encoding="utf-8")
     project = project_from_dict({
-        "lists": [{"source": s, "path": "a.csv"} for s in ("A", "B", "C")],
+        "lists": [{"source": s, "path": f"{s}.csv"} for s in ("A", "B", "C")],
         "tabulation": {"strata": ["state"]},
         "estimation": {"methods": ["loglinear"], "options": {"loglinear": {"n_boot": 20, "workers": 1}}},
     }, base=tmp_path)
@@ -342,9 +344,10 @@ def test_intervals_at_the_project_level_and_none_where_the_result_has_none(tmp_p
     from cifranegra.datasets.reference import load_reference
     from cifranegra.pipeline import project_from_dict
 
-    (tmp_path / "a.csv").write_text("x\n", encoding="utf-8")
+    for s in ("A", "B", "C"):  # one file per list (a file named twice is refused)
+        (tmp_path / f"{s}.csv").write_text(f"x\n{s}\n", encoding="utf-8")
     project = project_from_dict({
-        "lists": [{"source": s, "path": "a.csv"} for s in ("A", "B", "C")],
+        "lists": [{"source": s, "path": f"{s}.csv"} for s in ("A", "B", "C")],
         "estimation": {"methods": ["independence", "sample-coverage"], "level": 0.9},
     }, base=tmp_path)
     h = load_reference("SparseMSE_Artificial_3")

@@ -58,7 +58,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -427,11 +427,35 @@ def _lists(
             encoded = False
         if fpath is not None:
             lists.append(ListSpec(source=source, path=fpath, mapping=mapping, encoded=encoded))
+    _same_files(lists, bad, check_files)
     if lists and len({s.encoded for s in lists}) > 1:
         enc = [s.source for s in lists if s.encoded]
         bad("lists", f"lists {enc} are encoded and the others are not; encoded lists can only be linked "
             "to encoded lists: encode every list with the same secret (`cifranegra encode`) or none")
     return lists
+
+
+def _same_files(lists: Sequence[ListSpec], bad: _Bad, check_files: bool) -> None:
+    """Two lists of one file (a path pasted twice) or of two identical files would be linked as a
+    complete overlap: every person on both lists, which pulls N-hat down with no warning. Refused by
+    path and, when the files are read, by content (SHA-256)."""
+    import contextlib
+    import hashlib
+
+    first: dict[object, str] = {}
+    for spec in lists:
+        keys: list[object] = [("path", spec.path.resolve())]
+        if check_files and spec.path.is_file():
+            with contextlib.suppress(OSError):  # an unreadable file is reported when the list is read
+                keys.append(("content", hashlib.sha256(spec.path.read_bytes()).hexdigest()))
+        for key in keys:
+            if key in first:
+                how = "the same file as" if key[0] == "path" else "a byte-for-byte copy of"
+                bad("lists", f"the file of list {spec.source!r} is {how} that of list {first[key]!r}; each "
+                    "agency's list is a file of its own (a list given twice would be counted as a complete overlap "
+                    "and pull the estimate down): check the path", code="same_file")
+                break
+            first[key] = spec.source
 
 
 def _check_file(path: Path, key: str, what: str, bad: _Bad) -> None:
