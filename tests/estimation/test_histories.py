@@ -125,3 +125,18 @@ def test_fingerprint_depends_on_counts_and_names() -> None:
     c = CaptureHistories.from_counts({"10": 3, "01": 4, "11": 1}, ["A", "C"])
     assert len({a.fingerprint(), b.fingerprint(), c.fingerprint()}) == 3
     assert a.fingerprint() == CaptureHistories(("A", "B"), np.array([0, 3, 4, 1])).fingerprint()
+
+
+@pytest.mark.parametrize("counts", [{"10": 2.7, "01": 2, "11": 1}, {"10": "x", "01": 2, "11": 1},
+                                    {"10": None, "01": 2, "11": 1}, {"1a": 3, "01": 2}, {(1, 2): 3, "01": 2}])
+def test_from_counts_mapping_is_checked_as_the_array_is(counts):
+    """The API review: the mapping form floored 2.7 to 2 without a word (the array form refuses it), and a
+    text count or a pattern such as '1a' escaped as ValueError/TypeError."""
+    from cifranegra.errors import CifranegraError
+
+    with pytest.raises(CifranegraError):
+        CaptureHistories.from_counts(counts, ["A", "B"])
+
+
+def test_from_counts_mapping_takes_whole_numbers_written_as_floats():
+    assert CaptureHistories.from_counts({(1, 0): 2.0, "01": 2, "11": 1}, ["A", "B"]).counts.tolist() == [0, 2, 2, 1]

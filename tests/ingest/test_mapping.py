@@ -115,3 +115,21 @@ def test_header_key():
     assert header_key("  Fecha de Nacimiento ") == "fecha de nacimiento"
     assert header_key("Nombre(s)") == "nombre s"
     assert header_key("AÑO") == "año"
+
+
+@pytest.mark.parametrize("value", ["false", "no", 0, None, "true"])
+def test_dayfirst_must_be_true_or_false(value):
+    """The API review: bool("false") is True, so "dayfirst": "false" read 05/04/1990 as 5 April with no
+    message. Only JSON true or false is taken."""
+    with pytest.raises(InputError, match="dayfirst must be true or false"):
+        load_mapping({"columns": {}, "dayfirst": value})
+    assert load_mapping({"columns": {}, "dayfirst": False}).dayfirst is False
+    assert load_mapping({"columns": {}}).dayfirst is True
+
+
+def test_a_misspelt_mapping_key_is_refused(tmp_path):
+    """A misspelt key ("dayFirst") was ignored, its setting left at the default."""
+    path = tmp_path / "m.json"
+    path.write_text('{"columns": {"NOM": "given_names"}, "dayFirst": false}', encoding="utf-8")
+    with pytest.raises(InputError, match=r"unknown key\(s\) 'dayFirst'; a mapping file holds columns, source"):
+        load_mapping(path)

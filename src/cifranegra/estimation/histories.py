@@ -159,13 +159,19 @@ class CaptureHistories:
         k = len(lists)
         check_table_size(k, source)
         if isinstance(counts, Mapping):
-            arr = np.zeros(2**k, dtype=np.int64)
+            arr = np.zeros(2**k, dtype=np.float64)  # checked as the array form is (whole, finite, >= 0)
             for pattern, c in counts.items():
-                bits = [int(ch) for ch in pattern] if isinstance(pattern, str) else list(pattern)
-                if len(bits) != k or any(b not in (0, 1) for b in bits):
+                if isinstance(pattern, str):
+                    bits = [int(ch) if ch in "01" else -1 for ch in pattern]
+                else:
+                    bits = list(pattern) if isinstance(pattern, (tuple, list)) else [-1]
+                if len(bits) != k or any(isinstance(b, bool) or b not in (0, 1) for b in bits):
                     raise InputError(f"pattern {pattern!r} does not have {k} 0/1 entries")
+                if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)):
+                    raise InputError(f"the count of pattern {pattern!r} must be a whole number, not "
+                                     f"{type(c).__name__}")
                 mask = sum(b << i for i, b in enumerate(bits))
-                arr[mask] += int(c)
+                arr[mask] += float(c)
             if arr[0] > 0:
                 raise InputError(
                     "the all-zero pattern has a positive count; people on no list are unobservable by "

@@ -334,16 +334,27 @@ def _from_dict(
             "the fields are "
             f"{', '.join(INPUT_FIELDS)} (or 'ignore')"
         )
+    extra = sorted(str(k) for k in data if k not in _MAPPING_KEYS)
+    if extra:  # a misspelt key ("dayFirst") would be ignored and its setting silently left at the default
+        raise InputError(f"{path or 'mapping'}: unknown key(s) {', '.join(map(repr, extra))}; a mapping file "
+                         f"holds {', '.join(_MAPPING_KEYS)}")
     conv = data.get("sex_convention")
     if conv not in (None, "es", "en"):
         raise InputError(f"{path or 'mapping'}: sex_convention must be 'es' or 'en', not {conv!r}")
+    dayfirst = data.get("dayfirst", True)
+    if not isinstance(dayfirst, bool):  # bool("false") is True: dates would be read day-first unannounced
+        raise InputError(f"{path or 'mapping'}: dayfirst must be true or false (JSON, without quotes), "
+                         f"not {dayfirst!r}")
     return ColumnMapping(
         columns={str(k): str(v) for k, v in columns.items()},
         source=None if data.get("source") is None else str(data["source"]),
         sex_convention=None if conv is None else str(conv),
-        dayfirst=bool(data.get("dayfirst", True)),
+        dayfirst=dayfirst,
         path=path,
     )
+
+
+_MAPPING_KEYS = ("columns", "source", "sex_convention", "dayfirst")
 
 
 def _unknown_field(value: str) -> str:

@@ -183,11 +183,25 @@ def test_about_half_the_bits_are_set() -> None:
 def test_missing_fields_set_fewer_bits_and_empty_record_is_empty() -> None:
     full = _frame([VECTOR_RECORD])
     sparse = _frame([{**VECTOR_RECORD, "curp": None, "birth_date": None}])
-    empty = _frame([{"source": "A", "record_id": "1", "birth_year": None}])
+    with_empty = _frame([VECTOR_RECORD, {"source": "A", "record_id": "2", "birth_year": None}])
     n_full = np.unpackbits(encode_records(full, SECRET, PROJECT).clks).sum()
     n_sparse = np.unpackbits(encode_records(sparse, SECRET, PROJECT).clks).sum()
     assert n_sparse < n_full
-    assert np.unpackbits(encode_records(empty, SECRET, PROJECT).clks).sum() == 0
+    assert np.unpackbits(encode_records(with_empty, SECRET, PROJECT).clks[1]).sum() == 0
+
+
+def test_a_frame_that_was_not_normalized_is_refused_not_encoded_empty() -> None:
+    """The API review: an agency's raw frame (its own headers) encoded to all-zero filters, and
+    link_encoded made every record its own person (383 'persons' for 279), with no word."""
+    raw = pd.DataFrame({"source": ["A", "A"], "record_id": ["1", "2"], "Nombre": ["MARIA", "ROSA"],
+                        "Fecha de nacimiento": ["1990-01-01", "1991-02-02"]})
+    with pytest.raises(InputError, match="none of the columns the encoding reads") as info:
+        encode_records(raw, SECRET, PROJECT)
+    assert "MARIA" not in str(info.value)
+    nothing = _frame([{"source": "A", "record_id": "1", "birth_year": None, "curp": None},
+                      {"source": "A", "record_id": "2", "birth_year": None, "curp": None}])
+    with pytest.raises(InputError, match="no record has a name, birth date or CURP"):
+        encode_records(nothing, SECRET, PROJECT)
 
 
 def test_dates_as_text_timestamps_or_dates_encode_alike() -> None:

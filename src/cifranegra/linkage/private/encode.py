@@ -264,12 +264,25 @@ def encode_records(
         ids = pd.Series([str(i) for i in range(1, n + 1)], dtype="string")
     meta = pd.DataFrame({"source": sources.to_numpy(), "record_id": ids.to_numpy()})
     meta["source"] = meta["source"].astype("string")
+    # the identifying fields the spec reads (sex and the estimated birth year identify no one alone);
+    # the canonical given names are derived from given_names
+    identifying = sorted({f.name for f in spec.fields} - {"sex", "birth_year_est"})
+    if "given_names_canonical" in identifying:
+        identifying = sorted({*identifying, "given_names"} - {"given_names_canonical"})
+    if n and identifying and not any(c in records.columns for c in (*identifying, "given_names_canonical")):
+        # an agency's raw frame (its own headers) would encode to empty filters and link to nobody
+        raise InputError(f"the records have none of the columns the encoding reads ({', '.join(identifying)}): "
+                         "read and normalize the list first (cifranegra.ingest.read_list; the CLI's "
+                         "`cifranegra encode` does)")
     records = _with_derived(records, spec)
     blocks = blocking_keys(records, secret, project, spec)
     strata = _strata_frame(records, spec)
     _check_years(strata, records, file)
     meta = pd.concat([meta, blocks.reset_index(drop=True), strata.reset_index(drop=True)], axis=1)
     clks = encode_fields(records, secret, project, spec)
+    if n and not clks.any():
+        raise InputError("no record has a name, birth date or CURP to encode: every encoding would be empty and "
+                         "link to no one; check that the list was read with its column mapping")
     return EncodedList(
         records=meta,
         clks=clks,
