@@ -442,9 +442,9 @@ def _same_files(lists: Sequence[ListSpec], bad: _Bad, check_files: bool) -> None
     import contextlib
     import hashlib
 
-    first: dict[object, str] = {}
+    first: dict[tuple[str, object], str] = {}
     for spec in lists:
-        keys: list[object] = [("path", spec.path.resolve())]
+        keys: list[tuple[str, object]] = [("path", spec.path.resolve())]
         if check_files and spec.path.is_file():
             with contextlib.suppress(OSError):  # an unreadable file is reported when the list is read
                 keys.append(("content", hashlib.sha256(spec.path.read_bytes()).hexdigest()))
