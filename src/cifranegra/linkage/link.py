@@ -69,6 +69,7 @@ class LinkageResult:
         """Entities re-clustered at another threshold from the stored pairs, for sensitivity; the
         threshold must be at least the lowest probability kept (``keep_pairs_above``)."""
         floor = pairs_floor(self.settings)
+        threshold = _threshold(threshold)
         if threshold < floor:
             raise InputError(
                 f"pairs below {floor} were not kept; choose a threshold at least that high, not "
@@ -86,6 +87,16 @@ class LinkageResult:
         }
 
 
+def _threshold(value: object) -> float:
+    """A match-probability threshold: a number in (0, 1]. Above 1 (or NaN) every record stood alone,
+    silently; text or None escaped as TypeError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
+        0.0 < float(value) <= 1.0
+    ):
+        raise InputError(f"the threshold must be a match probability above 0 and at most 1, not {value!r}")
+    return float(value)
+
+
 def cluster_pairs(records: pd.DataFrame, pairs: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """Connected components of the pairs at or above ``threshold``, as an entities table.
 
@@ -93,6 +104,13 @@ def cluster_pairs(records: pd.DataFrame, pairs: pd.DataFrame, threshold: float) 
     ``source_r``, ``record_id_r`` and ``match_probability``. Entity ids number the clusters in the
     order of their first record, so they are the same on any engine.
     """
+    threshold = _threshold(threshold)
+    pair_columns = ("source_l", "record_id_l", "source_r", "record_id_r", "match_probability")
+    missing = [c for c in ("source", "record_id") if c not in records.columns] + [
+        c for c in pair_columns if c not in pairs.columns]
+    if missing:
+        raise InputError(f"cluster_pairs needs the column(s) {', '.join(missing)} (records: source, record_id; "
+                         "pairs: source_l, record_id_l, source_r, record_id_r, match_probability)")
     out = records.reset_index(drop=True).copy()
     n = len(out)
     key = pd.MultiIndex.from_arrays([out["source"].astype(str), out["record_id"].astype(str)])
@@ -128,7 +146,19 @@ def cluster_pairs(records: pd.DataFrame, pairs: pd.DataFrame, threshold: float) 
 def carried_columns(records: pd.DataFrame, carry: tuple[str, ...] | None = None) -> pd.DataFrame:
     """``source``, ``record_id`` and the stratum columns of the records (``year`` from the
     registration date when there is no ``year`` column)."""
-    carry = STRATUM_COLUMNS if carry is None else carry
+    if carry is None:
+        carry = STRATUM_COLUMNS  # those the records have
+    else:  # named by the caller: each must be there (a misspelt one vanished, its stratum with it)
+        if isinstance(carry, str) or not all(isinstance(c, str) for c in carry):
+            raise InputError(f"carry must be a sequence of column names, such as ('sex', 'state'), not {carry!r}")
+        absent = [c for c in carry if c not in records.columns
+                  and not (c == "year" and "registration_date" in records.columns)]
+        if absent:
+            raise InputError(f"carry names column(s) the records do not have: {', '.join(map(repr, absent))}")
+    missing = [c for c in ("source", "record_id") if c not in records.columns]
+    if missing:
+        raise InputError(f"the records have no {' or '.join(missing)} column; read them with "
+                         "cifranegra.ingest.read_lists")
     out = pd.DataFrame({"source": records["source"].astype(str), "record_id": records["record_id"].astype(str)})
     for c in carry:
         if c in records.columns:

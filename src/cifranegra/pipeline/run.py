@@ -829,6 +829,13 @@ def histories_by_stratum(
     frames = []
     skipped = getattr(tables, "skipped_counts", {})
     items = [*((k, h.lists, h.counts) for k, h in tables.items()), *((k, n, c) for k, (n, c) in skipped.items())]
+    known = {name for _, names, _ in items for name in names}
+    unknown = [x for x in lists if x not in known]
+    if items and unknown:  # a misspelt list was written as a column of zeros, the real lists dropped
+        raise InputError(f"list(s) {', '.join(map(repr, unknown))} are in none of the tables; "
+                         f"their lists are {', '.join(map(repr, sorted(known)))}")
+    if any(len(key) != len(strata) for key, _, _ in items):
+        raise InputError(f"the tables are keyed by a different number of strata than {list(strata)}")
     for key, names, counts in items:
         observed = np.flatnonzero(counts)
         bits = (observed[:, None] >> np.arange(len(names))) & 1

@@ -163,7 +163,8 @@ def mask_value(value: object, *, identifying: bool = True, keep: int = 2) -> str
     ``"MA***"``) or quoted (truncated to 40 characters). Which one a message may use is decided
     by :func:`cifranegra.schema.records.shown_value`: only code-list values that cannot be names are
     quoted, whatever the column, since a misaligned row can put a name anywhere."""
-    text = "" if value is None else str(value)
+    missing = value is None or (isinstance(value, float) and value != value) or str(value) in ("<NA>", "NaT")
+    text = "" if missing else str(value)
     if identifying:
-        return (text[:keep] + "***") if text else "(empty)"
+        return (text[: max(0, int(keep))] + "***") if text else "(empty)"  # a negative keep showed all but the end
     return repr(text if len(text) <= 40 else text[:37] + "...")

@@ -1,0 +1,68 @@
+"""Mistakes in calls of the public Python API that returned a wrong result without a word (the API
+review of 2026-12-06); each now raises a cifranegra InputError naming the argument."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cifranegra.errors import InputError
+
+RECORDS = pd.DataFrame({"source": ["A", "A", "B"], "record_id": ["1", "2", "1"], "sex": ["female", "male", "female"],
+                        "registration_date": ["2023-01-02", "2023-03-04", "2024-05-06"]})
+PAIRS = pd.DataFrame({"source_l": ["A"], "record_id_l": ["1"], "source_r": ["B"], "record_id_r": ["1"],
+                      "match_probability": [0.9]})
+
+
+@pytest.mark.parametrize("threshold", [2, 1.5, math.nan, None, "0.5", 0, -0.1])
+def test_cluster_pairs_refuses_an_impossible_threshold(threshold):
+    """Above 1 or NaN every record stood alone; None or text escaped as TypeError."""
+    from cifranegra.linkage.link import cluster_pairs
+
+    with pytest.raises(InputError, match="the threshold must be a match probability"):
+        cluster_pairs(RECORDS, PAIRS, threshold)
+    assert cluster_pairs(RECORDS, PAIRS, 0.5)["entity_id"].nunique() == 2
+
+
+def test_cluster_pairs_names_a_missing_column():
+    from cifranegra.linkage.link import cluster_pairs
+
+    with pytest.raises(InputError, match="match_probability"):
+        cluster_pairs(RECORDS, PAIRS.drop(columns=["match_probability"]), 0.5)
+
+
+def test_carried_columns_refuses_a_misspelt_or_bare_string_carry():
+    """A misspelt name vanished (and its stratum with it); carry="sex" was iterated as 's', 'e', 'x'."""
+    from cifranegra.linkage.link import carried_columns
+
+    with pytest.raises(InputError, match="'sexo'"):
+        carried_columns(RECORDS, ("sexo",))
+    with pytest.raises(InputError, match="sequence of column names"):
+        carried_columns(RECORDS, "sex")  # type: ignore[arg-type]
+    out = carried_columns(RECORDS, ("sex", "year"))
+    assert list(out.columns) == ["source", "record_id", "sex", "year"] and out["year"].tolist() == [2023, 2023, 2024]
+    assert "state" not in carried_columns(RECORDS).columns  # the default carries the strata the records have
+
+
+def test_histories_by_stratum_refuses_lists_that_are_in_no_table():
+    """A misspelt list was written as a column of zeros and the real lists dropped."""
+    from cifranegra.estimation import CaptureHistories
+    from cifranegra.pipeline.run import histories_by_stratum
+
+    tables = {("female",): CaptureHistories.from_counts({"10": 3, "01": 2, "11": 1}, ["A", "B"])}
+    assert histories_by_stratum(["sex"], tables, ["A", "B"])["count"].sum() == 6
+    with pytest.raises(InputError, match="'zz' are in none of the tables"):
+        histories_by_stratum(["sex"], tables, ["zz"])
+    with pytest.raises(InputError, match="different number of strata"):
+        histories_by_stratum(["sex", "age_group"], tables, ["A", "B"])
+
+
+def test_mask_value_never_shows_more_than_keep():
+    from cifranegra.schema import mask_value
+
+    assert mask_value("MARIA", keep=-1) == "***"
+    assert mask_value(float("nan")) == "(empty)" and mask_value(pd.NA) == "(empty)" and mask_value(None) == "(empty)"
+    assert mask_value("MARIA") == "MA***" and mask_value(np.int64(12345)) == "12***"
