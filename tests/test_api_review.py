@@ -66,3 +66,31 @@ def test_mask_value_never_shows_more_than_keep():
     assert mask_value("MARIA", keep=-1) == "***"
     assert mask_value(float("nan")) == "(empty)" and mask_value(pd.NA) == "(empty)" and mask_value(None) == "(empty)"
     assert mask_value("MARIA") == "MA***" and mask_value(np.int64(12345)) == "12***"
+
+
+def test_simulate_refuses_profiles_that_make_odd_lists():
+    """Duplicate agency ids collapsed the lists into one while the truth kept every record; capture_rate 2
+    gave empty lists and 1 a ZeroDivisionError; rates outside [0, 1] and unknown referral agencies were taken."""
+    from dataclasses import replace
+
+    from cifranegra.datasets.synthetic import AgencyProfile, RecordingErrors, default_profiles, simulate
+
+    p0, p1 = default_profiles()[:2]
+    with pytest.raises(InputError, match="agency ids must differ"):
+        simulate(60, 2, seed=1, profiles=[p0, p0])
+    for rate in (2.0, 1.0, 0.0, -1):
+        with pytest.raises(InputError, match="capture_rate must be a probability"):
+            replace(p0, capture_rate=rate)
+    with pytest.raises(InputError, match="probabilities from 0 to 1: typo=2"):
+        RecordingErrors(typo=2)
+    with pytest.raises(InputError, match="file_format"):
+        AgencyProfile(id="x", name="x", capture_rate=0.3, file_format="zz")
+    with pytest.raises(InputError, match="not simulated"):
+        simulate(60, 2, seed=1, profiles=[p0, p1], referrals=[("zz", p1.id, 0.5)])
+    with pytest.raises(InputError, match="from 0 to 1"):
+        simulate(60, 2, seed=1, profiles=[p0, p1], referrals=[(p0.id, p1.id, 2.0)])
+    with pytest.raises(InputError, match="error_scale"):
+        simulate(60, 2, seed=1, error_scale=-1)
+    with pytest.raises(InputError, match="profiles is empty"):
+        simulate(60, 2, seed=1, profiles=[])
+    assert len(simulate(60, 2, seed=1, profiles=[p0, p1]).lists) == 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from cifranegra.errors import InputError
+
 __all__ = ["AgencyProfile", "RecordingErrors", "default_profiles", "default_referrals"]
 
 
@@ -30,6 +32,12 @@ class RecordingErrors:
     missing_birth_date: float = 0.05
     unknown_exploitation: float = 0.15
     unknown_sex: float = 0.005
+
+    def __post_init__(self) -> None:
+        bad = [f"{k}={v!r}" for k, v in self.__dict__.items()
+               if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) <= 1.0]
+        if bad:  # a rate of 2 or -1 was taken and simulated lists came out silently odd
+            raise InputError(f"recording-error rates are probabilities from 0 to 1: {', '.join(bad)}")
 
     def scaled(self, factor: float) -> RecordingErrors:
         """All rates multiplied by ``factor`` (capped at 1)."""
@@ -66,6 +74,19 @@ class AgencyProfile:
     full_name: bool = False  # one "full name" cell instead of three
     needs_mapping: bool = False
     columns: dict[str, str] = field(default_factory=dict)  # canonical field → header
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name, low_open in (("capture_rate", True), ("duplicate_rate", False)):
+            v = getattr(self, name)
+            number = not isinstance(v, bool) and isinstance(v, (int, float))
+            if not number or not ((0.0 < v < 1.0) if low_open else (0.0 <= v <= 1.0)):
+                span = "strictly between 0 and 1" if low_open else "from 0 to 1"
+                problems.append(f"{name} must be a probability {span}, not {v!r}")
+        if self.file_format not in ("csv", "xlsx", "parquet"):
+            problems.append(f"file_format must be csv, xlsx or parquet, not {self.file_format!r}")
+        if problems:
+            raise InputError(f"agency profile {self.id!r}: " + "; ".join(problems))
 
 
 _ES_COLUMNS = {

@@ -332,6 +332,13 @@ def simulate(
     if isinstance(seed, int | np.integer) and seed < 0:
         raise InputError(f"seed must be a whole number of at least 0, not {seed}")
     base = list(profiles) if profiles is not None else default_profiles()
+    if not base:
+        raise InputError("profiles is empty; give at least one AgencyProfile (or None for the default agencies)")
+    ids = [p.id for p in base]
+    if len(set(ids)) != len(ids):  # lists were keyed by id: agencies sharing one collapsed into one list
+        raise InputError(f"agency ids must differ; repeated: {sorted({i for i in ids if ids.count(i) > 1})}")
+    if isinstance(error_scale, bool) or not isinstance(error_scale, (int, float)) or error_scale < 0:
+        raise InputError(f"error_scale must be a number of at least 0, not {error_scale!r}")
     chosen: list[AgencyProfile] = []
     for k in range(n_agencies):
         prof = base[k % len(base)]
@@ -343,6 +350,16 @@ def simulate(
             prof = replace(prof, errors=prof.errors.scaled(error_scale))
         chosen.append(prof)
     refs = list(referrals) if referrals is not None else default_referrals()
+    if referrals is not None:  # the defaults name all six default agencies; a study's own must fit its agencies
+        known = {p.id for p in chosen}
+        for ref in refs:
+            if not isinstance(ref, (tuple, list)) or len(ref) != 3:
+                raise InputError(f"a referral is (from agency, to agency, probability), not {ref!r}")
+            a, b, p_ref = ref
+            if a not in known or b not in known:
+                raise InputError(f"referral {ref!r} names an agency that is not simulated; agencies: {sorted(known)}")
+            if isinstance(p_ref, bool) or not isinstance(p_ref, (int, float)) or not 0.0 <= p_ref <= 1.0:
+                raise InputError(f"referral {ref!r}: the probability must be from 0 to 1")
 
     s_pop, s_cap, *s_lists = spawn_seeds(
         seed if not isinstance(seed, np.random.Generator) else make_rng(seed), 2 + n_agencies
