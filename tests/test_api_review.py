@@ -94,3 +94,49 @@ def test_simulate_refuses_profiles_that_make_odd_lists():
     with pytest.raises(InputError, match="profiles is empty"):
         simulate(60, 2, seed=1, profiles=[])
     assert len(simulate(60, 2, seed=1, profiles=[p0, p1]).lists) == 2
+
+
+def test_a_bare_string_is_one_item_not_its_letters(tmp_path):
+    """tabulate(ent, L, "sex") spoke of columns 's', 'e', 'x'; read_lists("a.csv") of files 'a', '.', 'c'."""
+    from cifranegra.estimation import CaptureHistories
+    from cifranegra.ingest import validate_files
+    from cifranegra.pipeline.run import tabulate
+
+    ent = pd.DataFrame({"source": ["A", "B", "A", "B"], "record_id": ["1", "1", "2", "2"], "entity_id": [0, 0, 1, 2],
+                        "sex": ["female", "female", "male", "male"]})
+    whole, by_sex = tabulate(ent, ["A", "B"], "sex")
+    assert whole.observed == 3 and sorted(by_sex) == [("female",), ("male",)]
+    with pytest.raises(InputError, match="named twice"):
+        tabulate(ent, ["A", "B", "A"])
+    report = validate_files(str(tmp_path / "missing.csv"))
+    assert len(report.problems) == 1 and report.problems[0].file.endswith("missing.csv")
+    df = pd.DataFrame({"A": [1, 0, 1], "B": [0, 1, 1], "sex": ["f", "f", "m"], "count": [3, 2, 1]})
+    assert sorted(CaptureHistories.stratified_from_frame(df, strata="sex")) == [("f",), ("m",)]
+
+
+def test_compare_refuses_a_bootstrap_of_fewer_than_two_replicates():
+    """n_boot=0 made the log-linear rows 'not applicable', a property of the data, when it was the call's."""
+    from cifranegra.estimation import CaptureHistories
+    from cifranegra.estimation.compare import compare
+
+    h = CaptureHistories.from_counts({"100": 30, "010": 25, "001": 20, "110": 8, "101": 6, "011": 5, "111": 2},
+                                     ["A", "B", "C"])
+    with pytest.raises(InputError, match="n_boot must be a whole number of at least 2"):
+        compare(h, families=["loglinear-bic", "independence"], n_boot=0, sensitivity=False)
+
+
+def test_pipeline_helpers_take_str_paths_and_check_workers(tmp_path):
+    from cifranegra.pipeline.project import project_from_dict
+    from cifranegra.pipeline.run import check_output, estimate_all
+
+    assert check_output(str(tmp_path / "out")) == []
+    (tmp_path / "a.csv").write_text("x\n1\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text("x\n2\n", encoding="utf-8")
+    project = project_from_dict({"lists": [{"source": "A", "path": "a.csv"}, {"source": "B", "path": "b.csv"}]},
+                                base=str(tmp_path))
+    assert project.lists[0].path == (tmp_path / "a.csv").resolve()
+    with pytest.raises(InputError, match="a project is a table of settings"):
+        project_from_dict("x", base=tmp_path)  # type: ignore[arg-type]
+    for bad in (0, -1, "a"):
+        with pytest.raises(InputError, match="workers must be a whole number"):
+            estimate_all(project, None, {}, workers=bad)  # type: ignore[arg-type]

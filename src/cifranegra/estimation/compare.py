@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cifranegra._names import as_items
 from cifranegra._random import as_seed_sequence
 from cifranegra._version import __version__
 from cifranegra.errors import CifranegraError, InputError
@@ -260,17 +261,22 @@ def compare(
     and after merging each group in ``merges`` (each a list of list names).
     """
     if families is not None:
-        fams = list(families)
+        fams = as_items(families)
     else:
         fams = list(DEFAULT_FAMILIES) if histories.n_lists > 2 else ["chapman", *DEFAULT_FAMILIES]
     unknown = [f for f in fams if f not in FAMILIES]
-    sens_fams = list(sensitivity_families) if sensitivity_families is not None else list(SENSITIVITY_FAMILIES)
+    sens_fams = as_items(sensitivity_families) if sensitivity_families is not None else list(SENSITIVITY_FAMILIES)
     unknown += [f for f in sens_fams if f not in FAMILIES]
     if unknown:
         raise InputError(f"unknown method famil(ies) {sorted(set(unknown))}; choose from {list(FAMILIES)}")
     _check_families_once(fams, "")
     _check_families_once(sens_fams, "sensitivity_families: ")
     _check_merges(merges, histories.lists)
+    if any(f.startswith("loglinear") for f in fams) and not (
+        isinstance(n_boot, int) and not isinstance(n_boot, bool) and n_boot >= 2
+    ):  # the log-linear rows' bootstrap interval: a caller's setting, not a property of the table
+        raise InputError(f"n_boot must be a whole number of at least 2 (the log-linear families' bootstrap "
+                         f"intervals), not {n_boot!r}")
     options = options or {}
     api.check_seed(seed)
     root = as_seed_sequence(seed)

@@ -213,6 +213,9 @@ class CaptureHistories:
         ``drop_empty_lists`` it is left out of that stratum only (and the table's notes say so).
         Strata that still cannot be used are listed, with the reason, in the result's ``skipped``.
         """
+        from cifranegra._names import as_items
+
+        strata = as_items(strata)  # strata="sex" is the column sex, not s, e and x
         if not strata:
             raise InputError("stratified_from_frame needs at least one stratum column")
         return _from_frame(

@@ -258,9 +258,11 @@ def read_lists(
 ) -> tuple[pd.DataFrame, list[ListReport]]:
     """:func:`read_list` for several files, concatenated (one row per record, all sources).
     With ``on_error="raise"`` every file is read before the errors of all of them are raised."""
+    from cifranegra._names import as_items
+
     check_on_unrecognised(on_unrecognised)
     frames, reports = [], []
-    for p in paths:
+    for p in as_items(paths):  # one path given alone is one file, not its letters
         df, rep = read_list(p, mapping, on_error="report", on_unrecognised=on_unrecognised)
         frames.append(df)
         reports.append(rep)
@@ -283,10 +285,12 @@ def validate_files(
     """Every problem of every file, never raising for data problems; files that cannot be read at
     all are listed as ``unusable_input`` errors (exit code 2). ``on_unrecognised`` as in
     :func:`read_list`."""
+    from cifranegra._names import as_items
+
     check_on_unrecognised(on_unrecognised)
     report = ValidationReport()
     cm = load_mapping(mapping)  # type: ignore[arg-type]
-    for p in paths:
+    for p in as_items(paths):  # one path given alone is one file, not its letters
         try:
             _, rep = _check_file(p, cm, source, on_unrecognised)
         except InputError as exc:

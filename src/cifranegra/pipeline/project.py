@@ -246,7 +246,9 @@ def project_from_dict(
 ) -> Project:
     """A :class:`Project` from a parsed project file; relative paths resolve against ``base``, and
     every path must stay inside ``base`` unless ``allow_outside``."""
-    base = (base or Path.cwd()).resolve()
+    if not isinstance(data, Mapping):
+        raise InputError(f"a project is a table of settings (a dict), not {type(data).__name__}")
+    base = (Path(base) if base is not None else Path.cwd()).resolve()  # a str base as a Path
     problems: list[Problem] = []
 
     def bad(column: str | None, message: str, code: str = "project") -> None:

@@ -259,6 +259,7 @@ def _unrecognised_counts(problems: Sequence[Problem]) -> dict[str, int | None]:
 def check_output(output: Path) -> list[Problem]:
     """The output folder is a folder that can be created and written: tried now (a folder and a
     temporary file made and removed), so that a run never fails there after the linkage."""
+    output = Path(output)  # a str from Python callers, as run_project takes
     where = str(output)
     fix = "choose another folder with -o DIR (or `output` in the project file)"
     if output.exists() and not output.is_dir():
@@ -510,7 +511,11 @@ def tabulate(
     MSE estimates the unseen from how lists overlap; with fewer than two lists, or when no person is
     on two lists, there is nothing to estimate from (a :class:`~cifranegra.errors.ModelError`).
     """
-    lists = list(lists)
+    from cifranegra._names import as_items
+
+    lists, strata = as_items(lists), as_items(strata)
+    if len(set(lists)) != len(lists):
+        raise InputError(f"a list is named twice in {lists}; name each once")
     if len(lists) < 2:
         raise ModelError(
             f"multiple systems estimation needs at least two lists; the project has {len(lists)} "
@@ -550,6 +555,9 @@ def estimate_all(
     single-process: an estimate depends on its table, method, options and seed only, never on the
     number of processes, so the numbers are the same either way.
     """
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise InputError(f"workers must be a whole number of at least 1 (or None: the cores available), "
+                         f"not {workers!r}")
     rows, results, _ = _estimate_everything(project, histories, strata_h, progress, workers)
     return rows, results
 
@@ -767,6 +775,7 @@ def write_results(result: RunResult, output: Path) -> dict[str, str]:
     `cifranegra estimate --strata ...`), entities.csv, linkage_model.json and, when computed,
     linkage_sensitivity.csv, fitted_patterns.csv (log-linear: observed and fitted count per capture pattern)
     and drop_one_list.csv (the first method's estimate with each list left out)."""
+    output = Path(output)  # a str from Python callers, as run_project takes
     try:
         return _write_results(result, output)
     except OSError as exc:

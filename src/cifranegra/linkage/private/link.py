@@ -480,7 +480,7 @@ def _link(
             "match_probability": prob,
         }
     )
-    carried = list(lists[0].spec.strata) if strata is None else list(strata)
+    carried = list(lists[0].spec.strata) if strata is None else [strata] if isinstance(strata, str) else list(strata)
     for col in carried:
         if col in records.columns:
             out[col] = records[col].to_numpy()
