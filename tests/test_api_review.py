@@ -140,3 +140,27 @@ def test_pipeline_helpers_take_str_paths_and_check_workers(tmp_path):
     for bad in (0, -1, "a"):
         with pytest.raises(InputError, match="workers must be a whole number"):
             estimate_all(project, None, {}, workers=bad)  # type: ignore[arg-type]
+
+
+def test_results_and_tables_refuse_malformed_calls_with_cifranegra_errors():
+    """EstimateResult.from_json('{') or interval('0.9'), select_lists(['nope']) and a merge with too few
+    names escaped as JSONDecodeError, TypeError, ValueError or IndexError; too many names were ignored."""
+    from cifranegra.estimation import CaptureHistories, estimate
+    from cifranegra.estimation.result import EstimateResult
+
+    for text in ("{", "[1]", '{"method": "x"}', '{"method": "x", "estimate": "a", "observed": 1, "lists": ["A"]}'):
+        with pytest.raises(InputError):
+            EstimateResult.from_json(text)
+    h = CaptureHistories.from_counts({"100": 30, "010": 25, "001": 20, "110": 8, "101": 6, "011": 5, "111": 2},
+                                     ["A", "B", "C"])
+    r = estimate(h, "loglinear", model="[1,2,3]", seed=1)
+    assert EstimateResult.from_json(r.to_json()).estimate == r.estimate
+    with pytest.raises(InputError, match="level must be a number"):
+        r.interval("0.9")  # type: ignore[arg-type]
+    for keep in (["nope"], [0, 9], ["A", "A"]):
+        with pytest.raises(InputError):
+            h.select_lists(keep)
+    assert h.select_lists(["A", 2]).lists == ("A", "C")
+    for names in (["x"], ["x", "y", "z"]):
+        with pytest.raises(InputError, match="one name per group"):
+            h.merge_lists([["A", "B"], ["C"]], names=names)

@@ -356,7 +356,19 @@ class CaptureHistories:
 
     def select_lists(self, keep: Sequence[str | int]) -> CaptureHistories:
         """The table restricted to some lists (people seen only on dropped lists disappear)."""
-        idx = [self.lists.index(x) if isinstance(x, str) else int(x) for x in keep]
+        if isinstance(keep, str):
+            keep = [keep]
+        idx = []
+        for x in keep:
+            if isinstance(x, str) and x in self.lists:
+                idx.append(self.lists.index(x))
+            elif isinstance(x, (int, np.integer)) and not isinstance(x, bool) and 0 <= int(x) < self.n_lists:
+                idx.append(int(x))
+            else:
+                raise InputError(f"no list {x!r}; lists are {list(self.lists)} (or their positions 0 to "
+                                 f"{self.n_lists - 1})")
+        if len(set(idx)) != len(idx):
+            raise InputError("a list is named twice; name each once")
         k2 = len(idx)
         new = np.zeros(2**k2, dtype=np.int64)
         masks, counts = self._observed()
@@ -373,6 +385,8 @@ class CaptureHistories:
                 raise InputError(f"cannot merge unknown list {x!r}; lists are {list(self.lists)}")
         if len(set(named)) != len(named):
             raise InputError("a list appears in two merge groups")
+        if names is not None and len(names) != len(groups):
+            raise InputError(f"{len(names)} name(s) for {len(groups)} merge group(s); give one name per group")
         new_groups: list[list[int]] = []
         new_names: list[str] = []
         for gi, g in enumerate(groups):

@@ -153,8 +153,8 @@ class EstimateResult:
             if self.intervals:
                 return self.intervals[0]
             return None
-        if not 0 < level < 1:
-            raise InputError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level}")
+        if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
+            raise InputError(f"level must be a number between 0 and 1 (e.g. 0.95), got {level!r}")
         for iv in self.intervals:
             if abs(iv.level - level) < 1e-12:
                 return iv
@@ -254,6 +254,20 @@ class EstimateResult:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EstimateResult:
+        """The result :meth:`to_dict` wrote; anything else is an :class:`InputError` naming what is wrong."""
+        if not isinstance(d, Mapping):
+            raise InputError(f"an estimate result is a JSON object (a dict), not {type(d).__name__}")
+        missing = [k for k in ("method", "estimate", "observed", "lists") if k not in d]
+        if missing:
+            raise InputError(f"not an estimate result written by cifranegra: no {', '.join(missing)}")
+        try:
+            return cls._from_checked_dict(d)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"not an estimate result written by cifranegra ({type(exc).__name__}: a field of "
+                             "the wrong kind)") from None
+
+    @classmethod
+    def _from_checked_dict(cls, d: Mapping[str, Any]) -> EstimateResult:
         return cls(
             method=str(d["method"]),
             estimate=_unnum(d["estimate"]),
@@ -276,7 +290,11 @@ class EstimateResult:
 
     @classmethod
     def from_json(cls, text: str) -> EstimateResult:
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise InputError(f"not JSON ({type(exc).__name__}); give the text that to_json() wrote") from None
+        return cls.from_dict(data)
 
 
 def _jsonable(obj: Any) -> Any:
