@@ -164,3 +164,25 @@ def test_results_and_tables_refuse_malformed_calls_with_cifranegra_errors():
     for names in (["x"], ["x", "y", "z"]):
         with pytest.raises(InputError, match="one name per group"):
             h.merge_lists([["A", "B"], ["C"]], names=names)
+
+
+@pytest.mark.parametrize("bad", ["HEGG", None, "HEGG560427MVZRRL!"])
+def test_curp_check_digit_wants_seventeen_curp_characters(bad):
+    """'HEGG' gave '0'; lower case raised KeyError."""
+    from cifranegra.schema.curp import curp_check_digit
+
+    with pytest.raises(InputError, match="first 17 characters"):
+        curp_check_digit(bad)  # type: ignore[arg-type]
+    assert curp_check_digit("hegg560427mvzrrl0") == curp_check_digit("HEGG560427MVZRRL0")
+
+
+def test_link_records_takes_a_settings_dict_and_refuses_what_is_not_records():
+    """link_records(rec, {"threshold": 0.9}) raised AttributeError; link_records("x") too."""
+    from cifranegra.linkage import link_records
+
+    with pytest.raises(InputError, match="invalid linkage settings"):
+        link_records(RECORDS, {"threshold": 2})  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="settings must be a LinkageSettings"):
+        link_records(RECORDS, 3)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="records must be a Records frame"):
+        link_records("x")  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ be checked before an engine starts, and turns the scored pairs into persons.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,7 +181,7 @@ class LinkageWarning(UserWarning):
 
 def link_records(
     records: pd.DataFrame,
-    settings: LinkageSettings | None = None,
+    settings: LinkageSettings | Mapping[str, Any] | None = None,
     *,
     carry: tuple[str, ...] | None = None,
     progress: Progress | None = None,
@@ -198,7 +199,14 @@ def link_records(
     """
     from splink import SettingsCreator
 
+    if isinstance(settings, Mapping):  # a project file's [linkage] table, checked as the project's is
+        settings = LinkageSettings.from_dict(settings)
+    elif settings is not None and not isinstance(settings, LinkageSettings):
+        raise InputError(f"settings must be a LinkageSettings or a dict of its keys, not {type(settings).__name__}")
     settings = settings or LinkageSettings()
+    if not isinstance(records, pd.DataFrame):
+        raise InputError("records must be a Records frame (cifranegra.ingest.read_lists), not "
+                         f"{type(records).__name__}")
     if settings.work_dir is not None:
         check_work_dir(settings.work_dir)  # before any work
     say = progress or (lambda step: None)

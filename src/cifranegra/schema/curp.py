@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from stdnum.mx import curp as _stdnum_curp
 
+from cifranegra.errors import InputError
 from cifranegra.schema.codes import states
 from cifranegra.schema.text import PARTICLES, normalize_name
 
@@ -153,7 +154,10 @@ def normalize_curp(s: object) -> str | None:
 def curp_check_digit(first17: str) -> str:
     """RENAPO check digit of the first 17 characters: Σ value(c)·(18−i) over the alphabet
     0–9, A–N, Ñ, O–Z, then (10 − Σ mod 10) mod 10."""
-    total = sum(_CHECK_VALUES[c] * (18 - i) for i, c in enumerate(first17[:17]))
+    head = first17[:17].upper() if isinstance(first17, str) else ""
+    if len(head) < 17 or any(c not in _CHECK_VALUES for c in head):  # "HEGG" gave '0'; 'h' a KeyError
+        raise InputError("a CURP's check digit needs its first 17 characters, letters (Ñ included) and digits")
+    total = sum(_CHECK_VALUES[c] * (18 - i) for i, c in enumerate(head))
     return str((10 - total % 10) % 10)
 
 
