@@ -186,3 +186,18 @@ def test_link_records_takes_a_settings_dict_and_refuses_what_is_not_records():
         link_records(RECORDS, 3)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="records must be a Records frame"):
         link_records("x")  # type: ignore[arg-type]
+
+
+def test_a_sex_convention_other_than_es_or_en_is_refused():
+    """'zz' (or None) was read as 'es' without a word: M taken for mujer."""
+    from cifranegra.ingest.mapping import ColumnMapping
+    from cifranegra.schema import check_records, detect_sex_convention, parse_sex
+
+    for call in (lambda: parse_sex("M", "zz"), lambda: parse_sex("M", None),  # type: ignore[arg-type]
+                 lambda: detect_sex_convention(pd.Series(["M"]), default="zz"),
+                 lambda: ColumnMapping(sex_convention="zz"),
+                 lambda: check_records(pd.DataFrame({"source": ["a"], "record_id": ["1"], "given_names": ["ANA"],
+                                                     "sex": ["M"]}), sex_convention="zz")):
+        with pytest.raises(InputError, match=r"sex[ _]convention must be 'es'"):
+            call()
+    assert parse_sex("M", "en") == "male" and parse_sex("M") == "female"

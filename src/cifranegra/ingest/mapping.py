@@ -276,6 +276,12 @@ class ColumnMapping:
     dayfirst: bool = True
     path: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.sex_convention not in (None, "es", "en"):
+            raise InputError(f"sex_convention must be 'es' or 'en', not {self.sex_convention!r}")
+        if not isinstance(self.dayfirst, bool):
+            raise InputError(f"dayfirst must be true or false, not {self.dayfirst!r}")
+
 
 def load_mapping(path: str | Path | Mapping[str, object] | None) -> ColumnMapping:
     """Read a mapping file (JSON object or two-column CSV ``column,field``), or take a dict."""

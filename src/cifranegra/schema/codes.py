@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from cifranegra.errors import InputError
 from cifranegra.schema._data import read_rows
 from cifranegra.schema.text import fold_text
 
@@ -258,6 +259,8 @@ def parse_sex(value: object, convention: str = "es") -> str | None:
     ``convention`` decides the one ambiguous letter, ``M``: ``"es"`` (Mexican forms: H = hombre,
     M = mujer) or ``"en"`` (M = male, F = female). Missing values give ``unknown``.
     """
+    if convention not in ("es", "en"):  # any other value was read as "es" without a word
+        raise InputError(f"the sex convention must be 'es' (M = mujer) or 'en' (M = male), not {convention!r}")
     if value is None or (isinstance(value, float) and value != value):
         return "unknown"
     if isinstance(value, float) and value.is_integer():

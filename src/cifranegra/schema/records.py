@@ -347,6 +347,8 @@ def detect_sex_convention(values: pd.Series, default: str = "es") -> tuple[str, 
     """Which meaning of ``M`` a sex column uses: (``"es"`` M = mujer, or ``"en"`` M = male or
     masculino, ambiguous). ``H``/``HOMBRE`` present → ``es``; ``F``/``FEMENINO``/``FEMALE`` present → ``en``;
     only ``M`` (no H or F) is ambiguous and ``default`` is used."""
+    if default not in ("es", "en"):
+        raise InputError(f"the sex convention must be 'es' (M = mujer) or 'en' (M = male), not {default!r}")
     uniq = {fold_text(str(v)).strip().rstrip(".") for v in pd.unique(values.dropna())}
     if uniq & {"H", "HOMBRE", "HOMBRES", "VARON"}:
         return "es", False
@@ -643,6 +645,8 @@ def check_records(
 
     # sex --------------------------------------------------------------------------------------
     sex_raw = _col(raw, "sex")
+    if sex_convention not in (None, "es", "en"):
+        raise InputError(f"sex_convention must be 'es' (M = mujer) or 'en' (M = male), not {sex_convention!r}")
     convention, ambiguous = (
         (sex_convention, False) if sex_convention else detect_sex_convention(sex_raw)
     )
