@@ -201,3 +201,20 @@ def test_a_sex_convention_other_than_es_or_en_is_refused():
         with pytest.raises(InputError, match=r"sex[ _]convention must be 'es'"):
             call()
     assert parse_sex("M", "en") == "male" and parse_sex("M") == "female"
+
+
+def test_evaluation_helpers_refuse_truth_that_does_not_fit():
+    """pair_scores merged records of missing entity id into one cluster (precision 0.0016) and raised
+    KeyError/IndexError on a missing column or a repeated key; blocking_recall gave recall 1.0 for a short truth."""
+    from cifranegra.linkage.evaluation import blocking_recall, pair_scores
+
+    ent = pd.DataFrame({"source": ["A", "A", "B"], "record_id": ["1", "2", "1"], "entity_id": [0, 1, 0]})
+    assert pair_scores(ent, ent).f1 == 1.0
+    for bad, words in ((ent.assign(entity_id=np.nan), "without entity_id"), (ent.drop(columns=["entity_id"]),
+                       "no column"), (pd.concat([ent, ent.iloc[:1]]), "twice")):
+        with pytest.raises(InputError, match=words):
+            pair_scores(bad, ent)
+    recs = pd.DataFrame({"source": ["A", "B"], "record_id": ["1", "1"], "given_names": ["ANA", "ANA"],
+                         "first_surname": ["RUIZ", "RUIZ"], "birth_date": ["1990-01-01", "1990-01-01"]})
+    with pytest.raises(InputError, match="one person id per record"):
+        blocking_recall(recs, [0])

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from cifranegra.errors import InputError
 from cifranegra.linkage.prepare import prepare_records
 from cifranegra.linkage.settings import DEFAULT_BLOCKING
 
@@ -55,6 +56,16 @@ def pair_scores(predicted: pd.DataFrame, truth: pd.DataFrame, *, entity: str = "
     Both tables need ``source``, ``record_id`` and ``entity``; records are matched on
     (source, record_id); records missing from either table are ignored.
     """
+    for name, table in (("predicted", predicted), ("truth", truth)):
+        if not isinstance(table, pd.DataFrame):
+            raise InputError(f"{name} must be an entities table (a DataFrame), not {type(table).__name__}")
+        missing = [c for c in ("source", "record_id", entity) if c not in table.columns]
+        if missing:
+            raise InputError(f"{name} has no column(s) {', '.join(missing)} (entity= names the person column)")
+        if table[entity].isna().any():  # missing ids all factorized to one cluster: a giant false entity
+            raise InputError(f"{name} has records without {entity}; give every record its entity")
+        if table.duplicated(["source", "record_id"]).any():
+            raise InputError(f"{name} lists a (source, record_id) twice; each record once")
     key_p = predicted["source"].astype(str) + "\x1f" + predicted["record_id"].astype(str)
     key_t = truth["source"].astype(str) + "\x1f" + truth["record_id"].astype(str)
     common = pd.Index(key_p).intersection(pd.Index(key_t))
@@ -92,6 +103,8 @@ def blocking_recall(
     """
     prepared = prepare_records(records)
     person = np.asarray(truth)
+    if person.ndim != 1 or len(person) != len(records):  # a short truth gave recall 1.0; a long one IndexError
+        raise InputError(f"truth must give one person id per record ({len(records)}), not {person.shape}")
     rules = [tuple(r) for r in rules]
     pairs_l: list[int] = []
     pairs_r: list[int] = []
