@@ -218,3 +218,23 @@ def test_evaluation_helpers_refuse_truth_that_does_not_fit():
                          "first_surname": ["RUIZ", "RUIZ"], "birth_date": ["1990-01-01", "1990-01-01"]})
     with pytest.raises(InputError, match="one person id per record"):
         blocking_recall(recs, [0])
+
+
+def test_small_api_mistakes_are_input_errors():
+    """Different widths gave Dice above 1; check_lists('chapman', '2') said 'needs two, got 2';
+    read_list(on_error='zz') raised a plain ValueError."""
+    from cifranegra.estimation import check_lists
+    from cifranegra.ingest import read_list
+    from cifranegra.linkage.private.similarity import all_pairs_above, dice_pairs
+
+    w = np.random.default_rng(1).integers(0, 2**63, size=(5, 32), dtype=np.uint64)
+    with pytest.raises(InputError, match="same width"):
+        all_pairs_above(w, w[:, :16], 0.5)
+    with pytest.raises(InputError, match="one to one"):
+        dice_pairs(w, w, np.arange(3), np.arange(2))
+    assert np.allclose(dice_pairs(w, w, np.arange(5), np.arange(5)), 1.0)
+    with pytest.raises(InputError, match="whole number"):
+        check_lists("chapman", "2")  # type: ignore[arg-type]
+    check_lists("chapman", np.int64(2))
+    with pytest.raises(InputError, match="on_error must be"):
+        read_list("x.csv", on_error="zz")

@@ -273,6 +273,10 @@ def max_lists(name: str) -> int:
 
 def check_lists(name: str, n_lists: int) -> None:
     """Refuse ``n_lists`` lists for method ``name`` before anything is allocated or linked."""
+    import numbers
+
+    if isinstance(n_lists, bool) or not isinstance(n_lists, numbers.Integral):  # "2" gave "needs two, got 2"
+        raise InputError(f"n_lists must be a whole number, not {n_lists!r}")
     lo, hi, reason = list_limits(name)
     if lo == hi == 2 and n_lists != 2:
         raise InputError(

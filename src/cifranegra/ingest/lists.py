@@ -239,7 +239,7 @@ def read_list(
     :class:`ListReport`. Raises :class:`~cifranegra.errors.InputError` for unusable input.
     """
     if on_error not in ("raise", "report"):
-        raise ValueError("on_error must be 'raise' or 'report'")
+        raise InputError(f"on_error must be 'raise' or 'report', not {on_error!r}")
     check_on_unrecognised(on_unrecognised)
     records, report = _check_file(
         path, load_mapping(mapping), source, on_unrecognised  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from cifranegra._numba import load as _load_numba
+from cifranegra.errors import InputError
 
 _load_numba()  # before the first kernel loads: numba without scipy.linalg (cifranegra._numba)
 
@@ -22,6 +23,13 @@ _load_numba()  # before the first kernel loads: numba without scipy.linalg (cifr
 def popcounts(words: np.ndarray) -> np.ndarray:
     """Bits set per row of a (n, w) uint64 array, as int64."""
     return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+
+
+def _same_width(a: np.ndarray, b: np.ndarray) -> None:
+    """Encodings compared must be 2-D arrays of the same number of words (different widths gave Dice
+    above 1)."""
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise InputError(f"encodings must be two 2-D arrays of the same width, not shapes {a.shape} and {b.shape}")
 
 
 def dice_pairs(
@@ -32,6 +40,11 @@ def dice_pairs(
     chunk: int = 262_144,
 ) -> np.ndarray:
     """Dice similarity of the pairs ``(words_a[index_a[t]], words_b[index_b[t]])``, float64."""
+    _same_width(words_a, words_b)
+    if len(index_a) != len(index_b):
+        raise InputError(f"index_a and index_b pair records one to one: {len(index_a)} against {len(index_b)}")
+    if int(chunk) < 1:
+        raise InputError(f"chunk must be at least 1, not {chunk}")
     count_a = popcounts(words_a)
     count_b = popcounts(words_b)
     out = np.empty(len(index_a), dtype=np.float64)
@@ -131,6 +144,7 @@ def all_pairs_above(
     """
     a = np.ascontiguousarray(words_a, dtype=np.uint64)
     b = np.ascontiguousarray(words_b, dtype=np.uint64)
+    _same_width(a, b)
     ca = popcounts(a)
     cb = popcounts(b)
     n_a = a.shape[0]
