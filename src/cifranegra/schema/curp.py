@@ -341,7 +341,7 @@ def _state_code(state: str | None) -> str:
     for st in states():
         if st.code == state or st.curp_code == state:
             return st.curp_code
-    raise ValueError(f"unknown state {state!r}; give an INEGI code '01'..'32' or None for abroad")
+    raise InputError(f"unknown state {state!r}; give an INEGI code '01'..'32' or None for abroad")
 
 
 def curp_prefix(
@@ -361,7 +361,7 @@ def curp_prefix(
     'HEGG560427MVZRRL'
     """
     if sex not in _SEX_LETTER:
-        raise ValueError(f"sex must be 'female', 'male' or 'unknown', not {sex!r}")
+        raise InputError(f"sex must be 'female', 'male' or 'unknown', not {sex!r}")
     four, consonants = _name_letters(
         normalize_name(given_names), normalize_name(first_surname), normalize_name(second_surname)
     )

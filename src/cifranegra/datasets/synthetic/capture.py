@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cifranegra.datasets.synthetic.profiles import AgencyProfile
+from cifranegra.errors import InputError
 
 __all__ = ["capture_probabilities", "draw_captures"]
 
@@ -44,7 +45,7 @@ def capture_probabilities(
         eta = _logit(prof.capture_rate) + prof.heterogeneity * visibility
         for key, mult in prof.focus.items():
             if key not in groups:
-                raise ValueError(
+                raise InputError(
                     f"agency {prof.id}: unknown focus group {key!r}; use {sorted(groups)}"
                 )
             eta = eta + np.where(groups[key], np.log(mult), 0.0)
