@@ -238,3 +238,28 @@ def test_small_api_mistakes_are_input_errors():
     check_lists("chapman", np.int64(2))
     with pytest.raises(InputError, match="on_error must be"):
         read_list("x.csv", on_error="zz")
+
+
+def test_wrong_kinds_of_argument_are_input_errors(tmp_path):
+    """Each escaped as TypeError or AttributeError (or, for read_lists([]), returned an empty frame
+    without the record columns)."""
+    from cifranegra.estimation import CaptureHistories, check_estimator
+    from cifranegra.estimation.models import enumerate_models
+    from cifranegra.ingest import map_columns, read_lists
+    from cifranegra.pipeline import run_project
+    from cifranegra.pipeline.project import project_from_dict
+    from cifranegra.pipeline.run import estimate_all
+
+    calls = [lambda: check_estimator("loglinear", None), lambda: enumerate_models(3.0, 2),
+             lambda: read_lists([]), lambda: run_project(3)]
+    (tmp_path / "a.csv").write_text("x\n1\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text("x\n2\n", encoding="utf-8")
+    project = project_from_dict({"lists": [{"source": "A", "path": "a.csv"}, {"source": "B", "path": "b.csv"}]},
+                                base=tmp_path)
+    h = CaptureHistories.from_counts({"10": 3, "01": 2, "11": 1}, ["A", "B"])
+    calls += [lambda: estimate_all(project, h, None), lambda: estimate_all(project, None, {})]
+    for call in calls:
+        with pytest.raises(InputError):
+            call()  # type: ignore[no-untyped-call]
+    fields, _ = map_columns(["NOM"], {"columns": {"NOM": "given_names"}})  # a dict, as read_list takes
+    assert fields == {"given_names": "NOM"}

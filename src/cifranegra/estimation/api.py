@@ -155,6 +155,8 @@ def check_estimator(name: str, options: Mapping[str, Any], *, labels: Mapping[st
     ``{"n_boot": "--n-boot", ...}``, a project file its keys), so that messages speak their language.
     Cheap (builds the spec, fits nothing), so it can run before any linkage.
     """
+    if not isinstance(options, Mapping):
+        raise InputError(f"options must be a table of option names and values (a dict), not {type(options).__name__}")
     _build(name, options, labels)
 
 

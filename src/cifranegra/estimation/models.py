@@ -156,6 +156,9 @@ def enumerate_models(n_lists: int, max_order: int, *, limit: int = 250_000) -> l
     Counts: 3 lists, order 2: 8; 4 lists, order 3: 113; 5 lists, order 3: 6,212 (order 4: 6,893); 6
     lists, order 2: 32,768 (as Rcapture's closedpMS.t and MultipleSystemsEstimation's catalogue).
     """
+    for what, value in (("n_lists", n_lists), ("max_order", max_order)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise InputError(f"{what} must be a whole number, not {value!r}")
     if max_order < 1:
         raise InputError("max_order must be at least 1")
     max_order = min(max_order, n_lists - 1) if n_lists > 1 else 1

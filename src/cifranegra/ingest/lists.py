@@ -261,8 +261,11 @@ def read_lists(
     from cifranegra._names import as_items
 
     check_on_unrecognised(on_unrecognised)
+    files = as_items(paths)  # one path given alone is one file, not its letters
+    if not files:  # an empty frame without the record columns came back
+        raise InputError("no files given; name the agency lists to read")
     frames, reports = [], []
-    for p in as_items(paths):  # one path given alone is one file, not its letters
+    for p in files:
         df, rep = read_list(p, mapping, on_error="report", on_unrecognised=on_unrecognised)
         frames.append(df)
         reports.append(rep)

@@ -379,6 +379,8 @@ def map_columns(
     then the synonyms), and the problems: a field claimed by two headers (error), a mapped header
     absent from the file (error), headers not recognised (warning; they are not read, and are
     named by position with the header masked, since they may be data)."""
+    if mapping is not None and not isinstance(mapping, ColumnMapping):
+        mapping = load_mapping(mapping)  # a dict or a path, as read_list takes
     mapping = mapping or ColumnMapping()
     result: dict[str, str] = {}
     problems: list[Problem] = []

@@ -558,6 +558,9 @@ def estimate_all(
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise InputError(f"workers must be a whole number of at least 1 (or None: the cores available), "
                          f"not {workers!r}")
+    if not isinstance(histories, CaptureHistories) or not isinstance(strata_h, Mapping):
+        raise InputError("estimate_all takes the tables tabulate() returns: the whole table and a dict of the "
+                         "strata's ({} when not stratified)")
     rows, results, _ = _estimate_everything(project, histories, strata_h, progress, workers)
     return rows, results
 
@@ -880,6 +883,8 @@ def run_project(
     """
     prog = progress or _noop
     if not isinstance(project, Project):
+        if not isinstance(project, (str, os.PathLike)):
+            raise InputError(f"project must be a Project or the path of a project file, not {type(project).__name__}")
         project = load_project(project, allow_outside=allow_outside)
     out_dir = Path(output) if output is not None else project.output
     problems = check_output(out_dir) if write else []
