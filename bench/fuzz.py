@@ -1174,13 +1174,18 @@ def case_run(seed: int, index: int, folder: Path) -> Case:
         done.append("output_is_file")
     lines.append(f"output = {_toml_str(output)}")
     sources = []
+    used: set[int] = set()
     for k in range(n_lists):
         clean = whole_clean or rng.random() < 0.7
         sub = random.Random(rng.random())
         if clean:  # an unmutated list: most run cases should reach linkage
             # a clean project takes its lists from one population (the simulated one), whole or nearly
             # so, so that they overlap; a damaged one mixes populations and sizes
-            ag = sub.choice(agencies[:6] if whole_clean else agencies)
+            # each agency once: the same agency's list twice is a list given twice, which a project
+            # refuses (same_file) rather than linking it as a complete overlap
+            unused = [a for a in (agencies[:6] if whole_clean else agencies) if id(a) not in used] or agencies
+            ag = sub.choice(unused)
+            used.add(id(ag))
             n = min(len(ag.frame), sub.choice([150, 250] if whole_clean else [5, 20, 60, 100]))
             idx = sorted(sub.sample(range(len(ag.frame)), n))
             frame = ag.frame.iloc[idx]

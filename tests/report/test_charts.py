@@ -69,6 +69,24 @@ def test_upset_plot(patterns: pd.DataFrame, lang: str, words: list[str]) -> None
     assert _texts(chart).count("<11") == 3
 
 
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_upset_plot_marks_secondary_withheld_counts_as_the_table_does(patterns: pd.DataFrame, lang: str) -> None:
+    """The report review: combinations withheld to protect others ([c] in the table beside the chart; their
+    counts may be 11 or more) were drawn as <11, and the alt text counted them among those under 11."""
+    flagged = patterns.assign(flag="")
+    flagged.loc[[3, 9], "flag"] = "primary"
+    flagged.loc[17, "flag"] = "secondary"
+    sizes = {name: 900 + i for i, name in enumerate(LISTS)}
+    chart = charts.upset_plot(flagged, LISTS, list_sizes=sizes, lang=lang, flag="flag")
+    assert _texts(chart).count("<11") == 2 and _texts(chart).count("[c]") == 1
+    if lang == "en":
+        assert "2 combinations have fewer than 11 people" in chart.alt_text
+        assert "1 are withheld to protect them (shown as [c])" in chart.alt_text
+    else:
+        assert "2 combinaciones tienen menos de 11 personas" in chart.alt_text
+        assert "1 se reservan para protegerlas" in chart.alt_text
+
+
 def test_upset_needs_list_sizes_when_counts_are_withheld(patterns: pd.DataFrame) -> None:
     with pytest.raises(InputError, match="list_sizes"):
         charts.upset_plot(patterns, LISTS)

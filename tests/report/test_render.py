@@ -191,3 +191,35 @@ def test_the_headline_says_the_estimate_is_a_lower_bound(published: Path, lang: 
     assert str(t["lower_bound"]) in headline
     assert str(t["lower_bound_text"])[:60] in headline
     assert f"{t['unc_unreached']}: {t['not_included']}" in headline
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_report_review_of_the_demo(published: Path, run_dir: Path, lang: str) -> None:
+    """The review of the demo's report: the undetected count is an estimate, rounded once from the run's
+    unrounded estimate; it was printed to the unit (the rounded estimate minus the detected)."""
+    import html as html_lib
+    import json
+    import re
+
+    from cifranegra.report.disclosure import DisclosurePolicy, round_estimate
+    from cifranegra.report.i18n import messages
+
+    page = html_lib.unescape((published / f"report-{lang}.html").read_text(encoding="utf-8"))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    t = messages(lang)
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    chosen = next(e for e in results["estimates"] if e["stratum"] == "all")
+    detected = int(re.search(rf"{re.escape(str(t['detected']))} ([\d,]+)", text).group(1).replace(",", ""))
+    undetected = re.search(rf"{re.escape(str(t['undetected']))} ([\d,]+)", text).group(1)
+    expected = round_estimate(chosen["estimate"] - detected, DisclosurePolicy())
+    assert int(undetected.replace(",", "")) == expected and expected % 10 == 0
+
+
+def test_the_pooled_row_is_everyone_not_a_period() -> None:
+    """The report review: the pooled estimate of a run stratified by sex was labelled 'whole period'."""
+    from cifranegra.report.disclosure import DisclosurePolicy
+    from cifranegra.report.release import ALL
+    from cifranegra.report.render import _Fmt
+
+    assert _Fmt("es", DisclosurePolicy()).stratum(ALL) == "todas las personas (estimación conjunta)"
+    assert _Fmt("en", DisclosurePolicy()).stratum(ALL) == "everyone (pooled estimate)"

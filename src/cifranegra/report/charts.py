@@ -79,9 +79,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "upset_title": "Overlap of the lists: people in each combination of lists",
         "upset_bar_axis": "People",
         "upset_size_axis": "People in the list",
+        "withheld_secondary": "[c]",
         "upset_alt": "UpSet plot of {n_lists} lists and {n_patterns} combinations of lists. Largest: {top}. "
-        "{withheld} combinations have fewer than 11 people and are shown as <11; {hidden} smaller combinations "
-        "are not shown. List sizes: {sizes}.",
+        "Of those shown, {withheld} combinations have fewer than 11 people (shown as <11){secondary}; {hidden} "
+        "other combinations, smaller or withheld, are not shown. List sizes: {sizes}.",
+        "upset_alt_secondary": " and {n} are withheld to protect them (shown as [c])",
         "dot_title": "Estimates of the total number of victims",
         "dot_axis": "Estimated total (95% interval)",
         "chosen": "chosen estimate",
@@ -130,10 +132,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "upset_title": "Coincidencias entre listas: personas en cada combinación de listas",
         "upset_bar_axis": "Personas",
         "upset_size_axis": "Personas en la lista",
+        "withheld_secondary": "[c]",
         "upset_alt": "Gráfica UpSet de {n_lists} listas y {n_patterns} combinaciones de listas. La mayor: {top}. "
-        "{withheld} combinaciones tienen menos de 11 personas y se muestran como <11; no se muestran {hidden} "
-        "combinaciones más pequeñas. "
+        "De las que se muestran, {withheld} combinaciones tienen menos de 11 personas (se muestran como "
+        "<11){secondary}; no se muestran otras {hidden} combinaciones, más pequeñas o reservadas. "
         "Tamaño de las listas: {sizes}.",
+        "upset_alt_secondary": " y {n} se reservan para protegerlas (se muestran como [c])",
         "dot_title": "Estimaciones del número total de víctimas",
         "dot_axis": "Total estimado (intervalo de 95%)",
         "chosen": "estimación elegida",
@@ -256,13 +260,15 @@ def upset_plot(
     lang: str = "es",
     labels: Mapping[str, str] | None = None,
     max_patterns: int = 40,
+    flag: str | None = None,
 ) -> Chart:
     """UpSet-style plot of the overlap of the lists: one bar per combination of lists (largest first), a dot
     matrix naming the lists in it, and each list's size. Readable for 6+ lists, unlike a Venn diagram.
 
     ``patterns`` has one 0/1 column per list and a ``count`` column; a withheld count (missing) is drawn as
-    a hatched stub labelled ``<11``. ``list_sizes`` is required when some count is withheld (sizes cannot be
-    summed then).
+    a hatched stub labelled ``<11``, or ``[c]`` where the column ``flag`` (if given) says ``secondary``: a
+    count withheld to protect another, which may be 11 or more. ``list_sizes`` is required when some count
+    is withheld (sizes cannot be summed then).
     """
     t = _catalogue(lang, labels)
     missing = [name for name in [*lists, count] if name not in patterns.columns]
@@ -270,7 +276,7 @@ def upset_plot(
         raise InputError(
             f"the overlap table lacks the columns {missing}; it needs one 0/1 column per list and {count!r}"
         )
-    table = patterns[[*lists, count]].copy()
+    table = patterns[[*lists, count, *([flag] if flag else [])]].copy()
     table[count] = _finite(table[count])
     table = table[table[list(lists)].sum(axis=1) > 0]
     withheld = table[count].isna()
@@ -295,8 +301,9 @@ def upset_plot(
     bars.bar(xs[published], heights[published], color=_NEUTRAL)
     stub = max(heights.max() * 0.04, 1.0) if n else 1.0
     bars.bar(xs[~published], stub, color="white", edgecolor=_GREY, hatch="////")
-    for x, h, ok in zip(xs, heights, published, strict=True):
-        text = format_number(h, lang) if ok else t["withheld"]
+    secondary = (order[flag].astype(str) == "secondary").to_numpy() if flag else np.zeros(n, dtype=bool)
+    for x, h, ok, sec in zip(xs, heights, published, secondary, strict=True):
+        text = format_number(h, lang) if ok else t["withheld_secondary"] if sec else t["withheld"]
         bars.annotate(text, (x, h if ok else stub), ha="center", va="bottom", fontsize=7, xytext=(0, 2),
                       textcoords="offset points")  # fmt: skip
     bars.set_ylabel(t["upset_bar_axis"])
@@ -332,7 +339,8 @@ def upset_plot(
         n_lists=k,
         n_patterns=n,
         top=top,
-        withheld=int((~published).sum()),
+        withheld=int((~published & ~secondary).sum()),
+        secondary=t["upset_alt_secondary"].format(n=int(secondary.sum())) if secondary.any() else "",
         hidden=len(table) - n,
         sizes=", ".join(f"{name} {format_number(v, lang)}" for name, v in zip(lists, size_values, strict=True)),
     )

@@ -47,6 +47,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "population": "Population (CONAPO)",
         "method": "Method",
         "all_period": "whole period",
+        "all_persons": "everyone (pooled estimate)",
         "includes": "What the interval includes",
         "unc_sampling": "sampling variability",
         "unc_model": "model selection",
@@ -82,8 +83,10 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "strata_none": "The run was not stratified: there are no estimates by stratum.",
         "reason": "Reason",
         "stratified_total": "stratified total (sum of the strata)",
-        "stratified_note": "The stratified total adds the strata's own estimates; the pooled estimate fits one "
-                           "model to everyone. A large gap means that capture differs between strata.",
+        "stratified_note": "The stratified total adds the strata's own estimates (persons whose stratum was not "
+                           "recorded, if any, are shared out in proportion to the strata's observed counts); the "
+                           "pooled estimate fits one model to everyone. A large gap between the two may mean that "
+                           "capture differs between strata.",
         "sources": "Sources",
         "sources_intro": "Each list is one agency's register of victims; a person may appear on several lists.",
         "list": "List",
@@ -140,7 +143,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "by_state": "By state",
         "by_state_none": "No map: the run was not stratified by state, so there is no estimate for any state.",
         "distribution": "Distribution of the estimate",
-        "distribution_none": "The method gives no bootstrap replicates or posterior draws ({method}).",
+        "distribution_none": "No bootstrap replicates or posterior draws of this estimate were kept ({method}), so "
+                             "its distribution is not shown.",
         "fit": "Goodness of fit",
         "fit_text": "Observed against fitted count of each capture pattern under the chosen model ({model}); "
                     "points near the diagonal fit well. Deviance {deviance} on {df} degrees of freedom.",
@@ -212,13 +216,14 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "detected": "Víctimas únicas detectadas",
         "estimated_total": "Total estimado",
         "interval": "Intervalo de {level}",
-        "undetected": "No detectadas (estimado)",
+        "undetected": "Víctimas no detectadas (estimación)",
         "ratio": "Total / detectadas",
         "rate": "Tasa por 100,000",
         "rate_interval": "Intervalo de la tasa",
         "population": "Población (CONAPO)",
         "method": "Método",
         "all_period": "todo el periodo",
+        "all_persons": "todas las personas (estimación conjunta)",
         "includes": "Qué incluye el intervalo",
         "unc_sampling": "variabilidad muestral",
         "unc_model": "selección del modelo",
@@ -256,9 +261,10 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "strata_none": "La corrida no se estratificó: no hay estimaciones por estrato.",
         "reason": "Motivo",
         "stratified_total": "total estratificado (suma de los estratos)",
-        "stratified_note": "El total estratificado suma las estimaciones de cada estrato; la estimación conjunta "
-                           "ajusta un solo modelo para todas las personas. Una diferencia grande indica que la "
-                           "captura difiere entre estratos.",
+        "stratified_note": "El total estratificado suma las estimaciones de cada estrato (las personas sin estrato "
+                           "registrado, si las hay, se reparten en proporción a los conteos observados de cada "
+                           "estrato); la estimación conjunta ajusta un solo modelo para todas las personas. Una "
+                           "diferencia grande entre ambas puede indicar que la captura difiere entre estratos.",
         "sources": "Fuentes",
         "sources_intro": "Cada lista es el registro de víctimas de una institución; una persona puede aparecer en "
                          "varias listas.",
@@ -318,7 +324,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "by_state_none": "Sin mapa: la corrida no se estratificó por entidad federativa, así que no hay "
                          "estimación para ninguna entidad.",
         "distribution": "Distribución de la estimación",
-        "distribution_none": "El método no produce réplicas bootstrap ni extracciones posteriores ({method}).",
+        "distribution_none": "No se conservaron réplicas bootstrap ni extracciones de la distribución a posteriori "
+                             "de esta estimación ({method}), por lo que no se muestra su distribución.",
         "fit": "Bondad de ajuste",
         "fit_text": "Conteo observado frente al ajustado de cada patrón de captura con el modelo elegido "
                     "({model}); los puntos cerca de la diagonal ajustan bien. Devianza {deviance} con {df} grados "

@@ -32,7 +32,7 @@ from cifranegra.errors import InputError
 from cifranegra.report import charts
 from cifranegra.report.cellspace import FLAG, TOTAL
 from cifranegra.report.denominators import DENOMINATOR_EDITION
-from cifranegra.report.disclosure import DisclosurePolicy, shown
+from cifranegra.report.disclosure import DisclosurePolicy, round_estimate, shown
 from cifranegra.report.i18n import LANGS, format_date, messages
 from cifranegra.report.release import (
     ALL,
@@ -98,8 +98,8 @@ class _Fmt:
         return str(self.t.get(text, text))
 
     def stratum(self, label: str) -> str:
-        if label == ALL:
-            return str(self.t["all_period"])
+        if label == ALL:  # everyone, whatever the strata (they need not be years)
+            return str(self.t["all_persons"])
         if label == STRATIFIED_TOTAL:
             return str(self.t["stratified_total"])
         parts = []
@@ -136,8 +136,14 @@ def _headline(rel: Release, f: _Fmt) -> dict[str, Any]:
         det = rel.stratum_detected(label)
         det_value, det_flag = det if det else (None, "")
         ok = det_value is not None and not r[FLAG]
+        raw = (rel.row(rel.method, label) or {}).get("estimate")  # unrounded: round once, not twice
+        unseen = None
+        if ok and det_value is not None:
+            unseen = (float(raw) if raw is not None else float(r["estimate"])) - float(det_value)
         columns.append([f.count(det_value, det_flag), f.count(r["estimate"], r[FLAG]),
-                        f.interval(r["lower"], r["upper"]), f.n(r["estimate"] - det_value if ok else None),
+                        f.interval(r["lower"], r["upper"]),
+                        # an estimate too, so rounded as estimates are (it printed to the unit: 4,710 - 3,145)
+                        f.n(round_estimate(unseen, policy) if unseen is not None else None),
                         f.n(r["estimate"] / det_value if ok and det_value else None, 2),
                         f.n(r["rate_per_100k"], 2), f.interval(r["rate_lower"], r["rate_upper"], 2),
                         f.n(r["population"])])
@@ -253,7 +259,10 @@ def _linkage(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
     for j in range(1, len(lists) + 1):
         part = inner[k == j]
         if part["count"].isna().any():
-            by_k.append(f"{j}: {f.count(None, 'secondary')}")
+            # one pattern (all the lists) is one cell: its own mark, as the pattern table shows it (a
+            # primary cell is "<11", not [c]); a sum of several cells with one withheld is withheld
+            flag = str(part[FLAG].iloc[0]) if len(part) == 1 and FLAG in part.columns else "secondary"
+            by_k.append(f"{j}: {f.count(None, flag)}")
         else:
             by_k.append(f"{j}: {f.n(part['count'].sum())}")
     text = str(t["linkage_text"]).format(records=f.count(total["records"], total[FLAG]), lists=len(lists),
@@ -284,7 +293,7 @@ def _overlaps(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
         v, _flag = rel.cell("capture_patterns", {name: "1"})
         sizes[name] = float("nan") if v is None else v
     chart = charts.upset_plot(inner.astype({"count": "Float64"}).astype({"count": float}), lists, list_sizes=sizes,
-                              lang=lang)
+                              lang=lang, flag=FLAG if FLAG in inner.columns else None)
     rows = []
     for _, r in inner[inner[lists].sum(axis=1) > 0].iterrows():
         rows.append([" + ".join(n for n in lists if r[n] == 1), f.count(r["count"], r[FLAG])])
