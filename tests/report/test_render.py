@@ -223,3 +223,11 @@ def test_the_pooled_row_is_everyone_not_a_period() -> None:
 
     assert _Fmt("es", DisclosurePolicy()).stratum(ALL) == "todas las personas (estimación conjunta)"
     assert _Fmt("en", DisclosurePolicy()).stratum(ALL) == "everyone (pooled estimate)"
+
+
+def test_the_unknown_stratum_reason_is_in_the_reports_language() -> None:
+    """The report review: the Spanish report's 'Motivo' column showed the run's English reason."""
+    from cifranegra.report.i18n import messages
+
+    assert str(messages("es")["reason_unknown_stratum"]).startswith("no registrado")
+    assert "stratum value is unknown" not in str(messages("es")["reason_unknown_stratum"])

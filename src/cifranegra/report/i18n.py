@@ -82,6 +82,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "strata": "Estimates by stratum",
         "strata_none": "The run was not stratified: there are no estimates by stratum.",
         "reason": "Reason",
+        "reason_unknown_stratum": "not recorded: these persons count in the pooled estimate and, in the stratified "
+                                  "total, are shared out in proportion to the strata's observed counts",
         "stratified_total": "stratified total (sum of the strata)",
         "stratified_note": "The stratified total adds the strata's own estimates (persons whose stratum was not "
                            "recorded, if any, are shared out in proportion to the strata's observed counts); the "
@@ -260,6 +262,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "strata": "Estimaciones por estrato",
         "strata_none": "La corrida no se estratificó: no hay estimaciones por estrato.",
         "reason": "Motivo",
+        "reason_unknown_stratum": "no registrado: estas personas se cuentan en la estimación conjunta y, en el total "
+                                  "estratificado, se reparten en proporción a los conteos observados de cada estrato",
         "stratified_total": "total estratificado (suma de los estratos)",
         "stratified_note": "El total estratificado suma las estimaciones de cada estrato (las personas sin estrato "
                            "registrado, si las hay, se reparten en proporción a los conteos observados de cada "

@@ -191,6 +191,8 @@ def _strata(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
     for _, r in e.iterrows():
         det = rel.stratum_detected(r["stratum"])
         reason = r[FLAG].partition(": ")[2] if r[FLAG] else (r["rate_note"] or "")
+        if "the stratum value is unknown" in str(reason):  # the run's reason, in the report's language
+            reason = str(t["reason_unknown_stratum"])
         interval = f.interval(r["lower"], r["upper"])
         rate_iv = f.interval(r["rate_lower"], r["rate_upper"], 2)
         rows.append([f.stratum(r["stratum"]), str(r["method"]), f.count(*det) if det else "–",
