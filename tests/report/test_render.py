@@ -190,7 +190,7 @@ def test_the_headline_says_the_estimate_is_a_lower_bound(published: Path, lang: 
     headline = page[page.index(str(t["includes"])):]
     assert str(t["lower_bound"]) in headline
     assert str(t["lower_bound_text"])[:60] in headline
-    assert f"{t['unc_unreached']}: {t['not_included']}" in headline
+    assert f"{t['unc_unreached']}: {t['not_included_pl']}" in headline
 
 
 @pytest.mark.parametrize("lang", ["es", "en"])

@@ -54,6 +54,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "unc_linkage": "record linkage",
         "included": "included",
         "not_included": "not included",
+        "not_included_pl": "not included",
         "unc_model_note_yes": "each bootstrap replicate or posterior draw chooses or weighs the model again",
         "unc_model_note_no": "the interval is conditional on the chosen model",
         "unc_linkage_note": "the linkage is taken as fixed; see the linkage sensitivity below",
@@ -164,7 +165,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "Multiple systems estimation compares who appears on which list. If the lists overlap little, many "
             "victims are likely to be missing from all of them; if they overlap a lot, few are.",
             "Closed population: everyone counted could have been on any list during the reference period. People "
-            "who entered or left during the period bend this assumption.",
+            "who entered or left during the period weaken this assumption.",
             "List dependence: lists that refer victims to each other overlap more than chance. The log-linear "
             "models include such dependences between lists when the data support them; dependences the data "
             "cannot reveal (the same people being hard to reach by every list) bias the estimate downwards.",
@@ -211,8 +212,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "toc": "Contenido",
         "headline": "Resultados principales",
         "headline_intro": "El total estimado cuenta a las víctimas detectadas por al menos una lista y a las que "
-                          "no lo fueron. Las estimaciones se redondean a la decena más cercana ({round_to}; "
-                          "{round_large_to} por encima de {large_above}).",
+                          "no lo fueron. Las estimaciones se redondean al múltiplo de {round_to} más cercano "
+                          "(de {round_large_to} por encima de {large_above}).",
         "year": "Año",
         "stratum": "Estrato",
         "detected": "Víctimas únicas detectadas",
@@ -232,7 +233,9 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "unc_linkage": "vinculación de registros",
         "included": "incluida",
         "not_included": "no incluida",
-        "unc_model_note_yes": "cada réplica bootstrap o extracción posterior vuelve a elegir o ponderar el modelo",
+        "not_included_pl": "no incluidas",
+        "unc_model_note_yes": ("cada réplica bootstrap o extracción de la distribución a posteriori vuelve a "
+                               "elegir o ponderar el modelo"),
         "unc_model_note_no": "el intervalo es condicional al modelo elegido",
         "unc_linkage_note": "la vinculación se toma como fija; véase la sensibilidad de la vinculación",
         "unc_linkage_note_yes": "la estimación combina muchas vinculaciones plausibles extraídas de las "
@@ -318,7 +321,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "estimators_one": "Solo se ejecutó un estimador ({methods}); use `cifranegra compare` o indique varios "
                           "métodos en el archivo del proyecto para compararlos.",
         "drop_one": "Sensibilidad a quitar una lista",
-        "drop_one_text": "La estimación de {method} quitando cada lista por turno (estimaciones puntuales, "
+        "drop_one_text": "La estimación de {method} quitando las listas una a la vez (estimaciones puntuales, "
                          "redondeadas); un cambio grande muestra qué lista determina la estimación. Los escenarios "
                          "con menos listas o personas que los mínimos de publicación no son estimables.",
         "drop_one_all": "todas las listas",
@@ -350,7 +353,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
             "es probable que muchas víctimas falten en todas; si coinciden mucho, faltan pocas.",
             "Población cerrada: cada persona contada pudo estar en cualquier lista durante el periodo de "
             "referencia. Las personas que llegaron o se fueron durante el periodo debilitan este supuesto.",
-            "Dependencia entre listas: las listas que se refieren víctimas entre sí coinciden más que por azar. "
+            "Dependencia entre listas: las listas que se canalizan víctimas entre sí coinciden más que por azar. "
             "Los modelos log-lineales incluyen esas dependencias cuando los datos las sustentan; las que los "
             "datos no pueden revelar (las mismas personas difíciles de alcanzar para todas las listas) sesgan "
             "la estimación a la baja.",

@@ -173,7 +173,7 @@ def _headline(rel: Release, f: _Fmt) -> dict[str, Any]:
                  f"{t['included']} — " + str(t["unc_linkage_note_yes"]).format(
                      share=f.n(100 * inc["linkage_share"], 1) if inc["linkage_share"] is not None else "—")
                  if inc["linkage"] else f"{t['not_included']} — {t['unc_linkage_note']}"),
-             f"{t['unc_unreached']}: {t['not_included']} — {t['unc_unreached_note']}"]
+             f"{t['unc_unreached']}: {t['not_included_pl']} — {t['unc_unreached_note']}"]
     blocks += [_p(str(t["includes"]), "h3"), {"kind": "list", "items": items},
                _p(str(t["lower_bound"]), "h3"), _p(str(t["lower_bound_text"])),
                _p(str(t["rate_note"]).format(edition=DENOMINATOR_EDITION), "note")]
