@@ -42,6 +42,10 @@ N_SIMULATED = 4000
 
 _UNKNOWN = {"unknown", "(unknown)", "<na>", "nan", ""}
 
+#: why a stratum of unknown value is not estimated (runs write it; reports translate it)
+UNKNOWN_STRATUM_WHY = ("the stratum value is unknown (these persons count in 'all', and in the stratified total "
+                       "allocated in proportion to the strata's observed counts)")
+
 
 def is_unknown(value: Any) -> bool:
     """True for a stratum value nobody recorded (blank, NaN, None or the word ``unknown``)."""

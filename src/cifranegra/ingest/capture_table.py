@@ -129,12 +129,18 @@ def _data_headers(columns: Sequence[str], df: pd.DataFrame | None = None) -> dic
     can tell from list names. Then no header may be quoted, as no cell may; each is shown masked with
     its position (``'RI*** #1'``). Else ``{}``: the headers are list, count and stratum names, quoted as
     they are."""
-    from cifranegra.schema.fields import mask_value
     from cifranegra.schema.shapes import looks_identifying
 
     if any(looks_identifying(c) for c in columns) or (df is not None and _list_like_columns(df) < 2):
-        return {c: f"{mask_value(c)} #{i}" for i, c in enumerate(columns, start=1)}
+        return {c: _masked_header(c, i) for i, c in enumerate(columns, start=1)}
     return {}
+
+
+def _masked_header(header: str, position: int) -> str:
+    """A header as messages may show one that could be data: masked, with its position (``'RI*** #1'``)."""
+    from cifranegra.schema.fields import mask_value
+
+    return f"{mask_value(header)} #{position}"
 
 
 def _list_like_columns(df: pd.DataFrame) -> int:
@@ -193,13 +199,12 @@ def _refuse_identifying_headers(columns: Sequence[str], name: str) -> None:
     """A table that reads but whose headers are shaped like identifiers is refused: list, count and
     stratum names are printed in every output (describe, estimate, compare), so they must not identify
     anyone. Such headers are most often a first record where a header row should be."""
-    from cifranegra.schema.fields import mask_value
     from cifranegra.schema.shapes import looks_identifying
 
     shaped = [i for i, c in enumerate(columns, start=1) if looks_identifying(str(c))]
     if shaped:
         raise ValidationError(
-            [Problem(name, None, f"{mask_value(str(columns[i - 1]))} #{i}", "error", "identifying_header",
+            [Problem(name, None, _masked_header(str(columns[i - 1]), i), "error", "identifying_header",
                      f"the header of column {i} is shaped like a CURP, a date, a long number or an e-mail "
                      "(not shown): list, count and stratum names are printed in every output, so they must not "
                      "identify anyone; rename the column (if the file has no header row, add one)")

@@ -27,7 +27,13 @@ import pandas as pd
 from cifranegra._version import __version__
 from cifranegra.errors import CifranegraError, InputError, ModelError, Problem, ValidationError
 from cifranegra.estimation import CaptureHistories, estimate
-from cifranegra.estimation.stratified import StratifiedTotal, is_unknown, stratified_total, stratum_seed
+from cifranegra.estimation.stratified import (
+    UNKNOWN_STRATUM_WHY,
+    StratifiedTotal,
+    is_unknown,
+    stratified_total,
+    stratum_seed,
+)
 from cifranegra.linkage import LinkageResult, link_records
 from cifranegra.linkage.uncertainty import ScoredLinkage
 from cifranegra.pipeline.imputation import apply_linkage_uncertainty, uncertainty_lines
@@ -635,10 +641,6 @@ def _total_row(method: str, total: StratifiedTotal, level: float) -> dict[str, A
                      error="" if total.estimate is not None else f"not estimated: {total.note}")
 
 
-_UNKNOWN_WHY = ("the stratum value is unknown (these persons count in 'all', and in the stratified total "
-                "allocated in proportion to the strata's observed counts)")
-
-
 def _stratum_tables(
     project: Project, strata_h: Mapping[tuple[Any, ...], CaptureHistories]
 ) -> tuple[list[tuple[str, CaptureHistories]], list[dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -668,14 +670,14 @@ def _stratum_tables(
         label = label_of(key, int(h.observed))
         if info[label]["unknown"]:
             # persons whose stratum nobody recorded: never estimated on their own
-            skipped.extend(not_estimated(label, int(h.observed), _UNKNOWN_WHY))
+            skipped.extend(not_estimated(label, int(h.observed), UNKNOWN_STRATUM_WHY))
             continue
         tables.append((label, h))
     for key, why in sorted(refused.items(), key=lambda kv: tuple(map(str, kv[0]))):
         seen = refused_observed.get(key)
         label = label_of(key, None if seen is None else int(seen))
         if info[label]["unknown"]:
-            why = _UNKNOWN_WHY
+            why = UNKNOWN_STRATUM_WHY
         skipped.extend(not_estimated(label, info[label]["observed"], why))
     return tables, skipped, info
 

@@ -29,6 +29,7 @@ import pandas as pd
 
 from cifranegra._version import __version__
 from cifranegra.errors import InputError
+from cifranegra.estimation.stratified import UNKNOWN_STRATUM_WHY
 from cifranegra.report import charts
 from cifranegra.report.cellspace import FLAG, TOTAL
 from cifranegra.report.denominators import DENOMINATOR_EDITION
@@ -191,7 +192,7 @@ def _strata(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
     for _, r in e.iterrows():
         det = rel.stratum_detected(r["stratum"])
         reason = r[FLAG].partition(": ")[2] if r[FLAG] else (r["rate_note"] or "")
-        if "the stratum value is unknown" in str(reason):  # the run's reason, in the report's language
+        if UNKNOWN_STRATUM_WHY in str(reason):  # the run's reason, in the report's language
             reason = str(t["reason_unknown_stratum"])
         interval = f.interval(r["lower"], r["upper"])
         rate_iv = f.interval(r["rate_lower"], r["rate_upper"], 2)

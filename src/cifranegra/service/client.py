@@ -91,12 +91,11 @@ def _check_encoded(path: str | os.PathLike[str]) -> None:
     """The file is read here as the hub will read it, before anything is sent: a plain agency list
     (names, CURPs) given by mistake must never leave the agency, not even to be refused, and a dry
     run sends the whole file too. Errors name the file, never its content."""
-    from cifranegra.errors import ValidationError
     from cifranegra.ingest.encoded import read_encoded
 
     try:
         read_encoded(path)
-    except (InputError, ValidationError) as exc:
+    except InputError as exc:  # ValidationError included
         raise InputError(f"nothing was sent: {exc}") from None
 
 
