@@ -169,21 +169,24 @@ def bench_encoding(n_persons: int = 60_000) -> dict[str, object]:
 
 
 def _read_simulated(
-    n_persons: int, n_agencies: int, seed: int, unknown_sex: float | None = None, error_scale: float = 1.0
+    n_persons: int, n_agencies: int, seed: int, unknown_sex: float | None = None, error_scale: float = 1.0,
+    wrong_state: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """The simulator's lists read back through ingest; ``unknown_sex``: every agency's rate of
-    records with sex not recorded (default: the simulator's, 0.5%); ``error_scale`` multiplies every
-    recording-error rate."""
+    records with sex not recorded (default: the simulator's, 0.5%); ``wrong_state``: every agency's
+    rate of records whose state differs from the person's (default: the simulator's, 1%);
+    ``error_scale`` multiplies every recording-error rate."""
     from cifranegra.datasets.synthetic import simulate
     from cifranegra.pipeline.truth_sample import _read_back
 
     profiles = None
-    if unknown_sex is not None:  # each agency's own rates, only the unknown-sex rate replaced
+    change = {k: v for k, v in (("unknown_sex", unknown_sex), ("wrong_state", wrong_state)) if v is not None}
+    if change:  # each agency's own rates, only these replaced
         import dataclasses
 
         from cifranegra.datasets.synthetic.profiles import default_profiles
 
-        profiles = [dataclasses.replace(p, errors=dataclasses.replace(p.errors, unknown_sex=unknown_sex))
+        profiles = [dataclasses.replace(p, errors=dataclasses.replace(p.errors, **change))
                     for p in default_profiles()]
     sim = simulate(n_persons=n_persons, n_agencies=n_agencies, seed=seed, profiles=profiles, error_scale=error_scale)
     return _read_back(sim), sim.truth, sim.n_persons

@@ -100,7 +100,8 @@ def one_seed(seed: int, persons: int, agencies: int, m: int) -> dict[str, object
     }
 
 
-SCAN_FIELDS = ("seed", "spec", "unknown_sex", "threshold", "n_hat_truth", "n_hat_single", "bias_single",
+SCAN_FIELDS = ("seed", "spec", "unknown_sex", "rule", "threshold", "posterior", "n_hat_truth", "n_hat_single",
+               "bias_single",
                "bias_fixed_model", "precision",
                "recall", "entities", "true_entities")
 
@@ -140,13 +141,21 @@ def scan_specs() -> dict[str, object]:
 
 def threshold_scan(
     seed: int, persons: int, agencies: int, grid: list[float], spec_name: str = "default",
-    unknown_sex: float | None = None, error_scale: float = 1.0,
+    unknown_sex: float | None = None, error_scale: float = 1.0, dice_only: bool = False,
+    posteriors: list[float] | None = None, wrong_state: float | None = None,
 ) -> list[dict[str, object]]:
+    """Per threshold of ``grid`` (and, with the spec's strata rule, per lowest match probability of
+    ``posteriors``: the rule's own when None), the single linkage against the true linkage.
+    ``dice_only``: link on the Dice score alone (``compare_strata=False``, the rule before
+    2026-12-07)."""
+    import dataclasses
+
     from bench_private_linkage import PROJECT, SECRET, _read_simulated
     from cifranegra.estimation import CaptureHistories, estimate
     from cifranegra.linkage.private import encode_records, link_encoded
+    from cifranegra.linkage.private import link as private_link
 
-    records, truth, _ = _read_simulated(persons, agencies, seed, unknown_sex, error_scale)
+    records, truth, _ = _read_simulated(persons, agencies, seed, unknown_sex, error_scale, wrong_state)
     lists = sorted(records["source"].unique())
     truth_ent = truth_entities(records, truth)
     true_pairs = _pair_set(truth_ent, None)
@@ -156,11 +165,22 @@ def threshold_scan(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             plain = link_records(records).entities
-        links = {LinkageSettings().threshold: plain}
+        links: dict[tuple[float, float | None], object] = {(LinkageSettings().threshold, None): plain}
     else:
         spec = scan_specs()[spec_name]
         encs = [encode_records(g, SECRET, PROJECT, spec) for _, g in records.groupby("source", sort=True)]
-        links = {thr: link_encoded(encs, threshold=thr) for thr in grid}
+        base = private_link.STRATA_RULES.get(spec.version)
+        links = {}
+        for thr in grid:
+            if dice_only or base is None:
+                links[(thr, None)] = link_encoded(encs, threshold=thr, compare_strata=False)
+                continue
+            for post in posteriors or [base.posterior]:
+                private_link.STRATA_RULES[spec.version] = dataclasses.replace(base, posterior=post)
+                try:
+                    links[(thr, post)] = link_encoded(encs, threshold=thr)
+                finally:
+                    private_link.STRATA_RULES[spec.version] = base
     fit_truth = _estimate(truth_ent, lists, seed)
     n_truth = fit_truth.estimate
     # the model BIC chose under the true linkage, held fixed: the linkage's own effect on N-hat,
@@ -175,14 +195,20 @@ def threshold_scan(
 
     n_truth_fixed = fixed(truth_ent)
     rows = []
-    for thr, ent in links.items():
+    for (thr, post), ent in links.items():
         pairs = _pair_set(ent, None)
+        rule = ent.attrs.get("linkage_rule", {}).get("rule", "splink") if spec_name != "plaintext" else "splink"
+        if spec_name != "plaintext" and post is not None and rule != "dice+strata":
+            raise RuntimeError(f"seed {seed}: the strata model was not fitted ({ent.attrs.get('linkage_rule')})")
         tp = len(pairs & true_pairs)
         n_single = _estimate(ent, lists, seed).estimate
         n_fixed = fixed(ent)
-        rows.append({"seed": seed, "spec": spec_name if error_scale == 1 else f"{spec_name} (errors x{error_scale:g})",
-                     "unknown_sex": "" if unknown_sex is None else unknown_sex,
-                     "threshold": thr, "n_hat_truth": round(n_truth, 1),
+        label = spec_name if error_scale == 1 else f"{spec_name} (errors x{error_scale:g})"
+        if wrong_state is not None:
+            label += f" (wrong state {wrong_state:g})"
+        rows.append({"seed": seed, "spec": label,
+                     "unknown_sex": "" if unknown_sex is None else unknown_sex, "rule": rule,
+                     "threshold": thr, "posterior": "" if post is None else post, "n_hat_truth": round(n_truth, 1),
                      "n_hat_single": round(n_single, 1), "bias_single": round(n_single / n_truth - 1, 5),
                      "bias_fixed_model": round(n_fixed / n_truth_fixed - 1, 5),
                      "precision": round(tp / max(len(pairs), 1), 4),
@@ -196,20 +222,21 @@ def summarise_scan(path: Path) -> str:
         rows = list(csv.DictReader(fh))
     seeds = sorted({int(r["seed"]) for r in rows})
 
-    def key(r: dict[str, str]) -> tuple[str, str, float]:  # scans before the columns existed: the default
-        return (r.get("spec") or "default", r.get("unknown_sex") or "sim", float(r["threshold"]))
+    def key(r: dict[str, str]) -> tuple[str, str, str, float, str]:  # older scans lack columns: their defaults
+        return (r.get("spec") or "default", r.get("unknown_sex") or "sim", r.get("rule") or "dice",
+                float(r["threshold"]), r.get("posterior") or "")
 
     lines = [f"seeds {seeds[0]}-{seeds[-1]} ({len(seeds)}); unknown sex 'sim' = the simulator's rate (0.5%)",
-             "| spec | unknown sex | threshold | mean bias | sd | largest abs | within 3% | fixed model: mean bias | "
-             "sd | largest abs | within 3% | mean precision | mean recall |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| spec | unknown sex | rule | threshold | posterior | mean bias | sd | largest abs | within 3% | "
+             "fixed model: mean bias | sd | largest abs | within 3% | mean precision | mean recall |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for k in sorted({key(r) for r in rows}):
         sel = [r for r in rows if key(r) == k]
         b = [100 * float(r["bias_single"]) for r in sel]
         sd = statistics.stdev(b) if len(b) > 1 else 0.0
         fb = [100 * float(r["bias_fixed_model"]) for r in sel]
         fsd = statistics.stdev(fb) if len(fb) > 1 else 0.0
-        lines.append(f"| {k[0]} | {k[1]} | {k[2]:.3f} | {statistics.fmean(b):+.2f}% | {sd:.2f} | "
+        lines.append(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]:.3f} | {k[4]} | {statistics.fmean(b):+.2f}% | {sd:.2f} | "
                      f"{max(abs(v) for v in b):.2f}% | {sum(abs(v) <= 3 for v in b)}/{len(b)} | "
                      f"{statistics.fmean(fb):+.2f}% | {fsd:.2f} | {max(abs(v) for v in fb):.2f}% | "
                      f"{sum(abs(v) <= 3 for v in fb)}/{len(fb)} | "
@@ -404,6 +431,15 @@ def main() -> None:
     ap.add_argument("--unknown-sex", type=float, default=None,
                     help="every agency's rate of records with sex not recorded (default: the simulator's 0.5%%; "
                          "SESNSP leaves sex unidentified for 9-23%% of victims, 2015-2025)")
+    ap.add_argument("--dice-only", action="store_true",
+                    help="for --threshold-scan: link on the Dice score alone (compare_strata=False; the linking "
+                         "rule before 2026-12-07)")
+    ap.add_argument("--posterior-grid", default=None,
+                    help="for --threshold-scan with the strata rule: lowest match probabilities to scan "
+                         "(comma-separated; default: the rule's own)")
+    ap.add_argument("--wrong-state", type=float, default=None,
+                    help="every agency's rate of records whose state differs from the person's (default: the "
+                         "simulator's 1%%)")
     ap.add_argument("--summarise-scan", type=Path)
     ap.add_argument("--oracle-from", type=int, metavar="SEED",
                     help="impute with Dice probabilities calibrated on this seed's true pairs (a truth sample); "
@@ -443,8 +479,9 @@ def main() -> None:
             writer.writeheader()
             for seed in _seeds(args.seeds):
                 t0 = time.perf_counter()
+                posts = None if args.posterior_grid is None else [float(x) for x in args.posterior_grid.split(",")]
                 for row in threshold_scan(seed, args.persons, args.agencies, grid, args.spec, args.unknown_sex,
-                                          args.error_scale):
+                                          args.error_scale, args.dice_only, posts, args.wrong_state):
                     writer.writerow(row)
                 fh.flush()
                 print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)

@@ -502,7 +502,9 @@ def _link_encoded(
     sizes = entities["source"].astype(str).value_counts().sort_index()
     info = {"method": "private (encoded, Bloom filters)", "n_records": len(entities),
             "list_sizes": {str(k): int(v) for k, v in sizes.items()},
-            "n_entities": int(entities["entity_id"].nunique()), "settings": dict(project.private_linkage)}
+            "n_entities": int(entities["entity_id"].nunique()), "settings": dict(project.private_linkage),
+            "threshold": entities.attrs.get("threshold"), "threshold_source": entities.attrs.get("threshold_source"),
+            "rule": entities.attrs.get("linkage_rule")}
     if scored is not None:
         info["pairs_kept"] = len(scored.pairs)
         info["pairs_kept_above"] = scored.floor

@@ -165,7 +165,10 @@ def test_mixing_spec_versions_names_both_and_the_fix(lists: pd.DataFrame) -> Non
 def test_threshold_is_reported_and_mixture_is_label_free(lists: pd.DataFrame) -> None:
     enc = _encode(lists)
     ent = link_encoded(enc)
-    assert ent.attrs["threshold"] == MEXICO_SPEC.threshold and ent.attrs["threshold_source"] == "spec clk-mx-3"
+    assert ent.attrs["threshold"] == 0.64 and ent.attrs["threshold_source"] == "spec clk-mx-3 (Dice and strata)"
+    dice_alone = link_encoded(enc, compare_strata=False)
+    assert dice_alone.attrs["threshold"] == MEXICO_SPEC.threshold
+    assert dice_alone.attrs["threshold_source"] == "spec clk-mx-3"
     # the fitted mixture itself is checked on FEBRL4 (test_private_febrl.py)
     assert link_encoded(enc, threshold=0.7).attrs["threshold_source"] == "given"
     with pytest.raises(InputError, match='"mixture"'):

@@ -17,6 +17,7 @@ best posterior among the accepted links that placed it in its entity, and 1.0 fo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,10 +26,12 @@ import numba
 import numpy as np
 import pandas as pd
 
+from cifranegra._names import as_items
 from cifranegra.errors import InputError
 from cifranegra.linkage.private.blocking import block_column
 from cifranegra.linkage.private.encode import EncodedList
 from cifranegra.linkage.private.similarity import all_pairs_above, dice_pairs
+from cifranegra.linkage.private.strata_rule import StrataRule, fit_strata_model
 
 if TYPE_CHECKING:
     from cifranegra.linkage.uncertainty import ScoredLinkage
@@ -334,17 +337,20 @@ def _greedy_clusters(
     dice: np.ndarray,
     one_per_source: bool,
     force: np.ndarray | None = None,
+    rank: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Union–find over pairs taken best first; returns (root per record, accepted-pair mask).
 
-    Pairs flagged in ``force`` (within-list duplicates) are taken first and always merged. Then a
-    merge is refused when ``one_per_source`` and both clusters already hold a record of the same
-    list (lists are bits of a 64-bit mask, so at most 64 lists are linked at once).
+    Pairs flagged in ``force`` (within-list duplicates) are taken first and always merged. The others
+    are taken by ``rank`` (when given: the match probability), then by Dice. A merge is refused when
+    ``one_per_source`` and both clusters already hold a record of the same list (lists are bits of a
+    64-bit mask, so at most 64 lists are linked at once).
     """
     if source_codes.max(initial=0) >= 64:
         raise InputError("at most 64 lists can be linked at once")
     forced = np.zeros(len(i), dtype=bool) if force is None else np.asarray(force, dtype=bool)
-    order = np.lexsort((j, i, -dice, ~forced)).astype(np.int64)
+    keys = (j, i, -dice, ~forced) if rank is None else (j, i, -dice, -np.asarray(rank, dtype=np.float64), ~forced)
+    order = np.lexsort(keys).astype(np.int64)
     source_bits = np.left_shift(np.int64(1), source_codes.astype(np.int64))
     return _greedy_kernel(
         int(n), source_bits, i.astype(np.int64), j.astype(np.int64), order, forced, bool(one_per_source)
@@ -359,6 +365,7 @@ def link_encoded(
     blocking: bool = True,
     one_per_source: bool = True,
     strata: Sequence[str] | None = None,
+    compare_strata: bool | Sequence[str] = True,
 ) -> pd.DataFrame:
     """Link encoded lists into the entities table.
 
@@ -373,11 +380,19 @@ def link_encoded(
     the blocking signatures (False: compare every pair). ``one_per_source``: apart from those
     duplicates, never put two records of one list in the same entity (greedy, best pairs first).
     ``strata``: stratum columns to carry (default: all carried in the encoded files).
+    ``compare_strata``: weigh, with the Dice score, whether two records of different lists agree on
+    the strata the files carry in clear (:mod:`.strata_rule`): ``True`` (default) the spec's rule
+    (:data:`STRATA_RULES`; for ``clk-mx-3``: state and form of exploitation, pairs linked at Dice ≥
+    0.64 when P(match | Dice, strata) ≥ 0.05), ``False`` the Dice score alone, or the columns to
+    compare. With the rule, ``threshold`` (given) is the lowest Dice linked. When the lists do not
+    carry the columns, or the model cannot be fitted, linking falls back to the Dice score alone at
+    the spec's threshold; ``entities.attrs["linkage_rule"]`` says which rule linked and what the
+    model learned.
 
     Returns one row per record: ``source``, ``record_id``, ``entity_id`` (int64, 0..m-1 in order of
     first appearance), ``match_probability``, then the stratum columns.
     """
-    return _link(lists, threshold, dedupe_threshold, blocking, one_per_source, strata, None)[0]
+    return _link(lists, threshold, dedupe_threshold, blocking, one_per_source, strata, None, compare_strata)[0]
 
 
 def link_encoded_scored(
@@ -389,6 +404,7 @@ def link_encoded_scored(
     one_per_source: bool = True,
     strata: Sequence[str] | None = None,
     keep_pairs_above: float = 0.01,
+    compare_strata: bool | Sequence[str] = True,
 ) -> tuple[pd.DataFrame, ScoredLinkage]:
     """:func:`link_encoded`, and the evidence for linkage imputation: every pair of records (of two
     lists or of one) whose match probability is at least ``keep_pairs_above``, the probability being
@@ -399,14 +415,15 @@ def link_encoded_scored(
     :func:`~cifranegra.linkage.uncertainty.calibrate_within_lists`). Returns the entities table (the
     same as :func:`link_encoded`'s) and a :class:`~cifranegra.linkage.uncertainty.ScoredLinkage`
     whose pairs carry ``source_l``, ``record_id_l``, ``source_r``, ``record_id_r``,
-    ``match_probability`` and ``dice``.
+    ``match_probability`` and ``dice``. The evidence's probabilities come from the Dice score alone
+    (the imputation draws links from them), whichever rule formed the entities.
     """
     if isinstance(keep_pairs_above, bool) or not isinstance(keep_pairs_above, (int, float)) or not (
         0.0 < float(keep_pairs_above) <= 0.5
     ):
         raise InputError(f"keep_pairs_above must be above 0 and at most 0.5 (a probability), not {keep_pairs_above!r}")
     entities, scored = _link(lists, threshold, dedupe_threshold, blocking, one_per_source, strata,
-                             float(keep_pairs_above))
+                             float(keep_pairs_above), compare_strata)
     assert scored is not None
     return entities, scored
 
@@ -419,6 +436,7 @@ def _link(
     one_per_source: bool,
     strata: Sequence[str] | None,
     keep_pairs_above: float | None,
+    compare_strata: bool | Sequence[str] = True,
 ) -> tuple[pd.DataFrame, ScoredLinkage | None]:
     from cifranegra.linkage.uncertainty import ScoredLinkage
 
@@ -427,14 +445,21 @@ def _link(
     if not lists:
         raise InputError("no encoded lists to link")
     spec = lists[0].spec
+    given = threshold is not None
     threshold, threshold_source = _resolve_threshold(lists, threshold, blocking)
     dedupe = spec.dedupe_threshold if dedupe_threshold is None else float(dedupe_threshold)
     if not 0.0 < threshold <= 1.0:
         raise InputError(f"the Dice threshold must be in (0, 1], got {threshold}")
     if dedupe <= 0.0:
         raise InputError(f"the dedupe threshold must be positive (above 1: never), got {dedupe}")
+    rule, columns, rule_note = _strata_plan(lists, compare_strata)
+    dice_only_threshold = threshold
+    if rule is not None and not given:
+        threshold, threshold_source = rule.dice, f"spec {spec.version} (Dice and strata)"
     within = dedupe <= 1.0 or not one_per_source
     floor = min(threshold, dedupe) if within else threshold
+    if rule is not None:
+        floor = min(floor, rule.floor)
     use_blocks = bool(blocking and spec.blocks)
     if use_blocks:
         records, pairs = score_pairs(lists, blocking=True, floor=0.0, within_sources=within)
@@ -448,19 +473,41 @@ def _link(
         fit = np.concatenate([low, pairs.dice])
         weights = np.concatenate([np.full(len(low), max(n_pairs - len(pairs.dice), 1.0) / max(len(low), 1)),
                                   np.ones(len(pairs.dice))])
-    posterior = match_posterior(fit, threshold, weights=weights, at=pairs.dice[keep])
+    posterior = match_posterior(fit, dice_only_threshold, weights=weights, at=pairs.dice[keep])
     n = len(records)
     i, j, dice, post = pairs.i[keep], pairs.j[keep], pairs.dice[keep], posterior
     source_codes = pd.factorize(records["source"])[0]
     same = source_codes[i] == source_codes[j]
+    rule_info: dict[str, object] = {"rule": "dice", "why": rule_note}
+    strata_ok = np.ones(len(i), dtype=bool)
+    rank: np.ndarray | None = None
+    if rule is not None:
+        fit_floor = min(rule.floor, threshold)
+        cand = ~same & (dice >= fit_floor)
+        model = fit_strata_model(records, i[cand], j[cand], dice[cand], columns, floor=fit_floor,
+                                 start=spec.threshold, bins=rule.bins)
+        if model is None:
+            rule_info["why"] = ("the Dice-and-strata model could not be fitted (too few candidate pairs, or "
+                                "matches and non-matches did not separate); linked on the Dice score alone")
+            if not given:
+                threshold, threshold_source = dice_only_threshold, f"spec {spec.version} (Dice alone: no strata model)"
+        else:
+            post = post.copy()
+            post[cand] = model.posterior
+            post[~same & ~cand] = 0.0
+            strata_ok = same | (post >= rule.posterior)
+            rank = np.where(same, 1.0, post)
+            rule_info = {"rule": "dice+strata", "dice_min": threshold, "posterior_min": rule.posterior,
+                         "floor": fit_floor, **model.summary()}
     if one_per_source:
-        usable = np.where(same, dice >= dedupe, dice >= threshold)
+        usable = np.where(same, dice >= dedupe, (dice >= threshold) & strata_ok)
         force = same[usable]
     else:
-        usable = dice >= threshold
+        usable = (dice >= threshold) & strata_ok
         force = None
     i, j, dice, post = i[usable], j[usable], dice[usable], post[usable]
-    roots, accepted = _greedy_clusters(n, source_codes, i, j, dice, one_per_source, force)
+    roots, accepted = _greedy_clusters(n, source_codes, i, j, dice, one_per_source, force,
+                                       None if rank is None else rank[usable])
     _, entity = np.unique(roots, return_inverse=True)
     # renumber entities by first appearance
     first_seen = pd.unique(entity)
@@ -489,15 +536,16 @@ def _link(
     out.attrs["threshold"] = threshold
     out.attrs["threshold_source"] = threshold_source
     out.attrs["dedupe_threshold"] = dedupe
+    out.attrs["linkage_rule"] = rule_info
     if keep_pairs_above is None:
         return out, None
     # the evidence: every pair (within lists too) down to where P(match | Dice) reaches keep_pairs_above
     grid = np.linspace(0.0, 1.0, 2001)
-    on_grid = match_posterior(fit, threshold, weights=weights, at=grid)
+    on_grid = match_posterior(fit, dice_only_threshold, weights=weights, at=grid)
     reach = np.flatnonzero(on_grid >= keep_pairs_above)
     lowest = float(grid[reach[0]]) if reach.size else 1.0
     _, scored = score_pairs(lists, blocking=use_blocks, floor=lowest, within_sources=True)
-    prob = match_posterior(fit, threshold, weights=weights, at=scored.dice)
+    prob = match_posterior(fit, dice_only_threshold, weights=weights, at=scored.dice)
     kept = prob >= keep_pairs_above
     src = records["source"].astype(str).to_numpy()
     rid = records["record_id"].astype(str).to_numpy()
@@ -505,6 +553,50 @@ def _link(
     table = pd.DataFrame({"source_l": src[si], "record_id_l": rid[si], "source_r": src[sj], "record_id_r": rid[sj],
                           "match_probability": prob[kept], "dice": scored.dice[kept]})
     return out, ScoredLinkage(out, table, float(keep_pairs_above), None, "private (encoded, Bloom filters)")
+
+
+#: The strata rule of each spec version that has one (:mod:`.strata_rule`); a spec without one links on
+#: the Dice score alone. ``clk-mx-3``'s was chosen on simulator seeds 30-49 and reported on seeds 3-14
+#: (docs/private-linkage.md, "Dice and strata").
+STRATA_RULES: dict[str, StrataRule] = {
+    "clk-mx-3": StrataRule(columns=("state", "exploitation"), floor=0.60, dice=0.64, posterior=0.05, bins=20),
+}
+
+
+def _strata_plan(
+    lists: Sequence[EncodedList], compare_strata: bool | Sequence[str]
+) -> tuple[StrataRule | None, tuple[str, ...], str]:
+    """The strata rule to link with (None: the Dice score alone), its columns, and why."""
+    spec = lists[0].spec
+    if compare_strata is False:
+        return None, (), "compare_strata = false"
+    if compare_strata is True:
+        wanted: tuple[str, ...] | None = None
+    else:
+        items = as_items(compare_strata) if isinstance(compare_strata, (str, list, tuple)) else None
+        if not items or not all(isinstance(c, str) and c.strip() for c in items):
+            raise InputError("compare_strata must be true, false or a list of stratum columns carried by the "
+                             f"encoded lists (e.g. [\"state\", \"exploitation\"]); got {compare_strata!r}")
+        wanted = tuple(c.strip() for c in items)
+    rule = STRATA_RULES.get(spec.version)
+    if rule is None:
+        if wanted is not None:
+            raise InputError(f"encoding spec {spec.version} has no rule for comparing strata (only "
+                             f"{', '.join(sorted(STRATA_RULES))} has); set compare_strata = false or re-encode "
+                             "with the current cifranegra version")
+        return None, (), f"spec {spec.version} has no strata rule"
+    carried = [set(e.records.columns) for e in lists]
+    if wanted is not None:
+        missing = [c for c in wanted if not all(c in cols for cols in carried)]
+        if missing:
+            raise InputError(f"compare_strata names {', '.join(repr(c) for c in missing)}, which not every "
+                             "encoded list carries; compare only stratum columns every list has "
+                             f"(they carry: {', '.join(sorted(set.intersection(*carried) - {'source', 'record_id'}))})")
+        return dataclasses.replace(rule, columns=wanted), wanted, "compare_strata: the columns given"
+    present = tuple(c for c in rule.columns if all(c in cols for cols in carried))
+    if not present:
+        return None, (), f"the encoded lists carry none of {', '.join(rule.columns)}"
+    return rule, present, f"spec {spec.version}'s strata rule"
 
 
 def _resolve_threshold(
