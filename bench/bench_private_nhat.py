@@ -52,6 +52,10 @@ sys.path.insert(0, str(HERE))
 
 from bench_linkage import truth_entities  # noqa: E402
 
+#: False with --dice-only: every linkage of this bench on the Dice score alone (compare_strata=False),
+#: as the figures measured before 2026-12-07 were
+COMPARE_STRATA = True
+
 FIELDS = ("seed", "n_true", "records", "n_hat_truth", "n_hat_single", "n_hat_imputed", "bias_single", "bias_imputed",
           "calibrated", "expected_between_links", "seconds")
 
@@ -76,8 +80,8 @@ def one_seed(seed: int, persons: int, agencies: int, m: int) -> dict[str, object
     lists = sorted(records["source"].unique())
     truth_ent = truth_entities(records, truth)
     encs = [encode_records(g, SECRET, PROJECT, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
-    single = link_encoded(encs)
-    _, scored = link_encoded_scored(encs)
+    single = link_encoded(encs, compare_strata=COMPARE_STRATA)
+    _, scored = link_encoded_scored(encs, compare_strata=COMPARE_STRATA)
     from cifranegra.errors import InputError
 
     n_truth = _estimate(truth_ent, lists, seed).estimate
@@ -143,11 +147,12 @@ def threshold_scan(
     seed: int, persons: int, agencies: int, grid: list[float], spec_name: str = "default",
     unknown_sex: float | None = None, error_scale: float = 1.0, dice_only: bool = False,
     posteriors: list[float] | None = None, wrong_state: float | None = None,
+    fill_edges: tuple[float, ...] | None = None,
 ) -> list[dict[str, object]]:
     """Per threshold of ``grid`` (and, with the spec's strata rule, per lowest match probability of
     ``posteriors``: the rule's own when None), the single linkage against the true linkage.
     ``dice_only``: link on the Dice score alone (``compare_strata=False``, the rule before
-    2026-12-07)."""
+    2026-12-07); ``fill_edges``: the rule's fill-ratio classes (None: the rule's own; () none)."""
     import dataclasses
 
     from bench_private_linkage import PROJECT, SECRET, _read_simulated
@@ -176,7 +181,10 @@ def threshold_scan(
                 links[(thr, None)] = link_encoded(encs, threshold=thr, compare_strata=False)
                 continue
             for post in posteriors or [base.posterior]:
-                private_link.STRATA_RULES[spec.version] = dataclasses.replace(base, posterior=post)
+                change: dict[str, object] = {"posterior": post}
+                if fill_edges is not None:
+                    change["fill_edges"] = fill_edges
+                private_link.STRATA_RULES[spec.version] = dataclasses.replace(base, **change)
                 try:
                     links[(thr, post)] = link_encoded(encs, threshold=thr)
                 finally:
@@ -197,8 +205,11 @@ def threshold_scan(
     rows = []
     for (thr, post), ent in links.items():
         pairs = _pair_set(ent, None)
-        rule = ent.attrs.get("linkage_rule", {}).get("rule", "splink") if spec_name != "plaintext" else "splink"
-        if spec_name != "plaintext" and post is not None and rule != "dice+strata":
+        about = ent.attrs.get("linkage_rule", {}) if spec_name != "plaintext" else {}
+        rule = about.get("rule", "splink")
+        if about.get("fill_edges"):
+            rule += "+fill(" + ",".join(f"{x:g}" for x in about["fill_edges"]) + ")"
+        if spec_name != "plaintext" and post is not None and not rule.startswith("dice+strata"):
             raise RuntimeError(f"seed {seed}: the strata model was not fitted ({ent.attrs.get('linkage_rule')})")
         tp = len(pairs & true_pairs)
         n_single = _estimate(ent, lists, seed).estimate
@@ -289,7 +300,7 @@ def control_check(seed: int, persons: int, agencies: int) -> str:
 
     records, truth, _ = _read_simulated(persons, agencies, seed)
     encs = [encode_records(g, SECRET, PROJECT, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
-    _, scored = link_encoded_scored(encs)
+    _, scored = link_encoded_scored(encs, compare_strata=COMPARE_STRATA)
     pairs = scored.pairs
     person = {(s, str(r)): q for s, r, q in zip(truth["source"], truth["record_id"], truth["person_id"], strict=True)}
     left = [person[(s, str(r))] for s, r in zip(pairs["source_l"], pairs["record_id_l"], strict=True)]
@@ -345,7 +356,7 @@ def _labelled_pairs(seed: int, persons: int, agencies: int, other_key: bool = Fa
     secret, project = (LinkageSecret(bytes(range(100, 132))), "another-study") if other_key else (SECRET, PROJECT)
     records, truth, n_true = _read_simulated(persons, agencies, seed, unknown_sex, error_scale)
     encs = [encode_records(g, secret, project, MEXICO_SPEC) for _, g in records.groupby("source", sort=True)]
-    single, scored = link_encoded_scored(encs)
+    single, scored = link_encoded_scored(encs, compare_strata=COMPARE_STRATA)
     p = scored.pairs
     truth_ent = truth_entities(records, truth)
     match = pair_truth_labels(p, truth).astype(bool)
@@ -432,11 +443,14 @@ def main() -> None:
                     help="every agency's rate of records with sex not recorded (default: the simulator's 0.5%%; "
                          "SESNSP leaves sex unidentified for 9-23%% of victims, 2015-2025)")
     ap.add_argument("--dice-only", action="store_true",
-                    help="for --threshold-scan: link on the Dice score alone (compare_strata=False; the linking "
-                         "rule before 2026-12-07)")
+                    help="link on the Dice score alone (compare_strata=False; the linking rule before "
+                         "2026-12-07, with which the figures measured before then reproduce)")
     ap.add_argument("--posterior-grid", default=None,
                     help="for --threshold-scan with the strata rule: lowest match probabilities to scan "
                          "(comma-separated; default: the rule's own)")
+    ap.add_argument("--fill-edges", default=None,
+                    help="for --threshold-scan with the strata rule: the fill-ratio cut points (comma-separated; "
+                         "'none' for Dice bins alone; default: the rule's own)")
     ap.add_argument("--wrong-state", type=float, default=None,
                     help="every agency's rate of records whose state differs from the person's (default: the "
                          "simulator's 1%%)")
@@ -451,6 +465,8 @@ def main() -> None:
     ap.add_argument("--sample-error-scale", type=float, default=1.0,
                     help="with a negative --oracle-from: multiply the simulated truth sample's error rates too")
     args = ap.parse_args()
+    global COMPARE_STRATA
+    COMPARE_STRATA = not args.dice_only
     if args.oracle_from is not None:
         rows: list[dict[str, object]] = []
         for seed in _seeds(args.seeds):
@@ -480,8 +496,10 @@ def main() -> None:
             for seed in _seeds(args.seeds):
                 t0 = time.perf_counter()
                 posts = None if args.posterior_grid is None else [float(x) for x in args.posterior_grid.split(",")]
+                fills = (None if args.fill_edges is None else () if args.fill_edges == "none"
+                         else tuple(float(x) for x in args.fill_edges.split(",")))
                 for row in threshold_scan(seed, args.persons, args.agencies, grid, args.spec, args.unknown_sex,
-                                          args.error_scale, args.dice_only, posts, args.wrong_state):
+                                          args.error_scale, args.dice_only, posts, args.wrong_state, fills):
                     writer.writerow(row)
                 fh.flush()
                 print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)

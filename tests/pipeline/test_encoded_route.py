@@ -41,6 +41,23 @@ def test_encoded_lists_go_to_private_linkage(tmp_path, small_records):
     assert not result.linkage_uncertainty["applied"] and "pairs_kept" not in result.linkage
     assert result.estimates[0]["interval_includes"] == "sampling"
     assert ENCODED_OFF in result.warnings and result.linkage_uncertainty["note"] == ENCODED_OFF
+    # the rule that linked is recorded: a given threshold is the lowest Dice linked
+    assert result.linkage["threshold"] == 0.8 and result.linkage["threshold_source"] == "given"
+    assert result.linkage["rule"]["rule"] in ("dice", "dice+strata")
+
+
+def test_compare_strata_is_a_project_option(tmp_path, small_records):
+    """``[linkage.private] compare_strata = false`` links on Dice alone, as recorded; a wrong value is a
+    clear error, not a traceback."""
+    from cifranegra.errors import InputError
+
+    path = _encoded_project(tmp_path, small_records, "compare_strata = false\n")
+    result = run_project(load_project(path), output=tmp_path / "out", publish=False)
+    assert result.linkage["rule"] == {"rule": "dice", "why": "compare_strata = false"}
+    text = path.read_text(encoding="utf-8").replace("compare_strata = false", "compare_strata = 3")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match="compare_strata must be true, false or a list"):
+        run_project(load_project(path), output=tmp_path / "out2", publish=False)
 
 
 def test_encoded_lists_impute_when_asked(tmp_path, small_records):

@@ -383,8 +383,8 @@ def link_encoded(
     ``compare_strata``: weigh, with the Dice score, whether two records of different lists agree on
     the strata the files carry in clear (:mod:`.strata_rule`): ``True`` (default) the spec's rule
     (:data:`STRATA_RULES`; for ``clk-mx-3``: state and form of exploitation, pairs linked at Dice ≥
-    0.64 when P(match | Dice, strata) ≥ 0.05), ``False`` the Dice score alone, or the columns to
-    compare. With the rule, ``threshold`` (given) is the lowest Dice linked. When the lists do not
+    0.62 when P(match | Dice, fill ratio, strata) ≥ 0.2), ``False`` the Dice score alone, or the
+    columns to compare. With the rule, ``threshold`` (given) is the lowest Dice linked. When the lists do not
     carry the columns, or the model cannot be fitted, linking falls back to the Dice score alone at
     the spec's threshold; ``entities.attrs["linkage_rule"]`` says which rule linked and what the
     model learned.
@@ -484,8 +484,13 @@ def _link(
     if rule is not None:
         fit_floor = min(rule.floor, threshold)
         cand = ~same & (dice >= fit_floor)
+        fill = None
+        if rule.fill_edges:
+            ones = np.concatenate([np.unpackbits(e.clks, axis=1).sum(axis=1) for e in lists]).astype(np.float64)
+            ci, cj = i[cand], j[cand]
+            fill = np.minimum(ones[ci], ones[cj]) / np.maximum(np.maximum(ones[ci], ones[cj]), 1.0)
         model = fit_strata_model(records, i[cand], j[cand], dice[cand], columns, floor=fit_floor,
-                                 start=spec.threshold, bins=rule.bins)
+                                 start=spec.threshold, bins=rule.bins, fill=fill, fill_edges=rule.fill_edges)
         if model is None:
             rule_info["why"] = ("the Dice-and-strata model could not be fitted (too few candidate pairs, or "
                                 "matches and non-matches did not separate); linked on the Dice score alone")
@@ -498,7 +503,7 @@ def _link(
             strata_ok = same | (post >= rule.posterior)
             rank = np.where(same, 1.0, post)
             rule_info = {"rule": "dice+strata", "dice_min": threshold, "posterior_min": rule.posterior,
-                         "floor": fit_floor, **model.summary()}
+                         "floor": fit_floor, "fill_edges": list(rule.fill_edges), **model.summary()}
     if one_per_source:
         usable = np.where(same, dice >= dedupe, (dice >= threshold) & strata_ok)
         force = same[usable]
@@ -559,7 +564,8 @@ def _link(
 #: the Dice score alone. ``clk-mx-3``'s was chosen on simulator seeds 30-49 and reported on seeds 3-14
 #: (docs/private-linkage.md, "Dice and strata").
 STRATA_RULES: dict[str, StrataRule] = {
-    "clk-mx-3": StrataRule(columns=("state", "exploitation"), floor=0.60, dice=0.64, posterior=0.05, bins=20),
+    "clk-mx-3": StrataRule(columns=("state", "exploitation"), floor=0.60, dice=0.62, posterior=0.2, bins=20,
+                           fill_edges=(0.8, 0.9)),
 }
 
 

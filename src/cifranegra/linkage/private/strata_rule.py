@@ -6,15 +6,18 @@ encoded files carry, in clear, each record's strata (state, form of exploitation
 hub can tabulate; two records of one person mostly agree on them, namesakes mostly do not. This
 module weighs that evidence with a Fellegi–Sunter model fitted without labels: a two-class latent
 model (Fellegi & Sunter 1969; EM as in Winkler 1988 and Jaro 1989) over the candidate pairs of
-different lists, whose comparisons are the Dice score in bins and the agreement of each compared
-stratum (a missing or ``unknown`` value compares as nothing), assumed independent given the class.
+different lists, whose comparisons are the Dice score in bins crossed with the pair's fill ratio (the
+smaller popcount over the larger: two records of one person often differ in which fields were
+recorded, namesakes near the threshold mostly do not), and the agreement of each compared stratum (a
+missing or ``unknown`` value compares as nothing), assumed independent given the class.
 
 Only columns the encoding does not already hold belong here: sex and the age group are read from the
 record's names, birth date and sex bits too, so their agreement is not independent of the Dice score
 among non-matches (measured: namesakes above the threshold agree on sex 95% of the time, random
 pairs 69%); the state and the form of exploitation are not encoded, and their agreement among
 non-matches does not rise with the Dice score (0.10 → 0.15 and 0.28 → 0.33 from random pairs to
-pairs at the threshold). Nothing new is revealed: the strata are in the encoded files already.
+pairs at the threshold). Nothing new is revealed: the strata are in the encoded files already, and
+the popcounts are those the Dice score is computed from.
 """
 
 from __future__ import annotations
@@ -39,16 +42,22 @@ class StrataRule:
 
     ``columns``: strata compared (those of them the lists carry); ``floor``: pairs below this Dice
     are not candidates (nor part of the fit); ``dice``: the lowest Dice linked; ``posterior``: the
-    lowest P(match | Dice, strata) linked; ``bins``: Dice bins between ``floor`` and 1.
+    lowest P(match | Dice, strata) linked; ``bins``: Dice bins between ``floor`` and 1;
+    ``fill_edges``: cut points of the fill ratio (the smaller popcount of the pair over the larger),
+    whose classes cross the Dice bins into one comparison (empty: Dice bins alone).
     """
 
     columns: tuple[str, ...] = ("state", "exploitation")
     floor: float = 0.60
-    dice: float = 0.64
-    posterior: float = 0.05
+    dice: float = 0.62
+    posterior: float = 0.2
     bins: int = 20
+    fill_edges: tuple[float, ...] = (0.8, 0.9)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "fill_edges", tuple(float(x) for x in self.fill_edges))
+        if any(not 0.0 < x < 1.0 for x in self.fill_edges) or list(self.fill_edges) != sorted(set(self.fill_edges)):
+            raise InputError(f"a strata rule's fill_edges must rise strictly within (0, 1); got {self.fill_edges}")
         if not 0.0 < self.floor <= self.dice <= 1.0:
             raise InputError(f"a strata rule needs 0 < floor ≤ dice ≤ 1; got floor {self.floor}, dice {self.dice}")
         if not 0.0 < self.posterior < 1.0:
@@ -100,6 +109,8 @@ def fit_strata_model(
     floor: float,
     start: float,
     bins: int = 20,
+    fill: np.ndarray | None = None,
+    fill_edges: Sequence[float] = (),
     max_iter: int = 500,
     tol: float = 1e-7,
 ) -> StrataFit | None:
@@ -110,22 +121,34 @@ def fit_strata_model(
     evidence against a match); a column whose agreement turns out no likelier among matches than
     among non-matches is dropped from the weight. Returns None when the pairs cannot support the
     model (too few, nothing above ``start``, or the classes do not separate by Dice).
+
+    ``fill``: per pair, the smaller popcount over the larger; with ``fill_edges`` its classes cross
+    the Dice bins into one comparison. Two records of one person often differ in which fields were
+    recorded (a CURP or birth date missing from one), which lowers both their Dice and their fill
+    ratio; namesakes near the threshold mostly carry the same fields (ratio near 1). The Dice part
+    is made non-decreasing over the bins within each fill class.
     """
     d = np.asarray(dice, dtype=np.float64)
     if len(d) < 50 or (d >= start).sum() < 10 or (d < start).sum() < 10:
         return None
     edges = np.linspace(floor, 1.0, bins + 1)
     dbin = np.clip(np.searchsorted(edges, d, side="right") - 1, 0, bins - 1)
+    n_fill = 1
+    if fill is not None and len(fill_edges):
+        n_fill = len(fill_edges) + 1
+        fclass = np.searchsorted(np.asarray(fill_edges, dtype=np.float64), np.asarray(fill, dtype=np.float64),
+                                 side="right")
+        dbin = fclass * bins + dbin
     agree = {c: agreement(records, c, i, j) for c in columns}
     p = np.where(d >= start, 0.95, 0.05)
     fit = StrataFit(p, tuple(columns), float(p.mean()))
     active = list(columns)
     for it in range(1, max_iter + 1):
         lam = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
-        m_bins = np.bincount(dbin, weights=p, minlength=bins) + _PSEUDO
-        u_bins = np.bincount(dbin, weights=1 - p, minlength=bins) + _PSEUDO
+        m_bins = np.bincount(dbin, weights=p, minlength=bins * n_fill) + _PSEUDO
+        u_bins = np.bincount(dbin, weights=1 - p, minlength=bins * n_fill) + _PSEUDO
         llr_bins = np.log(m_bins / m_bins.sum()) - np.log(u_bins / u_bins.sum())
-        llr_bins = np.maximum.accumulate(llr_bins)
+        llr_bins = np.maximum.accumulate(llr_bins.reshape(n_fill, bins), axis=1).ravel()
         llr = np.log(lam / (1 - lam)) + llr_bins[dbin]
         for c in list(active):
             a = agree[c]
