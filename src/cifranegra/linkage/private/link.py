@@ -583,7 +583,7 @@ def _strata_plan(
         if not items or not all(isinstance(c, str) and c.strip() for c in items):
             raise InputError("compare_strata must be true, false or a list of stratum columns carried by the "
                              f"encoded lists (e.g. [\"state\", \"exploitation\"]); got {compare_strata!r}")
-        wanted = tuple(c.strip() for c in items)
+        wanted = tuple(dict.fromkeys(c.strip() for c in items))  # a column named twice counts once
     rule = STRATA_RULES.get(spec.version)
     if rule is None:
         if wanted is not None:
