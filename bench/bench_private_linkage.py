@@ -170,12 +170,14 @@ def bench_encoding(n_persons: int = 60_000) -> dict[str, object]:
 
 def _read_simulated(
     n_persons: int, n_agencies: int, seed: int, unknown_sex: float | None = None, error_scale: float = 1.0,
-    wrong_state: float | None = None,
+    wrong_state: float | None = None, wrong_exploitation: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """The simulator's lists read back through ingest; ``unknown_sex``: every agency's rate of
     records with sex not recorded (default: the simulator's, 0.5%); ``wrong_state``: every agency's
     rate of records whose state differs from the person's (default: the simulator's, 1%);
-    ``error_scale`` multiplies every recording-error rate."""
+    ``wrong_exploitation``: the share of records whose recorded form of exploitation is replaced by
+    another form drawn from those recorded (the simulator never records it differently; fixed-seed
+    draw per seed); ``error_scale`` multiplies every recording-error rate."""
     from cifranegra.datasets.synthetic import simulate
     from cifranegra.pipeline.truth_sample import _read_back
 
@@ -189,7 +191,18 @@ def _read_simulated(
         profiles = [dataclasses.replace(p, errors=dataclasses.replace(p.errors, **change))
                     for p in default_profiles()]
     sim = simulate(n_persons=n_persons, n_agencies=n_agencies, seed=seed, profiles=profiles, error_scale=error_scale)
-    return _read_back(sim), sim.truth, sim.n_persons
+    records = _read_back(sim)
+    if wrong_exploitation > 0:
+        import numpy as np
+
+        rng = np.random.default_rng([seed, 2026_12_07])
+        forms = sorted(v for v in records["exploitation"].dropna().astype(str).unique() if v != "unknown")
+        values = records["exploitation"].astype("string").to_numpy(dtype=object)
+        for k in np.flatnonzero(rng.random(len(values)) < wrong_exploitation):
+            if values[k] is not pd.NA and values[k] != "unknown":
+                values[k] = rng.choice([f for f in forms if f != values[k]])
+        records["exploitation"] = pd.array(values, dtype="string")
+    return records, sim.truth, sim.n_persons
 
 
 def _n_hat(entities: pd.DataFrame, seed: int = 1) -> float:

@@ -26,6 +26,15 @@ the issue's figures came from).
     python bench/bench_private_nhat.py --seeds 3-14 --oracle-from -1 --error-scale 2   # a study recorded worse
     python bench/bench_private_nhat.py --seeds 3-14 --oracle-from -1 --error-scale 2 --sample-error-scale 2
     python bench/bench_private_nhat.py --seeds 3-14 --threshold-scan --spec plaintext --out plain.csv  # Splink
+    python bench/bench_private_nhat.py --seeds 30-49 --threshold-scan --grid 0.60,0.61,0.62,0.63,0.64 \
+        --posterior-grid 0.1,0.2,0.3,0.5 --out fill_dev.csv     # choose clk-mx-3's strata rule
+    python bench/bench_private_nhat.py --seeds 3-14 --threshold-scan --grid 0.62 --wrong-exploitation 0.25
+
+Since 2026-12-07 ``clk-mx-3`` links with its strata rule (Dice, fill ratio, state and form of
+exploitation: ``linkage.private.strata_rule``); ``--dice-only`` links on the Dice score alone, as every
+figure measured before then was. With the rule, ``--grid`` holds its lowest Dice and
+``--posterior-grid`` its lowest match probabilities (default: the rule's own), ``--fill-edges`` its
+fill-ratio classes.
 
 ``--threshold-scan`` links each seed's lists at every between-list Dice threshold of a grid (the
 spec's dedupe threshold kept) and writes, per seed and threshold, the single linkage's N̂ against
@@ -147,7 +156,7 @@ def threshold_scan(
     seed: int, persons: int, agencies: int, grid: list[float], spec_name: str = "default",
     unknown_sex: float | None = None, error_scale: float = 1.0, dice_only: bool = False,
     posteriors: list[float] | None = None, wrong_state: float | None = None,
-    fill_edges: tuple[float, ...] | None = None,
+    fill_edges: tuple[float, ...] | None = None, wrong_exploitation: float = 0.0,
 ) -> list[dict[str, object]]:
     """Per threshold of ``grid`` (and, with the spec's strata rule, per lowest match probability of
     ``posteriors``: the rule's own when None), the single linkage against the true linkage.
@@ -160,7 +169,8 @@ def threshold_scan(
     from cifranegra.linkage.private import encode_records, link_encoded
     from cifranegra.linkage.private import link as private_link
 
-    records, truth, _ = _read_simulated(persons, agencies, seed, unknown_sex, error_scale, wrong_state)
+    records, truth, _ = _read_simulated(persons, agencies, seed, unknown_sex, error_scale, wrong_state,
+                                        wrong_exploitation)
     lists = sorted(records["source"].unique())
     truth_ent = truth_entities(records, truth)
     true_pairs = _pair_set(truth_ent, None)
@@ -217,6 +227,8 @@ def threshold_scan(
         label = spec_name if error_scale == 1 else f"{spec_name} (errors x{error_scale:g})"
         if wrong_state is not None:
             label += f" (wrong state {wrong_state:g})"
+        if wrong_exploitation:
+            label += f" (wrong exploitation {wrong_exploitation:g})"
         rows.append({"seed": seed, "spec": label,
                      "unknown_sex": "" if unknown_sex is None else unknown_sex, "rule": rule,
                      "threshold": thr, "posterior": "" if post is None else post, "n_hat_truth": round(n_truth, 1),
@@ -454,6 +466,9 @@ def main() -> None:
     ap.add_argument("--wrong-state", type=float, default=None,
                     help="every agency's rate of records whose state differs from the person's (default: the "
                          "simulator's 1%%)")
+    ap.add_argument("--wrong-exploitation", type=float, default=0.0,
+                    help="share of records whose form of exploitation is recorded as another form (default 0: "
+                         "the simulator never records it differently)")
     ap.add_argument("--summarise-scan", type=Path)
     ap.add_argument("--oracle-from", type=int, metavar="SEED",
                     help="impute with Dice probabilities calibrated on this seed's true pairs (a truth sample); "
@@ -499,7 +514,8 @@ def main() -> None:
                 fills = (None if args.fill_edges is None else () if args.fill_edges == "none"
                          else tuple(float(x) for x in args.fill_edges.split(",")))
                 for row in threshold_scan(seed, args.persons, args.agencies, grid, args.spec, args.unknown_sex,
-                                          args.error_scale, args.dice_only, posts, args.wrong_state, fills):
+                                          args.error_scale, args.dice_only, posts, args.wrong_state, fills,
+                                          args.wrong_exploitation):
                     writer.writerow(row)
                 fh.flush()
                 print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
