@@ -43,7 +43,8 @@ def test_encoded_lists_go_to_private_linkage(tmp_path, small_records):
     assert ENCODED_OFF in result.warnings and result.linkage_uncertainty["note"] == ENCODED_OFF
     # the rule that linked is recorded: a given threshold is the lowest Dice linked
     assert result.linkage["threshold"] == 0.8 and result.linkage["threshold_source"] == "given"
-    assert result.linkage["rule"]["rule"] in ("dice", "dice+strata")
+    assert result.linkage["rule"]["rule"] == "dice+strata"
+    assert "linked at Dice ≥ 0.8 where P(match | Dice, fill ratio, state) ≥ 0.2" in result.summary_text()
 
 
 def test_compare_strata_is_a_project_option(tmp_path, small_records):
@@ -54,6 +55,7 @@ def test_compare_strata_is_a_project_option(tmp_path, small_records):
     path = _encoded_project(tmp_path, small_records, "compare_strata = false\n")
     result = run_project(load_project(path), output=tmp_path / "out", publish=False)
     assert result.linkage["rule"] == {"rule": "dice", "why": "compare_strata = false"}
+    assert "linked on the Dice score alone at 0.8 (compare_strata = false)" in result.summary_text()
     text = path.read_text(encoding="utf-8").replace("compare_strata = false", "compare_strata = 3")
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match="compare_strata must be true, false or a list"):

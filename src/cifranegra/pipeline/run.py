@@ -150,6 +150,13 @@ class RunResult:
         lines.append(
             f"linkage: {self.linkage.get('method', '')}; {h.observed} distinct persons observed"
         )
+        rule = self.linkage.get("rule")
+        if isinstance(rule, dict) and rule.get("rule") == "dice+strata":
+            lines.append(f"  linked at Dice ≥ {rule.get('dice_min'):g} where P(match | Dice, fill ratio, "
+                         f"{', '.join(rule.get('columns', []))}) ≥ {rule.get('posterior_min'):g}"
+                         + (f"; not compared: {', '.join(rule['dropped'])}" if rule.get("dropped") else ""))
+        elif isinstance(rule, dict) and rule.get("rule") == "dice":
+            lines.append(f"  linked on the Dice score alone at {self.linkage.get('threshold'):g} ({rule.get('why')})")
         by_n = h.counts_by_number_of_lists()
         lines.append(
             "persons by number of lists: "
