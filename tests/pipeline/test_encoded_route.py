@@ -30,6 +30,10 @@ def _encoded_project(tmp_path, small_records, sections: str):
 
 
 def test_encoded_lists_go_to_private_linkage(tmp_path, small_records):
+    # the form of exploitation made the person's (simulate_lists draws it per record), so that two strata
+    # inform and the strata rule links
+    forms = ["sexual_exploitation", "labour_exploitation", "forced_labour"]
+    small_records = small_records.assign(exploitation=[forms[int(p) % 3] for p in small_records["person_id"]])
     project = load_project(_encoded_project(tmp_path, small_records, ""))
     assert project.encoded and project.private_linkage == {"threshold": 0.8}
     result = run_project(project, output=tmp_path / "out", publish=False)
@@ -44,7 +48,7 @@ def test_encoded_lists_go_to_private_linkage(tmp_path, small_records):
     # the rule that linked is recorded: a given threshold is the lowest Dice linked
     assert result.linkage["threshold"] == 0.8 and result.linkage["threshold_source"] == "given"
     assert result.linkage["rule"]["rule"] == "dice+strata"
-    assert "linked at Dice ≥ 0.8 where P(match | Dice, fill ratio, state) ≥ 0.2" in result.summary_text()
+    assert "linked at Dice ≥ 0.8 where P(match | Dice, fill ratio, state, exploitation) ≥ 0.2" in result.summary_text()
 
 
 def test_compare_strata_is_a_project_option(tmp_path, small_records):

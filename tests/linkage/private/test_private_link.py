@@ -67,9 +67,11 @@ def test_entities_table_contract(lists: pd.DataFrame) -> None:
 def test_accuracy_on_synthetic_lists(lists: pd.DataFrame) -> None:
     ent = link_encoded(_encode(lists))
     precision, recall, f1 = _pair_f1(ent, lists["person_id"].to_numpy())
-    # clk-mx-3 with its strata rule measured: precision 0.990, recall 0.995, F1 0.992 (on the Dice score
-    # alone at 0.67: 0.974, 0.972, 0.973; clk-mx-2 at its 0.66: 0.951, 0.970, 0.960)
-    assert precision > 0.98 and recall > 0.98 and f1 > 0.98, (precision, recall, f1)
+    # clk-mx-3 measured: precision 0.974, recall 0.972, F1 0.973 (clk-mx-2 at its 0.66: 0.951, 0.970,
+    # 0.960). These lists draw the form of exploitation per record, so the strata rule falls back to
+    # the Dice score alone (test_strata_rule.py measures the rule where two strata inform)
+    assert ent.attrs["linkage_rule"]["rule"] == "dice"
+    assert precision > 0.95 and recall > 0.95 and f1 > 0.95, (precision, recall, f1)
 
 
 def test_blocking_finds_nearly_what_full_comparison_finds(lists: pd.DataFrame) -> None:
@@ -165,7 +167,9 @@ def test_mixing_spec_versions_names_both_and_the_fix(lists: pd.DataFrame) -> Non
 def test_threshold_is_reported_and_mixture_is_label_free(lists: pd.DataFrame) -> None:
     enc = _encode(lists)
     ent = link_encoded(enc)
-    assert ent.attrs["threshold"] == 0.62 and ent.attrs["threshold_source"] == "spec clk-mx-3 (Dice and strata)"
+    # these lists carry one informative stratum only, so the strata rule falls back (test_strata_rule.py)
+    assert ent.attrs["threshold"] == MEXICO_SPEC.threshold
+    assert ent.attrs["threshold_source"] == "spec clk-mx-3 (Dice alone: no strata model)"
     dice_alone = link_encoded(enc, compare_strata=False)
     assert dice_alone.attrs["threshold"] == MEXICO_SPEC.threshold
     assert dice_alone.attrs["threshold_source"] == "spec clk-mx-3"

@@ -31,7 +31,7 @@ from cifranegra.errors import InputError
 from cifranegra.linkage.private.blocking import block_column
 from cifranegra.linkage.private.encode import EncodedList
 from cifranegra.linkage.private.similarity import all_pairs_above, dice_pairs
-from cifranegra.linkage.private.strata_rule import StrataRule, fit_strata_model
+from cifranegra.linkage.private.strata_rule import NoStrataModel, StrataFit, StrataRule, fit_strata_model
 
 if TYPE_CHECKING:
     from cifranegra.linkage.uncertainty import ScoredLinkage
@@ -489,11 +489,14 @@ def _link(
             ones = np.concatenate([np.unpackbits(e.clks, axis=1).sum(axis=1) for e in lists]).astype(np.float64)
             ci, cj = i[cand], j[cand]
             fill = np.minimum(ones[ci], ones[cj]) / np.maximum(np.maximum(ones[ci], ones[cj]), 1.0)
-        model = fit_strata_model(records, i[cand], j[cand], dice[cand], columns, floor=fit_floor,
-                                 start=spec.threshold, bins=rule.bins, fill=fill, fill_edges=rule.fill_edges)
+        try:
+            model: StrataFit | None = fit_strata_model(
+                records, i[cand], j[cand], dice[cand], columns, floor=fit_floor, start=spec.threshold,
+                bins=rule.bins, fill=fill, fill_edges=rule.fill_edges)
+        except NoStrataModel as why:
+            model = None
+            rule_info["why"] = f"the Dice-and-strata model could not be fitted: {why}; linked on the Dice score alone"
         if model is None:
-            rule_info["why"] = ("the Dice-and-strata model could not be fitted (too few candidate pairs, or "
-                                "matches and non-matches did not separate); linked on the Dice score alone")
             if not given:
                 threshold, threshold_source = dice_only_threshold, f"spec {spec.version} (Dice alone: no strata model)"
         else:
