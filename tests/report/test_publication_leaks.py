@@ -61,6 +61,19 @@ def test_linkage_sensitivity_follows_the_estimate_rules(run_dir: Path) -> None:
     # above the minimums: rounded, as before
     rel = build_release(run_dir)
     assert (rel.sensitivity["estimate"] % rel.policy.round_to == 0).all() and not rel.sensitivity["flag"].any()
+    # the headline combines imputed linkages, the rows are single linkages: the table says so, in each language
+    assert rel.row()["interval_includes"].endswith("linkage")
+    for lang, words in (("en", "combines several imputed linkages"), ("es", "combina varias vinculaciones")):
+        table = next(b for b in _linkage(rel, _Fmt(lang, rel.policy), lang)["blocks"] if b["kind"] == "table")
+        assert words in table["note"]
+    # a run without imputation has nothing to explain
+    row = next(e for e in rel.run.results["estimates"] if e.get("stratum") == "all" and e.get("method") == rel.method)
+    kept, row["interval_includes"] = row["interval_includes"], "sampling+model_selection"
+    try:
+        table = next(b for b in _linkage(rel, _Fmt("en", rel.policy), "en")["blocks"] if b["kind"] == "table")
+        assert table["note"] == ""
+    finally:
+        row["interval_includes"] = kept
 
 
 def _with_models(run_dir: Path) -> Any:

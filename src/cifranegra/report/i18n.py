@@ -111,6 +111,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
                         "{clusters}",
         "cluster_sizes": "Persons by number of lists they appear on: {sizes}.",
         "linkage_sensitivity": "Estimate at other linkage thresholds",
+        "linkage_sensitivity_single": "Point estimates from one linkage at each threshold. The headline estimate "
+        "combines several imputed linkages, so at the run's own threshold the two can differ slightly.",
         "linkage_sensitivity_none": "No linkage sensitivity was computed in this run.",
         "threshold": "Threshold",
         "overlaps": "Overlaps between lists",
@@ -295,6 +297,9 @@ MESSAGES: dict[str, dict[str, Any]] = {
                         "{clusters}",
         "cluster_sizes": "Personas según el número de listas en que aparecen: {sizes}.",
         "linkage_sensitivity": "Estimación con otros umbrales de vinculación",
+        "linkage_sensitivity_single": "Estimaciones puntuales de una sola vinculación en cada umbral. La estimación "
+        "principal combina varias vinculaciones imputadas, por lo que en el umbral de la corrida ambas pueden "
+        "diferir ligeramente.",
         "linkage_sensitivity_none": "En esta corrida no se calculó la sensibilidad a la vinculación.",
         "threshold": "Umbral",
         "overlaps": "Coincidencias entre listas",

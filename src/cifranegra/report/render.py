@@ -277,8 +277,11 @@ def _linkage(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
     if len(sens) > 1:
         rows = [[f.n(r["threshold"], 2), str(r["method"]), f.count(r["estimate"], r[FLAG])]
                 for _, r in sens.iterrows()]
+        # the headline combines imputed linkages, these rows are single linkages: at the run's own threshold
+        # the two differ, and a reader comparing them is told why
+        imputed = interval_includes(rel.result(), rel.row())["linkage"]
         blocks.append(_table(str(t["linkage_sensitivity"]), [t["threshold"], t["method"], t["estimated_total"]],
-                             rows, numeric=(0, 2)))
+                             rows, numeric=(0, 2), note=str(t["linkage_sensitivity_single"]) if imputed else ""))
     else:
         blocks.append(_p(str(t["linkage_sensitivity_none"]), "na"))
     return {"id": "linkage", "title": t["linkage"], "blocks": blocks}
