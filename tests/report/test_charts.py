@@ -202,6 +202,8 @@ def test_official_and_estimates_plot(lang: str, words: list[str]) -> None:
     chart = charts.official_and_estimates_plot(official, estimates, lang=lang)
     _check(chart, words)
     assert "2020: 2,450" in chart.alt_text
+    # the official counts are in the text too, series by series (a screen reader hears the numbers)
+    assert "SESNSP — 2019: 682, 2020: 681, 2021: 753; TIP — 2019: 658, 2020: 673, 2021: 744" in chart.alt_text
 
 
 def test_svg_is_deterministic() -> None:

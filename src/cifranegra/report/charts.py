@@ -122,7 +122,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "official_estimate": "Estimated total, detected and undetected (95% interval)",
         "official_note": "Official counts are detected victims, not prevalence.",
         "official_alt": "Chart by year of official counts of detected victims ({series}) and the estimated total "
-        "number of victims. {estimates}. Official counts are detected victims, not prevalence.",
+        "number of victims. Official counts: {official}. Estimated total: {estimates}. Official counts are "
+        "detected victims, not prevalence.",
         "year_value": "{year}: {value}",
         "year_interval": "{year}: {value} ({lower} to {upper})",
     },
@@ -179,7 +180,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "official_estimate": "Total estimado, detectadas y no detectadas (intervalo de 95%)",
         "official_note": "Los conteos oficiales son víctimas detectadas, no prevalencia.",
         "official_alt": "Gráfica por año de los conteos oficiales de víctimas detectadas ({series}) y del total "
-        "estimado de víctimas. {estimates}. Los conteos oficiales son víctimas detectadas, no prevalencia.",
+        "estimado de víctimas. Conteos oficiales: {official}. Total estimado: {estimates}. Los conteos oficiales "
+        "son víctimas detectadas, no prevalencia.",
         "year_value": "{year}: {value}",
         "year_interval": "{year}: {value} ({lower} a {upper})",
     },
@@ -706,5 +708,13 @@ def official_and_estimates_plot(
         )
         for y, a, b, c in zip(est["year"], e, lo, hi, strict=True)
     )
-    alt = t["official_alt"].format(series=", ".join(map(str, series_names)), estimates=estimates_text)
+    official_text = "; ".join(
+        f"{name} — " + ", ".join(
+            t["year_value"].format(year=int(y), value=format_number(v, lang) if np.isfinite(v) else "–")
+            for y, v in zip(part["year"], _finite(part["victims"]), strict=True))
+        for name in series_names
+        for part in [official[official["series"] == name].sort_values("year")]
+    )
+    alt = t["official_alt"].format(series=", ".join(map(str, series_names)), official=official_text,
+                                   estimates=estimates_text)
     return Chart(_to_svg(fig, alt), alt)
