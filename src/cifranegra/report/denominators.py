@@ -24,6 +24,8 @@ from cifranegra.schema.codes import normalize_state
 
 __all__ = [
     "DENOMINATOR_EDITION",
+    "DENOMINATOR_EDITION_YEAR",
+    "DENOMINATOR_SOURCE",
     "NATIONAL",
     "Rate",
     "population",
@@ -33,11 +35,14 @@ __all__ = [
     "rates_per_100k",
 ]
 
-#: What the metadata says about the denominators.
-DENOMINATOR_EDITION = (
+#: The denominators' source (its Spanish title) and edition, for the reports in either language.
+DENOMINATOR_SOURCE = (
     "CONAPO, Conciliación Demográfica de México 1950–2019 y Proyecciones de la Población de México y de las "
-    "Entidades Federativas 2020–2070 (2023 edition), mid-year population"
+    "Entidades Federativas 2020–2070"
 )
+DENOMINATOR_EDITION_YEAR = 2023
+#: What the metadata says about the denominators.
+DENOMINATOR_EDITION = f"{DENOMINATOR_SOURCE} ({DENOMINATOR_EDITION_YEAR} edition), mid-year population"
 #: The value of ``state`` on national rows (the tidy tables' margin value).
 NATIONAL = "total"
 

@@ -73,7 +73,10 @@ MESSAGES: dict[str, dict[str, Any]] = {
                             "in most populations. The true number of victims is therefore likely to be higher "
                             "than the estimate, and may be above its interval.",
         "rate_note": "Rates divide the published (rounded) estimate and its interval by CONAPO's mid-year "
-                     "population ({edition}); the population is treated as known.",
+                     "population ({source}, {year} edition); the population is treated as known.",
+        "strata_rate_note": "A stratum's rate is per 100,000 people of that stratum's population: per 100,000 "
+                            "women for women, per 100,000 people under 18 for minors, per 100,000 residents "
+                            "of a state for that state.",
         "no_rate": "No rate: {why}",
         "not_estimable": "not estimable",
         "withheld_secondary": "[c]",
@@ -257,7 +260,10 @@ MESSAGES: dict[str, dict[str, Any]] = {
                             "poblaciones. Por eso es probable que el número verdadero de víctimas sea mayor que la "
                             "estimación, y puede estar por encima de su intervalo.",
         "rate_note": "Las tasas dividen la estimación publicada (redondeada) y su intervalo entre la población a "
-                     "mitad de año de CONAPO ({edition}); la población se toma como conocida.",
+                     "mitad de año de CONAPO ({source}, edición {year}); la población se toma como conocida.",
+        "strata_rate_note": "La tasa de un estrato es por cada 100,000 personas de la población de ese estrato: por "
+                            "cada 100,000 mujeres para las mujeres, por cada 100,000 personas menores de 18 años "
+                            "para las menores de edad, por cada 100,000 habitantes de un estado para ese estado.",
         "no_rate": "Sin tasa: {why}",
         "not_estimable": "no estimable",
         "withheld_secondary": "[c]",

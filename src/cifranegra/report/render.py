@@ -32,7 +32,7 @@ from cifranegra.errors import InputError
 from cifranegra.estimation.stratified import UNKNOWN_STRATUM_WHY
 from cifranegra.report import charts
 from cifranegra.report.cellspace import FLAG, TOTAL
-from cifranegra.report.denominators import DENOMINATOR_EDITION
+from cifranegra.report.denominators import DENOMINATOR_EDITION_YEAR, DENOMINATOR_SOURCE
 from cifranegra.report.disclosure import DisclosurePolicy, round_estimate, shown
 from cifranegra.report.i18n import LANGS, format_date, messages
 from cifranegra.report.release import (
@@ -177,7 +177,7 @@ def _headline(rel: Release, f: _Fmt) -> dict[str, Any]:
              f"{t['unc_unreached']}: {t['not_included_pl']} — {t['unc_unreached_note']}"]
     blocks += [_p(str(t["includes"]), "h3"), {"kind": "list", "items": items},
                _p(str(t["lower_bound"]), "h3"), _p(str(t["lower_bound_text"])),
-               _p(str(t["rate_note"]).format(edition=DENOMINATOR_EDITION), "note")]
+               _p(str(t["rate_note"]).format(source=DENOMINATOR_SOURCE, year=DENOMINATOR_EDITION_YEAR), "note")]
     if pd.isna(chosen["rate_per_100k"]) and chosen["rate_note"]:
         blocks.append(_p(str(t["no_rate"]).format(why=chosen["rate_note"]), "na"))
     return {"id": "headline", "title": t["headline"], "blocks": blocks}
@@ -203,7 +203,8 @@ def _strata(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
     header = [t["stratum"], t["method"], t["detected"],
               f"{t['estimated_total']} ({str(t['interval']).format(level=level)})",
               f"{t['rate']} ({t['rate_interval']})", t["reason"]]
-    blocks: list[dict[str, Any]] = [_table(t["strata"], header, rows, numeric=range(2, 5))]
+    blocks: list[dict[str, Any]] = [_table(t["strata"], header, rows, numeric=range(2, 5),
+                                           note=str(t["strata_rate_note"]))]
     if (e["stratum"] == STRATIFIED_TOTAL).any():
         blocks.append(_p(str(t["stratified_note"]), "note"))
     dots = e[(e["method"] == rel.method)]
