@@ -252,3 +252,18 @@ def test_the_rate_notes_are_in_the_reports_language(published: Path, lang: str, 
     if lang == "es":
         assert "edition" not in text and "mid-year population" not in text
     assert stratum_rate in text
+
+
+def test_every_method_has_a_readers_name_in_each_language() -> None:
+    """The report review: method codes (``mth-gamma3.5``) were all a reader saw; the report names each
+    registered method in its language, with the code a project file uses."""
+    from cifranegra.estimation.registry import TABLE
+    from cifranegra.report.disclosure import DisclosurePolicy
+    from cifranegra.report.i18n import messages
+    from cifranegra.report.render import _Fmt
+
+    for lang in ("es", "en"):
+        assert set(messages(lang)["method_names"]) == set(TABLE), lang
+    assert _Fmt("en", DisclosurePolicy()).method("mth-gamma3.5") == "model Mth, Gamma 3.5 (mth-gamma3.5)"
+    assert _Fmt("es", DisclosurePolicy()).method("loglinear") == "modelos log-lineales (loglinear)"
+    assert _Fmt("es", DisclosurePolicy()).method("not-a-method") == "not-a-method"

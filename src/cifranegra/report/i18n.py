@@ -114,6 +114,15 @@ MESSAGES: dict[str, dict[str, Any]] = {
                         "{clusters}",
         "cluster_sizes": "Persons by number of lists they appear on: {sizes}.",
         "linkage_sensitivity": "Estimate at other linkage thresholds",
+        "method_names": {
+            "loglinear": "log-linear models", "independence": "independence model", "mt": "independence model",
+            "chao": "Chao's lower bound", "saturated": "saturated log-linear model", "petersen": "Lincoln–Petersen",
+            "chapman": "Chapman", "m0": "model M0", "mh-chao": "model Mh, Chao", "mh-poisson2": "model Mh, Poisson 2",
+            "mh-darroch": "model Mh, Darroch", "mh-gamma3.5": "model Mh, Gamma 3.5", "mth-chao": "model Mth, Chao",
+            "mth-poisson2": "model Mth, Poisson 2", "mth-darroch": "model Mth, Darroch",
+            "mth-gamma3.5": "model Mth, Gamma 3.5", "lcmcr": "Bayesian latent classes",
+            "dga": "Bayesian graphical-model averaging", "sample-coverage": "sample coverage",
+        },
         "linkage_sensitivity_single": "Point estimates from one linkage at each threshold. The headline estimate "
         "combines several imputed linkages, so at the run's own threshold the two can differ slightly.",
         "linkage_sensitivity_none": "No linkage sensitivity was computed in this run.",
@@ -303,6 +312,16 @@ MESSAGES: dict[str, dict[str, Any]] = {
                         "{clusters}",
         "cluster_sizes": "Personas según el número de listas en que aparecen: {sizes}.",
         "linkage_sensitivity": "Estimación con otros umbrales de vinculación",
+        "method_names": {
+            "loglinear": "modelos log-lineales", "independence": "modelo de independencia",
+            "mt": "modelo de independencia", "chao": "cota inferior de Chao", "saturated": "modelo log-lineal saturado",
+            "petersen": "Lincoln–Petersen", "chapman": "Chapman", "m0": "modelo M0", "mh-chao": "modelo Mh, Chao",
+            "mh-poisson2": "modelo Mh, Poisson 2", "mh-darroch": "modelo Mh, Darroch",
+            "mh-gamma3.5": "modelo Mh, Gamma 3.5", "mth-chao": "modelo Mth, Chao",
+            "mth-poisson2": "modelo Mth, Poisson 2", "mth-darroch": "modelo Mth, Darroch",
+            "mth-gamma3.5": "modelo Mth, Gamma 3.5", "lcmcr": "clases latentes bayesianas",
+            "dga": "promedio bayesiano de modelos gráficos", "sample-coverage": "cobertura muestral",
+        },
         "linkage_sensitivity_single": "Estimaciones puntuales de una sola vinculación en cada umbral. La estimación "
         "principal combina varias vinculaciones imputadas, por lo que en el umbral de la corrida ambas pueden "
         "diferir ligeramente.",

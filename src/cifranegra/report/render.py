@@ -98,6 +98,12 @@ class _Fmt:
             return self._states.get(text.zfill(2), str(self.t.get(text, text)))
         return str(self.t.get(text, text))
 
+    def method(self, code: Any) -> str:
+        """A method's name for readers, with the code a project file uses: "log-linear models (loglinear)"."""
+        code = str(code)
+        name = dict(self.t.get("method_names", {})).get(code)
+        return f"{name} ({code})" if name and name != code else code
+
     def stratum(self, label: str) -> str:
         if label == ALL:  # everyone, whatever the strata (they need not be years)
             return str(self.t["all_persons"])
@@ -160,7 +166,7 @@ def _headline(rel: Release, f: _Fmt) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         _p(str(t["headline_intro"]).format(round_to=policy.round_to, round_large_to=f.n(policy.round_large_to),
                                            large_above=f.n(policy.large_above))),
-        _table(f"{t['estimated_total']} — {t['method']}: {rel.method}", header, rows,
+        _table(f"{t['estimated_total']} — {t['method']}: {f.method(rel.method)}", header, rows,
                numeric=range(1, len(header)), css=css,
                note=str(t["withheld_note"]).format(threshold=policy.threshold, below=policy.threshold - 1)),
     ]
@@ -196,7 +202,7 @@ def _strata(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
             reason = str(t["reason_unknown_stratum"])
         interval = f.interval(r["lower"], r["upper"])
         rate_iv = f.interval(r["rate_lower"], r["rate_upper"], 2)
-        rows.append([f.stratum(r["stratum"]), str(r["method"]), f.count(*det) if det else "–",
+        rows.append([f.stratum(r["stratum"]), f.method(r["method"]), f.count(*det) if det else "–",
                      f.count(r["estimate"], r[FLAG]) + (f" ({interval})" if interval != "–" else ""),
                      f.n(r["rate_per_100k"], 2) + (f" ({rate_iv})" if rate_iv != "–" else ""), reason])
     level = f.level(rel.chosen()["level"])
@@ -276,7 +282,7 @@ def _linkage(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
     # the protected estimates (rounded; "not estimable" below the policy's minimums, as every estimate)
     sens = rel.sensitivity
     if len(sens) > 1:
-        rows = [[f.n(r["threshold"], 2), str(r["method"]), f.count(r["estimate"], r[FLAG])]
+        rows = [[f.n(r["threshold"], 2), f.method(r["method"]), f.count(r["estimate"], r[FLAG])]
                 for _, r in sens.iterrows()]
         # the headline combines imputed linkages, these rows are single linkages: at the run's own threshold
         # the two differ, and a reader comparing them is told why
@@ -350,16 +356,17 @@ def _models(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
                    _table(str(t["models"]), ["#", t["model"], t["delta_bic"], t["estimated_total"]], rows,
                           numeric=(0, 2, 3), css=css)]
     else:
-        blocks.append(_p(str(t["models_none"]).format(method=rel.method), "na"))
+        blocks.append(_p(str(t["models_none"]).format(method=f.method(rel.method)), "na"))
     e = rel.estimates[rel.estimates["stratum"] == ALL]
     blocks.append(_p(str(t["estimators"]), "h3"))
     if len(e) > 1:
-        rows_frame = pd.DataFrame({"label": e["method"], "estimate": e["estimate"], "lower": e["lower"],
-                                   "upper": e["upper"]})
-        chart = charts.dot_interval_plot(rows_frame, chosen=rel.method, lang=lang)
+        rows_frame = pd.DataFrame({"label": [f.method(m) for m in e["method"]], "estimate": e["estimate"],
+                                   "lower": e["lower"], "upper": e["upper"]})
+        chart = charts.dot_interval_plot(rows_frame, chosen=f.method(rel.method), lang=lang)
         blocks.append(_fig(chart, f"{t['figure']}: {t['estimators']}"))
     else:
-        blocks.append(_p(str(t["estimators_one"]).format(methods=", ".join(e["method"])), "na"))
+        blocks.append(_p(str(t["estimators_one"]).format(methods=", ".join(f.method(m) for m in e["method"])),
+                         "na"))
     blocks += _drop_one(rel, f, lang)
     return {"id": "models", "title": t["models"], "blocks": blocks}
 
@@ -377,7 +384,7 @@ def _drop_one(rel: Release, f: _Fmt, lang: str) -> list[dict[str, Any]]:
                           "estimate": [chosen["estimate"], *d["estimate"]],
                           "lower": [chosen["lower"], *d["lower"]], "upper": [chosen["upper"], *d["upper"]]})
     chart = charts.dot_interval_plot(frame, chosen=everyone, lang=lang, title=str(t["drop_one"]))
-    return [*blocks, _p(str(t["drop_one_text"]).format(method=rel.method)),
+    return [*blocks, _p(str(t["drop_one_text"]).format(method=f.method(rel.method))),
             _fig(chart, f"{t['figure']}: {t['drop_one']}")]
 
 
@@ -405,7 +412,7 @@ def _distribution(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
                                          upper=chosen["upper"], kind=kind, lang=lang)
         blocks.append(_fig(chart, f"{t['figure']}: {t['distribution']}"))
     else:
-        blocks.append(_p(str(t["distribution_none"]).format(method=rel.method), "na"))
+        blocks.append(_p(str(t["distribution_none"]).format(method=f.method(rel.method)), "na"))
     blocks.append(_p(str(t["fit"]), "h3"))
     fit, why = rel.fit_rows()
     if fit is None:
@@ -451,7 +458,7 @@ def _methods(rel: Release, f: _Fmt) -> dict[str, Any]:
                    else str(t["audit_failed"]))
     p = rel.policy
     blocks = [_p(x) for x in t["methods_text"]]
-    blocks.append(_p(str(t["estimator_text"]).format(method=rel.method, selection=settings.get("select", "–"),
+    blocks.append(_p(str(t["estimator_text"]).format(method=f.method(rel.method), selection=settings.get("select", "–"),
                                                      interval=chosen["interval_method"] or "–")))
     blocks += [_p(str(t["disclosure"]), "h3"),
                _p(str(t["disclosure_text"]).format(below=p.threshold - 1, width=p.width, result=result_text,
