@@ -183,7 +183,7 @@ def test_no_count_from_1_to_10_in_any_published_table(published: Path) -> None:
                                                                "Persons (after linkage)",
                                                                "Personas (tras la vinculación)",
                                                                "Unique detected victims",
-                                                               "Víctimas únicas detectadas")]
+                                                               "Víctimas detectadas (personas distintas)")]
             for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, flags=re.S)[1:]:
                 cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
                 for i in counts:

@@ -18,7 +18,7 @@ from cifranegra.report.release import build_release
 from cifranegra.report.render import check_accessibility
 
 LABELS = {
-    "es": ("Resultados principales", "Víctimas únicas detectadas", "Total estimado", "Tasa por 100,000",
+    "es": ("Resultados principales", "Víctimas detectadas (personas distintas)", "Total estimado", "Tasa por 100,000",
            "Métodos y limitaciones", "Sin mapa"),
     "en": ("Headline", "Unique detected victims", "Estimated total", "Rate per 100,000", "Methods and limitations",
            "No map"),

@@ -230,7 +230,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
                           "(de {round_large_to} por encima de {large_above}).",
         "year": "Año",
         "stratum": "Estrato",
-        "detected": "Víctimas únicas detectadas",
+        "detected": "Víctimas detectadas (personas distintas)",
         "estimated_total": "Total estimado",
         "interval": "Intervalo de {level}",
         "undetected": "Víctimas no detectadas (estimación)",
@@ -332,7 +332,7 @@ MESSAGES: dict[str, dict[str, Any]] = {
                           "reservados).",
         "pattern_table": "Patrones de captura",
         "sdg": "ODS 16.2.2: víctimas detectadas por sexo, edad y forma de explotación",
-        "sdg_intro": "Personas únicas detectadas (no estimaciones). Las formas de explotación siguen las "
+        "sdg_intro": "Personas distintas detectadas (no estimaciones). Las formas de explotación siguen las "
                      "categorías de UNODC mediante la correspondencia con el art. 10 de la ley mexicana; una "
                      "persona registrada con formas de más de una categoría se cuenta en \"otras\".",
         "sex": "Sexo",
