@@ -158,3 +158,17 @@ def test_sources_table_period_without_a_period_set(run_dir: Path) -> None:
     table = next(b for b in _sources(rel, _Fmt("en", rel.policy))["blocks"] if isinstance(b, dict) and "rows" in b)
     periods = [row["cells"][-1] for row in table["rows"] if row["css"] != "margin"]
     assert "None" not in periods and str(rel.year) in periods
+
+
+def test_a_combined_estimate_does_not_claim_its_method_ranks_no_models(run_dir: Path) -> None:
+    """The demo's report said "this method does not rank models (log-linear models (loglinear))" for a
+    log-linear estimate combined over imputed linkages; log-linear models are ranked, once per linkage."""
+    from cifranegra.report.render import _Fmt, _models
+
+    rel = build_release(run_dir)
+    assert rel.method == "loglinear" and rel.row()["interval_includes"].endswith("linkage")
+    assert not ((rel.result() or {}).get("details") or {}).get("models")  # the combination keeps no table
+    for lang, said, not_said in (("en", "combines the estimates of several imputed linkages", "does not rank"),
+                                 ("es", "combina las estimaciones de varias vinculaciones", "no ordena")):
+        text = " ".join(str(b.get("text", "")) for b in _models(rel, _Fmt(lang, rel.policy), lang)["blocks"])
+        assert said in text and not_said not in text, text

@@ -144,6 +144,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "models_intro": "The best models by the selection criterion ({criterion}); ΔBIC is the difference from "
                         "the best. The chosen model is marked.",
         "models_none": "This method does not rank models ({method}).",
+        "models_combined": "This estimate combines the estimates of several imputed linkages, each with its own "
+        "model selection ({method}); no single ranking of models applies to it.",
         "model": "Model",
         "delta_bic": "ΔBIC",
         "chosen": "chosen",
@@ -344,6 +346,8 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "models_intro": "Los mejores modelos según el criterio de selección ({criterion}); ΔBIC es la diferencia "
                         "respecto al mejor. Se marca el modelo elegido.",
         "models_none": "Este método no ordena modelos ({method}).",
+        "models_combined": "Esta estimación combina las estimaciones de varias vinculaciones imputadas, cada una con "
+        "su propia selección de modelo ({method}); no le corresponde un solo orden de modelos.",
         "model": "Modelo",
         "delta_bic": "ΔBIC",
         "chosen": "elegido",

@@ -355,6 +355,8 @@ def _models(rel: Release, f: _Fmt, lang: str) -> dict[str, Any]:
         blocks += [_p(str(t["models_intro"]).format(criterion=str(settings.get("select", "bic")).upper())),
                    _table(str(t["models"]), ["#", t["model"], t["delta_bic"], t["estimated_total"]], rows,
                           numeric=(0, 2, 3), css=css)]
+    elif interval_includes(result, rel.row())["linkage"]:  # a combination of imputed linkages: no one ranking
+        blocks.append(_p(str(t["models_combined"]).format(method=f.method(rel.method)), "na"))
     else:
         blocks.append(_p(str(t["models_none"]).format(method=f.method(rel.method)), "na"))
     e = rel.estimates[rel.estimates["stratum"] == ALL]
