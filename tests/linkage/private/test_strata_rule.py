@@ -207,12 +207,11 @@ def test_issue_15_measurement_private_n_hat_within_3_percent_of_the_true_linkage
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
     import bench_private_linkage as bench
+    from bench_linkage import truth_entities
     from cifranegra.linkage import pair_scores
 
     records, truth, _ = bench._read_simulated(5000, 4, 3)
-    truth_ent = truth[["source", "record_id", "person_id"]].rename(columns={"person_id": "entity_id"})
-    truth_ent["record_id"] = truth_ent["record_id"].astype(str)
-    truth_ent["match_probability"] = 1.0
+    truth_ent = truth_entities(records, truth)
     n_true_linkage = bench._n_hat(truth_ent)
     encs = [encode_records(g, bench.SECRET, bench.PROJECT) for _, g in records.groupby("source", sort=True)]
     default, dice_alone = link_encoded(encs), link_encoded(encs, compare_strata=False)

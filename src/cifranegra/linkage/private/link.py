@@ -30,8 +30,8 @@ from cifranegra._names import as_items
 from cifranegra.errors import InputError
 from cifranegra.linkage.private.blocking import block_column
 from cifranegra.linkage.private.encode import EncodedList
-from cifranegra.linkage.private.similarity import all_pairs_above, dice_pairs
-from cifranegra.linkage.private.strata_rule import NoStrataModel, StrataFit, StrataRule, fit_strata_model
+from cifranegra.linkage.private.similarity import all_pairs_above, dice_pairs, popcounts
+from cifranegra.linkage.private.strata_rule import NoStrataModel, StrataRule, fit_strata_model
 
 if TYPE_CHECKING:
     from cifranegra.linkage.uncertainty import ScoredLinkage
@@ -486,23 +486,19 @@ def _link(
         cand = ~same & (dice >= fit_floor)
         fill = None
         if rule.fill_edges:
-            ones = np.concatenate([np.unpackbits(e.clks, axis=1).sum(axis=1) for e in lists]).astype(np.float64)
+            ones = popcounts(np.concatenate([e.clks for e in lists]).view(np.uint64)).astype(np.float64)
             ci, cj = i[cand], j[cand]
             fill = np.minimum(ones[ci], ones[cj]) / np.maximum(np.maximum(ones[ci], ones[cj]), 1.0)
         try:
-            model: StrataFit | None = fit_strata_model(
-                records, i[cand], j[cand], dice[cand], columns, floor=fit_floor, start=spec.threshold,
-                bins=rule.bins, fill=fill, fill_edges=rule.fill_edges)
+            model = fit_strata_model(records, i[cand], j[cand], dice[cand], columns, floor=fit_floor,
+                                     start=spec.threshold, bins=rule.bins, fill=fill, fill_edges=rule.fill_edges)
         except NoStrataModel as why:
-            model = None
             rule_info["why"] = f"the Dice-and-strata model could not be fitted: {why}; linked on the Dice score alone"
-        if model is None:
             if not given:
                 threshold, threshold_source = dice_only_threshold, f"spec {spec.version} (Dice alone: no strata model)"
         else:
             post = post.copy()
-            post[cand] = model.posterior
-            post[~same & ~cand] = 0.0
+            post[cand] = model.posterior  # between-list pairs outside cand lie below the threshold: never linked
             strata_ok = same | (post >= rule.posterior)
             rank = np.where(same, 1.0, post)
             rule_info = {"rule": "dice+strata", "dice_min": threshold, "posterior_min": rule.posterior,
@@ -535,7 +531,7 @@ def _link(
             "match_probability": prob,
         }
     )
-    carried = list(lists[0].spec.strata) if strata is None else [strata] if isinstance(strata, str) else list(strata)
+    carried = list(lists[0].spec.strata) if strata is None else as_items(strata)
     for col in carried:
         if col in records.columns:
             out[col] = records[col].to_numpy()

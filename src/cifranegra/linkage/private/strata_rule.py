@@ -23,7 +23,7 @@ the popcounts are those the Dice score is computed from.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -77,17 +77,21 @@ class StrataRule:
             raise InputError(f"a strata rule needs at least 2 Dice bins; got {self.bins}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class StrataFit:
     """The fitted model: the posterior per candidate pair and what was learned (for the record)."""
 
     posterior: np.ndarray
     columns: tuple[str, ...]
-    match_share: float
-    m_agree: dict[str, float] = field(default_factory=dict)
-    u_agree: dict[str, float] = field(default_factory=dict)
-    dropped: dict[str, str] = field(default_factory=dict)
-    iterations: int = 0
+    m_agree: dict[str, float]
+    u_agree: dict[str, float]
+    dropped: dict[str, str]
+    iterations: int
+
+    @property
+    def match_share(self) -> float:
+        """The model's share of matches among the candidate pairs."""
+        return float(self.posterior.mean())
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready account of the fit (what the run records)."""
@@ -155,8 +159,11 @@ def fit_strata_model(
         dbin = fclass * bins + dbin
     agree = {c: agreement(records, c, i, j) for c in columns}
     p = np.where(d >= start, 0.95, 0.05)
-    fit = StrataFit(p, tuple(columns), float(p.mean()))
+    m_agree: dict[str, float] = {}
+    u_agree: dict[str, float] = {}
+    dropped: dict[str, str] = {}
     active = list(columns)
+    iterations = 0
     for it in range(1, max_iter + 1):
         lam = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
         m_bins = np.bincount(dbin, weights=p, minlength=bins * n_fill) + _PSEUDO
@@ -169,29 +176,25 @@ def fit_strata_model(
             seen = a < 2
             m_ag = (p[seen & (a == 0)].sum() + _PSEUDO) / (p[seen].sum() + 2 * _PSEUDO)
             u_ag = ((1 - p)[seen & (a == 0)].sum() + _PSEUDO) / ((1 - p)[seen].sum() + 2 * _PSEUDO)
-            fit.m_agree[c], fit.u_agree[c] = float(m_ag), float(u_ag)
+            m_agree[c], u_agree[c] = float(m_ag), float(u_ag)
             if m_ag <= u_ag or u_ag >= _NEAR_CONSTANT:
                 active.remove(c)
-                fit.dropped[c] = ("nearly every pair agrees on it" if u_ag >= _NEAR_CONSTANT
+                dropped[c] = ("nearly every pair agrees on it" if u_ag >= _NEAR_CONSTANT
                                   else "agreement no likelier among matches than among non-matches")
                 continue
             llr = llr + np.where(a == 0, np.log(m_ag / u_ag), np.where(a == 1, np.log((1 - m_ag) / (1 - u_ag)), 0.0))
         if len(active) < min_columns:
             raise NoStrataModel(
                 f"fewer than {min_columns} strata tell records apart"
-                + (f" ({'; '.join(f'{c}: {why}' for c, why in fit.dropped.items())})" if fit.dropped else "")
+                + (f" ({'; '.join(f'{c}: {why}' for c, why in dropped.items())})" if dropped else "")
                 + ", too few for the model to be identified")
         new = 1.0 / (1.0 + np.exp(-np.clip(llr, -700, 700)))
         delta = float(np.max(np.abs(new - p)))
-        p = new
-        fit.iterations = it
+        p, iterations = new, it
         if delta < tol:
             break
     match_dice = np.average(d, weights=p) if p.sum() > 0 else 0.0
     other_dice = np.average(d, weights=1 - p) if (1 - p).sum() > 0 else 1.0
     if not match_dice > other_dice:
         raise NoStrataModel("the fitted classes do not separate by Dice score")
-    fit.posterior = p
-    fit.match_share = float(p.mean())
-    fit.columns = tuple(active)
-    return fit
+    return StrataFit(p, tuple(active), m_agree, u_agree, dropped, iterations)
